@@ -1,0 +1,1 @@
+//! The reference game (being written).

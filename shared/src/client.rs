@@ -1,0 +1,1 @@
+//! Client replica (being written).
