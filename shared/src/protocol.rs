@@ -1,1 +1,204 @@
-//! Protocol (being written).
+//! Every message on the wire: [`ClientMessage`] (client to server) and
+//! [`ServerMessage`] (server to client), plus the close and error codes.
+//!
+//! One frame carries one message (a WebSocket binary message, a QUIC
+//! datagram or a length-delimited stream frame). The first byte of a frame is
+//! the message kind, the variant's position in its enum; the layout of the
+//! rest is in `docs/protocol.md` and [`crate::codec`]. Adding a variant at
+//! the end, or a new enum value at the end, is compatible; anything else
+//! bumps [`PROTOCOL_VERSION`].
+
+pub mod lobby;
+pub mod play;
+pub mod samples;
+
+use serde::{Deserialize, Serialize};
+
+pub use lobby::*;
+pub use play::*;
+
+/// The protocol version this crate speaks. A server accepts a client
+/// [`Hello`] only with the same version.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// A message from a client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// Kind 0. Opens the session; must be the first message.
+    Hello(Hello),
+    /// Kind 1. Asks for the public rooms.
+    ListRooms(ListRooms),
+    /// Kind 2. Creates a room.
+    CreateRoom(CreateRoom),
+    /// Kind 3. Joins a room by id or invite code.
+    JoinRoom(JoinRoom),
+    /// Kind 4. Joins any public room with a free seat, or a new one.
+    QuickJoin(QuickJoin),
+    /// Kind 5. Leaves the current room.
+    LeaveRoom(LeaveRoom),
+    /// Kind 6. Game inputs, newest last.
+    Inputs(Inputs),
+    /// Kind 7. The newest world state received.
+    Ack(Ack),
+    /// Kind 8. A custom room event.
+    Event(RoomEvent),
+    /// Kind 9. The answer to a server event that asked for one.
+    EventReply(EventReply),
+    /// Kind 10. Heartbeat and RTT probe.
+    Ping(Ping),
+    /// Kind 11. Answer to a server [`Ping`].
+    Pong(Pong),
+    /// Kind 12. The client is leaving.
+    Close(Close),
+}
+
+/// A message from the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// Kind 0. The handshake is accepted.
+    Welcome(Welcome),
+    /// Kind 1. The handshake is refused; the connection closes next.
+    Rejected(Rejected),
+    /// Kind 2. Public rooms, answering [`ListRooms`].
+    RoomList(RoomList),
+    /// Kind 3. A room was created without joining it.
+    RoomCreated(RoomCreated),
+    /// Kind 4. The client is now in a room.
+    Joined(Joined),
+    /// Kind 5. The client is no longer in a room.
+    Left(Left),
+    /// Kind 6. A custom room event.
+    Event(RoomEvent),
+    /// Kind 7. The answer to a client event that asked for one.
+    EventReply(EventReply),
+    /// Kind 8. Heartbeat and RTT probe.
+    Ping(Ping),
+    /// Kind 9. Answer to a client [`Ping`].
+    Pong(Pong),
+    /// Kind 10. A request failed; the session goes on.
+    Error(ErrorMessage),
+    /// Kind 11. The server closes the session, with the reason.
+    Close(Close),
+    /// Kind 12. One tick's world as a delta; it has its own compact layout
+    /// (see [`crate::codec`]), so it must stay the last variant.
+    #[serde(skip)]
+    Update(Update),
+}
+
+impl ServerMessage {
+    /// The kind byte of [`ServerMessage::Update`].
+    pub const UPDATE_KIND: u8 = 12;
+}
+
+/// Heartbeat carrying the sender's clock, echoed back in a [`Pong`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// The sender's clock in microseconds (any epoch; only echoed).
+    pub sent_at_us: u64,
+}
+
+/// The answer to a [`Ping`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    /// The `sent_at_us` of the ping answered: round-trip time is now minus
+    /// this, on the pinger's clock.
+    pub ping_sent_at_us: u64,
+    /// The answerer's clock in microseconds (Unix epoch).
+    pub sent_at_us: u64,
+}
+
+/// A session is ending, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Close {
+    /// Machine-readable reason.
+    pub reason: CloseReason,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// Why a session ended. [`CloseReason::code`] maps each to a WebSocket close
+/// code in the private range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CloseReason {
+    /// The peer asked to close.
+    Normal,
+    /// The server is shutting down.
+    ServerShutdown,
+    /// A message was not valid in the session's state.
+    ProtocolViolation,
+    /// A frame could not be decoded.
+    MalformedFrame,
+    /// A frame was larger than the limit.
+    FrameTooLarge,
+    /// The client speaks another protocol version.
+    VersionMismatch,
+    /// The handshake did not finish in time.
+    HandshakeTimeout,
+    /// Nothing was received for too long.
+    IdleTimeout,
+    /// Too many messages too fast.
+    Flooding,
+    /// Too far behind reading updates.
+    SlowConsumer,
+    /// Too many connections (in all, or from one address).
+    ServerFull,
+    /// Authentication failed.
+    AuthFailed,
+    /// The same player connected again elsewhere (session resumed).
+    Replaced,
+    /// The transport sent something other than binary frames.
+    UnsupportedFrame,
+}
+
+impl CloseReason {
+    /// The WebSocket close code: 1000 for [`CloseReason::Normal`] and
+    /// [`CloseReason::ServerShutdown`] uses 1001 (going away); the others
+    /// are 4000 + their kind index.
+    pub fn code(self) -> u16 {
+        match self {
+            Self::Normal => 1000,
+            Self::ServerShutdown => 1001,
+            other => 4000 + other as u16,
+        }
+    }
+}
+
+/// A request error that does not end the session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    /// The request this answers, when it answers one.
+    pub request_id: Option<u32>,
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// What went wrong with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// No room with that id or code.
+    RoomNotFound,
+    /// The room has no free seat.
+    RoomFull,
+    /// The server's room limit is reached.
+    TooManyRooms,
+    /// The request needs a room and the client is in none.
+    NotInRoom,
+    /// The request needs no room and the client is in one.
+    AlreadyInRoom,
+    /// The request is malformed (empty name, bad limits, ...).
+    InvalidRequest,
+    /// A game option is unknown or out of range.
+    BadOptions,
+    /// The game refused the join.
+    JoinRefused,
+    /// An input was rejected (not a number, undecodable, ...).
+    InvalidInput,
+    /// An input or event was stale or duplicated.
+    Stale,
+    /// Too many requests; slow down.
+    RateLimited,
+    /// A spectator tried to act as a player.
+    NotAPlayer,
+}
