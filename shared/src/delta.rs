@@ -360,3 +360,6 @@ pub fn apply(
     DeltaDecoder::new().apply(schema, baseline, tick, bytes, &mut out)?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

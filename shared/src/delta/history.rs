@@ -28,36 +28,15 @@ impl SnapshotHistory {
         tick.0 as usize % self.slots.len()
     }
 
-    /// Stores the snapshot for `tick`, filled in by `fill` (which gets a
-    /// cleared snapshot, possibly an evicted one's allocation). A tick older
-    /// than the newest stored one replaces only its own slot.
-    pub fn insert_with<E>(
-        &mut self,
-        tick: Tick,
-        fill: impl FnOnce(&mut WorldSnapshot) -> Result<(), E>,
-    ) -> Result<&WorldSnapshot, E> {
-        let index = self.slot(tick);
-        let slot = self.slots[index].get_or_insert_with(|| WorldSnapshot::empty(tick));
-        slot.clear(tick);
-        if let Err(e) = fill(slot) {
-            // Do not leave a half-filled snapshot addressable by tick.
-            self.slots[index] = None;
-            return Err(e);
-        }
-        if self.latest.is_none_or(|latest| tick > latest) {
-            self.latest = Some(tick);
-        }
-        Ok(self.slots[index].as_ref().expect("slot was just filled"))
-    }
-
-    /// Stores a finished snapshot.
-    pub fn insert(&mut self, snapshot: WorldSnapshot) {
+    /// Stores a finished snapshot under its tick and returns the snapshot
+    /// it displaced, if any, so that its allocation can be reused.
+    pub fn insert(&mut self, snapshot: WorldSnapshot) -> Option<WorldSnapshot> {
         let tick = snapshot.tick;
         let index = self.slot(tick);
-        self.slots[index] = Some(snapshot);
         if self.latest.is_none_or(|latest| tick > latest) {
             self.latest = Some(tick);
         }
+        self.slots[index].replace(snapshot)
     }
 
     /// The snapshot for `tick`, if still held.
@@ -95,13 +74,11 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_fill_leaves_no_snapshot() {
-        let mut h = SnapshotHistory::new(4);
-        h.insert(WorldSnapshot::empty(Tick(1)));
-        let r: Result<_, ()> = h.insert_with(Tick(5), |_| Err(()));
-        assert!(r.is_err());
-        assert!(h.get(Tick(1)).is_none() && h.get(Tick(5)).is_none());
-        h.insert_with::<()>(Tick(6), |_| Ok(())).unwrap();
-        assert!(h.get(Tick(6)).is_some());
+    fn insert_hands_back_the_displaced_snapshot() {
+        let mut h = SnapshotHistory::new(2);
+        assert!(h.insert(WorldSnapshot::empty(Tick(1))).is_none());
+        let old = h.insert(WorldSnapshot::empty(Tick(3))).expect("slot 1 was taken");
+        assert_eq!(old.tick, Tick(1));
+        assert!(h.get(Tick(1)).is_none());
     }
 }
