@@ -71,23 +71,42 @@ impl Replica {
         if let Some(latest) = self.history.latest().map(|w| w.tick)
             && update.tick <= latest
         {
-            return Err(ReplicaError::Stale { tick: update.tick, latest });
+            return Err(ReplicaError::Stale {
+                tick: update.tick,
+                latest,
+            });
         }
         let baseline = match update.baseline {
             None => None,
-            Some(tick) => Some(self.history.get(tick).ok_or(ReplicaError::UnknownBaseline(tick))?),
+            Some(tick) => Some(
+                self.history
+                    .get(tick)
+                    .ok_or(ReplicaError::UnknownBaseline(tick))?,
+            ),
         };
-        self.decoder
-            .apply(&self.schema, baseline, update.tick, &update.delta, &mut self.scratch)?;
+        self.decoder.apply(
+            &self.schema,
+            baseline,
+            update.tick,
+            &update.delta,
+            &mut self.scratch,
+        )?;
         let actual = self.scratch.checksum();
         if actual != update.checksum {
-            return Err(ReplicaError::ChecksumMismatch { tick: update.tick, expected: update.checksum, actual });
+            return Err(ReplicaError::ChecksumMismatch {
+                tick: update.tick,
+                expected: update.checksum,
+                actual,
+            });
         }
         let world = std::mem::take(&mut self.scratch);
         if let Some(reused) = self.history.insert(world) {
             self.scratch = reused;
         }
-        Ok(self.history.latest().expect("just inserted the newest world"))
+        Ok(self
+            .history
+            .latest()
+            .expect("just inserted the newest world"))
     }
 
     /// The newest world, if any.

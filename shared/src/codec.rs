@@ -102,7 +102,13 @@ pub fn decode_client(bytes: &[u8], limit: usize) -> Result<ClientMessage, Decode
 pub fn encode_server(msg: &ServerMessage, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     match msg {
         ServerMessage::Update(update) => {
-            encode_update_header(update.tick, update.baseline, update.lateness_us, update.checksum, out)?;
+            encode_update_header(
+                update.tick,
+                update.baseline,
+                update.lateness_us,
+                update.checksum,
+                out,
+            )?;
             out.extend_from_slice(&update.delta);
             Ok(())
         }
@@ -134,7 +140,11 @@ pub fn encode_update_header(
         None => 0,
         Some(base) => match tick.since(base) {
             Some(age) if age > 0 => age,
-            _ => return Err(EncodeError::Unencodable("update baseline must be before its tick")),
+            _ => {
+                return Err(EncodeError::Unencodable(
+                    "update baseline must be before its tick",
+                ));
+            }
         },
     };
     out.push(ServerMessage::UPDATE_KIND);
@@ -154,14 +164,26 @@ fn decode_update(mut bytes: &[u8]) -> Result<Update, DecodeError> {
     };
     let baseline = match age {
         0 => None,
-        age => Some(tick.checked_back(age).ok_or(DecodeError::Malformed("baseline before tick 0"))?),
+        age => Some(
+            tick.checked_back(age)
+                .ok_or(DecodeError::Malformed("baseline before tick 0"))?,
+        ),
     };
-    Ok(Update { tick, baseline, lateness_us, checksum: u32::from_le_bytes(*checksum), delta: delta.to_vec() })
+    Ok(Update {
+        tick,
+        baseline,
+        lateness_us,
+        checksum: u32::from_le_bytes(*checksum),
+        delta: delta.to_vec(),
+    })
 }
 
 /// Appends any serialisable value (a game's input type, for example) in
 /// the codec's format.
-pub fn encode_value<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub fn encode_value<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     bincode::serde::encode_into_std_write(value, out, config())
         .map(|_| ())
         .map_err(|_| EncodeError::Unencodable("value not representable"))
@@ -181,7 +203,10 @@ pub fn decode_value<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T
 fn check_len(bytes: &[u8], limit: usize) -> Result<(), DecodeError> {
     let limit = limit.min(HARD_FRAME_LIMIT);
     if bytes.len() > limit {
-        return Err(DecodeError::TooLarge { len: bytes.len(), limit });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
     }
     Ok(())
 }
@@ -199,11 +224,16 @@ fn map_error(error: bincode::error::DecodeError) -> DecodeError {
     use bincode::error::DecodeError as E;
     match error {
         E::UnexpectedEnd { .. } => DecodeError::Truncated,
-        E::LimitExceeded => DecodeError::TooLarge { len: HARD_FRAME_LIMIT + 1, limit: HARD_FRAME_LIMIT },
+        E::LimitExceeded => DecodeError::TooLarge {
+            len: HARD_FRAME_LIMIT + 1,
+            limit: HARD_FRAME_LIMIT,
+        },
         E::Utf8 { .. } => DecodeError::Malformed("invalid UTF-8 in a string"),
         E::InvalidBooleanValue(_) => DecodeError::Malformed("invalid boolean"),
         E::UnexpectedVariant { .. } => DecodeError::Malformed("unknown enum value"),
-        E::InvalidIntegerType { .. } | E::OutsideUsizeRange(_) => DecodeError::Malformed("integer out of range"),
+        E::InvalidIntegerType { .. } | E::OutsideUsizeRange(_) => {
+            DecodeError::Malformed("integer out of range")
+        }
         _ => DecodeError::Malformed("invalid value"),
     }
 }
@@ -230,7 +260,8 @@ fn read_leb128(bytes: &mut &[u8]) -> Result<u32, DecodeError> {
             if shift > 0 && byte == 0 {
                 return Err(DecodeError::Malformed("overlong integer"));
             }
-            return u32::try_from(value).map_err(|_| DecodeError::Malformed("integer out of range"));
+            return u32::try_from(value)
+                .map_err(|_| DecodeError::Malformed("integer out of range"));
         }
     }
     Err(DecodeError::Malformed("integer longer than 5 bytes"))

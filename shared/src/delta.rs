@@ -99,7 +99,9 @@ impl DeltaEncoder {
         let mut next = 0;
         for &(p, c, mask) in &self.changed {
             let (was, now) = (&self.predicted[p as usize], &current.entities()[c as usize]);
-            let kind = schema.kind(now.kind).ok_or(DeltaError::UnknownKind(now.kind.0))?;
+            let kind = schema
+                .kind(now.kind)
+                .ok_or(DeltaError::UnknownKind(now.kind.0))?;
             w.golomb(p - next, GAP_ORDER);
             next = p + 1;
             w.bits(u64::from(mask), kind.fields.len() as u32);
@@ -120,7 +122,9 @@ impl DeltaEncoder {
         let mut previous: Option<EntityId> = None;
         for &c in &self.created {
             let e = &current.entities()[c as usize];
-            let kind = schema.kind(e.kind).ok_or(DeltaError::UnknownKind(e.kind.0))?;
+            let kind = schema
+                .kind(e.kind)
+                .ok_or(DeltaError::UnknownKind(e.kind.0))?;
             match previous {
                 None => {
                     let expected = next_id(&self.predicted);
@@ -154,7 +158,9 @@ impl DeltaEncoder {
                         self.removed.push(p as u32);
                         self.created.push(c as u32);
                     } else if a.fields != b.fields {
-                        let kind = schema.kind(b.kind).ok_or(DeltaError::UnknownKind(b.kind.0))?;
+                        let kind = schema
+                            .kind(b.kind)
+                            .ok_or(DeltaError::UnknownKind(b.kind.0))?;
                         let mask = (0..kind.fields.len())
                             .filter(|&i| a.fields[i] != b.fields[i])
                             .fold(0u8, |m, i| m | (1 << i));
@@ -213,7 +219,10 @@ impl DeltaDecoder {
 
         out.clear(tick);
         let entities = out.entities_mut();
-        let (mut changes, mut removed) = (self.changes.iter().peekable(), self.removed.iter().peekable());
+        let (mut changes, mut removed) = (
+            self.changes.iter().peekable(),
+            self.removed.iter().peekable(),
+        );
         let mut created = self.created.iter().peekable();
         for (i, predicted) in self.predicted.iter().enumerate() {
             let i = i as u32;
@@ -253,7 +262,9 @@ impl DeltaDecoder {
             }
             next = index + 1;
             let mut entity = self.predicted[index as usize];
-            let kind = schema.kind(entity.kind).ok_or(DeltaError::Corrupt("unknown kind"))?;
+            let kind = schema
+                .kind(entity.kind)
+                .ok_or(DeltaError::Corrupt("unknown kind"))?;
             let mask = r.bits(kind.fields.len() as u32)?;
             if mask == 0 {
                 return Err(DeltaError::Corrupt("empty field mask"));
@@ -300,14 +311,21 @@ impl DeltaDecoder {
             };
             previous = Some(id);
             let kind_index = r.golomb(ID_ORDER)?;
-            let kind_id = u8::try_from(kind_index).map_err(|_| DeltaError::Corrupt("unknown kind"))?;
+            let kind_id =
+                u8::try_from(kind_index).map_err(|_| DeltaError::Corrupt("unknown kind"))?;
             let kind_id = crate::snapshot::EntityKind(kind_id);
-            let kind = schema.kind(kind_id).ok_or(DeltaError::Corrupt("unknown kind"))?;
+            let kind = schema
+                .kind(kind_id)
+                .ok_or(DeltaError::Corrupt("unknown kind"))?;
             let mut fields = [0i32; MAX_FIELDS];
             for (slot, field) in fields.iter_mut().zip(kind.fields) {
                 *slot = r.signed(u32::from(field.absolute_order))?;
             }
-            self.created.push(EntityState { id: EntityId(id), kind: kind_id, fields });
+            self.created.push(EntityState {
+                id: EntityId(id),
+                kind: kind_id,
+                fields,
+            });
         }
         r.finish()
     }
@@ -326,7 +344,9 @@ fn predict(
             Ok(())
         }
         Some(base) => {
-            let age = tick.since(base.tick).ok_or(DeltaError::BaselineAfterCurrent)?;
+            let age = tick
+                .since(base.tick)
+                .ok_or(DeltaError::BaselineAfterCurrent)?;
             schema.extrapolate(base, age, out);
             Ok(())
         }

@@ -40,7 +40,10 @@ impl GameOptions {
     /// ignored.
     pub fn reject_unknown(&self, known: &[&str]) -> Result<(), GameError> {
         match self.0.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(key) => Err(GameError::BadOption { key: key.clone(), reason: "unknown option".into() }),
+            Some(key) => Err(GameError::BadOption {
+                key: key.clone(),
+                reason: "unknown option".into(),
+            }),
             None => Ok(()),
         }
     }

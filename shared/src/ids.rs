@@ -19,11 +19,14 @@ pub struct EntityId(pub u32);
 /// An invite code for a private (or public) room: [`RoomCode::LEN`] characters
 /// from [`RoomCode::ALPHABET`], which leaves out look-alikes (0/O, 1/I/L).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RoomCode([u8; RoomCode::LEN]);
+pub struct RoomCode([u8; ROOM_CODE_LEN]);
+
+/// Characters in a [`RoomCode`].
+const ROOM_CODE_LEN: usize = 6;
 
 impl RoomCode {
     /// Characters per code.
-    pub const LEN: usize = 6;
+    pub const LEN: usize = ROOM_CODE_LEN;
     /// The 31 characters a code is made of.
     pub const ALPHABET: &'static [u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 

@@ -20,9 +20,10 @@ impl SimRng {
         Self(rng)
     }
 
-    /// A float uniform in `[low, high)`.
+    /// A float uniform in `[low, high)`; `low` when the range is empty or
+    /// either bound is not finite.
     pub fn range_f32(&mut self, low: f32, high: f32) -> f32 {
-        if high <= low {
+        if !(low.is_finite() && high.is_finite() && low < high) {
             return low;
         }
         self.0.random_range(low..high)
@@ -53,5 +54,13 @@ mod tests {
         let zs: Vec<u64> = (0..8).map(|_| c.next_u64()).collect();
         assert_eq!(xs, ys);
         assert_ne!(xs, zs);
+    }
+
+    #[test]
+    fn degenerate_ranges_do_not_panic() {
+        let mut rng = SimRng::new(1, 0);
+        assert_eq!(rng.range_f32(2.0, 1.0), 2.0);
+        assert!(rng.range_f32(f32::NAN, 1.0).is_nan());
+        assert_eq!(rng.range_f32(0.0, f32::INFINITY), 0.0);
     }
 }

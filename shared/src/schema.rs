@@ -106,7 +106,11 @@ impl Schema {
             if indices.iter().any(|&i| i >= count) {
                 return Err(SchemaError::BadFieldIndex(kind.name));
             }
-            if kind.fields.iter().any(|f| f.absolute_order > 24 || f.change_order > 24) {
+            if kind
+                .fields
+                .iter()
+                .any(|f| f.absolute_order > 24 || f.change_order > 24)
+            {
                 return Err(SchemaError::BadCodeOrder(kind.name));
             }
         }
@@ -170,7 +174,11 @@ mod tests {
     use super::*;
     use crate::ids::EntityId;
 
-    const F: FieldSchema = FieldSchema { name: "f", absolute_order: 4, change_order: 2 };
+    const F: FieldSchema = FieldSchema {
+        name: "f",
+        absolute_order: 4,
+        change_order: 2,
+    };
     const KINDS: &[KindSchema] = &[
         KindSchema {
             name: "walker",
@@ -203,7 +211,12 @@ mod tests {
     fn the_test_schema_is_valid() {
         assert_eq!(SCHEMA.validate(), Ok(()));
         let bad = Schema {
-            kinds: &[KindSchema { name: "x", fields: &[F], motion: None, lifetime: Some(3) }],
+            kinds: &[KindSchema {
+                name: "x",
+                fields: &[F],
+                motion: None,
+                lifetime: Some(3),
+            }],
         };
         assert_eq!(bad.validate(), Err(SchemaError::BadFieldIndex("x")));
     }
@@ -228,8 +241,14 @@ mod tests {
     fn bullets_despawn_by_lifetime_or_leaving() {
         let e = EntityState::new(EntityId(2), EntityKind(1), &[50, 50, 10, 0, 3]);
         assert_eq!(SCHEMA.extrapolate_entity(&e, 2).unwrap().fields[4], 1);
-        assert!(SCHEMA.extrapolate_entity(&e, 3).is_none(), "lifetime ran out");
+        assert!(
+            SCHEMA.extrapolate_entity(&e, 3).is_none(),
+            "lifetime ran out"
+        );
         let fast = EntityState::new(EntityId(3), EntityKind(1), &[95, 50, 10, 0, 30]);
-        assert!(SCHEMA.extrapolate_entity(&fast, 1).is_none(), "left the area");
+        assert!(
+            SCHEMA.extrapolate_entity(&fast, 1).is_none(),
+            "left the area"
+        );
     }
 }

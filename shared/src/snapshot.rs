@@ -49,7 +49,10 @@ pub struct WorldSnapshot {
 impl WorldSnapshot {
     /// An empty world (the baseline of a full snapshot).
     pub fn empty(tick: Tick) -> Self {
-        Self { tick, entities: Vec::new() }
+        Self {
+            tick,
+            entities: Vec::new(),
+        }
     }
 
     /// Empties the world for reuse, keeping its allocation.
@@ -67,7 +70,11 @@ impl WorldSnapshot {
     /// Sorts by id. Returns the first duplicated id, if any (a game bug).
     pub fn finish(&mut self) -> Result<(), EntityId> {
         self.entities.sort_unstable_by_key(|e| e.id);
-        match self.entities.windows(2).find(|pair| pair[0].id == pair[1].id) {
+        match self
+            .entities
+            .windows(2)
+            .find(|pair| pair[0].id == pair[1].id)
+        {
             Some(pair) => Err(pair[0].id),
             None => Ok(()),
         }
@@ -151,7 +158,11 @@ mod tests {
         assert_ne!(a.checksum(), b.checksum());
         let mut c = a.clone();
         c.tick = Tick(99);
-        assert_eq!(a.checksum(), c.checksum(), "the tick is not part of the checksum");
+        assert_eq!(
+            a.checksum(),
+            c.checksum(),
+            "the tick is not part of the checksum"
+        );
         assert_eq!(WorldSnapshot::empty(Tick(0)).checksum(), 0x811c_9dc5);
     }
 }

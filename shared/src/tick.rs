@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// A simulation step number. Tick 0 is a room's first step; at 60 Hz a `u32`
 /// lasts two years, so ticks never wrap in practice and compare plainly.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Tick(pub u32);
 
 impl Tick {
@@ -68,7 +70,11 @@ impl TickRate {
     /// for a positive duration).
     pub fn ticks_in(self, seconds: f32) -> u32 {
         let ticks = (seconds * f32::from(self.0)).round();
-        if seconds > 0.0 { (ticks as u32).max(1) } else { 0 }
+        if seconds > 0.0 {
+            (ticks as u32).max(1)
+        } else {
+            0
+        }
     }
 }
 

@@ -25,7 +25,11 @@ struct Tally {
     round: i32,
 }
 
-const FIELD: FieldSchema = FieldSchema { name: "value", absolute_order: 2, change_order: 1 };
+const FIELD: FieldSchema = FieldSchema {
+    name: "value",
+    absolute_order: 2,
+    change_order: 1,
+};
 
 impl Game for Tally {
     type Input = i8;
@@ -33,8 +37,18 @@ impl Game for Tally {
     const NAME: &'static str = "tally";
     const SCHEMA: Schema = Schema {
         kinds: &[
-            KindSchema { name: "voter", fields: &[FIELD, FIELD], motion: None, lifetime: None },
-            KindSchema { name: "tally", fields: &[FIELD, FIELD], motion: None, lifetime: None },
+            KindSchema {
+                name: "voter",
+                fields: &[FIELD, FIELD],
+                motion: None,
+                lifetime: None,
+            },
+            KindSchema {
+                name: "tally",
+                fields: &[FIELD, FIELD],
+                motion: None,
+                lifetime: None,
+            },
         ],
     };
 
@@ -43,9 +57,18 @@ impl Game for Tally {
         let target = options.parse("target")?.unwrap_or(20);
         let seats = options.parse("seats")?.unwrap_or(3);
         if target <= 0 {
-            return Err(GameError::BadOption { key: "target".into(), reason: "must be positive".into() });
+            return Err(GameError::BadOption {
+                key: "target".into(),
+                reason: "must be positive".into(),
+            });
         }
-        Ok(Self { target, seats, voters: Vec::new(), tally: 0, round: 0 })
+        Ok(Self {
+            target,
+            seats,
+            voters: Vec::new(),
+            tally: 0,
+            round: 0,
+        })
     }
 
     fn tick_rate(&self) -> TickRate {
@@ -53,7 +76,11 @@ impl Game for Tally {
     }
 
     fn validate_input(&self, vote: i8) -> Result<i8, GameError> {
-        if (-1..=1).contains(&vote) { Ok(vote) } else { Err(GameError::InvalidInput("a vote is -1, 0 or 1")) }
+        if (-1..=1).contains(&vote) {
+            Ok(vote)
+        } else {
+            Err(GameError::InvalidInput("a vote is -1, 0 or 1"))
+        }
     }
 
     fn join(&mut self, player: PlayerId) -> Result<(), GameError> {
@@ -82,9 +109,17 @@ impl Game for Tally {
     }
 
     fn snapshot(&self, out: &mut WorldSnapshot) {
-        out.push(EntityState::new(EntityId(0), EntityKind(1), &[self.tally, self.round]));
+        out.push(EntityState::new(
+            EntityId(0),
+            EntityKind(1),
+            &[self.tally, self.round],
+        ));
         for (player, votes) in &self.voters {
-            out.push(EntityState::new(EntityId(1 + player.0), EntityKind(0), &[player.0 as i32, *votes]));
+            out.push(EntityState::new(
+                EntityId(1 + player.0),
+                EntityKind(0),
+                &[player.0 as i32, *votes],
+            ));
         }
     }
 }
@@ -92,14 +127,22 @@ impl Game for Tally {
 /// Steps any game with scripted inputs and follows it with a replica over
 /// encoded update frames, delta against the previous tick; returns the
 /// number of updates checked.
-fn replicate<G: Game>(game: &mut G, ticks: u32, input_for: impl Fn(u32, PlayerId) -> G::Input, players: &[PlayerId]) -> u32 {
+fn replicate<G: Game>(
+    game: &mut G,
+    ticks: u32,
+    input_for: impl Fn(u32, PlayerId) -> G::Input,
+    players: &[PlayerId],
+) -> u32 {
     let mut replica = Replica::new(G::SCHEMA);
     let mut encoder = DeltaEncoder::new();
     let mut previous: Option<WorldSnapshot> = None;
     for t in 0..ticks {
         let inputs: Vec<_> = players
             .iter()
-            .map(|&player| PlayerInput { player, input: game.validate_input(input_for(t, player)).expect("valid") })
+            .map(|&player| PlayerInput {
+                player,
+                input: game.validate_input(input_for(t, player)).expect("valid"),
+            })
             .collect();
         game.step(&inputs);
         let mut world = WorldSnapshot::empty(Tick(t));
@@ -108,9 +151,20 @@ fn replicate<G: Game>(game: &mut G, ticks: u32, input_for: impl Fn(u32, PlayerId
 
         let mut frame = Vec::new();
         let baseline = previous.as_ref();
-        codec::encode_update_header(world.tick, baseline.map(|b| b.tick), 0, world.checksum(), &mut frame).unwrap();
-        encoder.encode(&G::SCHEMA, baseline, &world, &mut frame).expect("encodes");
-        let Ok(ServerMessage::Update(update)) = codec::decode_server(&frame, codec::MAX_SERVER_FRAME) else {
+        codec::encode_update_header(
+            world.tick,
+            baseline.map(|b| b.tick),
+            0,
+            world.checksum(),
+            &mut frame,
+        )
+        .unwrap();
+        encoder
+            .encode(&G::SCHEMA, baseline, &world, &mut frame)
+            .expect("encodes");
+        let Ok(ServerMessage::Update(update)) =
+            codec::decode_server(&frame, codec::MAX_SERVER_FRAME)
+        else {
             panic!("update frame did not decode");
         };
         let rebuilt: &WorldSnapshot = replica.apply(&update).expect("replica follows");
@@ -128,7 +182,12 @@ fn tally_runs_through_the_game_trait_and_replicates() {
     for p in players {
         game.join(p).expect("seat");
     }
-    let checked = replicate(&mut game, 200, |t, p| if (t + p.0) % 3 == 0 { 1 } else { 0 }, &players);
+    let checked = replicate(
+        &mut game,
+        200,
+        |t, p| if (t + p.0) % 3 == 0 { 1 } else { 0 },
+        &players,
+    );
     assert_eq!(checked, 200);
     assert!(game.round > 0, "rounds completed");
 }
@@ -136,12 +195,24 @@ fn tally_runs_through_the_game_trait_and_replicates() {
 #[test]
 fn tally_refuses_what_it_should() {
     let opts = |k: &str, v: &str| GameOptions([(k.to_owned(), v.to_owned())].into());
-    assert!(matches!(Tally::new(&(), &opts("colour", "red"), 1), Err(GameError::BadOption { .. })));
-    assert!(matches!(Tally::new(&(), &opts("target", "-3"), 1), Err(GameError::BadOption { .. })));
-    assert!(matches!(Tally::new(&(), &opts("target", "many"), 1), Err(GameError::BadOption { .. })));
+    assert!(matches!(
+        Tally::new(&(), &opts("colour", "red"), 1),
+        Err(GameError::BadOption { .. })
+    ));
+    assert!(matches!(
+        Tally::new(&(), &opts("target", "-3"), 1),
+        Err(GameError::BadOption { .. })
+    ));
+    assert!(matches!(
+        Tally::new(&(), &opts("target", "many"), 1),
+        Err(GameError::BadOption { .. })
+    ));
     let mut game = Tally::new(&(), &opts("seats", "1"), 1).expect("valid");
     game.join(PlayerId(1)).expect("first seat");
-    assert!(matches!(game.join(PlayerId(2)), Err(GameError::JoinRefused(_))));
+    assert!(matches!(
+        game.join(PlayerId(2)),
+        Err(GameError::JoinRefused(_))
+    ));
     assert!(game.validate_input(5).is_err());
 }
 
@@ -152,7 +223,13 @@ fn a_stale_update_is_refused_by_the_replica() {
     world.push(EntityState::new(EntityId(0), EntityKind(1), &[1, 2]));
     world.finish().unwrap();
     let delta = tickwire_shared::delta::encode(&Tally::SCHEMA, None, &world).unwrap();
-    let update = Update { tick: Tick(5), baseline: None, lateness_us: 0, checksum: world.checksum(), delta };
+    let update = Update {
+        tick: Tick(5),
+        baseline: None,
+        lateness_us: 0,
+        checksum: world.checksum(),
+        delta,
+    };
     replica.apply(&update).expect("first");
     assert!(replica.apply(&update).is_err(), "same tick again is stale");
 }

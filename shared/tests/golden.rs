@@ -35,10 +35,18 @@ fn check(name: &str, bytes: &[u8]) -> Vec<u8> {
         std::fs::create_dir_all(golden_dir()).expect("golden dir");
         std::fs::write(&path, to_hex(bytes)).expect("write golden file");
     }
-    let on_disk = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with TICKWIRE_BLESS=1 to create it)", path.display()));
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with TICKWIRE_BLESS=1 to create it)",
+            path.display()
+        )
+    });
     let expected = from_hex(&on_disk);
-    assert_eq!(to_hex(bytes), to_hex(&expected), "{name}: wire bytes changed");
+    assert_eq!(
+        to_hex(bytes),
+        to_hex(&expected),
+        "{name}: wire bytes changed"
+    );
     expected
 }
 
@@ -48,7 +56,11 @@ fn client_messages_match_their_golden_bytes() {
         let mut frame = Vec::new();
         codec::encode_client(&msg, &mut frame).expect("encodes");
         let golden = check(&format!("client_{name}"), &frame);
-        assert_eq!(codec::decode_client(&golden, codec::MAX_CLIENT_FRAME), Ok(msg), "{name}");
+        assert_eq!(
+            codec::decode_client(&golden, codec::MAX_CLIENT_FRAME),
+            Ok(msg),
+            "{name}"
+        );
     }
 }
 
@@ -58,6 +70,10 @@ fn server_messages_match_their_golden_bytes() {
         let mut frame = Vec::new();
         codec::encode_server(&msg, &mut frame).expect("encodes");
         let golden = check(&format!("server_{name}"), &frame);
-        assert_eq!(codec::decode_server(&golden, codec::MAX_SERVER_FRAME), Ok(msg), "{name}");
+        assert_eq!(
+            codec::decode_server(&golden, codec::MAX_SERVER_FRAME),
+            Ok(msg),
+            "{name}"
+        );
     }
 }

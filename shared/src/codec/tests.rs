@@ -22,11 +22,19 @@ fn every_client_message_round_trips_with_its_kind_byte() {
     let mut kinds: Vec<u8> = Vec::new();
     for (name, msg) in &samples {
         let frame = client_frame(msg);
-        assert_eq!(decode_client(&frame, MAX_CLIENT_FRAME).as_ref(), Ok(msg), "{name}");
+        assert_eq!(
+            decode_client(&frame, MAX_CLIENT_FRAME).as_ref(),
+            Ok(msg),
+            "{name}"
+        );
         kinds.push(frame[0]);
     }
     kinds.dedup();
-    assert_eq!(kinds, (0..CLIENT_KINDS).collect::<Vec<_>>(), "one sample per kind, in order");
+    assert_eq!(
+        kinds,
+        (0..CLIENT_KINDS).collect::<Vec<_>>(),
+        "one sample per kind, in order"
+    );
 }
 
 #[test]
@@ -34,11 +42,19 @@ fn every_server_message_round_trips_with_its_kind_byte() {
     let mut kinds: Vec<u8> = Vec::new();
     for (name, msg) in &server_messages() {
         let frame = server_frame(msg);
-        assert_eq!(decode_server(&frame, MAX_SERVER_FRAME).as_ref(), Ok(msg), "{name}");
+        assert_eq!(
+            decode_server(&frame, MAX_SERVER_FRAME).as_ref(),
+            Ok(msg),
+            "{name}"
+        );
         kinds.push(frame[0]);
     }
     kinds.dedup();
-    assert_eq!(kinds, (0..SERVER_KINDS).collect::<Vec<_>>(), "one sample per kind, in order");
+    assert_eq!(
+        kinds,
+        (0..SERVER_KINDS).collect::<Vec<_>>(),
+        "one sample per kind, in order"
+    );
 }
 
 #[test]
@@ -67,20 +83,38 @@ fn update_baseline_must_precede_its_tick() {
 fn an_update_whose_baseline_predates_tick_zero_is_malformed() {
     // tick 1, age 5
     let frame = [ServerMessage::UPDATE_KIND, 1, 5, 0, 0, 0, 0, 0];
-    assert_eq!(decode_server(&frame, MAX_SERVER_FRAME), Err(DecodeError::Malformed("baseline before tick 0")));
+    assert_eq!(
+        decode_server(&frame, MAX_SERVER_FRAME),
+        Err(DecodeError::Malformed("baseline before tick 0"))
+    );
 }
 
 #[test]
 fn empty_oversize_and_unknown_frames_are_typed_errors() {
-    assert_eq!(decode_client(&[], MAX_CLIENT_FRAME), Err(DecodeError::Empty));
+    assert_eq!(
+        decode_client(&[], MAX_CLIENT_FRAME),
+        Err(DecodeError::Empty)
+    );
     let big = vec![0u8; MAX_CLIENT_FRAME + 1];
     assert_eq!(
         decode_client(&big, MAX_CLIENT_FRAME),
-        Err(DecodeError::TooLarge { len: MAX_CLIENT_FRAME + 1, limit: MAX_CLIENT_FRAME })
+        Err(DecodeError::TooLarge {
+            len: MAX_CLIENT_FRAME + 1,
+            limit: MAX_CLIENT_FRAME
+        })
     );
-    assert_eq!(decode_client(&[CLIENT_KINDS], MAX_CLIENT_FRAME), Err(DecodeError::UnknownKind(CLIENT_KINDS)));
-    assert_eq!(decode_client(&[0xff, 1, 2], MAX_CLIENT_FRAME), Err(DecodeError::UnknownKind(0xff)));
-    assert_eq!(decode_server(&[SERVER_KINDS], MAX_SERVER_FRAME), Err(DecodeError::UnknownKind(SERVER_KINDS)));
+    assert_eq!(
+        decode_client(&[CLIENT_KINDS], MAX_CLIENT_FRAME),
+        Err(DecodeError::UnknownKind(CLIENT_KINDS))
+    );
+    assert_eq!(
+        decode_client(&[0xff, 1, 2], MAX_CLIENT_FRAME),
+        Err(DecodeError::UnknownKind(0xff))
+    );
+    assert_eq!(
+        decode_server(&[SERVER_KINDS], MAX_SERVER_FRAME),
+        Err(DecodeError::UnknownKind(SERVER_KINDS))
+    );
 }
 
 #[test]
@@ -88,7 +122,10 @@ fn every_truncation_of_every_message_is_an_error() {
     for (name, msg) in client_messages() {
         let frame = client_frame(&msg);
         for cut in 0..frame.len() {
-            assert!(decode_client(&frame[..cut], MAX_CLIENT_FRAME).is_err(), "{name} cut at {cut}");
+            assert!(
+                decode_client(&frame[..cut], MAX_CLIENT_FRAME).is_err(),
+                "{name} cut at {cut}"
+            );
         }
     }
     for (name, msg) in server_messages() {
@@ -101,7 +138,10 @@ fn every_truncation_of_every_message_is_an_error() {
             _ => frame.len(),
         };
         for cut in 0..header_end {
-            assert!(decode_server(&frame[..cut], MAX_SERVER_FRAME).is_err(), "{name} cut at {cut}");
+            assert!(
+                decode_server(&frame[..cut], MAX_SERVER_FRAME).is_err(),
+                "{name} cut at {cut}"
+            );
         }
     }
 }
@@ -110,7 +150,10 @@ fn every_truncation_of_every_message_is_an_error() {
 fn trailing_bytes_are_rejected() {
     let mut frame = client_frame(&ClientMessage::Ack(Ack { tick: Tick(3) }));
     frame.push(0);
-    assert_eq!(decode_client(&frame, MAX_CLIENT_FRAME), Err(DecodeError::TrailingBytes(1)));
+    assert_eq!(
+        decode_client(&frame, MAX_CLIENT_FRAME),
+        Err(DecodeError::TrailingBytes(1))
+    );
 }
 
 #[test]
@@ -124,11 +167,17 @@ fn invalid_utf8_and_bad_enum_values_are_malformed() {
     // kind, version (1 byte), name length, 'a', 'b', ...
     let at = frame.iter().position(|&b| b == b'a').expect("name present");
     frame[at] = 0xff;
-    assert_eq!(decode_client(&frame, MAX_CLIENT_FRAME), Err(DecodeError::Malformed("invalid UTF-8 in a string")));
+    assert_eq!(
+        decode_client(&frame, MAX_CLIENT_FRAME),
+        Err(DecodeError::Malformed("invalid UTF-8 in a string"))
+    );
 
     // A Close with a reason index past the last CloseReason.
     let frame = [12u8, 200, 0];
-    assert!(matches!(decode_client(&frame, MAX_CLIENT_FRAME), Err(DecodeError::Malformed(_))));
+    assert!(matches!(
+        decode_client(&frame, MAX_CLIENT_FRAME),
+        Err(DecodeError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -145,8 +194,14 @@ fn leb128_rejects_overlong_and_oversized_values() {
     let mut ok = Vec::new();
     write_leb128(u32::MAX, &mut ok);
     assert_eq!(read_leb128(&mut ok.as_slice()), Ok(u32::MAX));
-    assert!(read_leb128(&mut [0x80, 0x00].as_slice()).is_err(), "overlong zero");
-    assert!(read_leb128(&mut [0xff, 0xff, 0xff, 0xff, 0x1f].as_slice()).is_err(), "above u32");
+    assert!(
+        read_leb128(&mut [0x80, 0x00].as_slice()).is_err(),
+        "overlong zero"
+    );
+    assert!(
+        read_leb128(&mut [0xff, 0xff, 0xff, 0xff, 0x1f].as_slice()).is_err(),
+        "above u32"
+    );
     assert!(read_leb128(&mut [0x80, 0x80, 0x80, 0x80, 0x80, 0x01].as_slice()).is_err());
 }
 

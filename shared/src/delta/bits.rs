@@ -18,7 +18,11 @@ pub(crate) struct BitWriter<'a> {
 
 impl<'a> BitWriter<'a> {
     pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
-        Self { out, acc: 0, pending: 0 }
+        Self {
+            out,
+            acc: 0,
+            pending: 0,
+        }
     }
 
     /// Writes the low `count` bits of `value` (`count <= 56`).
@@ -76,12 +80,18 @@ pub(crate) struct BitReader<'a> {
 
 impl<'a> BitReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, acc: 0, available: 0 }
+        Self {
+            bytes,
+            acc: 0,
+            available: 0,
+        }
     }
 
     fn refill(&mut self) {
         while self.available <= 56 {
-            let Some((&byte, rest)) = self.bytes.split_first() else { break };
+            let Some((&byte, rest)) = self.bytes.split_first() else {
+                break;
+            };
             self.acc |= u64::from(byte) << self.available;
             self.available += 8;
             self.bytes = rest;

@@ -16,7 +16,10 @@ impl SnapshotHistory {
     /// A history holding up to `capacity` snapshots (at least 1).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self { slots: (0..capacity).map(|_| None).collect(), latest: None }
+        Self {
+            slots: (0..capacity).map(|_| None).collect(),
+            latest: None,
+        }
     }
 
     /// How many snapshots it holds at most.
@@ -41,7 +44,9 @@ impl SnapshotHistory {
 
     /// The snapshot for `tick`, if still held.
     pub fn get(&self, tick: Tick) -> Option<&WorldSnapshot> {
-        self.slots[self.slot(tick)].as_ref().filter(|s| s.tick == tick)
+        self.slots[self.slot(tick)]
+            .as_ref()
+            .filter(|s| s.tick == tick)
     }
 
     /// The newest snapshot.
@@ -77,7 +82,9 @@ mod tests {
     fn insert_hands_back_the_displaced_snapshot() {
         let mut h = SnapshotHistory::new(2);
         assert!(h.insert(WorldSnapshot::empty(Tick(1))).is_none());
-        let old = h.insert(WorldSnapshot::empty(Tick(3))).expect("slot 1 was taken");
+        let old = h
+            .insert(WorldSnapshot::empty(Tick(3)))
+            .expect("slot 1 was taken");
         assert_eq!(old.tick, Tick(1));
         assert!(h.get(Tick(1)).is_none());
     }

@@ -11,13 +11,23 @@ use crate::snapshot::EntityKind;
 use crate::tick::Tick;
 
 const fn field(absolute_order: u8, change_order: u8) -> FieldSchema {
-    FieldSchema { name: "f", absolute_order, change_order }
+    FieldSchema {
+        name: "f",
+        absolute_order,
+        change_order,
+    }
 }
 
 const KINDS: &[KindSchema] = &[
     KindSchema {
         name: "walker",
-        fields: &[field(15, 8), field(15, 8), field(9, 9), field(9, 9), field(0, 0)],
+        fields: &[
+            field(15, 8),
+            field(15, 8),
+            field(9, 9),
+            field(9, 9),
+            field(0, 0),
+        ],
         motion: Some(LinearMotion {
             position: [0, 1],
             velocity: [2, 3],
@@ -29,7 +39,13 @@ const KINDS: &[KindSchema] = &[
     },
     KindSchema {
         name: "bullet",
-        fields: &[field(15, 8), field(15, 8), field(10, 8), field(10, 8), field(4, 2)],
+        fields: &[
+            field(15, 8),
+            field(15, 8),
+            field(10, 8),
+            field(10, 8),
+            field(4, 2),
+        ],
         motion: Some(LinearMotion {
             position: [0, 1],
             velocity: [2, 3],
@@ -39,8 +55,18 @@ const KINDS: &[KindSchema] = &[
         }),
         lifetime: Some(4),
     },
-    KindSchema { name: "crate", fields: &[field(3, 3); 8], motion: None, lifetime: None },
-    KindSchema { name: "marker", fields: &[], motion: None, lifetime: None },
+    KindSchema {
+        name: "crate",
+        fields: &[field(3, 3); 8],
+        motion: None,
+        lifetime: None,
+    },
+    KindSchema {
+        name: "marker",
+        fields: &[],
+        motion: None,
+        lifetime: None,
+    },
 ];
 const SCHEMA: Schema = Schema { kinds: KINDS };
 
@@ -49,8 +75,12 @@ fn arb_value() -> impl Strategy<Value = i32> {
 }
 
 fn arb_entity() -> impl Strategy<Value = (u8, Vec<i32>)> {
-    (0u8..KINDS.len() as u8)
-        .prop_flat_map(|kind| (Just(kind), prop::collection::vec(arb_value(), KINDS[kind as usize].fields.len())))
+    (0u8..KINDS.len() as u8).prop_flat_map(|kind| {
+        (
+            Just(kind),
+            prop::collection::vec(arb_value(), KINDS[kind as usize].fields.len()),
+        )
+    })
 }
 
 fn world(tick: u32, entities: &BTreeMap<u32, (u8, Vec<i32>)>) -> WorldSnapshot {
@@ -123,9 +153,17 @@ fn arb_case() -> impl Strategy<Value = (WorldSnapshot, WorldSnapshot)> {
 
 fn update_frame(baseline: Option<&WorldSnapshot>, current: &WorldSnapshot) -> Vec<u8> {
     let mut frame = Vec::new();
-    codec::encode_update_header(current.tick, baseline.map(|b| b.tick), 0, current.checksum(), &mut frame)
-        .expect("header");
-    DeltaEncoder::new().encode(&SCHEMA, baseline, current, &mut frame).expect("encodes");
+    codec::encode_update_header(
+        current.tick,
+        baseline.map(|b| b.tick),
+        0,
+        current.checksum(),
+        &mut frame,
+    )
+    .expect("header");
+    DeltaEncoder::new()
+        .encode(&SCHEMA, baseline, current, &mut frame)
+        .expect("encodes");
     frame
 }
 
@@ -152,7 +190,11 @@ fn the_test_schema_is_valid() {
 fn predictable_motion_costs_one_byte() {
     let mut base = WorldSnapshot::empty(Tick(10));
     for id in 0..16 {
-        base.push(EntityState::new(EntityId(id), EntityKind(0), &[1000 * id as i32, 500, 7, -3, 1]));
+        base.push(EntityState::new(
+            EntityId(id),
+            EntityKind(0),
+            &[1000 * id as i32, 500, 7, -3, 1],
+        ));
     }
     base.finish().unwrap();
     let mut now = WorldSnapshot::empty(Tick(13));
@@ -172,7 +214,10 @@ fn unknown_kinds_and_future_baselines_are_encode_errors() {
     w.finish().unwrap();
     assert_eq!(encode(&SCHEMA, None, &w), Err(DeltaError::UnknownKind(9)));
     let later = WorldSnapshot::empty(Tick(6));
-    assert_eq!(encode(&SCHEMA, Some(&later), &WorldSnapshot::empty(Tick(5))), Err(DeltaError::BaselineAfterCurrent));
+    assert_eq!(
+        encode(&SCHEMA, Some(&later), &WorldSnapshot::empty(Tick(5))),
+        Err(DeltaError::BaselineAfterCurrent)
+    );
 }
 
 #[test]
@@ -186,7 +231,10 @@ fn a_corrupt_created_kind_or_duplicate_id_is_an_error() {
     w.signed(0, 0);
     w.golomb(7, 0);
     w.finish();
-    assert_eq!(apply(&SCHEMA, None, Tick(1), &bytes), Err(DeltaError::Corrupt("unknown kind")));
+    assert_eq!(
+        apply(&SCHEMA, None, Tick(1), &bytes),
+        Err(DeltaError::Corrupt("unknown kind"))
+    );
 }
 
 proptest! {
@@ -217,7 +265,7 @@ proptest! {
     fn replicas_follow_a_delta_over_the_wire((baseline, target) in arb_case()) {
         let mut replica = replica_holding(&baseline);
         let update = decode_update(&update_frame(Some(&baseline), &target)).expect("decodes");
-        prop_assert_eq!(replica.apply(&update).map(|w| w.clone()), Ok(target.clone()));
+        prop_assert_eq!(replica.apply(&update).cloned(), Ok(target.clone()));
         prop_assert_eq!(replica.ack().map(|a| a.tick), Some(target.tick));
     }
 

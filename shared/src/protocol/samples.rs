@@ -38,7 +38,10 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 resume_token: Some(ResumeToken([9; 16])),
             }),
         ),
-        ("list_rooms", ClientMessage::ListRooms(ListRooms { request_id: 1 })),
+        (
+            "list_rooms",
+            ClientMessage::ListRooms(ListRooms { request_id: 1 }),
+        ),
         (
             "create_room",
             ClientMessage::CreateRoom(CreateRoom {
@@ -60,20 +63,66 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
         ),
         (
             "join_room_by_id",
-            ClientMessage::JoinRoom(JoinRoom { request_id: 4, target: RoomTarget::Id(RoomId(7)), role: Role::Player }),
+            ClientMessage::JoinRoom(JoinRoom {
+                request_id: 4,
+                target: RoomTarget::Id(RoomId(7)),
+                role: Role::Player,
+            }),
         ),
-        ("quick_join", ClientMessage::QuickJoin(QuickJoin { request_id: 5, options: GameOptions::default() })),
-        ("leave_room", ClientMessage::LeaveRoom(LeaveRoom { request_id: 6 })),
-        ("inputs", ClientMessage::Inputs(Inputs { newest_seq: 300, inputs: vec![vec![1, 2, 3], vec![4, 5, 6]] })),
+        (
+            "quick_join",
+            ClientMessage::QuickJoin(QuickJoin {
+                request_id: 5,
+                options: GameOptions::default(),
+            }),
+        ),
+        (
+            "leave_room",
+            ClientMessage::LeaveRoom(LeaveRoom { request_id: 6 }),
+        ),
+        (
+            "inputs",
+            ClientMessage::Inputs(Inputs {
+                newest_seq: 300,
+                inputs: vec![vec![1, 2, 3], vec![4, 5, 6]],
+            }),
+        ),
         ("ack", ClientMessage::Ack(Ack { tick: Tick(900) })),
         (
             "event",
-            ClientMessage::Event(RoomEvent { name: "chat".into(), data: b"gg".to_vec(), ack_id: Some(11) }),
+            ClientMessage::Event(RoomEvent {
+                name: "chat".into(),
+                data: b"gg".to_vec(),
+                ack_id: Some(11),
+            }),
         ),
-        ("event_reply", ClientMessage::EventReply(EventReply { ack_id: 12, data: vec![1] })),
-        ("ping", ClientMessage::Ping(Ping { sent_at_us: 1_700_000_000_000_000 })),
-        ("pong", ClientMessage::Pong(Pong { ping_sent_at_us: 5, sent_at_us: 6 })),
-        ("close", ClientMessage::Close(Close { reason: CloseReason::Normal, message: "bye".into() })),
+        (
+            "event_reply",
+            ClientMessage::EventReply(EventReply {
+                ack_id: 12,
+                data: vec![1],
+            }),
+        ),
+        (
+            "ping",
+            ClientMessage::Ping(Ping {
+                sent_at_us: 1_700_000_000_000_000,
+            }),
+        ),
+        (
+            "pong",
+            ClientMessage::Pong(Pong {
+                ping_sent_at_us: 5,
+                sent_at_us: 6,
+            }),
+        ),
+        (
+            "close",
+            ClientMessage::Close(Close {
+                reason: CloseReason::Normal,
+                message: "bye".into(),
+            }),
+        ),
     ]
 }
 
@@ -93,10 +142,25 @@ pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         ),
         (
             "rejected",
-            ServerMessage::Rejected(Rejected { reason: CloseReason::VersionMismatch, message: "speak v1".into() }),
+            ServerMessage::Rejected(Rejected {
+                reason: CloseReason::VersionMismatch,
+                message: "speak v1".into(),
+            }),
         ),
-        ("room_list", ServerMessage::RoomList(RoomList { request_id: 1, rooms: vec![room()] })),
-        ("room_created", ServerMessage::RoomCreated(RoomCreated { request_id: 2, room: room() })),
+        (
+            "room_list",
+            ServerMessage::RoomList(RoomList {
+                request_id: 1,
+                rooms: vec![room()],
+            }),
+        ),
+        (
+            "room_created",
+            ServerMessage::RoomCreated(RoomCreated {
+                request_id: 2,
+                room: room(),
+            }),
+        ),
         (
             "joined",
             ServerMessage::Joined(Joined {
@@ -110,12 +174,35 @@ pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         ),
         (
             "left",
-            ServerMessage::Left(Left { request_id: None, room: RoomId(7), reason: LeaveReason::RoomClosed }),
+            ServerMessage::Left(Left {
+                request_id: None,
+                room: RoomId(7),
+                reason: LeaveReason::RoomClosed,
+            }),
         ),
-        ("event", ServerMessage::Event(RoomEvent { name: "round_over".into(), data: vec![], ack_id: None })),
-        ("event_reply", ServerMessage::EventReply(EventReply { ack_id: 11, data: b"ok".to_vec() })),
+        (
+            "event",
+            ServerMessage::Event(RoomEvent {
+                name: "round_over".into(),
+                data: vec![],
+                ack_id: None,
+            }),
+        ),
+        (
+            "event_reply",
+            ServerMessage::EventReply(EventReply {
+                ack_id: 11,
+                data: b"ok".to_vec(),
+            }),
+        ),
         ("ping", ServerMessage::Ping(Ping { sent_at_us: 1 })),
-        ("pong", ServerMessage::Pong(Pong { ping_sent_at_us: 1_700_000_000_000_000, sent_at_us: 2 })),
+        (
+            "pong",
+            ServerMessage::Pong(Pong {
+                ping_sent_at_us: 1_700_000_000_000_000,
+                sent_at_us: 2,
+            }),
+        ),
         (
             "error",
             ServerMessage::Error(ErrorMessage {
@@ -126,7 +213,10 @@ pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         ),
         (
             "close",
-            ServerMessage::Close(Close { reason: CloseReason::ServerShutdown, message: "restarting".into() }),
+            ServerMessage::Close(Close {
+                reason: CloseReason::ServerShutdown,
+                message: "restarting".into(),
+            }),
         ),
         (
             "update_full",
