@@ -109,27 +109,24 @@ impl WorldSnapshot {
         &mut self.entities
     }
 
-    /// The world checksum every update carries: 32-bit FNV-1a over, for each
-    /// entity in id order, `id` (u32), `kind` (u8) and all
-    /// [`MAX_FIELDS`] fields (i32), little-endian. The tick is not included.
+    /// The world checksum every update carries: FNV-1a over 32-bit words
+    /// (offset basis 0x811c9dc5, prime 0x01000193; each step is
+    /// `hash = (hash ^ word) * prime`, wrapping), feeding for each entity in
+    /// id order its id, its kind, then all [`MAX_FIELDS`] fields (as `u32`
+    /// bit patterns). The tick is not included. Word-wise rather than
+    /// byte-wise keeps it a quarter of the cost, which every client pays on
+    /// every update.
     pub fn checksum(&self) -> u32 {
         const OFFSET: u32 = 0x811c_9dc5;
         const PRIME: u32 = 0x0100_0193;
-        let mut hash = OFFSET;
-        let mut feed = |bytes: &[u8]| {
-            for &b in bytes {
-                hash ^= u32::from(b);
-                hash = hash.wrapping_mul(PRIME);
-            }
-        };
-        for e in &self.entities {
-            feed(&e.id.0.to_le_bytes());
-            feed(&[e.kind.0]);
-            for f in &e.fields {
-                feed(&f.to_le_bytes());
-            }
-        }
-        hash
+        let feed = |hash: u32, word: u32| (hash ^ word).wrapping_mul(PRIME);
+        self.entities.iter().fold(OFFSET, |mut hash, e| {
+            hash = feed(hash, e.id.0);
+            hash = feed(hash, u32::from(e.kind.0));
+            e.fields
+                .iter()
+                .fold(hash, |h, f| feed(h, f.cast_unsigned()))
+        })
     }
 }
 
