@@ -1,0 +1,239 @@
+//! Server settings: every limit and timeout in one place, each with its
+//! unit, default and reason. The binary fills a [`ServerConfig`] from flags
+//! and an optional TOML file; the library never reads argv or the
+//! environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tickwire_shared::codec::MAX_CLIENT_FRAME;
+
+/// Everything a server needs to start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the one TCP port serving `/ws` and HTTP. Default
+    /// `127.0.0.1:7000`.
+    pub bind: SocketAddr,
+    /// Name shown to clients in logs and `/healthz`.
+    pub server_name: String,
+    /// Seed for the rooms' games: room `n` gets `seed + n`, so a run can be
+    /// replayed. Default 1 (the arena workload's seed).
+    pub seed: u64,
+    /// Connection, room and message bounds.
+    pub limits: Limits,
+    /// Timeouts and intervals.
+    pub timeouts: Timeouts,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 7000)),
+            server_name: "tickwire".into(),
+            seed: 1,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// Bounds on everything a peer can make the server hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Open connections in all (WebSocket and HTTP). Default 10 000: with
+    /// 4 KiB read buffers and bounded queues a connection costs tens of KiB.
+    pub max_connections: usize,
+    /// Open connections from one IP address. Default 1 024: a NAT or a bot
+    /// host may carry many players, but one address must not take the
+    /// whole server.
+    pub max_connections_per_ip: usize,
+    /// Connections still in the WebSocket or HTTP handshake. Default 512:
+    /// handshakes are cheap but a slowloris opens them by the thousand.
+    pub max_pending_handshakes: usize,
+    /// Rooms at once. Default 1 024.
+    pub max_rooms: usize,
+    /// Seats a room may ask for. Default 256 (the workload's crowd size).
+    pub max_players_per_room: u16,
+    /// Spectators per room. Default 64.
+    pub max_spectators_per_room: u16,
+    /// Seats of a room made by quick-join. Default 16.
+    pub quick_join_room_size: u16,
+    /// Largest frame accepted from a client, bytes. Default 4 KiB: inputs
+    /// and lobby requests are tens of bytes; events fit with room to spare.
+    /// It is also the WebSocket frame and message limit.
+    pub max_client_frame: usize,
+    /// Sustained messages per second from one client. Default 120: a
+    /// player sends an input and an ack per tick at 30 Hz, plus pings.
+    pub messages_per_second: u32,
+    /// Burst of messages above the sustained rate. Default 240.
+    pub message_burst: u32,
+    /// Control messages (lobby answers, events, errors) queued for one
+    /// client. Default 64; when full, further ones are dropped and counted.
+    pub control_queue: usize,
+    /// Oldest acknowledged state a delta may be encoded against, ticks.
+    /// Default 32 (Quake 3's PACKET_BACKUP); older acks get a full
+    /// snapshot. Must be below the client replica's history (64).
+    pub max_baseline_age: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_connections_per_ip: 1_024,
+            max_pending_handshakes: 512,
+            max_rooms: 1_024,
+            max_players_per_room: 256,
+            max_spectators_per_room: 64,
+            quick_join_room_size: 16,
+            max_client_frame: MAX_CLIENT_FRAME,
+            messages_per_second: 120,
+            message_burst: 240,
+            control_queue: 64,
+            max_baseline_age: 32,
+        }
+    }
+}
+
+/// Timeouts and intervals, in milliseconds in files and flags.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// From TCP accept to a completed WebSocket upgrade and `Hello`, ms.
+    /// Default 5 000: tokio-tungstenite has no handshake timeout of its own.
+    pub handshake_ms: u64,
+    /// Silence from a client before it is dropped, ms. Default 15 000
+    /// (clients are pinged every second and must answer).
+    pub idle_ms: u64,
+    /// Server ping interval, ms. Default 1 000.
+    pub heartbeat_ms: u64,
+    /// A write to a client that takes longer than this closes it as a slow
+    /// consumer, ms. Default 5 000. Rooms never wait for it: a slow client
+    /// only ever has the newest update pending.
+    pub write_ms: u64,
+    /// How long an empty room lives before it is disposed, ms. Default
+    /// 30 000.
+    pub empty_room_ms: u64,
+    /// How long a graceful shutdown may take before connections are cut,
+    /// ms. Default 3 000.
+    pub shutdown_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            handshake_ms: 5_000,
+            idle_ms: 15_000,
+            heartbeat_ms: 1_000,
+            write_ms: 5_000,
+            empty_room_ms: 30_000,
+            shutdown_ms: 3_000,
+        }
+    }
+}
+
+impl Timeouts {
+    /// [`Timeouts::handshake_ms`] as a duration.
+    pub fn handshake(&self) -> Duration {
+        Duration::from_millis(self.handshake_ms)
+    }
+    /// [`Timeouts::idle_ms`] as a duration.
+    pub fn idle(&self) -> Duration {
+        Duration::from_millis(self.idle_ms)
+    }
+    /// [`Timeouts::heartbeat_ms`] as a duration.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+    /// [`Timeouts::write_ms`] as a duration.
+    pub fn write(&self) -> Duration {
+        Duration::from_millis(self.write_ms)
+    }
+    /// [`Timeouts::empty_room_ms`] as a duration.
+    pub fn empty_room(&self) -> Duration {
+        Duration::from_millis(self.empty_room_ms)
+    }
+    /// [`Timeouts::shutdown_ms`] as a duration.
+    pub fn shutdown(&self) -> Duration {
+        Duration::from_millis(self.shutdown_ms)
+    }
+}
+
+/// A setting that cannot work.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting {field}: {reason}")]
+pub struct ConfigError {
+    /// The setting.
+    pub field: &'static str,
+    /// Why.
+    pub reason: &'static str,
+}
+
+impl ServerConfig {
+    /// Checks that the settings can work together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let t = &self.timeouts;
+        let checks: [(bool, &'static str, &'static str); 12] = [
+            (l.max_connections == 0, "limits.max_connections", "must be at least 1"),
+            (l.max_connections_per_ip == 0, "limits.max_connections_per_ip", "must be at least 1"),
+            (l.max_pending_handshakes == 0, "limits.max_pending_handshakes", "must be at least 1"),
+            (l.max_rooms == 0, "limits.max_rooms", "must be at least 1"),
+            (l.max_players_per_room == 0, "limits.max_players_per_room", "must be at least 1"),
+            (
+                l.quick_join_room_size == 0 || l.quick_join_room_size > l.max_players_per_room,
+                "limits.quick_join_room_size",
+                "must be 1..=max_players_per_room",
+            ),
+            (l.max_client_frame < 64, "limits.max_client_frame", "must be at least 64 bytes"),
+            (l.messages_per_second == 0, "limits.messages_per_second", "must be at least 1"),
+            (l.control_queue == 0, "limits.control_queue", "must be at least 1"),
+            (
+                l.max_baseline_age == 0 || l.max_baseline_age as usize >= tickwire_shared::client::REPLICA_HISTORY,
+                "limits.max_baseline_age",
+                "must be 1..64 (below the client's history)",
+            ),
+            (t.heartbeat_ms == 0 || t.heartbeat_ms >= t.idle_ms, "timeouts.heartbeat_ms", "must be below idle_ms"),
+            (t.handshake_ms == 0 || t.write_ms == 0, "timeouts", "handshake_ms and write_ms must be positive"),
+        ];
+        match checks.into_iter().find(|(bad, _, _)| *bad) {
+            Some((_, field, reason)) => Err(ConfigError { field, reason }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_toml() {
+        let config = ServerConfig::default();
+        config.validate().expect("defaults valid");
+        let text = toml::to_string(&config).expect("serialises");
+        let back: ServerConfig = toml::from_str(&text).expect("parses");
+        assert_eq!(back, config);
+    }
+
+    #[test]
+    fn partial_files_keep_defaults_and_typos_are_errors() {
+        let config: ServerConfig = toml::from_str("[limits]\nmax_rooms = 3\n").expect("parses");
+        assert_eq!(config.limits.max_rooms, 3);
+        assert_eq!(config.limits.max_connections, Limits::default().max_connections);
+        assert!(toml::from_str::<ServerConfig>("[limits]\nmax_romos = 3\n").is_err());
+    }
+
+    #[test]
+    fn impossible_settings_are_rejected() {
+        let mut config = ServerConfig::default();
+        config.limits.max_baseline_age = 64;
+        assert_eq!(config.validate().unwrap_err().field, "limits.max_baseline_age");
+        let mut config = ServerConfig::default();
+        config.timeouts.heartbeat_ms = config.timeouts.idle_ms;
+        assert_eq!(config.validate().unwrap_err().field, "timeouts.heartbeat_ms");
+    }
+}
