@@ -178,26 +178,63 @@ impl ServerConfig {
         let l = &self.limits;
         let t = &self.timeouts;
         let checks: [(bool, &'static str, &'static str); 12] = [
-            (l.max_connections == 0, "limits.max_connections", "must be at least 1"),
-            (l.max_connections_per_ip == 0, "limits.max_connections_per_ip", "must be at least 1"),
-            (l.max_pending_handshakes == 0, "limits.max_pending_handshakes", "must be at least 1"),
+            (
+                l.max_connections == 0,
+                "limits.max_connections",
+                "must be at least 1",
+            ),
+            (
+                l.max_connections_per_ip == 0,
+                "limits.max_connections_per_ip",
+                "must be at least 1",
+            ),
+            (
+                l.max_pending_handshakes == 0,
+                "limits.max_pending_handshakes",
+                "must be at least 1",
+            ),
             (l.max_rooms == 0, "limits.max_rooms", "must be at least 1"),
-            (l.max_players_per_room == 0, "limits.max_players_per_room", "must be at least 1"),
+            (
+                l.max_players_per_room == 0,
+                "limits.max_players_per_room",
+                "must be at least 1",
+            ),
             (
                 l.quick_join_room_size == 0 || l.quick_join_room_size > l.max_players_per_room,
                 "limits.quick_join_room_size",
                 "must be 1..=max_players_per_room",
             ),
-            (l.max_client_frame < 64, "limits.max_client_frame", "must be at least 64 bytes"),
-            (l.messages_per_second == 0, "limits.messages_per_second", "must be at least 1"),
-            (l.control_queue == 0, "limits.control_queue", "must be at least 1"),
             (
-                l.max_baseline_age == 0 || l.max_baseline_age as usize >= tickwire_shared::client::REPLICA_HISTORY,
+                l.max_client_frame < 64,
+                "limits.max_client_frame",
+                "must be at least 64 bytes",
+            ),
+            (
+                l.messages_per_second == 0,
+                "limits.messages_per_second",
+                "must be at least 1",
+            ),
+            (
+                l.control_queue == 0,
+                "limits.control_queue",
+                "must be at least 1",
+            ),
+            (
+                l.max_baseline_age == 0
+                    || l.max_baseline_age as usize >= tickwire_shared::client::REPLICA_HISTORY,
                 "limits.max_baseline_age",
                 "must be 1..64 (below the client's history)",
             ),
-            (t.heartbeat_ms == 0 || t.heartbeat_ms >= t.idle_ms, "timeouts.heartbeat_ms", "must be below idle_ms"),
-            (t.handshake_ms == 0 || t.write_ms == 0, "timeouts", "handshake_ms and write_ms must be positive"),
+            (
+                t.heartbeat_ms == 0 || t.heartbeat_ms >= t.idle_ms,
+                "timeouts.heartbeat_ms",
+                "must be below idle_ms",
+            ),
+            (
+                t.handshake_ms == 0 || t.write_ms == 0,
+                "timeouts",
+                "handshake_ms and write_ms must be positive",
+            ),
         ];
         match checks.into_iter().find(|(bad, _, _)| *bad) {
             Some((_, field, reason)) => Err(ConfigError { field, reason }),
@@ -223,7 +260,10 @@ mod tests {
     fn partial_files_keep_defaults_and_typos_are_errors() {
         let config: ServerConfig = toml::from_str("[limits]\nmax_rooms = 3\n").expect("parses");
         assert_eq!(config.limits.max_rooms, 3);
-        assert_eq!(config.limits.max_connections, Limits::default().max_connections);
+        assert_eq!(
+            config.limits.max_connections,
+            Limits::default().max_connections
+        );
         assert!(toml::from_str::<ServerConfig>("[limits]\nmax_romos = 3\n").is_err());
     }
 
@@ -231,9 +271,15 @@ mod tests {
     fn impossible_settings_are_rejected() {
         let mut config = ServerConfig::default();
         config.limits.max_baseline_age = 64;
-        assert_eq!(config.validate().unwrap_err().field, "limits.max_baseline_age");
+        assert_eq!(
+            config.validate().unwrap_err().field,
+            "limits.max_baseline_age"
+        );
         let mut config = ServerConfig::default();
         config.timeouts.heartbeat_ms = config.timeouts.idle_ms;
-        assert_eq!(config.validate().unwrap_err().field, "timeouts.heartbeat_ms");
+        assert_eq!(
+            config.validate().unwrap_err().field,
+            "timeouts.heartbeat_ms"
+        );
     }
 }

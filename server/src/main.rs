@@ -1,1 +1,99 @@
-fn main() {}
+//! `tickwire-server`: runs a server with the built-in arena game.
+//!
+//! Flags override the optional TOML file (`--config`), which overrides the
+//! defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tickwire_server::Server;
+use tickwire_server::config::ServerConfig;
+use tickwire_shared::arena::{Arena, ArenaConfig};
+use tickwire_shared::tick::TickRate;
+
+/// tickwire: an authoritative game state server (arena game built in).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML file with server settings (see `ServerConfig`; flags win).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Address of the port serving /ws and HTTP [default: 127.0.0.1:7000].
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// Simulation rate in Hz [default: 30].
+    #[arg(long)]
+    tick_rate: Option<u16>,
+    /// Seed for the rooms' games [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Most rooms at once [default: 1024].
+    #[arg(long)]
+    max_rooms: Option<usize>,
+    /// Most seats a room may have [default: 256].
+    #[arg(long)]
+    max_players: Option<u16>,
+    /// Most open connections [default: 10000].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Most open connections from one IP address [default: 1024].
+    #[arg(long)]
+    max_connections_per_ip: Option<usize>,
+    /// Log filter, e.g. `info` or `tickwire_server=debug` (RUST_LOG also works).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn load(cli: &Cli) -> anyhow::Result<ServerConfig> {
+    let mut config = match &cli.config {
+        None => ServerConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+    };
+    if let Some(bind) = cli.bind {
+        config.bind = bind;
+    }
+    if let Some(seed) = cli.seed {
+        config.seed = seed;
+    }
+    let limits = &mut config.limits;
+    if let Some(v) = cli.max_rooms {
+        limits.max_rooms = v;
+    }
+    if let Some(v) = cli.max_players {
+        limits.max_players_per_room = v;
+        limits.quick_join_room_size = limits.quick_join_room_size.min(v);
+    }
+    if let Some(v) = cli.max_connections {
+        limits.max_connections = v;
+    }
+    if let Some(v) = cli.max_connections_per_ip {
+        limits.max_connections_per_ip = v;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level))
+        .context("invalid --log-level")?;
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let config = load(&cli)?;
+    let mut arena = ArenaConfig::default();
+    if let Some(hz) = cli.tick_rate {
+        arena.tick_rate = TickRate::new(hz).context("--tick-rate must be 1..=240")?;
+    }
+    arena.validate()?;
+    let server = Server::<Arena>::bind(config, arena).await?;
+    server.run(tickwire_server::shutdown::signal()).await?;
+    Ok(())
+}

@@ -1,1 +1,400 @@
-//! placeholder
+//! The server's Prometheus metrics: every counter, gauge and histogram the
+//! server keeps, registered in a [`Registry`] owned by one [`Metrics`] value.
+//!
+//! There is no global registry: each server builds its own [`Metrics`] (and
+//! shares it in an `Arc`), so several servers in one process — as in the
+//! tests — never mix their numbers. [`Metrics::render`] produces the text
+//! served at `GET /metrics`.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+/// Content type of [`Metrics::render`]'s output (OpenMetrics text).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Prefix of every metric name.
+const PREFIX: &str = "tickwire";
+
+/// Smallest tick-duration bucket, seconds (25 µs).
+const TICK_BUCKET_START: f64 = 25e-6;
+
+/// Tick-duration buckets: 25 µs doubling up to 102.4 ms.
+const TICK_BUCKETS: u16 = 13;
+
+/// A `reason` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// A `kind` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+/// One server's metrics and the registry that exposes them.
+///
+/// Counters and gauges are cheap to update from any task (atomics); the
+/// labelled families are updated through the methods, which take the label
+/// value.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `tickwire_connections`: open WebSocket sessions.
+    pub connections: Gauge,
+    /// `tickwire_http_requests_total`: HTTP requests served.
+    pub http_requests: Counter,
+    /// `tickwire_connections_rejected_total{reason}`.
+    connections_rejected: Family<ReasonLabel, Counter>,
+    /// `tickwire_sessions_closed_total{reason}`.
+    sessions_closed: Family<ReasonLabel, Counter>,
+    /// `tickwire_rooms`: rooms open.
+    pub rooms: Gauge,
+    /// `tickwire_players`: seated players in all rooms.
+    pub players: Gauge,
+    /// `tickwire_spectators`: spectators in all rooms.
+    pub spectators: Gauge,
+    /// `tickwire_rooms_created_total`.
+    pub rooms_created: Counter,
+    /// `tickwire_rooms_disposed_total`.
+    pub rooms_disposed: Counter,
+    /// `tickwire_ticks_total`: ticks stepped by all rooms.
+    pub ticks: Counter,
+    /// `tickwire_late_ticks_total`: ticks that started more than one tick
+    /// period after they were due.
+    pub late_ticks: Counter,
+    /// `tickwire_tick_duration_seconds`.
+    tick_duration: Histogram,
+    /// `tickwire_bytes_received_total`: WebSocket payload bytes received.
+    pub bytes_in: Counter,
+    /// `tickwire_bytes_sent_total`: WebSocket payload bytes sent.
+    pub bytes_out: Counter,
+    /// `tickwire_messages_received_total`.
+    pub messages_in: Counter,
+    /// `tickwire_messages_sent_total`.
+    pub messages_out: Counter,
+    /// `tickwire_updates_sent_total`: world updates written to clients.
+    pub updates_sent: Counter,
+    /// `tickwire_full_snapshots_total`: updates sent as full snapshots
+    /// rather than deltas.
+    pub full_snapshots: Counter,
+    /// `tickwire_updates_superseded_total`: a newer update replaced one not
+    /// yet written to a slow client.
+    pub updates_superseded: Counter,
+    /// `tickwire_inputs_dropped_total{reason}`.
+    inputs_dropped: Family<ReasonLabel, Counter>,
+    /// `tickwire_errors_total{kind}`.
+    errors: Family<KindLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Builds every metric at zero in a fresh registry of its own.
+    pub fn new() -> Self {
+        // Counters get their `_total` suffix from the encoder.
+        fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
+            let metric = Counter::default();
+            registry.register(name, help, metric.clone());
+            metric
+        }
+        fn gauge(registry: &mut Registry, name: &str, help: &str) -> Gauge {
+            let metric = Gauge::default();
+            registry.register(name, help, metric.clone());
+            metric
+        }
+        fn family<S>(registry: &mut Registry, name: &str, help: &str) -> Family<S, Counter>
+        where
+            S: Clone
+                + std::fmt::Debug
+                + std::hash::Hash
+                + Eq
+                + EncodeLabelSet
+                + Send
+                + Sync
+                + 'static,
+        {
+            let metric = Family::<S, Counter>::default();
+            registry.register(name, help, metric.clone());
+            metric
+        }
+        let mut registry = Registry::with_prefix(PREFIX);
+        let r = &mut registry;
+
+        let connections = gauge(r, "connections", "Open WebSocket sessions");
+        let http_requests = counter(r, "http_requests", "HTTP requests served");
+        let connections_rejected = family(
+            r,
+            "connections_rejected",
+            "Connections refused or dropped before a session started, by reason",
+        );
+        let sessions_closed = family(r, "sessions_closed", "Sessions closed, by reason");
+        let rooms = gauge(r, "rooms", "Rooms open");
+        let players = gauge(r, "players", "Seated players in all rooms");
+        let spectators = gauge(r, "spectators", "Spectators in all rooms");
+        let rooms_created = counter(r, "rooms_created", "Rooms created");
+        let rooms_disposed = counter(r, "rooms_disposed", "Rooms disposed");
+        let ticks = counter(r, "ticks", "Ticks stepped by all rooms");
+        let late_ticks = counter(
+            r,
+            "late_ticks",
+            "Ticks that started more than one tick period after they were due",
+        );
+        let tick_duration =
+            Histogram::new(exponential_buckets(TICK_BUCKET_START, 2.0, TICK_BUCKETS));
+        r.register_with_unit(
+            "tick_duration",
+            "Time to step a room and encode its updates",
+            Unit::Seconds,
+            tick_duration.clone(),
+        );
+        let bytes_in = counter(r, "bytes_received", "WebSocket payload bytes received");
+        let bytes_out = counter(r, "bytes_sent", "WebSocket payload bytes sent");
+        let messages_in = counter(r, "messages_received", "WebSocket messages received");
+        let messages_out = counter(r, "messages_sent", "WebSocket messages sent");
+        let updates_sent = counter(r, "updates_sent", "World updates written to clients");
+        let full_snapshots = counter(r, "full_snapshots", "Updates sent as full snapshots");
+        let updates_superseded = counter(
+            r,
+            "updates_superseded",
+            "Updates replaced by a newer one before a slow client took them",
+        );
+        let inputs_dropped = family(r, "inputs_dropped", "Player inputs dropped, by reason");
+        let errors = family(r, "errors", "Errors, by kind");
+
+        Self {
+            registry,
+            connections,
+            http_requests,
+            connections_rejected,
+            sessions_closed,
+            rooms,
+            players,
+            spectators,
+            rooms_created,
+            rooms_disposed,
+            ticks,
+            late_ticks,
+            tick_duration,
+            bytes_in,
+            bytes_out,
+            messages_in,
+            messages_out,
+            updates_sent,
+            full_snapshots,
+            updates_superseded,
+            inputs_dropped,
+            errors,
+        }
+    }
+
+    /// Counts a connection refused or dropped before its session started
+    /// (`"server_full"`, `"ip_limit"`, `"handshake_limit"`,
+    /// `"handshake_timeout"`, `"handshake_failed"`, `"bad_request"`).
+    pub fn connection_rejected(&self, reason: &'static str) {
+        self.connections_rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a session that ended, by why it ended.
+    pub fn session_closed(&self, reason: &'static str) {
+        self.sessions_closed
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a dropped player input (`"stale"`, `"invalid"`,
+    /// `"undecodable"`, `"not_a_player"`, `"queue_full"`).
+    pub fn input_dropped(&self, reason: &'static str) {
+        self.inputs_dropped
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts an error of some kind (`"malformed_frame"`, `"room_full"`,
+    /// `"slow_consumer"`, ...).
+    pub fn error(&self, kind: &'static str) {
+        self.errors.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    /// Records how long one tick took.
+    pub fn observe_tick(&self, d: Duration) {
+        self.tick_duration.observe(d.as_secs_f64());
+    }
+
+    /// Every metric in the OpenMetrics text format, ending in `# EOF`; serve
+    /// it with [`CONTENT_TYPE`].
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = encode(&mut text, &self.registry) {
+            // Writing to a String cannot fail and every metric here has a
+            // text encoding, so this is a bug; serve a valid empty
+            // exposition rather than a truncated one.
+            tracing::error!(%error, "encoding metrics failed");
+            return "# EOF\n".to_owned();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 22] = [
+        "tickwire_connections",
+        "tickwire_http_requests_total",
+        "tickwire_connections_rejected_total",
+        "tickwire_sessions_closed_total",
+        "tickwire_rooms",
+        "tickwire_players",
+        "tickwire_spectators",
+        "tickwire_rooms_created_total",
+        "tickwire_rooms_disposed_total",
+        "tickwire_ticks_total",
+        "tickwire_late_ticks_total",
+        "tickwire_tick_duration_seconds",
+        "tickwire_bytes_received_total",
+        "tickwire_bytes_sent_total",
+        "tickwire_messages_received_total",
+        "tickwire_messages_sent_total",
+        "tickwire_updates_sent_total",
+        "tickwire_full_snapshots_total",
+        "tickwire_updates_superseded_total",
+        "tickwire_inputs_dropped_total",
+        "tickwire_errors_total",
+        "tickwire_tick_duration_seconds_bucket",
+    ];
+
+    /// The sample line for `series` (name and labels), without the value.
+    fn value_of(text: &str, series: &str) -> Option<String> {
+        text.lines().find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')
+                .map(str::to_owned)
+        })
+    }
+
+    #[test]
+    fn every_metric_is_rendered_and_the_text_ends_in_eof() {
+        let metrics = Metrics::new();
+        metrics.connection_rejected("server_full");
+        metrics.session_closed("client_closed");
+        metrics.input_dropped("stale");
+        metrics.error("malformed_frame");
+        let text = metrics.render();
+        for name in NAMES {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn counters_and_gauges_show_their_values() {
+        let metrics = Metrics::new();
+        metrics.http_requests.inc();
+        metrics.http_requests.inc();
+        metrics.bytes_out.inc_by(1500);
+        metrics.connections.set(3);
+        metrics.rooms.inc();
+        let text = metrics.render();
+        assert_eq!(
+            value_of(&text, "tickwire_http_requests_total").as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            value_of(&text, "tickwire_bytes_sent_total").as_deref(),
+            Some("1500")
+        );
+        assert_eq!(
+            value_of(&text, "tickwire_connections").as_deref(),
+            Some("3")
+        );
+        assert_eq!(value_of(&text, "tickwire_rooms").as_deref(), Some("1"));
+        assert_eq!(
+            value_of(&text, "tickwire_ticks_total").as_deref(),
+            Some("0")
+        );
+    }
+
+    #[test]
+    fn families_show_their_labels() {
+        let metrics = Metrics::new();
+        metrics.connection_rejected("ip_limit");
+        metrics.connection_rejected("ip_limit");
+        metrics.session_closed("idle");
+        metrics.input_dropped("queue_full");
+        metrics.error("room_not_found");
+        let text = metrics.render();
+        let cases = [
+            (
+                "tickwire_connections_rejected_total{reason=\"ip_limit\"}",
+                "2",
+            ),
+            ("tickwire_sessions_closed_total{reason=\"idle\"}", "1"),
+            ("tickwire_inputs_dropped_total{reason=\"queue_full\"}", "1"),
+            ("tickwire_errors_total{kind=\"room_not_found\"}", "1"),
+        ];
+        for (series, value) in cases {
+            assert_eq!(
+                value_of(&text, series).as_deref(),
+                Some(value),
+                "{series} in:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn tick_durations_land_in_their_buckets() {
+        let metrics = Metrics::new();
+        metrics.observe_tick(Duration::from_micros(20));
+        metrics.observe_tick(Duration::from_millis(2));
+        metrics.observe_tick(Duration::from_secs(1));
+        let text = metrics.render();
+        assert_eq!(
+            value_of(&text, "tickwire_tick_duration_seconds_count").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            value_of(
+                &text,
+                "tickwire_tick_duration_seconds_bucket{le=\"0.000025\"}"
+            )
+            .as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(
+            value_of(&text, "tickwire_tick_duration_seconds_bucket{le=\"+Inf\"}").as_deref(),
+            Some("3")
+        );
+        let buckets = text
+            .matches("tickwire_tick_duration_seconds_bucket{")
+            .count();
+        assert_eq!(buckets, usize::from(TICK_BUCKETS) + 1, "13 bounds and +Inf");
+    }
+
+    #[test]
+    fn servers_do_not_share_metrics() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.ticks.inc();
+        assert_eq!(
+            value_of(&b.render(), "tickwire_ticks_total").as_deref(),
+            Some("0")
+        );
+    }
+}

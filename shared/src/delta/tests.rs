@@ -315,7 +315,8 @@ mod arena_worlds {
 
     /// Snapshots of a seeded arena with `players` bots, one per tick.
     fn play(seed: u64, players: u32, ticks: u32) -> Vec<WorldSnapshot> {
-        let mut game = Arena::new(&ArenaConfig::default(), &GameOptions::default(), seed).expect("defaults");
+        let mut game =
+            Arena::new(&ArenaConfig::default(), &GameOptions::default(), seed).expect("defaults");
         let mut bots: Vec<ArenaBot> = (0..players)
             .map(|p| {
                 game.join(PlayerId(p)).expect("seat");
@@ -327,7 +328,10 @@ mod arena_worlds {
                 let inputs: Vec<_> = bots
                     .iter_mut()
                     .enumerate()
-                    .map(|(p, bot)| PlayerInput { player: PlayerId(p as u32), input: bot.next_input() })
+                    .map(|(p, bot)| PlayerInput {
+                        player: PlayerId(p as u32),
+                        input: bot.next_input(),
+                    })
                     .collect();
                 game.step(&inputs);
                 let mut world = WorldSnapshot::empty(Tick(t));

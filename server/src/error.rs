@@ -1,0 +1,26 @@
+//! Failures an operator can act on.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The port could not be bound (in use, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Some tasks were still running when the shutdown grace period ended.
+    #[error("shutdown did not finish within {0:?}")]
+    ShutdownTimeout(Duration),
+}

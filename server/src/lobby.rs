@@ -1,0 +1,459 @@
+//! The room registry (pure): creating rooms, the public list, quick-join,
+//! invite codes, and seat counts. It holds an opaque handle per room (the
+//! runtime's channel to the room task) and never touches a socket or clock.
+//!
+//! Seats are reserved here before a client is handed to a room and released
+//! when it leaves, so the counts the lobby shows and enforces are exact, and
+//! a room is only removed when no seat is reserved in it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tickwire_shared::game::GameOptions;
+use tickwire_shared::ids::{RoomCode, RoomId};
+use tickwire_shared::protocol::{ErrorCode, Role, RoomInfo, RoomTarget, Visibility};
+
+use crate::config::Limits;
+
+/// Longest room name, bytes.
+pub const MAX_ROOM_NAME: usize = 64;
+
+/// Why a lobby request failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LobbyError {
+    /// No room with that id (public rooms) or code.
+    #[error("no such room")]
+    RoomNotFound,
+    /// No free seat.
+    #[error("room is full")]
+    RoomFull,
+    /// No free spectator place.
+    #[error("room has no room for more spectators")]
+    SpectatorsFull,
+    /// The server's room limit is reached.
+    #[error("the server runs its maximum number of rooms")]
+    TooManyRooms,
+    /// The request itself is invalid.
+    #[error("invalid request: {0}")]
+    Invalid(&'static str),
+}
+
+impl LobbyError {
+    /// The wire error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::RoomNotFound => ErrorCode::RoomNotFound,
+            Self::RoomFull | Self::SpectatorsFull => ErrorCode::RoomFull,
+            Self::TooManyRooms => ErrorCode::TooManyRooms,
+            Self::Invalid(_) => ErrorCode::InvalidRequest,
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RoomNotFound => "room_not_found",
+            Self::RoomFull | Self::SpectatorsFull => "room_full",
+            Self::TooManyRooms => "too_many_rooms",
+            Self::Invalid(_) => "invalid_request",
+        }
+    }
+}
+
+/// What a client asks for when creating a room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRoom {
+    /// Display name.
+    pub name: String,
+    /// Public or private.
+    pub visibility: Visibility,
+    /// Seats.
+    pub max_players: u16,
+    /// Game options.
+    pub options: GameOptions,
+}
+
+#[derive(Debug)]
+struct Entry<H> {
+    info: RoomInfo,
+    code: RoomCode,
+    handle: H,
+}
+
+/// All rooms of a server.
+#[derive(Debug)]
+pub struct Lobby<H> {
+    rooms: BTreeMap<RoomId, Entry<H>>,
+    by_code: HashMap<RoomCode, RoomId>,
+    next_id: u32,
+    game: &'static str,
+    max_rooms: usize,
+    max_players: u16,
+    max_spectators: u16,
+    quick_join_size: u16,
+}
+
+impl<H> Lobby<H> {
+    /// An empty lobby for a game, bounded by `limits`.
+    pub fn new(game: &'static str, limits: &Limits) -> Self {
+        Self {
+            rooms: BTreeMap::new(),
+            by_code: HashMap::new(),
+            next_id: 1,
+            game,
+            max_rooms: limits.max_rooms,
+            max_players: limits.max_players_per_room,
+            max_spectators: limits.max_spectators_per_room,
+            quick_join_size: limits.quick_join_room_size,
+        }
+    }
+
+    /// Checks a creation request against the limits (before the caller
+    /// builds the game and the room task).
+    pub fn check_new(&self, request: &NewRoom) -> Result<(), LobbyError> {
+        let name = request.name.trim();
+        if name.is_empty() || name.len() > MAX_ROOM_NAME {
+            return Err(LobbyError::Invalid("room name must be 1..=64 bytes"));
+        }
+        if request.max_players == 0 || request.max_players > self.max_players {
+            return Err(LobbyError::Invalid("max_players out of range"));
+        }
+        if self.rooms.len() >= self.max_rooms {
+            return Err(LobbyError::TooManyRooms);
+        }
+        Ok(())
+    }
+
+    /// The id the next room will get.
+    pub fn next_id(&self) -> RoomId {
+        RoomId(self.next_id)
+    }
+
+    /// Registers a room. `code_source` is asked for random numbers until one
+    /// gives an unused code; `handle` is built for the new id. Returns the
+    /// room's info, its code included.
+    pub fn create(
+        &mut self,
+        request: NewRoom,
+        mut code_source: impl FnMut() -> u64,
+        handle: impl FnOnce(RoomId) -> H,
+    ) -> Result<RoomInfo, LobbyError> {
+        self.check_new(&request)?;
+        let id = RoomId(self.next_id);
+        self.next_id = self
+            .next_id
+            .checked_add(1)
+            .ok_or(LobbyError::TooManyRooms)?;
+        let code = loop {
+            let code = RoomCode::from_index(code_source());
+            if !self.by_code.contains_key(&code) {
+                break code;
+            }
+        };
+        let info = RoomInfo {
+            id,
+            code: Some(code),
+            name: request.name.trim().to_owned(),
+            game: self.game.to_owned(),
+            visibility: request.visibility,
+            players: 0,
+            max_players: request.max_players,
+            spectators: 0,
+            options: request.options,
+        };
+        self.by_code.insert(code, id);
+        self.rooms.insert(
+            id,
+            Entry {
+                info: info.clone(),
+                code,
+                handle: handle(id),
+            },
+        );
+        Ok(info)
+    }
+
+    /// Finds the room a join targets: by id only when public, by code always.
+    pub fn find(&self, target: RoomTarget) -> Result<RoomId, LobbyError> {
+        let id = match target {
+            RoomTarget::Code(code) => *self.by_code.get(&code).ok_or(LobbyError::RoomNotFound)?,
+            RoomTarget::Id(id) => id,
+        };
+        match self.rooms.get(&id) {
+            Some(e)
+                if matches!(target, RoomTarget::Code(_))
+                    || e.info.visibility == Visibility::Public =>
+            {
+                Ok(id)
+            }
+            _ => Err(LobbyError::RoomNotFound),
+        }
+    }
+
+    /// Reserves a seat (or a spectator place) and returns the room's info
+    /// (code included: the joiner is a member now) and handle.
+    pub fn reserve(&mut self, room: RoomId, role: Role) -> Result<(RoomInfo, &H), LobbyError> {
+        let max_spectators = self.max_spectators;
+        let entry = self.rooms.get_mut(&room).ok_or(LobbyError::RoomNotFound)?;
+        match role {
+            Role::Player if entry.info.players >= entry.info.max_players => {
+                return Err(LobbyError::RoomFull);
+            }
+            Role::Player => entry.info.players += 1,
+            Role::Spectator if entry.info.spectators >= max_spectators => {
+                return Err(LobbyError::SpectatorsFull);
+            }
+            Role::Spectator => entry.info.spectators += 1,
+        }
+        Ok((entry.info.clone(), &entry.handle))
+    }
+
+    /// Gives back a seat reserved with [`Lobby::reserve`].
+    pub fn release(&mut self, room: RoomId, role: Role) {
+        if let Some(entry) = self.rooms.get_mut(&room) {
+            let count = match role {
+                Role::Player => &mut entry.info.players,
+                Role::Spectator => &mut entry.info.spectators,
+            };
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    /// The public room with a free seat and the same options that has the
+    /// most players (filling rooms before opening new ones), if any.
+    pub fn quick_join_candidate(&self, options: &GameOptions) -> Option<RoomId> {
+        self.rooms
+            .values()
+            .filter(|e| {
+                e.info.visibility == Visibility::Public
+                    && e.info.players < e.info.max_players
+                    && &e.info.options == options
+            })
+            .max_by_key(|e| (e.info.players, std::cmp::Reverse(e.info.id)))
+            .map(|e| e.info.id)
+    }
+
+    /// The room a quick-join creates when no room fits.
+    pub fn quick_join_room(&self, options: GameOptions) -> NewRoom {
+        NewRoom {
+            name: format!("quick {}", self.next_id),
+            visibility: Visibility::Public,
+            max_players: self.quick_join_size,
+            options,
+        }
+    }
+
+    /// Public rooms by id, without their codes.
+    pub fn public_rooms(&self) -> Vec<RoomInfo> {
+        self.rooms
+            .values()
+            .filter(|e| e.info.visibility == Visibility::Public)
+            .map(|e| RoomInfo {
+                code: None,
+                ..e.info.clone()
+            })
+            .collect()
+    }
+
+    /// Whether no seat or spectator place is reserved in the room.
+    pub fn is_room_empty(&self, room: RoomId) -> bool {
+        self.rooms
+            .get(&room)
+            .is_none_or(|e| e.info.players == 0 && e.info.spectators == 0)
+    }
+
+    /// Removes the room if nobody holds a place in it; returns whether it
+    /// is gone.
+    pub fn remove_if_empty(&mut self, room: RoomId) -> bool {
+        if !self.is_room_empty(room) {
+            return false;
+        }
+        self.remove(room);
+        true
+    }
+
+    /// Removes the room whatever its seats (it has stopped).
+    pub fn remove(&mut self, room: RoomId) -> Option<H> {
+        let entry = self.rooms.remove(&room)?;
+        self.by_code.remove(&entry.code);
+        Some(entry.handle)
+    }
+
+    /// Every room's handle (for shutdown).
+    pub fn handles(&self) -> impl Iterator<Item = &H> {
+        self.rooms.values().map(|e| &e.handle)
+    }
+
+    /// Rooms in all.
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Whether there are no rooms.
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lobby() -> Lobby<u32> {
+        let limits = Limits {
+            max_rooms: 3,
+            max_players_per_room: 4,
+            max_spectators_per_room: 1,
+            ..Limits::default()
+        };
+        Lobby::new("arena", &limits)
+    }
+
+    fn room(name: &str, visibility: Visibility, max_players: u16) -> NewRoom {
+        NewRoom {
+            name: name.into(),
+            visibility,
+            max_players,
+            options: GameOptions::default(),
+        }
+    }
+
+    #[test]
+    fn create_list_and_join_by_id_or_code() {
+        let mut l = lobby();
+        let mut n = 0;
+        let public = l
+            .create(room("a", Visibility::Public, 2), || 7, |id| id.0)
+            .unwrap();
+        let private = l
+            .create(
+                room("b", Visibility::Private, 2),
+                || {
+                    n += 1;
+                    7 + n
+                },
+                |id| id.0,
+            )
+            .unwrap();
+        assert_ne!(
+            public.code, private.code,
+            "codes are unique even when the source repeats"
+        );
+        let listed = l.public_rooms();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].code, None, "the list never shows codes");
+        assert_eq!(l.find(RoomTarget::Id(public.id)), Ok(public.id));
+        assert_eq!(
+            l.find(RoomTarget::Id(private.id)),
+            Err(LobbyError::RoomNotFound),
+            "private by id"
+        );
+        assert_eq!(
+            l.find(RoomTarget::Code(private.code.unwrap())),
+            Ok(private.id)
+        );
+    }
+
+    #[test]
+    fn seats_and_spectators_are_bounded_and_released() {
+        let mut l = lobby();
+        let r = l
+            .create(room("a", Visibility::Public, 2), || 1, |id| id.0)
+            .unwrap()
+            .id;
+        l.reserve(r, Role::Player).unwrap();
+        l.reserve(r, Role::Player).unwrap();
+        assert_eq!(
+            l.reserve(r, Role::Player).unwrap_err(),
+            LobbyError::RoomFull
+        );
+        l.reserve(r, Role::Spectator).unwrap();
+        assert_eq!(
+            l.reserve(r, Role::Spectator).unwrap_err(),
+            LobbyError::SpectatorsFull
+        );
+        assert!(!l.remove_if_empty(r));
+        l.release(r, Role::Player);
+        l.release(r, Role::Player);
+        l.release(r, Role::Spectator);
+        assert!(l.remove_if_empty(r));
+        assert_eq!(l.find(RoomTarget::Id(r)), Err(LobbyError::RoomNotFound));
+    }
+
+    #[test]
+    fn limits_and_bad_requests_are_refused() {
+        let mut l = lobby();
+        assert!(matches!(
+            l.create(room(" ", Visibility::Public, 2), || 1, |i| i.0),
+            Err(LobbyError::Invalid(_))
+        ));
+        assert!(matches!(
+            l.create(room("x", Visibility::Public, 5), || 1, |i| i.0),
+            Err(LobbyError::Invalid(_))
+        ));
+        assert!(matches!(
+            l.create(room("x", Visibility::Public, 0), || 1, |i| i.0),
+            Err(LobbyError::Invalid(_))
+        ));
+        let long = "x".repeat(MAX_ROOM_NAME + 1);
+        assert!(
+            l.create(room(&long, Visibility::Public, 2), || 1, |i| i.0)
+                .is_err()
+        );
+        let mut code = 0;
+        for _ in 0..3 {
+            l.create(
+                room("x", Visibility::Public, 2),
+                || {
+                    code += 1;
+                    code
+                },
+                |i| i.0,
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            l.create(room("x", Visibility::Public, 2), || 99, |i| i.0)
+                .unwrap_err(),
+            LobbyError::TooManyRooms
+        );
+    }
+
+    #[test]
+    fn quick_join_fills_the_fullest_matching_public_room() {
+        let mut l = lobby();
+        let mut code = 0;
+        let mut next = || {
+            code += 1;
+            code
+        };
+        let a = l
+            .create(room("a", Visibility::Public, 3), &mut next, |i| i.0)
+            .unwrap()
+            .id;
+        let b = l
+            .create(room("b", Visibility::Public, 3), &mut next, |i| i.0)
+            .unwrap()
+            .id;
+        let p = l
+            .create(room("p", Visibility::Private, 3), &mut next, |i| i.0)
+            .unwrap()
+            .id;
+        l.reserve(b, Role::Player).unwrap();
+        l.reserve(p, Role::Player).unwrap();
+        l.reserve(p, Role::Player).unwrap();
+        assert_eq!(l.quick_join_candidate(&GameOptions::default()), Some(b));
+        l.reserve(b, Role::Player).unwrap();
+        l.reserve(b, Role::Player).unwrap();
+        assert_eq!(
+            l.quick_join_candidate(&GameOptions::default()),
+            Some(a),
+            "b is full"
+        );
+        let other = GameOptions([("tick_rate".to_owned(), "60".to_owned())].into());
+        assert_eq!(l.quick_join_candidate(&other), None, "options must match");
+        assert_eq!(
+            l.quick_join_room(other).max_players,
+            Limits::default().quick_join_room_size
+        );
+    }
+}

@@ -1,0 +1,477 @@
+//! One game room (pure): the game, its members, each player's latest
+//! input, each client's acknowledged baseline, and the per-tick updates.
+//!
+//! The room task calls, each tick: [`Room::receive_inputs`] /
+//! [`Room::receive_ack`] for what arrived, [`Room::step`], then
+//! [`Room::updates`], which encodes one update per distinct baseline and
+//! hands every client the shared buffer for its baseline.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use tickwire_shared::codec;
+use tickwire_shared::delta::DeltaEncoder;
+use tickwire_shared::delta::history::SnapshotHistory;
+use tickwire_shared::game::{Game, GameError, PlayerInput};
+use tickwire_shared::ids::PlayerId;
+use tickwire_shared::protocol::{Inputs, Role};
+use tickwire_shared::snapshot::WorldSnapshot;
+use tickwire_shared::tick::Tick;
+
+/// Most inputs one `Inputs` message may carry (the newest and a few
+/// repeats for lossy transports).
+pub const MAX_INPUTS_PER_MESSAGE: usize = 8;
+
+/// What became of one `Inputs` message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InputReport {
+    /// The newest input was taken.
+    pub accepted: bool,
+    /// The message was not newer than the last one taken.
+    pub stale: bool,
+    /// The newest input did not decode.
+    pub undecodable: bool,
+    /// The newest input decoded but the game rejected it.
+    pub invalid: bool,
+}
+
+/// Why a room refused something.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// The game refused (join refused, for instance).
+    #[error(transparent)]
+    Game(#[from] GameError),
+    /// The client is not a member.
+    #[error("not a member of this room")]
+    NotMember,
+    /// A spectator sent inputs.
+    #[error("spectators send no inputs")]
+    NotAPlayer,
+    /// The client is already a member.
+    #[error("already a member of this room")]
+    AlreadyMember,
+}
+
+#[derive(Debug)]
+struct Member<I> {
+    role: Role,
+    acked: Option<Tick>,
+    last_seq: Option<u32>,
+    input: I,
+}
+
+/// One update handed to a client by [`Room::updates`].
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The encoded update frame, shared by every client on this baseline.
+    pub frame: Bytes,
+    /// Whether it is a full snapshot.
+    pub full: bool,
+}
+
+/// A game room.
+#[derive(Debug)]
+pub struct Room<G: Game> {
+    game: G,
+    tick: Tick,
+    history: SnapshotHistory,
+    spare: Option<WorldSnapshot>,
+    members: BTreeMap<PlayerId, Member<G::Input>>,
+    inputs: Vec<PlayerInput<G::Input>>,
+    encoder: DeltaEncoder,
+    frames: Vec<(Option<Tick>, Delivery)>,
+    buf: Vec<u8>,
+    max_baseline_age: u32,
+    max_input_bytes: usize,
+}
+
+impl<G: Game> Room<G> {
+    /// A room around `game`. Deltas are encoded against acknowledged states
+    /// at most `max_baseline_age` ticks old; inputs are at most
+    /// `max_input_bytes` each.
+    pub fn new(game: G, max_baseline_age: u32, max_input_bytes: usize) -> Self {
+        let mut history = SnapshotHistory::new(max_baseline_age as usize + 1);
+        let mut world = WorldSnapshot::empty(Tick(0));
+        game.snapshot(&mut world);
+        // A game that repeats an id is broken; keep going with the sorted
+        // world rather than refusing to run.
+        let _ = world.finish();
+        history.insert(world);
+        Self {
+            game,
+            tick: Tick(0),
+            history,
+            spare: None,
+            members: BTreeMap::new(),
+            inputs: Vec::new(),
+            encoder: DeltaEncoder::new(),
+            frames: Vec::new(),
+            buf: Vec::new(),
+            max_baseline_age,
+            max_input_bytes,
+        }
+    }
+
+    /// The game (read-only).
+    pub fn game(&self) -> &G {
+        &self.game
+    }
+
+    /// The newest tick simulated.
+    pub fn tick(&self) -> Tick {
+        self.tick
+    }
+
+    /// The newest world.
+    pub fn world(&self) -> Option<&WorldSnapshot> {
+        self.history.latest()
+    }
+
+    /// Members in all, and of them players.
+    pub fn counts(&self) -> (usize, usize) {
+        let players = self
+            .members
+            .values()
+            .filter(|m| m.role == Role::Player)
+            .count();
+        (self.members.len(), players)
+    }
+
+    /// Adds a member; a player also takes a seat in the game, which may
+    /// refuse.
+    pub fn join(&mut self, player: PlayerId, role: Role) -> Result<(), RoomError> {
+        if self.members.contains_key(&player) {
+            return Err(RoomError::AlreadyMember);
+        }
+        if role == Role::Player {
+            self.game.join(player)?;
+        }
+        self.members.insert(
+            player,
+            Member {
+                role,
+                acked: None,
+                last_seq: None,
+                input: G::Input::default(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a member; returns its role if it was one.
+    pub fn leave(&mut self, player: PlayerId) -> Option<Role> {
+        let member = self.members.remove(&player)?;
+        if member.role == Role::Player {
+            self.game.leave(player);
+        }
+        Some(member.role)
+    }
+
+    /// Takes the newest input of a message if it is newer than the last
+    /// one taken and valid. Older inputs in the same message are repeats
+    /// for lossy transports and are superseded by the newest.
+    pub fn receive_inputs(
+        &mut self,
+        player: PlayerId,
+        inputs: &Inputs,
+    ) -> Result<InputReport, RoomError> {
+        let member = self.members.get_mut(&player).ok_or(RoomError::NotMember)?;
+        if member.role != Role::Player {
+            return Err(RoomError::NotAPlayer);
+        }
+        let mut report = InputReport::default();
+        if member
+            .last_seq
+            .is_some_and(|last| inputs.newest_seq <= last)
+        {
+            report.stale = true;
+            return Ok(report);
+        }
+        let Some(newest) = inputs.inputs.last() else {
+            report.undecodable = true;
+            return Ok(report);
+        };
+        // Whatever the verdict, this sequence number is now used up.
+        member.last_seq = Some(inputs.newest_seq);
+        if inputs.inputs.len() > MAX_INPUTS_PER_MESSAGE {
+            report.undecodable = true;
+            return Ok(report);
+        }
+        match codec::decode_value::<G::Input>(newest, self.max_input_bytes) {
+            Err(_) => report.undecodable = true,
+            Ok(input) => match self.game.validate_input(input) {
+                Err(_) => report.invalid = true,
+                Ok(input) => {
+                    member.input = input;
+                    report.accepted = true;
+                }
+            },
+        }
+        Ok(report)
+    }
+
+    /// Records a client's acknowledgement. Acks for ticks not yet simulated
+    /// or older than the last one are ignored (returns false).
+    pub fn receive_ack(&mut self, player: PlayerId, tick: Tick) -> bool {
+        let Some(member) = self.members.get_mut(&player) else {
+            return false;
+        };
+        if tick > self.tick || member.acked.is_some_and(|a| tick <= a) {
+            return false;
+        }
+        member.acked = Some(tick);
+        true
+    }
+
+    /// Advances the game one fixed step with every player's latest input
+    /// and keeps the resulting world as a baseline.
+    pub fn step(&mut self) -> &WorldSnapshot {
+        self.inputs.clear();
+        self.inputs.extend(
+            self.members
+                .iter()
+                .filter(|(_, m)| m.role == Role::Player)
+                .map(|(&player, m)| PlayerInput {
+                    player,
+                    input: m.input.clone(),
+                }),
+        );
+        self.game.step(&self.inputs);
+        self.tick = self.tick.next();
+        // Reuse the allocation of the snapshot the history evicts.
+        let mut world = self.spare.take().unwrap_or_default();
+        world.clear(self.tick);
+        self.game.snapshot(&mut world);
+        let _ = world.finish();
+        self.spare = self.history.insert(world);
+        self.history.latest().expect("just inserted")
+    }
+
+    /// The baseline a client's next update is encoded against: its newest
+    /// acknowledged state when still held and young enough, else none (a
+    /// full snapshot).
+    fn baseline_for(&self, acked: Option<Tick>) -> Option<Tick> {
+        let acked = acked?;
+        let age = self.tick.since(acked)?;
+        (age > 0 && age <= self.max_baseline_age && self.history.get(acked).is_some())
+            .then_some(acked)
+    }
+
+    /// Encodes this tick's updates, once per distinct baseline, and calls
+    /// `deliver` for every member with its update. `lateness_us` goes in
+    /// the header.
+    pub fn updates(&mut self, lateness_us: u32, mut deliver: impl FnMut(PlayerId, &Delivery)) {
+        self.frames.clear();
+        let Some(current) = self.history.latest() else {
+            return;
+        };
+        let checksum = current.checksum();
+        for (&player, member) in &self.members {
+            let baseline = self.baseline_for(member.acked);
+            let cached = self.frames.iter().position(|(b, _)| *b == baseline);
+            let index = match cached {
+                Some(index) => index,
+                None => {
+                    self.buf.clear();
+                    let base_world = baseline.and_then(|t| self.history.get(t));
+                    let encoded = codec::encode_update_header(
+                        current.tick,
+                        baseline,
+                        lateness_us,
+                        checksum,
+                        &mut self.buf,
+                    )
+                    .map_err(|_| ())
+                    .and_then(|()| {
+                        self.encoder
+                            .encode(&G::SCHEMA, base_world, current, &mut self.buf)
+                            .map_err(|_| ())
+                    });
+                    if encoded.is_err() {
+                        // Only a game whose snapshot breaks its own schema
+                        // gets here; nothing sensible can be sent.
+                        continue;
+                    }
+                    let delivery = Delivery {
+                        frame: Bytes::copy_from_slice(&self.buf),
+                        full: baseline.is_none(),
+                    };
+                    self.frames.push((baseline, delivery));
+                    self.frames.len() - 1
+                }
+            };
+            deliver(player, &self.frames[index].1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput};
+    use tickwire_shared::client::Replica;
+    use tickwire_shared::codec::{MAX_CLIENT_FRAME, MAX_SERVER_FRAME, decode_server, encode_value};
+    use tickwire_shared::game::GameOptions;
+    use tickwire_shared::protocol::ServerMessage;
+
+    use super::*;
+
+    fn room() -> Room<Arena> {
+        let game = Arena::new(&ArenaConfig::default(), &GameOptions::default(), 1).unwrap();
+        Room::new(game, 32, MAX_CLIENT_FRAME)
+    }
+
+    fn inputs(seq: u32, input: ArenaInput) -> Inputs {
+        let mut bytes = Vec::new();
+        encode_value(&input, &mut bytes).unwrap();
+        Inputs {
+            newest_seq: seq,
+            inputs: vec![bytes],
+        }
+    }
+
+    fn apply(replica: &mut Replica, delivery: &Delivery) -> Tick {
+        let Ok(ServerMessage::Update(update)) = decode_server(&delivery.frame, MAX_SERVER_FRAME)
+        else {
+            panic!("not an update")
+        };
+        replica.apply(&update).expect("applies").tick
+    }
+
+    #[test]
+    fn clients_on_one_baseline_share_one_buffer_and_rebuild_the_world() {
+        let mut room = room();
+        let (a, b, s) = (PlayerId(1), PlayerId(2), PlayerId(3));
+        room.join(a, Role::Player).unwrap();
+        room.join(b, Role::Player).unwrap();
+        room.join(s, Role::Spectator).unwrap();
+        assert_eq!(room.counts(), (3, 2));
+        let mut replicas: BTreeMap<PlayerId, Replica> = [a, b, s]
+            .into_iter()
+            .map(|p| (p, Replica::new(Arena::SCHEMA)))
+            .collect();
+        for t in 1..=60u32 {
+            room.receive_inputs(
+                a,
+                &inputs(
+                    t,
+                    ArenaInput {
+                        move_x: 1.0,
+                        move_y: 0.3,
+                        aim: 0.5,
+                        fire: t % 7 == 0,
+                    },
+                ),
+            )
+            .unwrap();
+            room.step();
+            let mut frames = Vec::new();
+            room.updates(100, |player, delivery| {
+                frames.push((player, delivery.clone()))
+            });
+            assert_eq!(frames.len(), 3);
+            if t > 1 {
+                // Everyone acked last tick: one shared delta buffer.
+                assert!(
+                    frames
+                        .iter()
+                        .all(|(_, d)| d.frame.as_ptr() == frames[0].1.frame.as_ptr())
+                );
+                assert!(!frames[0].1.full);
+            } else {
+                assert!(frames[0].1.full, "first update is a full snapshot");
+            }
+            for (player, delivery) in frames {
+                let tick = apply(replicas.get_mut(&player).unwrap(), &delivery);
+                assert_eq!(replicas[&player].latest(), room.world());
+                room.receive_ack(player, tick);
+            }
+        }
+    }
+
+    #[test]
+    fn clients_without_a_usable_ack_get_full_snapshots() {
+        let mut room = room();
+        room.join(PlayerId(1), Role::Player).unwrap();
+        room.join(PlayerId(2), Role::Player).unwrap();
+        for _ in 0..40 {
+            room.step();
+        }
+        room.receive_ack(PlayerId(1), Tick(39));
+        room.receive_ack(PlayerId(2), Tick(3)); // 37 ticks old: too old
+        room.step();
+        let mut got = BTreeMap::new();
+        room.updates(0, |p, d| {
+            got.insert(p, d.full);
+        });
+        assert!(!got[&PlayerId(1)]);
+        assert!(got[&PlayerId(2)]);
+        assert!(
+            !room.receive_ack(PlayerId(1), Tick(1_000)),
+            "an ack from the future is ignored"
+        );
+        assert!(
+            !room.receive_ack(PlayerId(1), Tick(38)),
+            "an older ack is ignored"
+        );
+    }
+
+    #[test]
+    fn stale_undecodable_and_invalid_inputs_are_dropped() {
+        let mut room = room();
+        let p = PlayerId(1);
+        room.join(p, Role::Player).unwrap();
+        let go = ArenaInput {
+            move_x: 1.0,
+            ..ArenaInput::default()
+        };
+        assert!(room.receive_inputs(p, &inputs(5, go)).unwrap().accepted);
+        assert!(
+            room.receive_inputs(p, &inputs(5, go)).unwrap().stale,
+            "duplicate"
+        );
+        assert!(
+            room.receive_inputs(p, &inputs(4, go)).unwrap().stale,
+            "older"
+        );
+        let nan = ArenaInput {
+            move_x: f32::NAN,
+            ..ArenaInput::default()
+        };
+        assert!(room.receive_inputs(p, &inputs(6, nan)).unwrap().invalid);
+        let garbage = Inputs {
+            newest_seq: 7,
+            inputs: vec![vec![0xff; 3]],
+        };
+        assert!(room.receive_inputs(p, &garbage).unwrap().undecodable);
+        let empty = Inputs {
+            newest_seq: 8,
+            inputs: vec![],
+        };
+        assert!(room.receive_inputs(p, &empty).unwrap().undecodable);
+        // The valid input still drives the player.
+        let before = room.game().player(p).unwrap().position;
+        room.step();
+        assert!(room.game().player(p).unwrap().position.x > before.x || before.x >= 1000.0);
+    }
+
+    #[test]
+    fn spectators_and_strangers_cannot_send_inputs() {
+        let mut room = room();
+        room.join(PlayerId(9), Role::Spectator).unwrap();
+        let i = inputs(1, ArenaInput::default());
+        assert_eq!(
+            room.receive_inputs(PlayerId(9), &i),
+            Err(RoomError::NotAPlayer)
+        );
+        assert_eq!(
+            room.receive_inputs(PlayerId(8), &i),
+            Err(RoomError::NotMember)
+        );
+        assert_eq!(
+            room.join(PlayerId(9), Role::Player),
+            Err(RoomError::AlreadyMember)
+        );
+        assert_eq!(room.leave(PlayerId(9)), Some(Role::Spectator));
+        assert_eq!(room.leave(PlayerId(9)), None);
+    }
+}

@@ -1,0 +1,338 @@
+//! The IO shell that runs everything (shell): the state shared by tasks,
+//! the accept loop with its connection caps, room creation and joining,
+//! and the shutdown order. Room and session tasks live in the submodules.
+
+pub(crate) mod room_task;
+pub(crate) mod session_task;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tickwire_shared::game::{Game, GameError};
+use tickwire_shared::ids::PlayerId;
+use tickwire_shared::protocol::{ErrorCode, ErrorMessage, RoomInfo};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use crate::config::ServerConfig;
+use crate::http::{self, HttpState, RoomDirectory};
+use crate::lobby::{Lobby, LobbyError, NewRoom};
+use crate::metrics::Metrics;
+use crate::room::Room;
+use crate::transport::ws::{self, Route, WsLink};
+use room_task::RoomCommand;
+
+/// The channel to a room task.
+pub(crate) type RoomHandle = mpsc::Sender<RoomCommand>;
+
+/// Commands a room queues between ticks: enough for every seat to send an
+/// input and an ack twice per tick, and never fewer than 256.
+fn room_queue(max_players: u16) -> usize {
+    (usize::from(max_players) * 8).max(256)
+}
+
+/// A refused request: the code and message the client gets, and a short
+/// kind for logs and metrics.
+#[derive(Clone, Debug)]
+pub(crate) struct Refusal {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+    pub(crate) kind: &'static str,
+}
+
+impl Refusal {
+    pub(crate) fn new(code: ErrorCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            kind,
+        }
+    }
+
+    pub(crate) fn to_message(&self, request_id: Option<u32>) -> ErrorMessage {
+        ErrorMessage {
+            request_id,
+            code: self.code,
+            message: self.message.clone(),
+        }
+    }
+}
+
+impl From<LobbyError> for Refusal {
+    fn from(e: LobbyError) -> Self {
+        Self::new(e.code(), e.kind(), e.to_string())
+    }
+}
+
+impl From<GameError> for Refusal {
+    fn from(e: GameError) -> Self {
+        match e {
+            GameError::BadOption { .. } => {
+                Self::new(ErrorCode::BadOptions, "bad_options", e.to_string())
+            }
+            GameError::JoinRefused(_) => {
+                Self::new(ErrorCode::JoinRefused, "join_refused", e.to_string())
+            }
+            GameError::InvalidInput(_) => {
+                Self::new(ErrorCode::InvalidInput, "invalid_input", e.to_string())
+            }
+        }
+    }
+}
+
+/// State every task of one server shares.
+pub(crate) struct Shared<G: Game> {
+    pub(crate) config: ServerConfig,
+    pub(crate) game_config: G::Config,
+    pub(crate) lobby: Mutex<Lobby<RoomHandle>>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+    next_player: AtomicU32,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    connections: Arc<Semaphore>,
+    handshakes: Arc<Semaphore>,
+}
+
+impl<G: Game> std::fmt::Debug for Shared<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("server", &self.config.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: Game> RoomDirectory for Shared<G> {
+    fn public_rooms(&self) -> Vec<RoomInfo> {
+        self.lobby().public_rooms()
+    }
+}
+
+/// Microseconds since the Unix epoch.
+pub(crate) fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+impl<G: Game> Shared<G> {
+    pub(crate) fn new(config: ServerConfig, game_config: G::Config) -> Self {
+        let limits = &config.limits;
+        Self {
+            lobby: Mutex::new(Lobby::new(G::NAME, limits)),
+            metrics: Arc::new(Metrics::new()),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            next_player: AtomicU32::new(1),
+            per_ip: Mutex::new(HashMap::new()),
+            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            handshakes: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
+            game_config,
+            config,
+        }
+    }
+
+    /// The lobby, locked. Critical sections are short and never await; a
+    /// poisoned lock (a panic while holding it) still holds a consistent
+    /// registry, so it is used as is.
+    pub(crate) fn lobby(&self) -> MutexGuard<'_, Lobby<RoomHandle>> {
+        self.lobby
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn next_player(&self) -> PlayerId {
+        PlayerId(self.next_player.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Creates a room with its game and starts its task.
+    pub(crate) fn create_room(self: &Arc<Self>, request: NewRoom) -> Result<RoomInfo, Refusal> {
+        let limits = &self.config.limits;
+        let mut lobby = self.lobby();
+        lobby.check_new(&request)?;
+        let id = lobby.next_id();
+        let seed = self.config.seed.wrapping_add(u64::from(id.0));
+        let game = G::new(&self.game_config, &request.options, seed)?;
+        let (tx, rx) = mpsc::channel(room_queue(request.max_players));
+        let info = lobby.create(request, rand_os::random::<u64>, |_| tx)?;
+        drop(lobby);
+        let room = Room::new(game, limits.max_baseline_age, limits.max_client_frame);
+        self.metrics.rooms.inc();
+        self.metrics.rooms_created.inc();
+        info!(room = %info.id, name = %info.name, visibility = ?info.visibility, max_players = info.max_players, "room created");
+        self.tracker
+            .spawn(room_task::run(Arc::clone(self), info.id, room, rx));
+        Ok(info)
+    }
+}
+
+/// Holds one address's connection slot until dropped.
+struct IpSlot<G: Game> {
+    shared: Arc<Shared<G>>,
+    ip: IpAddr,
+}
+
+impl<G: Game> IpSlot<G> {
+    fn acquire(shared: &Arc<Shared<G>>, ip: IpAddr) -> Option<Self> {
+        let mut per_ip = shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let count = per_ip.entry(ip).or_insert(0);
+        if *count >= shared.config.limits.max_connections_per_ip {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            shared: Arc::clone(shared),
+            ip,
+        })
+    }
+}
+
+impl<G: Game> Drop for IpSlot<G> {
+    fn drop(&mut self) {
+        let mut per_ip = self.shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// What a connection holds while it lives; dropping it frees the slots.
+pub(crate) struct ConnectionPermits {
+    _connection: OwnedSemaphorePermit,
+    _ip: Box<dyn Send + Sync>,
+}
+
+/// Accepts connections until `shutdown`, then drains (see [`crate::Server::run`]).
+pub(crate) async fn accept_loop<G: Game>(
+    shared: Arc<Shared<G>>,
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            () = shared.cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly.
+                warn!(error = %e, "accept failed");
+                shared.metrics.error("accept_failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(connection) = Arc::clone(&shared.connections).try_acquire_owned() else {
+            reject(&shared, stream, peer, "server_full");
+            continue;
+        };
+        let Some(ip) = IpSlot::acquire(&shared, peer.ip()) else {
+            reject(&shared, stream, peer, "ip_limit");
+            continue;
+        };
+        let Ok(handshake) = Arc::clone(&shared.handshakes).try_acquire_owned() else {
+            reject(&shared, stream, peer, "handshake_limit");
+            continue;
+        };
+        let permits = ConnectionPermits {
+            _connection: connection,
+            _ip: Box::new(ip),
+        };
+        let task = handle_connection(
+            Arc::clone(&shared),
+            stream,
+            peer,
+            router.clone(),
+            permits,
+            handshake,
+        );
+        shared.tracker.spawn(task);
+    }
+}
+
+fn reject<G: Game>(shared: &Shared<G>, stream: TcpStream, peer: SocketAddr, reason: &'static str) {
+    shared.metrics.connection_rejected(reason);
+    debug!(%peer, reason, "connection refused");
+    ws::refuse(stream, reason);
+}
+
+/// Routes one accepted connection to HTTP or to a WebSocket session.
+async fn handle_connection<G: Game>(
+    shared: Arc<Shared<G>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: axum::Router,
+    permits: ConnectionPermits,
+    handshake: OwnedSemaphorePermit,
+) {
+    let timeouts = &shared.config.timeouts;
+    let deadline = tokio::time::Instant::now() + timeouts.handshake();
+    let _ = stream.set_nodelay(true);
+    let route = tokio::select! {
+        route = tokio::time::timeout_at(deadline, ws::peek_route(&stream)) => route,
+        () = shared.cancel.cancelled() => return,
+    };
+    match route {
+        Err(_) => {
+            shared.metrics.connection_rejected("handshake_timeout");
+            debug!(%peer, "request line never arrived");
+        }
+        Ok(None) => {}
+        Ok(Some(Route::Http)) => {
+            drop(handshake);
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let header_timeout = remaining.max(Duration::from_millis(100));
+            if let Err(e) =
+                http::serve_connection(stream, router, header_timeout, shared.cancel.clone()).await
+            {
+                debug!(%peer, error = %e, "http connection ended with an error");
+            }
+        }
+        Ok(Some(Route::WebSocket)) => {
+            let config = ws::config(shared.config.limits.max_client_frame);
+            let upgraded = tokio::select! {
+                r = tokio::time::timeout_at(deadline, ws::accept(stream, config)) => r,
+                () = shared.cancel.cancelled() => return,
+            };
+            match upgraded {
+                Err(_) => {
+                    shared.metrics.connection_rejected("handshake_timeout");
+                    debug!(%peer, "websocket handshake timed out");
+                }
+                Ok(Err(e)) => {
+                    shared.metrics.connection_rejected("handshake_failed");
+                    debug!(%peer, error = %e, "websocket handshake failed");
+                }
+                Ok(Ok(ws)) => {
+                    let link = WsLink::new(ws);
+                    session_task::run(shared, link, peer, deadline.into_std(), handshake).await;
+                }
+            }
+        }
+    }
+    drop(permits);
+}
+
+/// Builds the HTTP router for a server.
+pub(crate) fn router<G: Game>(shared: &Arc<Shared<G>>) -> axum::Router {
+    http::router(HttpState {
+        metrics: Arc::clone(&shared.metrics),
+        rooms: Arc::clone(shared) as Arc<dyn RoomDirectory>,
+        started: Instant::now(),
+        server_name: shared.config.server_name.clone(),
+        draining: shared.cancel.clone(),
+    })
+}

@@ -1,0 +1,346 @@
+//! One room's task (shell): the drift-free tick loop around a pure
+//! [`Room`]. Between ticks it applies the commands sessions queued; after
+//! each tick it publishes every client's update into that client's
+//! latest-wins slot, so a slow client never holds back the room and never
+//! has more than one update waiting.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tickwire_shared::game::Game;
+use tickwire_shared::ids::{PlayerId, RoomId};
+use tickwire_shared::protocol::{
+    ErrorCode, ErrorMessage, EventReply, Inputs, Role, RoomEvent, ServerMessage,
+};
+use tickwire_shared::tick::{Tick, TickRate};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use super::{Refusal, Shared, unix_us};
+use crate::room::{Room, RoomError};
+
+/// Where a room leaves a client's newest update; writing replaces what the
+/// session has not sent yet.
+#[derive(Debug, Default)]
+pub(crate) struct UpdateSlot {
+    frame: Mutex<Option<Bytes>>,
+    ready: Notify,
+}
+
+impl UpdateSlot {
+    /// Puts the newest frame in; returns whether an unsent one was
+    /// replaced.
+    fn publish(&self, frame: Bytes) -> bool {
+        let replaced = self
+            .frame
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(frame)
+            .is_some();
+        self.ready.notify_one();
+        replaced
+    }
+
+    /// Waits for a frame and takes it.
+    pub(crate) async fn next(&self) -> Bytes {
+        loop {
+            if let Some(frame) = self.frame.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return frame;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+/// The room's schedule, for a client's `Joined`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RoomTiming {
+    pub(crate) tick_rate: TickRate,
+    pub(crate) tick_zero_unix_us: u64,
+    pub(crate) tick: Tick,
+}
+
+/// What sessions ask of a room.
+#[derive(Debug)]
+pub(crate) enum RoomCommand {
+    /// Take a client (its seat is already reserved in the lobby).
+    Join {
+        player: PlayerId,
+        role: Role,
+        slot: Arc<UpdateSlot>,
+        control: mpsc::Sender<ServerMessage>,
+        reply: oneshot::Sender<Result<RoomTiming, Refusal>>,
+    },
+    /// The client left (or its session ended).
+    Leave { player: PlayerId },
+    /// Inputs from a player.
+    Inputs { player: PlayerId, inputs: Inputs },
+    /// A client's acknowledgement.
+    Ack { player: PlayerId, tick: Tick },
+    /// A custom event from a client, relayed to the other members.
+    Event { player: PlayerId, event: RoomEvent },
+}
+
+#[derive(Debug)]
+struct ClientIo {
+    role: Role,
+    slot: Arc<UpdateSlot>,
+    control: mpsc::Sender<ServerMessage>,
+}
+
+/// Runs the room until it is disposed (empty for the grace period) or the
+/// server shuts down; every tick that started was finished.
+pub(crate) async fn run<G: Game>(
+    shared: Arc<Shared<G>>,
+    id: RoomId,
+    mut room: Room<G>,
+    mut commands: mpsc::Receiver<RoomCommand>,
+) {
+    let period = room.game().tick_rate().period();
+    let timing = |room: &Room<G>, zero: u64| RoomTiming {
+        tick_rate: room.game().tick_rate(),
+        tick_zero_unix_us: zero,
+        tick: room.tick(),
+    };
+    let mut start = tokio::time::Instant::now();
+    let mut zero_unix_us = unix_us();
+    let mut clients: BTreeMap<PlayerId, ClientIo> = BTreeMap::new();
+    let mut empty_since = Some(Instant::now());
+    let metrics = Arc::clone(&shared.metrics);
+    let empty_grace = shared.config.timeouts.empty_room();
+
+    loop {
+        let due = start + period * (room.tick().0 + 1);
+        tokio::select! {
+            biased;
+            () = shared.cancel.cancelled() => break,
+            () = tokio::time::sleep_until(due) => {}
+        }
+        let began = tokio::time::Instant::now();
+        let lateness = began.saturating_duration_since(due);
+        if lateness > period {
+            metrics.late_ticks.inc();
+            debug!(room = %id, tick = room.tick().0 + 1, late_ms = lateness.as_secs_f64() * 1e3, "late tick");
+        }
+        if lateness > Duration::from_secs(1) {
+            // Far behind (the machine stalled): start a new schedule from
+            // here rather than running a second of ticks back to back.
+            warn!(room = %id, behind_ms = lateness.as_millis() as u64, "room fell behind; rescheduling");
+            start = began - period * (room.tick().0 + 1);
+            zero_unix_us =
+                unix_us().saturating_sub(u64::from(room.tick().0 + 1) * period.as_micros() as u64);
+        }
+
+        while let Ok(command) = commands.try_recv() {
+            handle(
+                &shared,
+                id,
+                &mut room,
+                &mut clients,
+                command,
+                zero_unix_us,
+                &timing,
+            );
+        }
+        // Sessions that ended without saying so (their slot is only ours).
+        let gone: Vec<PlayerId> = clients
+            .iter()
+            .filter(|(_, io)| Arc::strong_count(&io.slot) == 1)
+            .map(|(&p, _)| p)
+            .collect();
+        for player in gone {
+            remove(&shared, id, &mut room, &mut clients, player);
+        }
+
+        room.step();
+        let lateness_us = u32::try_from(lateness.as_micros()).unwrap_or(u32::MAX);
+        room.updates(lateness_us, |player, delivery| {
+            if let Some(io) = clients.get(&player) {
+                if io.slot.publish(delivery.frame.clone()) {
+                    metrics.updates_superseded.inc();
+                }
+                if delivery.full {
+                    metrics.full_snapshots.inc();
+                }
+            }
+        });
+        metrics.ticks.inc();
+        metrics.observe_tick(began.elapsed());
+
+        if clients.is_empty() {
+            let since = *empty_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= empty_grace && shared.lobby().remove_if_empty(id) {
+                info!(room = %id, "room disposed after being empty");
+                metrics.rooms_disposed.inc();
+                metrics.rooms.dec();
+                return;
+            }
+        } else {
+            empty_since = None;
+        }
+    }
+
+    // Shutdown: members get told by their sessions; free the seats here.
+    for (player, io) in std::mem::take(&mut clients) {
+        room.leave(player);
+        count_member(&shared, io.role, -1);
+    }
+    shared.lobby().remove(id);
+    metrics.rooms.dec();
+    info!(room = %id, ticks = room.tick().0, "room stopped");
+}
+
+fn count_member<G: Game>(shared: &Shared<G>, role: Role, delta: i64) {
+    let gauge = match role {
+        Role::Player => &shared.metrics.players,
+        Role::Spectator => &shared.metrics.spectators,
+    };
+    gauge.inc_by(delta);
+}
+
+fn remove<G: Game>(
+    shared: &Shared<G>,
+    id: RoomId,
+    room: &mut Room<G>,
+    clients: &mut BTreeMap<PlayerId, ClientIo>,
+    player: PlayerId,
+) {
+    if let (Some(role), Some(_)) = (room.leave(player), clients.remove(&player)) {
+        shared.lobby().release(id, role);
+        count_member(shared, role, -1);
+        info!(room = %id, %player, ?role, "left room");
+    }
+}
+
+fn best_effort(shared: &Shared<impl Game>, io: &ClientIo, message: ServerMessage) {
+    if io.control.try_send(message).is_err() {
+        shared.metrics.error("control_queue_full");
+    }
+}
+
+fn handle<G: Game>(
+    shared: &Shared<G>,
+    id: RoomId,
+    room: &mut Room<G>,
+    clients: &mut BTreeMap<PlayerId, ClientIo>,
+    command: RoomCommand,
+    zero_unix_us: u64,
+    timing: &impl Fn(&Room<G>, u64) -> RoomTiming,
+) {
+    match command {
+        RoomCommand::Join {
+            player,
+            role,
+            slot,
+            control,
+            reply,
+        } => match room.join(player, role) {
+            Ok(()) => {
+                if reply.send(Ok(timing(room, zero_unix_us))).is_err() {
+                    // The session gave up waiting: undo.
+                    room.leave(player);
+                    shared.lobby().release(id, role);
+                    return;
+                }
+                clients.insert(
+                    player,
+                    ClientIo {
+                        role,
+                        slot,
+                        control,
+                    },
+                );
+                count_member(shared, role, 1);
+                info!(room = %id, %player, ?role, "joined room");
+            }
+            Err(e) => {
+                shared.lobby().release(id, role);
+                let refusal = match e {
+                    RoomError::Game(g) => Refusal::from(g),
+                    other => Refusal::new(
+                        ErrorCode::InvalidRequest,
+                        "already_member",
+                        other.to_string(),
+                    ),
+                };
+                info!(room = %id, %player, reason = %refusal.message, "join refused");
+                let _ = reply.send(Err(refusal));
+            }
+        },
+        RoomCommand::Leave { player } => remove(shared, id, room, clients, player),
+        RoomCommand::Inputs { player, inputs } => {
+            let Some(io) = clients.get(&player) else {
+                return;
+            };
+            match room.receive_inputs(player, &inputs) {
+                Ok(report) => {
+                    let reason = if report.stale {
+                        "stale"
+                    } else if report.undecodable {
+                        "undecodable"
+                    } else if report.invalid {
+                        "invalid"
+                    } else {
+                        return;
+                    };
+                    shared.metrics.input_dropped(reason);
+                    debug!(room = %id, %player, reason, "input dropped");
+                    if reason != "stale" {
+                        let message = format!("input {} rejected: {reason}", inputs.newest_seq);
+                        best_effort(
+                            shared,
+                            io,
+                            ServerMessage::Error(ErrorMessage {
+                                request_id: None,
+                                code: ErrorCode::InvalidInput,
+                                message,
+                            }),
+                        );
+                    }
+                }
+                Err(RoomError::NotAPlayer) => {
+                    shared.metrics.input_dropped("not_a_player");
+                    let message = "spectators send no inputs".to_owned();
+                    best_effort(
+                        shared,
+                        io,
+                        ServerMessage::Error(ErrorMessage {
+                            request_id: None,
+                            code: ErrorCode::NotAPlayer,
+                            message,
+                        }),
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+        RoomCommand::Ack { player, tick } => {
+            room.receive_ack(player, tick);
+        }
+        RoomCommand::Event { player, event } => {
+            let Some(sender) = clients.get(&player) else {
+                return;
+            };
+            let relayed = RoomEvent {
+                name: event.name.clone(),
+                data: event.data.clone(),
+                ack_id: None,
+            };
+            for (_, io) in clients.iter().filter(|(p, _)| **p != player) {
+                best_effort(shared, io, ServerMessage::Event(relayed.clone()));
+            }
+            if let Some(ack_id) = event.ack_id {
+                best_effort(
+                    shared,
+                    sender,
+                    ServerMessage::EventReply(EventReply {
+                        ack_id,
+                        data: Vec::new(),
+                    }),
+                );
+            }
+        }
+    }
+}

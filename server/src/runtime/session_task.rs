@@ -1,0 +1,610 @@
+//! One client's task (shell): the handshake, lobby requests, forwarding to
+//! the room, and writing what the room and the lobby answer. It selects
+//! over the link, the control queue, the room's update slot, the heartbeat,
+//! the idle deadline and shutdown; every exit goes through one close path
+//! that tells the client why.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tickwire_shared::codec;
+use tickwire_shared::game::Game;
+use tickwire_shared::ids::{PlayerId, RoomId};
+use tickwire_shared::protocol::{
+    ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, Joined, LeaveReason, Left, Ping,
+    Pong, Rejected, ResumeToken, Role, RoomCreated, RoomInfo, RoomList, ServerMessage, Welcome,
+};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use super::room_task::{RoomCommand, UpdateSlot};
+use super::{Refusal, RoomHandle, Shared, unix_us};
+use crate::lobby::NewRoom;
+use crate::session::{FloodGuard, MAX_EVENT_NAME, SessionState, check_hello};
+use crate::transport::{Incoming, Link};
+
+/// How long a session waits for a room to answer a join: a room answers at
+/// its next tick.
+const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The session's link to its room.
+struct RoomLink {
+    id: RoomId,
+    role: Role,
+    handle: RoomHandle,
+    slot: Arc<UpdateSlot>,
+}
+
+/// Why the session loop ended.
+struct Ending {
+    reason: CloseReason,
+    message: String,
+    /// Whether the client can still be told (false when the link is gone
+    /// or stuck).
+    tell: bool,
+}
+
+impl Ending {
+    fn tell(reason: CloseReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            tell: true,
+        }
+    }
+    fn silent(reason: CloseReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            tell: false,
+        }
+    }
+}
+
+/// A short name for a close reason, for logs and metrics.
+fn reason_label(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::Normal => "normal",
+        CloseReason::ServerShutdown => "server_shutdown",
+        CloseReason::ProtocolViolation => "protocol_violation",
+        CloseReason::MalformedFrame => "malformed_frame",
+        CloseReason::FrameTooLarge => "frame_too_large",
+        CloseReason::VersionMismatch => "version_mismatch",
+        CloseReason::HandshakeTimeout => "handshake_timeout",
+        CloseReason::IdleTimeout => "idle_timeout",
+        CloseReason::Flooding => "flooding",
+        CloseReason::SlowConsumer => "slow_consumer",
+        CloseReason::ServerFull => "server_full",
+        CloseReason::AuthFailed => "auth_failed",
+        CloseReason::Replaced => "replaced",
+        CloseReason::UnsupportedFrame => "text_frame",
+    }
+}
+
+struct Session<G: Game, L: Link> {
+    shared: Arc<Shared<G>>,
+    link: L,
+    player: PlayerId,
+    peer: std::net::SocketAddr,
+    state: SessionState,
+    room: Option<RoomLink>,
+    control_tx: mpsc::Sender<ServerMessage>,
+    flood: FloodGuard,
+    buf: Vec<u8>,
+    rtt_us: Option<u64>,
+}
+
+/// Runs a session on an upgraded link until it ends. `handshake_deadline`
+/// bounds the wait for `Hello`; `handshake` is the pending-handshake permit,
+/// released once the client is greeted.
+pub(crate) async fn run<G: Game, L: Link>(
+    shared: Arc<Shared<G>>,
+    mut link: L,
+    peer: std::net::SocketAddr,
+    handshake_deadline: Instant,
+    handshake: OwnedSemaphorePermit,
+) {
+    let metrics = Arc::clone(&shared.metrics);
+    let greeting = tokio::select! {
+        r = tokio::time::timeout_at(handshake_deadline.into(), read_hello(&shared, &mut link)) => r,
+        () = shared.cancel.cancelled() => Ok(Err(Ending::tell(CloseReason::ServerShutdown, "server shutting down"))),
+    };
+    drop(handshake);
+    let hello_name = match greeting {
+        Ok(Ok(name)) => name,
+        Ok(Err(ending)) => {
+            finish_unwelcomed(&shared, &mut link, peer, ending).await;
+            return;
+        }
+        Err(_) => {
+            metrics.connection_rejected("handshake_timeout");
+            let ending = Ending::tell(CloseReason::HandshakeTimeout, "no Hello in time");
+            finish_unwelcomed(&shared, &mut link, peer, ending).await;
+            return;
+        }
+    };
+
+    let player = shared.next_player();
+    let (control_tx, mut control_rx) = mpsc::channel(shared.config.limits.control_queue);
+    let limits = &shared.config.limits;
+    let mut session = Session {
+        flood: FloodGuard::new(
+            limits.messages_per_second,
+            limits.message_burst,
+            Instant::now(),
+        ),
+        shared: Arc::clone(&shared),
+        link,
+        player,
+        peer,
+        state: SessionState::Lobby,
+        room: None,
+        control_tx,
+        buf: Vec::with_capacity(256),
+        rtt_us: None,
+    };
+    metrics.connections.inc();
+    info!(%peer, %player, name = %hello_name, "session opened");
+    let welcome = ServerMessage::Welcome(Welcome {
+        protocol_version: tickwire_shared::protocol::PROTOCOL_VERSION,
+        player,
+        resume_token: ResumeToken(rand_os::random()),
+        resumed: false,
+        heartbeat_interval_ms: u32::try_from(shared.config.timeouts.heartbeat_ms)
+            .unwrap_or(u32::MAX),
+        reconnect_grace_ms: 0,
+    });
+    let ending = match session.send(&welcome).await {
+        Err(ending) => ending,
+        Ok(()) => session.serve(&mut control_rx).await,
+    };
+    session.finish(ending).await;
+    metrics.connections.dec();
+}
+
+/// Reads frames until the client's `Hello`; returns its name.
+async fn read_hello<G: Game, L: Link>(shared: &Shared<G>, link: &mut L) -> Result<String, Ending> {
+    loop {
+        let frame = match link.recv().await {
+            Incoming::Frame(frame) => frame,
+            Incoming::Control => continue,
+            Incoming::Closed => {
+                return Err(Ending::silent(
+                    CloseReason::Normal,
+                    "closed during handshake",
+                ));
+            }
+            Incoming::Violation(reason, message) => return Err(Ending::tell(reason, message)),
+        };
+        shared.metrics.bytes_in.inc_by(frame.len() as u64);
+        shared.metrics.messages_in.inc();
+        return match codec::decode_client(&frame, shared.config.limits.max_client_frame) {
+            Ok(ClientMessage::Hello(hello)) => match check_hello(&hello) {
+                Ok(()) => Ok(hello.client_name.trim().to_owned()),
+                Err((reason, message)) => Err(Ending::tell(reason, message)),
+            },
+            Ok(_) => Err(Ending::tell(
+                CloseReason::ProtocolViolation,
+                "the first message must be Hello",
+            )),
+            Err(e) => Err(Ending::tell(CloseReason::MalformedFrame, e.to_string())),
+        };
+    }
+}
+
+/// Ends a connection refused during the handshake: a `Rejected` then a close.
+async fn finish_unwelcomed<G: Game, L: Link>(
+    shared: &Shared<G>,
+    link: &mut L,
+    peer: std::net::SocketAddr,
+    ending: Ending,
+) {
+    let label = reason_label(ending.reason);
+    shared.metrics.session_closed(label);
+    shared.metrics.error(label);
+    info!(%peer, reason = label, message = %ending.message, "handshake refused");
+    if ending.tell {
+        let mut buf = Vec::new();
+        let rejected = ServerMessage::Rejected(Rejected {
+            reason: ending.reason,
+            message: ending.message.clone(),
+        });
+        if codec::encode_server(&rejected, &mut buf).is_ok() {
+            let write = shared.config.timeouts.write();
+            let _ = tokio::time::timeout(write, link.send(Bytes::from(buf))).await;
+            let _ = tokio::time::timeout(write, link.close(ending.reason, &ending.message)).await;
+        }
+    }
+}
+
+impl<G: Game, L: Link> Session<G, L> {
+    async fn serve(&mut self, control_rx: &mut mpsc::Receiver<ServerMessage>) -> Ending {
+        let timeouts = self.shared.config.timeouts.clone();
+        let mut heartbeat = tokio::time::interval(timeouts.heartbeat());
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let idle = tokio::time::sleep(timeouts.idle());
+        tokio::pin!(idle);
+        let cancel = self.shared.cancel.clone();
+        loop {
+            let slot = self.room.as_ref().map(|r| Arc::clone(&r.slot));
+            let next_update = async {
+                match &slot {
+                    Some(slot) => slot.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let step = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ending::tell(CloseReason::ServerShutdown, "server shutting down"),
+                Some(message) = control_rx.recv() => self.send(&message).await,
+                frame = next_update => self.send_update(frame).await,
+                incoming = self.link.recv() => {
+                    idle.as_mut().reset(tokio::time::Instant::now() + timeouts.idle());
+                    self.on_incoming(incoming).await
+                }
+                _ = heartbeat.tick() => self.send(&ServerMessage::Ping(Ping { sent_at_us: unix_us() })).await,
+                () = &mut idle => return Ending::tell(CloseReason::IdleTimeout, "nothing received in time"),
+            };
+            if let Err(ending) = step {
+                return ending;
+            }
+        }
+    }
+
+    async fn send(&mut self, message: &ServerMessage) -> Result<(), Ending> {
+        self.buf.clear();
+        if codec::encode_server(message, &mut self.buf).is_err() {
+            warn!(player = %self.player, "unencodable message dropped");
+            return Ok(());
+        }
+        let frame = Bytes::copy_from_slice(&self.buf);
+        self.send_frame(frame).await
+    }
+
+    async fn send_update(&mut self, frame: Bytes) -> Result<(), Ending> {
+        self.send_frame(frame).await?;
+        self.shared.metrics.updates_sent.inc();
+        Ok(())
+    }
+
+    async fn send_frame(&mut self, frame: Bytes) -> Result<(), Ending> {
+        let len = frame.len() as u64;
+        match tokio::time::timeout(self.shared.config.timeouts.write(), self.link.send(frame)).await
+        {
+            Ok(Ok(())) => {
+                self.shared.metrics.bytes_out.inc_by(len);
+                self.shared.metrics.messages_out.inc();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(Ending::silent(
+                CloseReason::Normal,
+                format!("write failed: {e}"),
+            )),
+            Err(_) => {
+                self.shared.metrics.error("slow_consumer");
+                Err(Ending::silent(
+                    CloseReason::SlowConsumer,
+                    "a write took too long",
+                ))
+            }
+        }
+    }
+
+    async fn error(&mut self, request_id: Option<u32>, refusal: &Refusal) -> Result<(), Ending> {
+        self.shared.metrics.error(refusal.kind);
+        debug!(player = %self.player, kind = refusal.kind, message = %refusal.message, "request refused");
+        self.send(&ServerMessage::Error(refusal.to_message(request_id)))
+            .await
+    }
+
+    async fn on_incoming(&mut self, incoming: Incoming) -> Result<(), Ending> {
+        let frame = match incoming {
+            Incoming::Frame(frame) => frame,
+            Incoming::Control => return self.check_flood(),
+            Incoming::Closed => {
+                return Err(Ending::silent(CloseReason::Normal, "client disconnected"));
+            }
+            Incoming::Violation(reason, message) => return Err(Ending::tell(reason, message)),
+        };
+        self.check_flood()?;
+        self.shared.metrics.bytes_in.inc_by(frame.len() as u64);
+        self.shared.metrics.messages_in.inc();
+        let message = codec::decode_client(&frame, self.shared.config.limits.max_client_frame)
+            .map_err(|e| Ending::tell(CloseReason::MalformedFrame, e.to_string()))?;
+        self.on_message(message).await
+    }
+
+    fn check_flood(&mut self) -> Result<(), Ending> {
+        if self.flood.allow(Instant::now()) {
+            Ok(())
+        } else {
+            Err(Ending::tell(CloseReason::Flooding, "too many messages"))
+        }
+    }
+
+    async fn on_message(&mut self, message: ClientMessage) -> Result<(), Ending> {
+        let wrong_state =
+            |what: &'static str, code: ErrorCode| Refusal::new(code, "wrong_state", what);
+        match (message, self.state) {
+            (ClientMessage::Hello(_), _) => {
+                self.error(
+                    None,
+                    &wrong_state("already greeted", ErrorCode::InvalidRequest),
+                )
+                .await
+            }
+            (ClientMessage::Ping(ping), _) => {
+                self.send(&ServerMessage::Pong(Pong {
+                    ping_sent_at_us: ping.sent_at_us,
+                    sent_at_us: unix_us(),
+                }))
+                .await
+            }
+            (ClientMessage::Pong(pong), _) => {
+                self.rtt_us = Some(unix_us().saturating_sub(pong.ping_sent_at_us));
+                Ok(())
+            }
+            (ClientMessage::Close(close), _) => {
+                debug!(player = %self.player, reason = ?close.reason, message = %close.message, "client closing");
+                Err(Ending::tell(CloseReason::Normal, "goodbye"))
+            }
+            (ClientMessage::ListRooms(list), _) => {
+                let rooms = self.shared.lobby().public_rooms();
+                self.send(&ServerMessage::RoomList(RoomList {
+                    request_id: list.request_id,
+                    rooms,
+                }))
+                .await
+            }
+            (ClientMessage::CreateRoom(create), SessionState::Lobby) => {
+                self.create_room(create).await
+            }
+            (ClientMessage::JoinRoom(join), SessionState::Lobby) => {
+                let found = self.shared.lobby().find(join.target);
+                match found {
+                    Ok(room) => self.join(room, join.role, join.request_id).await,
+                    Err(e) => self.error(Some(join.request_id), &Refusal::from(e)).await,
+                }
+            }
+            (ClientMessage::QuickJoin(quick), SessionState::Lobby) => {
+                let candidate = self.shared.lobby().quick_join_candidate(&quick.options);
+                let room = match candidate {
+                    Some(room) => Ok(room),
+                    None => {
+                        let request = self.shared.lobby().quick_join_room(quick.options);
+                        self.shared.create_room(request).map(|info| info.id)
+                    }
+                };
+                match room {
+                    Ok(room) => self.join(room, Role::Player, quick.request_id).await,
+                    Err(refusal) => self.error(Some(quick.request_id), &refusal).await,
+                }
+            }
+            (
+                ClientMessage::CreateRoom(CreateRoom { request_id, .. })
+                | ClientMessage::JoinRoom(tickwire_shared::protocol::JoinRoom { request_id, .. })
+                | ClientMessage::QuickJoin(tickwire_shared::protocol::QuickJoin {
+                    request_id, ..
+                }),
+                SessionState::InRoom { .. },
+            ) => {
+                self.error(
+                    Some(request_id),
+                    &wrong_state("leave your room first", ErrorCode::AlreadyInRoom),
+                )
+                .await
+            }
+            (ClientMessage::LeaveRoom(leave), SessionState::InRoom { room, .. }) => {
+                self.leave_room().await;
+                let left = Left {
+                    request_id: Some(leave.request_id),
+                    room,
+                    reason: LeaveReason::Requested,
+                };
+                self.send(&ServerMessage::Left(left)).await
+            }
+            (ClientMessage::LeaveRoom(leave), SessionState::Lobby) => {
+                self.error(
+                    Some(leave.request_id),
+                    &wrong_state("not in a room", ErrorCode::NotInRoom),
+                )
+                .await
+            }
+            (ClientMessage::Inputs(inputs), SessionState::InRoom { .. }) => {
+                self.forward(|player| RoomCommand::Inputs { player, inputs }, "inputs");
+                Ok(())
+            }
+            (ClientMessage::Ack(ack), SessionState::InRoom { .. }) => {
+                self.forward(
+                    |player| RoomCommand::Ack {
+                        player,
+                        tick: ack.tick,
+                    },
+                    "acks",
+                );
+                Ok(())
+            }
+            (ClientMessage::Event(event), SessionState::InRoom { .. }) => {
+                if event.name.is_empty() || event.name.len() > MAX_EVENT_NAME {
+                    let refusal = Refusal::new(
+                        ErrorCode::InvalidRequest,
+                        "bad_event",
+                        "event name must be 1..=64 bytes",
+                    );
+                    return self.error(None, &refusal).await;
+                }
+                self.forward(|player| RoomCommand::Event { player, event }, "events");
+                Ok(())
+            }
+            (ClientMessage::EventReply(_), SessionState::InRoom { .. }) => Ok(()),
+            (
+                ClientMessage::Inputs(_)
+                | ClientMessage::Ack(_)
+                | ClientMessage::Event(_)
+                | ClientMessage::EventReply(_),
+                SessionState::Lobby,
+            ) => {
+                self.shared.metrics.input_dropped("not_a_player");
+                self.error(
+                    None,
+                    &wrong_state("join a room first", ErrorCode::NotInRoom),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Queues a command for the room without waiting: a full room queue
+    /// drops it (and counts it) rather than stalling this session.
+    fn forward(&mut self, command: impl FnOnce(PlayerId) -> RoomCommand, what: &'static str) {
+        let Some(room) = &self.room else { return };
+        if room.handle.try_send(command(self.player)).is_err() {
+            self.shared.metrics.input_dropped("queue_full");
+            debug!(player = %self.player, what, "room queue full; dropped");
+        }
+    }
+
+    async fn create_room(&mut self, create: CreateRoom) -> Result<(), Ending> {
+        let request = NewRoom {
+            name: create.name,
+            visibility: create.visibility,
+            max_players: create.max_players,
+            options: create.options,
+        };
+        match self.shared.create_room(request) {
+            Err(refusal) => self.error(Some(create.request_id), &refusal).await,
+            Ok(info) => match create.join_as {
+                Some(role) => self.join(info.id, role, create.request_id).await,
+                None => {
+                    let created = RoomCreated {
+                        request_id: create.request_id,
+                        room: info,
+                    };
+                    self.send(&ServerMessage::RoomCreated(created)).await
+                }
+            },
+        }
+    }
+
+    async fn join(&mut self, room: RoomId, role: Role, request_id: u32) -> Result<(), Ending> {
+        match self.try_join(room, role).await {
+            Err(refusal) => self.error(Some(request_id), &refusal).await,
+            Ok((info, timing, link)) => {
+                self.state = SessionState::InRoom { room, role };
+                self.room = Some(link);
+                let joined = Joined {
+                    request_id: Some(request_id),
+                    room: info,
+                    role,
+                    tick_rate: timing.tick_rate,
+                    tick_zero_unix_us: timing.tick_zero_unix_us,
+                    tick: timing.tick,
+                };
+                self.send(&ServerMessage::Joined(joined)).await
+            }
+        }
+    }
+
+    async fn try_join(
+        &mut self,
+        room: RoomId,
+        role: Role,
+    ) -> Result<(RoomInfo, super::room_task::RoomTiming, RoomLink), Refusal> {
+        let (info, handle) = {
+            let mut lobby = self.shared.lobby();
+            let (info, handle) = lobby.reserve(room, role)?;
+            (info, handle.clone())
+        };
+        let release = |shared: &Shared<G>| shared.lobby().release(room, role);
+        let gone = || {
+            Refusal::new(
+                ErrorCode::RoomNotFound,
+                "room_not_found",
+                "the room has closed",
+            )
+        };
+        let slot = Arc::new(UpdateSlot::default());
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let command = RoomCommand::Join {
+            player: self.player,
+            role,
+            slot: Arc::clone(&slot),
+            control: self.control_tx.clone(),
+            reply: reply_tx,
+        };
+        if !matches!(
+            tokio::time::timeout(JOIN_TIMEOUT, handle.send(command)).await,
+            Ok(Ok(()))
+        ) {
+            release(&self.shared);
+            return Err(gone());
+        }
+        match tokio::time::timeout(JOIN_TIMEOUT, reply_rx).await {
+            // The room released the seat itself when it refused.
+            Ok(Ok(Err(refusal))) => Err(refusal),
+            Ok(Ok(Ok(timing))) => Ok((
+                info,
+                timing,
+                RoomLink {
+                    id: room,
+                    role,
+                    handle,
+                    slot,
+                },
+            )),
+            // The room stopped, or did not answer and will undo the join
+            // when it finds the reply channel closed.
+            Ok(Err(_)) => {
+                release(&self.shared);
+                Err(gone())
+            }
+            Err(_) => Err(gone()),
+        }
+    }
+
+    async fn leave_room(&mut self) {
+        self.state = SessionState::Lobby;
+        if let Some(room) = self.room.take() {
+            let leave = RoomCommand::Leave {
+                player: self.player,
+            };
+            // Waits for queue space (bounded): a leave must not be lost, or
+            // the seat would stay taken until the room notices the session
+            // is gone.
+            let _ = tokio::time::timeout(JOIN_TIMEOUT, room.handle.send(leave)).await;
+            debug!(player = %self.player, room = %room.id, role = ?room.role, "leaving room");
+        }
+    }
+
+    async fn finish(mut self, ending: Ending) {
+        self.leave_room().await;
+        let label = reason_label(ending.reason);
+        self.shared.metrics.session_closed(label);
+        if !matches!(
+            ending.reason,
+            CloseReason::Normal | CloseReason::ServerShutdown
+        ) {
+            self.shared.metrics.error(label);
+        }
+        info!(
+            peer = %self.peer, player = %self.player, reason = label, message = %ending.message,
+            rtt_ms = self.rtt_us.map(|us| us as f64 / 1e3), "session closed"
+        );
+        if ending.tell {
+            let close = ServerMessage::Close(Close {
+                reason: ending.reason,
+                message: ending.message.clone(),
+            });
+            let write = self
+                .shared
+                .config
+                .timeouts
+                .write()
+                .min(std::time::Duration::from_secs(1));
+            let _ = tokio::time::timeout(write, self.send(&close)).await;
+            let _ =
+                tokio::time::timeout(write, self.link.close(ending.reason, &ending.message)).await;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The shape every transport produces (shell): a [`Link`] moves whole
+//! frames in and out of one session, and says why it failed. Sessions and
+//! rooms never know which transport a player uses.
+
+pub mod ws;
+
+use std::future::Future;
+
+use bytes::Bytes;
+use tickwire_shared::protocol::CloseReason;
+
+/// What a link received.
+#[derive(Debug)]
+pub enum Incoming {
+    /// One binary frame.
+    Frame(Bytes),
+    /// A keep-alive or control frame the transport answered itself.
+    Control,
+    /// The peer closed (cleanly or not); nothing more will come.
+    Closed,
+    /// The peer broke the transport's rules; the session closes with this
+    /// reason.
+    Violation(CloseReason, &'static str),
+}
+
+/// A writing failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The connection is gone.
+    #[error("connection closed")]
+    Closed,
+    /// A frame could not be written.
+    #[error("transport error: {0}")]
+    Transport(String),
+}
+
+/// One session's connection, whatever the transport.
+pub trait Link: Send {
+    /// The next frame. Cancel-safe: dropping the future loses nothing.
+    fn recv(&mut self) -> impl Future<Output = Incoming> + Send;
+    /// Writes one frame and flushes it.
+    fn send(&mut self, frame: Bytes) -> impl Future<Output = Result<(), LinkError>> + Send;
+    /// Closes the transport with a reason the peer can read.
+    fn close(&mut self, reason: CloseReason, message: &str) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,184 @@
+//! WebSocket transport over tokio-tungstenite (shell): routing a fresh TCP
+//! connection to the WebSocket or HTTP side, the upgrade with explicit
+//! limits, and the [`Link`] over the upgraded stream.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tickwire_shared::codec::MAX_SERVER_FRAME;
+use tickwire_shared::protocol::CloseReason;
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{Incoming, Link, LinkError};
+
+/// The path of the WebSocket endpoint.
+pub const WS_PATH: &str = "/ws";
+/// How much of a request line is looked at to route a connection.
+const PEEK_LIMIT: usize = 2048;
+/// Pause between looks at a request line that has not fully arrived.
+const PEEK_RETRY: Duration = Duration::from_millis(5);
+
+/// Which side of the port a connection asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /ws`: a WebSocket upgrade.
+    WebSocket,
+    /// Anything else: plain HTTP.
+    Http,
+}
+
+/// Looks at (without consuming) the request line to route the connection.
+/// Returns `None` when the peer closes or the line is not HTTP. Bounded by
+/// the caller's timeout.
+pub async fn peek_route(stream: &TcpStream) -> Option<Route> {
+    let mut buf = [0u8; PEEK_LIMIT];
+    loop {
+        let n = stream.peek(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        let seen = &buf[..n];
+        if let Some(end) = seen.windows(2).position(|w| w == b"\r\n") {
+            return Some(route_of(&seen[..end]));
+        }
+        if n == PEEK_LIMIT {
+            return Some(Route::Http); // hyper answers the oversized line
+        }
+        tokio::time::sleep(PEEK_RETRY).await;
+    }
+}
+
+fn route_of(request_line: &[u8]) -> Route {
+    let mut parts = request_line.split(|&b| b == b' ');
+    let (method, target) = (parts.next(), parts.next());
+    let path = target.map(|t| t.split(|&b| b == b'?').next().unwrap_or(t));
+    match (method, path) {
+        (Some(b"GET"), Some(p)) if p == WS_PATH.as_bytes() => Route::WebSocket,
+        _ => Route::Http,
+    }
+}
+
+/// The WebSocket limits for client connections: frames and messages no
+/// larger than our largest client message, small read buffers (thousands
+/// of clients send tens of bytes each), and a bounded write buffer so a
+/// client that stops reading costs at most one full snapshot of memory.
+pub fn config(max_client_frame: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_frame_size(Some(max_client_frame))
+        .max_message_size(Some(max_client_frame))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_SERVER_FRAME + 4 * 1024)
+}
+
+/// Completes the WebSocket upgrade (the caller bounds it with the handshake
+/// timeout).
+pub async fn accept(
+    stream: TcpStream,
+    config: WebSocketConfig,
+) -> Result<WebSocketStream<TcpStream>, WsError> {
+    tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(config)).await
+}
+
+/// The upgrade callback: only [`WS_PATH`] is a WebSocket endpoint. The
+/// error type is tungstenite's.
+#[allow(clippy::result_large_err)]
+fn check_path(request: &Request, response: Response) -> Result<Response, ErrorResponse> {
+    if request.uri().path() == WS_PATH {
+        Ok(response)
+    } else {
+        let mut refusal = ErrorResponse::new(Some("not found".into()));
+        *refusal.status_mut() = StatusCode::NOT_FOUND;
+        Err(refusal)
+    }
+}
+
+/// Refuses a connection before any handshake with a plain HTTP 503 and the
+/// reason, without waiting on the peer.
+pub fn refuse(stream: TcpStream, reason: &str) {
+    let body = format!("{reason}\n");
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // Best effort: a fresh socket's send buffer takes this at once.
+    let _ = stream.try_write(response.as_bytes());
+}
+
+/// A [`Link`] over an upgraded WebSocket.
+#[derive(Debug)]
+pub struct WsLink {
+    ws: WebSocketStream<TcpStream>,
+}
+
+impl WsLink {
+    /// Wraps an upgraded stream.
+    pub fn new(ws: WebSocketStream<TcpStream>) -> Self {
+        Self { ws }
+    }
+}
+
+impl Link for WsLink {
+    async fn recv(&mut self) -> Incoming {
+        match self.ws.next().await {
+            None => Incoming::Closed,
+            Some(Ok(Message::Binary(bytes))) => Incoming::Frame(bytes),
+            Some(Ok(Message::Text(_))) => Incoming::Violation(
+                CloseReason::UnsupportedFrame,
+                "text frames are not accepted",
+            ),
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Control,
+            Some(Ok(Message::Close(_))) => Incoming::Closed,
+            Some(Err(WsError::Capacity(_))) => Incoming::Violation(
+                CloseReason::FrameTooLarge,
+                "frame or message over the size limit",
+            ),
+            Some(Err(WsError::Protocol(_) | WsError::Utf8(_))) => Incoming::Violation(
+                CloseReason::ProtocolViolation,
+                "WebSocket protocol violation",
+            ),
+            Some(Err(_)) => Incoming::Closed,
+        }
+    }
+
+    async fn send(&mut self, frame: Bytes) -> Result<(), LinkError> {
+        self.ws
+            .send(Message::Binary(frame))
+            .await
+            .map_err(|e| match e {
+                WsError::ConnectionClosed | WsError::AlreadyClosed => LinkError::Closed,
+                other => LinkError::Transport(other.to_string()),
+            })
+    }
+
+    async fn close(&mut self, reason: CloseReason, message: &str) {
+        let frame = CloseFrame {
+            code: CloseCode::from(reason.code()),
+            reason: message.to_owned().into(),
+        };
+        let _ = self.ws.close(Some(frame)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_method_and_path() {
+        assert_eq!(route_of(b"GET /ws HTTP/1.1"), Route::WebSocket);
+        assert_eq!(route_of(b"GET /ws?token=1 HTTP/1.1"), Route::WebSocket);
+        assert_eq!(route_of(b"GET /wsx HTTP/1.1"), Route::Http);
+        assert_eq!(route_of(b"POST /ws HTTP/1.1"), Route::Http);
+        assert_eq!(route_of(b"GET /metrics HTTP/1.1"), Route::Http);
+        assert_eq!(route_of(b"garbage"), Route::Http);
+    }
+}
