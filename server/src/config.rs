@@ -73,6 +73,11 @@ pub struct Limits {
     /// Control messages (lobby answers, events, errors) queued for one
     /// client. Default 64; when full, further ones are dropped and counted.
     pub control_queue: usize,
+    /// Kernel send buffer per connection, bytes (0 keeps the OS default).
+    /// Default 64 KiB: bounds what a client that stops reading costs in
+    /// kernel memory, and makes its writes block (and the session close it
+    /// as a slow consumer) after seconds rather than megabytes.
+    pub send_buffer_bytes: usize,
     /// Oldest acknowledged state a delta may be encoded against, ticks.
     /// Default 32 (Quake 3's PACKET_BACKUP); older acks get a full
     /// snapshot. Must be below the client replica's history (64).
@@ -93,6 +98,7 @@ impl Default for Limits {
             messages_per_second: 120,
             message_burst: 240,
             control_queue: 64,
+            send_buffer_bytes: 64 * 1024,
             max_baseline_age: 32,
         }
     }

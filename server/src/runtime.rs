@@ -281,6 +281,10 @@ async fn handle_connection<G: Game>(
     let timeouts = &shared.config.timeouts;
     let deadline = tokio::time::Instant::now() + timeouts.handshake();
     let _ = stream.set_nodelay(true);
+    let send_buffer = shared.config.limits.send_buffer_bytes;
+    if send_buffer > 0 {
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(send_buffer);
+    }
     let route = tokio::select! {
         route = tokio::time::timeout_at(deadline, ws::peek_route(&stream)) => route,
         () = shared.cancel.cancelled() => return,

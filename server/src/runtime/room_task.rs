@@ -73,8 +73,12 @@ pub(crate) enum RoomCommand {
         control: mpsc::Sender<ServerMessage>,
         reply: oneshot::Sender<Result<RoomTiming, Refusal>>,
     },
-    /// The client left (or its session ended).
-    Leave { player: PlayerId },
+    /// The client left (or its session ended); `done` is told once its
+    /// seat is free.
+    Leave {
+        player: PlayerId,
+        done: Option<oneshot::Sender<()>>,
+    },
     /// Inputs from a player.
     Inputs { player: PlayerId, inputs: Inputs },
     /// A client's acknowledgement.
@@ -269,7 +273,12 @@ fn handle<G: Game>(
                 let _ = reply.send(Err(refusal));
             }
         },
-        RoomCommand::Leave { player } => remove(shared, id, room, clients, player),
+        RoomCommand::Leave { player, done } => {
+            remove(shared, id, room, clients, player);
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
+        }
         RoomCommand::Inputs { player, inputs } => {
             let Some(io) = clients.get(&player) else {
                 return;

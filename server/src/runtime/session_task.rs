@@ -396,7 +396,7 @@ impl<G: Game, L: Link> Session<G, L> {
                 .await
             }
             (ClientMessage::LeaveRoom(leave), SessionState::InRoom { room, .. }) => {
-                self.leave_room().await;
+                self.leave_room(true).await;
                 let left = Left {
                     request_id: Some(leave.request_id),
                     room,
@@ -563,22 +563,28 @@ impl<G: Game, L: Link> Session<G, L> {
         }
     }
 
-    async fn leave_room(&mut self) {
+    /// Leaves the current room. With `confirm`, waits (bounded) until the
+    /// room has freed the seat, so that what the client hears next (its
+    /// `Left`, a room list) already reflects it.
+    async fn leave_room(&mut self, confirm: bool) {
         self.state = SessionState::Lobby;
-        if let Some(room) = self.room.take() {
-            let leave = RoomCommand::Leave {
-                player: self.player,
-            };
-            // Waits for queue space (bounded): a leave must not be lost, or
-            // the seat would stay taken until the room notices the session
-            // is gone.
-            let _ = tokio::time::timeout(JOIN_TIMEOUT, room.handle.send(leave)).await;
-            debug!(player = %self.player, room = %room.id, role = ?room.role, "leaving room");
+        let Some(room) = self.room.take() else { return };
+        let (done_tx, done_rx) = oneshot::channel();
+        let leave = RoomCommand::Leave {
+            player: self.player,
+            done: confirm.then_some(done_tx),
+        };
+        // Waits for queue space (bounded): a lost leave would hold the seat
+        // until the room noticed the session had gone.
+        let queued = tokio::time::timeout(JOIN_TIMEOUT, room.handle.send(leave)).await;
+        if confirm && matches!(queued, Ok(Ok(()))) {
+            let _ = tokio::time::timeout(JOIN_TIMEOUT, done_rx).await;
         }
+        debug!(player = %self.player, room = %room.id, role = ?room.role, "left room");
     }
 
     async fn finish(mut self, ending: Ending) {
-        self.leave_room().await;
+        self.leave_room(false).await;
         let label = reason_label(ending.reason);
         self.shared.metrics.session_closed(label);
         if !matches!(

@@ -1,0 +1,445 @@
+//! Helpers for the end-to-end tests: an in-process server on an ephemeral
+//! loopback port, and a real WebSocket client that speaks the protocol and
+//! rebuilds the world with the shared replica. Every wait is bounded.
+
+#![allow(dead_code, unreachable_pub)] // each test file uses a different subset
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tickwire_server::config::ServerConfig;
+use tickwire_server::{Server, ServerError};
+use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput, SCHEMA};
+use tickwire_shared::client::{Replica, ReplicaError};
+use tickwire_shared::codec;
+use tickwire_shared::game::GameOptions;
+use tickwire_shared::ids::PlayerId;
+use tickwire_shared::protocol::*;
+use tickwire_shared::snapshot::WorldSnapshot;
+use tickwire_shared::tick::Tick;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The longest any single wait in a test may take.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Settings for tests: an ephemeral port and short timeouts.
+pub fn test_config() -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.timeouts.handshake_ms = 1_000;
+    config.timeouts.idle_ms = 5_000;
+    config.timeouts.heartbeat_ms = 500;
+    config.timeouts.write_ms = 1_000;
+    config.timeouts.empty_room_ms = 300;
+    config.timeouts.shutdown_ms = 3_000;
+    config
+}
+
+/// A server running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = test_config();
+        tweak(&mut config);
+        let server = Server::<Arena>::bind(config, ArenaConfig::default())
+            .await
+            .expect("server binds");
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Triggers a graceful shutdown and waits for `run` to return.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("server stops in time")
+            .expect("no panic")
+    }
+
+    /// `GET path` over plain HTTP/1.1; returns the status and the body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let exchange = async {
+            let mut stream = TcpStream::connect(self.addr).await.expect("connect");
+            let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.expect("write");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.expect("read");
+            response
+        };
+        let response = tokio::time::timeout(WAIT, exchange)
+            .await
+            .expect("http answer in time");
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// The value of one metric sample line (`name{labels}` exactly), or 0.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, Default)]
+pub struct Ending {
+    /// The `Close` or `Rejected` message, if one came.
+    pub close: Option<(CloseReason, String)>,
+    /// The WebSocket close frame's code, if one came.
+    pub code: Option<u16>,
+}
+
+/// A protocol client over a real WebSocket.
+pub struct Client {
+    ws: Ws,
+    next_request: u32,
+    next_seq: u32,
+    pub player: Option<PlayerId>,
+    pub replica: Replica,
+    pub updates: u32,
+    pub full_snapshots: u32,
+    pub errors: Vec<ErrorMessage>,
+    pub replica_errors: Vec<ReplicaError>,
+    pub events: Vec<RoomEvent>,
+}
+
+impl Client {
+    /// Opens a WebSocket, without greeting.
+    pub async fn connect(server: &TestServer) -> Self {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(server.ws_url()))
+            .await
+            .expect("connect in time")
+            .expect("websocket connects");
+        Self {
+            ws,
+            next_request: 1,
+            next_seq: 1,
+            player: None,
+            replica: Replica::new(SCHEMA),
+            updates: 0,
+            full_snapshots: 0,
+            errors: Vec::new(),
+            replica_errors: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Connects and completes the handshake.
+    pub async fn greeted(server: &TestServer, name: &str) -> Self {
+        let mut client = Self::connect(server).await;
+        client.send(&ClientMessage::Hello(hello(name))).await;
+        let welcome = client
+            .expect(|m| {
+                if let ServerMessage::Welcome(w) = m {
+                    Some(w)
+                } else {
+                    None
+                }
+            })
+            .await;
+        client.player = Some(welcome.player);
+        client
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) {
+        let mut frame = Vec::new();
+        codec::encode_client(message, &mut frame).expect("encodes");
+        self.send_raw(Message::Binary(frame.into())).await;
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        tokio::time::timeout(WAIT, self.ws.send(message))
+            .await
+            .expect("send in time")
+            .expect("send");
+    }
+
+    /// Tries to send; false if the connection is gone.
+    pub async fn try_send_raw(&mut self, message: Message) -> bool {
+        matches!(
+            tokio::time::timeout(WAIT, self.ws.send(message)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// The next server message, or `None` when the connection ends. Pings
+    /// are answered, updates applied and acknowledged, errors and events
+    /// recorded, all before being returned.
+    pub async fn recv(&mut self) -> Option<ServerMessage> {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("server message in time");
+            let frame = match next {
+                Some(Ok(Message::Binary(frame))) => frame,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            };
+            let message = codec::decode_server(&frame, codec::MAX_SERVER_FRAME)
+                .expect("server frames decode");
+            self.observe(&message).await;
+            return Some(message);
+        }
+    }
+
+    async fn observe(&mut self, message: &ServerMessage) {
+        match message {
+            ServerMessage::Ping(ping) => {
+                let pong = Pong {
+                    ping_sent_at_us: ping.sent_at_us,
+                    sent_at_us: 0,
+                };
+                let _ = self.try_send_message(&ClientMessage::Pong(pong)).await;
+            }
+            ServerMessage::Update(update) => {
+                self.updates += 1;
+                if update.baseline.is_none() {
+                    self.full_snapshots += 1;
+                }
+                match self.replica.apply(update) {
+                    Ok(world) => {
+                        let ack = Ack { tick: world.tick };
+                        let _ = self.try_send_message(&ClientMessage::Ack(ack)).await;
+                    }
+                    Err(e) => self.replica_errors.push(e),
+                }
+            }
+            ServerMessage::Error(e) => self.errors.push(e.clone()),
+            ServerMessage::Event(e) => self.events.push(e.clone()),
+            _ => {}
+        }
+    }
+
+    async fn try_send_message(&mut self, message: &ClientMessage) -> bool {
+        let mut frame = Vec::new();
+        codec::encode_client(message, &mut frame).expect("encodes");
+        self.try_send_raw(Message::Binary(frame.into())).await
+    }
+
+    /// Reads until `pick` accepts a message (bounded by [`WAIT`] overall).
+    pub async fn expect<T>(&mut self, mut pick: impl FnMut(ServerMessage) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected message did not come in time"
+            );
+            let message = self.recv().await.expect("connection still open");
+            if let Some(found) = pick(message) {
+                return found;
+            }
+        }
+    }
+
+    fn request_id(&mut self) -> u32 {
+        self.next_request += 1;
+        self.next_request
+    }
+
+    /// Sends a request built with a fresh request id and waits for the
+    /// answer carrying that id (an `Error` comes back as `Err`).
+    pub async fn request(
+        &mut self,
+        build: impl FnOnce(u32) -> ClientMessage,
+    ) -> Result<ServerMessage, ErrorMessage> {
+        let id = self.request_id();
+        self.send(&build(id)).await;
+        self.expect(|m| {
+            let answered = match &m {
+                ServerMessage::RoomList(r) => r.request_id == id,
+                ServerMessage::RoomCreated(r) => r.request_id == id,
+                ServerMessage::Joined(j) => j.request_id == Some(id),
+                ServerMessage::Left(l) => l.request_id == Some(id),
+                ServerMessage::Error(e) => e.request_id == Some(id),
+                _ => false,
+            };
+            answered.then_some(m)
+        })
+        .await
+        .into_result()
+    }
+
+    pub async fn create_room(
+        &mut self,
+        name: &str,
+        visibility: Visibility,
+        max_players: u16,
+        join_as: Option<Role>,
+    ) -> Result<ServerMessage, ErrorMessage> {
+        self.request(|request_id| {
+            ClientMessage::CreateRoom(CreateRoom {
+                request_id,
+                name: name.into(),
+                visibility,
+                max_players,
+                options: GameOptions::default(),
+                join_as,
+            })
+        })
+        .await
+    }
+
+    pub async fn join(&mut self, target: RoomTarget, role: Role) -> Result<Joined, ErrorMessage> {
+        match self
+            .request(|request_id| {
+                ClientMessage::JoinRoom(JoinRoom {
+                    request_id,
+                    target,
+                    role,
+                })
+            })
+            .await?
+        {
+            ServerMessage::Joined(joined) => {
+                self.replica.reset();
+                Ok(joined)
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    pub async fn list(&mut self) -> Vec<RoomInfo> {
+        match self
+            .request(|request_id| ClientMessage::ListRooms(ListRooms { request_id }))
+            .await
+        {
+            Ok(ServerMessage::RoomList(list)) => list.rooms,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// Sends one arena input with the next sequence number.
+    pub async fn input(&mut self, input: ArenaInput) {
+        let mut bytes = Vec::new();
+        codec::encode_value(&input, &mut bytes).expect("encodes");
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.send(&ClientMessage::Inputs(Inputs {
+            newest_seq: seq,
+            inputs: vec![bytes],
+        }))
+        .await;
+    }
+
+    /// Reads (applying updates) until the replica holds `tick` or later.
+    pub async fn until_tick(&mut self, tick: Tick) -> WorldSnapshot {
+        loop {
+            if let Some(world) = self.replica.latest().filter(|w| w.tick >= tick) {
+                return world.clone();
+            }
+            self.recv()
+                .await
+                .expect("connection open while waiting for a tick");
+        }
+    }
+
+    /// Reads until the connection ends and reports how it ended.
+    pub async fn ending(&mut self) -> Ending {
+        let mut ending = Ending::default();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .expect("connection ends in time");
+            match next {
+                Some(Ok(Message::Binary(frame))) => {
+                    match codec::decode_server(&frame, codec::MAX_SERVER_FRAME) {
+                        Ok(ServerMessage::Close(c)) => ending.close = Some((c.reason, c.message)),
+                        Ok(ServerMessage::Rejected(r)) => {
+                            ending.close = Some((r.reason, r.message))
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    ending.code = frame.map(|f| u16::from(f.code));
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return ending,
+            }
+        }
+    }
+}
+
+trait IntoResult {
+    fn into_result(self) -> Result<ServerMessage, ErrorMessage>;
+}
+
+impl IntoResult for ServerMessage {
+    fn into_result(self) -> Result<ServerMessage, ErrorMessage> {
+        match self {
+            ServerMessage::Error(e) => Err(e),
+            other => Ok(other),
+        }
+    }
+}
+
+pub fn hello(name: &str) -> Hello {
+    Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_name: name.into(),
+        auth_ticket: None,
+        resume_token: None,
+    }
+}
+
+/// The WebSocket close code a reason maps to.
+pub fn code_of(reason: CloseReason) -> u16 {
+    u16::from(CloseCode::from(reason.code()))
+}
