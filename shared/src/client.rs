@@ -114,6 +114,12 @@ impl Replica {
         self.history.latest()
     }
 
+    /// The world at `tick`, if still held (the last [`REPLICA_HISTORY`]
+    /// received); useful to interpolate between ticks.
+    pub fn world_at(&self, tick: Tick) -> Option<&WorldSnapshot> {
+        self.history.get(tick)
+    }
+
     /// What to acknowledge: the newest world held.
     pub fn ack(&self) -> Option<Ack> {
         self.latest().map(|w| Ack { tick: w.tick })

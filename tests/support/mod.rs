@@ -154,6 +154,8 @@ pub struct Client {
     pub replica: Replica,
     pub updates: u32,
     pub full_snapshots: u32,
+    /// Tick of the last full snapshot received.
+    pub last_full: Option<Tick>,
     pub errors: Vec<ErrorMessage>,
     pub replica_errors: Vec<ReplicaError>,
     pub events: Vec<RoomEvent>,
@@ -174,6 +176,7 @@ impl Client {
             replica: Replica::new(SCHEMA),
             updates: 0,
             full_snapshots: 0,
+            last_full: None,
             errors: Vec::new(),
             replica_errors: Vec::new(),
             events: Vec::new(),
@@ -251,6 +254,7 @@ impl Client {
                 self.updates += 1;
                 if update.baseline.is_none() {
                     self.full_snapshots += 1;
+                    self.last_full = Some(update.tick);
                 }
                 match self.replica.apply(update) {
                     Ok(world) => {
