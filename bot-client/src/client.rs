@@ -1,0 +1,461 @@
+//! The Rust client library: a tickwire connection over WebSocket that
+//! greets, runs lobby requests, rebuilds the world from updates (checksums
+//! verified by the shared [`Replica`]), acknowledges what it rebuilt, and
+//! sends inputs. Bots are built on it; so can a game client be.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tickwire_bot::client::ClientError> {
+//! use tickwire_bot::client::{Client, ClientEvent};
+//! use tickwire_shared::arena::{ArenaInput, SCHEMA};
+//!
+//! let mut client = Client::connect("ws://127.0.0.1:7000/ws", "me", SCHEMA).await?;
+//! let joined = client.quick_join(Default::default()).await?;
+//! println!("in room {} at {} Hz", joined.room.id, joined.tick_rate.hz());
+//! loop {
+//!     match client.next_event().await? {
+//!         ClientEvent::Update(update) => {
+//!             let world = client.world().expect("just rebuilt");
+//!             println!("tick {}: {} entities, {} us after the server's tick", update.tick, world.len(), update.latency_us);
+//!             client.send_input(&ArenaInput { move_x: 1.0, ..Default::default() }).await?;
+//!         }
+//!         ClientEvent::Closed(reason) => break println!("closed: {reason:?}"),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tickwire_shared::client::{Replica, ReplicaError};
+use tickwire_shared::codec::{self, DecodeError, EncodeError};
+use tickwire_shared::game::GameOptions;
+use tickwire_shared::ids::PlayerId;
+use tickwire_shared::protocol::*;
+use tickwire_shared::schema::Schema;
+use tickwire_shared::snapshot::WorldSnapshot;
+use tickwire_shared::tick::Tick;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a request waits for its answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What went wrong with a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The WebSocket could not be opened or broke.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// The server sent a frame that does not decode.
+    #[error("undecodable server frame: {0}")]
+    Decode(#[from] DecodeError),
+    /// A message could not be encoded.
+    #[error("cannot encode: {0}")]
+    Encode(#[from] EncodeError),
+    /// The server refused the handshake.
+    #[error("handshake rejected ({reason:?}): {message}")]
+    Rejected {
+        /// Why.
+        reason: CloseReason,
+        /// Detail.
+        message: String,
+    },
+    /// The server refused a request.
+    #[error("request refused ({:?}): {}", .0.code, .0.message)]
+    Refused(ErrorMessage),
+    /// The server closed the session.
+    #[error("closed by the server ({reason:?}): {message}")]
+    Closed {
+        /// Why.
+        reason: CloseReason,
+        /// Detail.
+        message: String,
+    },
+    /// The connection ended without a reason.
+    #[error("connection lost")]
+    Lost,
+    /// No answer in time.
+    #[error("timed out waiting for the server")]
+    Timeout,
+    /// The server answered something unexpected.
+    #[error("unexpected answer: {0}")]
+    Unexpected(&'static str),
+}
+
+/// Byte and message counts of one connection, payload and WebSocket-framed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Frames received.
+    pub messages_in: u64,
+    /// Frames sent.
+    pub messages_out: u64,
+    /// Payload bytes received.
+    pub payload_in: u64,
+    /// Payload bytes sent.
+    pub payload_out: u64,
+    /// Bytes received including WebSocket frame headers.
+    pub framed_in: u64,
+    /// Bytes sent including WebSocket frame headers and masks.
+    pub framed_out: u64,
+}
+
+/// WebSocket frame header length for a payload; client frames carry a
+/// 4-byte mask too.
+fn ws_header(len: usize, masked: bool) -> u64 {
+    let base = match len {
+        0..=125 => 2,
+        126..=65_535 => 4,
+        _ => 10,
+    };
+    base + if masked { 4 } else { 0 }
+}
+
+/// Microseconds since the Unix epoch.
+pub fn unix_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// One update, as applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppliedUpdate {
+    /// Its tick.
+    pub tick: Tick,
+    /// Whether it was a full snapshot.
+    pub full: bool,
+    /// Frame size in bytes.
+    pub bytes: usize,
+    /// Microseconds from the server's tick start to the world being rebuilt
+    /// here (same-host clocks; meaningless across machines without sync).
+    pub latency_us: u64,
+}
+
+/// Something the server sent, after the client handled the routine parts.
+#[derive(Debug)]
+pub enum ClientEvent {
+    /// An update was applied and acknowledged; [`Client::world`] is new.
+    Update(AppliedUpdate),
+    /// An update could not be applied (the replica is unchanged and the
+    /// server keeps encoding against the last acknowledged state).
+    UpdateFailed(ReplicaError),
+    /// A custom room event.
+    Event(RoomEvent),
+    /// The answer to an event this client sent.
+    EventReply(EventReply),
+    /// A request error not tied to a pending request.
+    Error(ErrorMessage),
+    /// The client left its room (closed, kicked).
+    Left(Left),
+    /// A server ping was answered; or a pong arrived with this RTT.
+    Rtt(u64),
+    /// Another message (room list, ...).
+    Other(ServerMessage),
+    /// The session ended; the reason when the server gave one.
+    Closed(Option<(CloseReason, String)>),
+}
+
+/// A tickwire client connection.
+#[derive(Debug)]
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    replica: Replica,
+    player: PlayerId,
+    room: Option<Joined>,
+    next_request: u32,
+    next_seq: u32,
+    traffic: Traffic,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Opens a WebSocket to `url` (`ws://host:port/ws`) without greeting;
+    /// use [`Client::connect`] normally.
+    pub async fn open(url: &str) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ClientError> {
+        let (ws, _) = tokio::time::timeout(REQUEST_TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .map_err(|_| ClientError::Timeout)??;
+        Ok(ws)
+    }
+
+    /// Connects and completes the handshake. `schema` is the game's
+    /// (`tickwire_shared::arena::SCHEMA` for the arena).
+    pub async fn connect(url: &str, name: &str, schema: Schema) -> Result<Self, ClientError> {
+        let ws = Self::open(url).await?;
+        Self::greet(ws, name, schema).await
+    }
+
+    /// Completes the handshake on an open WebSocket.
+    pub async fn greet(
+        ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+        name: &str,
+        schema: Schema,
+    ) -> Result<Self, ClientError> {
+        let mut client = Self {
+            ws,
+            replica: Replica::new(schema),
+            player: PlayerId(0),
+            room: None,
+            next_request: 0,
+            next_seq: 0,
+            traffic: Traffic::default(),
+            buf: Vec::with_capacity(256),
+        };
+        let hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            client_name: name.to_owned(),
+            auth_ticket: None,
+            resume_token: None,
+        };
+        client.send(&ClientMessage::Hello(hello)).await?;
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            match client.recv_until(deadline).await? {
+                ServerMessage::Welcome(welcome) => {
+                    client.player = welcome.player;
+                    return Ok(client);
+                }
+                ServerMessage::Rejected(r) => return Err(ClientError::Rejected { reason: r.reason, message: r.message }),
+                ServerMessage::Close(c) => return Err(ClientError::Closed { reason: c.reason, message: c.message }),
+                _ => continue,
+            }
+        }
+    }
+
+    /// This client's player id.
+    pub fn player(&self) -> PlayerId {
+        self.player
+    }
+
+    /// The room joined, if any.
+    pub fn room(&self) -> Option<&Joined> {
+        self.room.as_ref()
+    }
+
+    /// The newest world rebuilt.
+    pub fn world(&self) -> Option<&WorldSnapshot> {
+        self.replica.latest()
+    }
+
+    /// The replica (worlds of recent ticks).
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// Traffic so far.
+    pub fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+
+    /// Sends a message.
+    pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        self.buf.clear();
+        codec::encode_client(message, &mut self.buf)?;
+        let frame = self.buf.clone();
+        self.send_frame(Message::Binary(frame.into())).await
+    }
+
+    /// Sends any WebSocket message as is (misbehaving bots use this).
+    pub async fn send_frame(&mut self, message: Message) -> Result<(), ClientError> {
+        let len = message.len();
+        self.ws.send(message).await?;
+        self.traffic.messages_out += 1;
+        self.traffic.payload_out += len as u64;
+        self.traffic.framed_out += len as u64 + ws_header(len, true);
+        Ok(())
+    }
+
+    /// Sends one game input with the next sequence number.
+    pub async fn send_input<I: Serialize>(&mut self, input: &I) -> Result<(), ClientError> {
+        let mut bytes = Vec::with_capacity(32);
+        codec::encode_value(input, &mut bytes)?;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let inputs = Inputs { newest_seq: self.next_seq, inputs: vec![bytes] };
+        self.send(&ClientMessage::Inputs(inputs)).await
+    }
+
+    /// Reads the next frame as a message; `None` when the connection ended.
+    async fn read(&mut self) -> Result<Option<ServerMessage>, ClientError> {
+        loop {
+            let Some(next) = self.ws.next().await else { return Ok(None) };
+            match next {
+                Ok(Message::Binary(frame)) => {
+                    self.traffic.messages_in += 1;
+                    self.traffic.payload_in += frame.len() as u64;
+                    self.traffic.framed_in += frame.len() as u64 + ws_header(frame.len(), false);
+                    return Ok(Some(codec::decode_server(&frame, codec::MAX_SERVER_FRAME)?));
+                }
+                Ok(Message::Close(_)) => return Ok(None),
+                Ok(_) => continue,
+                Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn recv_until(&mut self, deadline: tokio::time::Instant) -> Result<ServerMessage, ClientError> {
+        match tokio::time::timeout_at(deadline, self.read()).await {
+            Err(_) => Err(ClientError::Timeout),
+            Ok(Ok(Some(message))) => Ok(message),
+            Ok(Ok(None)) => Err(ClientError::Lost),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// Handles routine messages (pings, updates) and returns what happened.
+    async fn handle(&mut self, message: ServerMessage) -> Result<ClientEvent, ClientError> {
+        Ok(match message {
+            ServerMessage::Ping(ping) => {
+                let pong = Pong { ping_sent_at_us: ping.sent_at_us, sent_at_us: unix_us() };
+                self.send(&ClientMessage::Pong(pong)).await?;
+                ClientEvent::Other(ServerMessage::Ping(ping))
+            }
+            ServerMessage::Pong(pong) => ClientEvent::Rtt(unix_us().saturating_sub(pong.ping_sent_at_us)),
+            ServerMessage::Update(update) => {
+                let bytes = update.delta.len();
+                match self.replica.apply(&update) {
+                    Err(e) => ClientEvent::UpdateFailed(e),
+                    Ok(world) => {
+                        let tick = world.tick;
+                        let latency_us = self.room.as_ref().map_or(0, |j| {
+                            let due = j.tick_zero_unix_us + u64::from(tick.0) * j.tick_rate.period().as_micros() as u64;
+                            unix_us().saturating_sub(due + u64::from(update.lateness_us))
+                        });
+                        self.send(&ClientMessage::Ack(Ack { tick })).await?;
+                        ClientEvent::Update(AppliedUpdate { tick, full: update.baseline.is_none(), bytes, latency_us })
+                    }
+                }
+            }
+            ServerMessage::Event(e) => ClientEvent::Event(e),
+            ServerMessage::EventReply(r) => ClientEvent::EventReply(r),
+            ServerMessage::Error(e) => ClientEvent::Error(e),
+            ServerMessage::Left(left) => {
+                self.room = None;
+                self.replica.reset();
+                ClientEvent::Left(left)
+            }
+            ServerMessage::Close(c) => ClientEvent::Closed(Some((c.reason, c.message))),
+            other => ClientEvent::Other(other),
+        })
+    }
+
+    /// Waits for the next thing worth reporting. Pings are answered and
+    /// updates applied and acknowledged on the way.
+    pub async fn next_event(&mut self) -> Result<ClientEvent, ClientError> {
+        match self.read().await? {
+            None => Ok(ClientEvent::Closed(None)),
+            Some(message) => self.handle(message).await,
+        }
+    }
+
+    /// Sends a request and waits for its answer, handling everything else
+    /// that arrives meanwhile.
+    async fn request(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> Result<ServerMessage, ClientError> {
+        self.next_request = self.next_request.wrapping_add(1);
+        let id = self.next_request;
+        self.send(&build(id)).await?;
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let message = self.recv_until(deadline).await?;
+            let answer = match &message {
+                ServerMessage::RoomList(r) => r.request_id == id,
+                ServerMessage::RoomCreated(r) => r.request_id == id,
+                ServerMessage::Joined(j) => j.request_id == Some(id),
+                ServerMessage::Left(l) => l.request_id == Some(id),
+                ServerMessage::Error(e) => e.request_id == Some(id),
+                ServerMessage::Close(_) => true,
+                _ => false,
+            };
+            if !answer {
+                if let ClientEvent::Closed(Some((reason, message))) = self.handle(message).await? {
+                    return Err(ClientError::Closed { reason, message });
+                }
+                continue;
+            }
+            return match message {
+                ServerMessage::Error(e) => Err(ClientError::Refused(e)),
+                ServerMessage::Close(c) => Err(ClientError::Closed { reason: c.reason, message: c.message }),
+                ServerMessage::Joined(joined) => {
+                    self.replica.reset();
+                    self.room = Some(joined.clone());
+                    Ok(ServerMessage::Joined(joined))
+                }
+                ServerMessage::Left(left) => {
+                    self.room = None;
+                    self.replica.reset();
+                    Ok(ServerMessage::Left(left))
+                }
+                other => Ok(other),
+            };
+        }
+    }
+
+    fn joined(answer: ServerMessage) -> Result<Joined, ClientError> {
+        match answer {
+            ServerMessage::Joined(j) => Ok(j),
+            _ => Err(ClientError::Unexpected("expected Joined")),
+        }
+    }
+
+    /// The public rooms.
+    pub async fn list_rooms(&mut self) -> Result<Vec<RoomInfo>, ClientError> {
+        match self.request(|request_id| ClientMessage::ListRooms(ListRooms { request_id })).await? {
+            ServerMessage::RoomList(list) => Ok(list.rooms),
+            _ => Err(ClientError::Unexpected("expected RoomList")),
+        }
+    }
+
+    /// Creates a room and joins it as a player.
+    pub async fn create_room(
+        &mut self,
+        name: &str,
+        visibility: Visibility,
+        max_players: u16,
+        options: GameOptions,
+    ) -> Result<Joined, ClientError> {
+        let answer = self
+            .request(|request_id| {
+                ClientMessage::CreateRoom(CreateRoom {
+                    request_id,
+                    name: name.to_owned(),
+                    visibility,
+                    max_players,
+                    options,
+                    join_as: Some(Role::Player),
+                })
+            })
+            .await?;
+        Self::joined(answer)
+    }
+
+    /// Joins a room by id or code.
+    pub async fn join(&mut self, target: RoomTarget, role: Role) -> Result<Joined, ClientError> {
+        let answer = self.request(|request_id| ClientMessage::JoinRoom(JoinRoom { request_id, target, role })).await?;
+        Self::joined(answer)
+    }
+
+    /// Joins the fullest public room with a free seat, or a new one.
+    pub async fn quick_join(&mut self, options: GameOptions) -> Result<Joined, ClientError> {
+        let answer = self.request(|request_id| ClientMessage::QuickJoin(QuickJoin { request_id, options })).await?;
+        Self::joined(answer)
+    }
+
+    /// Leaves the current room.
+    pub async fn leave(&mut self) -> Result<(), ClientError> {
+        self.request(|request_id| ClientMessage::LeaveRoom(LeaveRoom { request_id })).await.map(|_| ())
+    }
+
+    /// Pings the server (the answer arrives as [`ClientEvent::Rtt`]).
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        self.send(&ClientMessage::Ping(Ping { sent_at_us: unix_us() })).await
+    }
+
+    /// Closes the session politely.
+    pub async fn close(mut self) {
+        let bye = ClientMessage::Close(Close { reason: CloseReason::Normal, message: "bye".into() });
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.send(&bye)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+    }
+}

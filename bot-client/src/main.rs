@@ -1,0 +1,2 @@
+//! `tickwire-bot` (being written).
+fn main() {}

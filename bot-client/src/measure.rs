@@ -1,0 +1,482 @@
+//! What bots measure (hdrhistogram recorders, one per bot, merged at the
+//! end) and the figures a run reports. Only what happens inside the
+//! measurement window counts: it opens once every bot has joined, so
+//! connection storms and full snapshots on join do not skew steady-state
+//! figures; connect and join times are recorded separately.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tickwire_shared::tick::Tick;
+
+use crate::client::{AppliedUpdate, Traffic};
+
+/// Significant figures of every histogram.
+const SIGFIG: u8 = 3;
+/// TCP/IP header bytes per segment on loopback (IPv4 20 + TCP 20 +
+/// timestamps 12), for the wire estimate: with TCP_NODELAY and small
+/// messages each message is about one segment.
+pub const TCP_IP_HEADER: u64 = 52;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new(SIGFIG).expect("3 significant figures is valid")
+}
+
+/// The window in which figures count, shared by all bots of a run.
+#[derive(Debug, Default)]
+pub struct Window {
+    opened: OnceLock<Instant>,
+    closed: AtomicBool,
+}
+
+impl Window {
+    /// Opens the window (once).
+    pub fn open(&self) {
+        let _ = self.opened.set(Instant::now());
+    }
+    /// Closes it.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+    /// When it opened.
+    pub fn opened_at(&self) -> Option<Instant> {
+        self.opened.get().copied()
+    }
+    /// Whether figures count now.
+    pub fn is_open(&self) -> bool {
+        self.opened.get().is_some() && !self.closed.load(Ordering::Acquire)
+    }
+    /// Whole seconds since it opened.
+    fn second(&self, now: Instant) -> Option<usize> {
+        self.opened_at().map(|t| now.saturating_duration_since(t).as_secs() as usize)
+    }
+}
+
+/// One second of the run, merged over all well-behaved bots.
+#[derive(Debug)]
+struct Second {
+    latency_us: Histogram<u64>,
+    updates: u64,
+    bytes_down: u64,
+    bytes_up: u64,
+}
+
+/// Per-second series shared by all bots; each bot adds its second when it
+/// moves to the next one.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    seconds: Mutex<Vec<Second>>,
+}
+
+impl Timeline {
+    fn add(&self, index: usize, part: &Second) {
+        let mut seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
+        while seconds.len() <= index {
+            seconds.push(Second { latency_us: histogram(), updates: 0, bytes_down: 0, bytes_up: 0 });
+        }
+        let s = &mut seconds[index];
+        let _ = s.latency_us.add(&part.latency_us);
+        s.updates += part.updates;
+        s.bytes_down += part.bytes_down;
+        s.bytes_up += part.bytes_up;
+    }
+
+    /// The series, per second, with bytes divided by `clients`.
+    pub fn report(&self, clients: usize) -> Vec<SecondReport> {
+        let seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
+        let clients = clients.max(1) as f64;
+        seconds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SecondReport {
+                second: i,
+                updates: s.updates,
+                latency_p50_ms: ms(s.latency_us.value_at_quantile(0.5)),
+                latency_p99_ms: ms(s.latency_us.value_at_quantile(0.99)),
+                down_bytes_per_client: s.bytes_down as f64 / clients,
+                up_bytes_per_client: s.bytes_up as f64 / clients,
+            })
+            .collect()
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// What one bot saw.
+#[derive(Debug)]
+pub struct BotRecorder {
+    /// Server tick start to world rebuilt, microseconds.
+    pub latency_us: Histogram<u64>,
+    /// |inter-arrival time - tick period|, microseconds.
+    pub jitter_us: Histogram<u64>,
+    /// Ping round trips, microseconds.
+    pub rtt_us: Histogram<u64>,
+    /// Updates applied in the window.
+    pub updates: u64,
+    /// Of them, full snapshots.
+    pub full_snapshots: u64,
+    /// Ticks skipped between consecutive updates in the window.
+    pub missed: u64,
+    /// Updates whose rebuilt world did not match the server's checksum.
+    pub checksum_mismatches: u64,
+    /// Updates that did not decode or had an unknown baseline.
+    pub decode_errors: u64,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Traffic when the window opened and when it closed.
+    traffic_open: Option<Traffic>,
+    traffic_close: Option<Traffic>,
+    last: Option<(Tick, Instant)>,
+    period: Duration,
+    second: Option<(usize, Second)>,
+    seconds_traffic: Traffic,
+}
+
+impl BotRecorder {
+    /// A recorder for a room ticking every `period`.
+    pub fn new(period: Duration) -> Self {
+        Self {
+            latency_us: histogram(),
+            jitter_us: histogram(),
+            rtt_us: histogram(),
+            updates: 0,
+            full_snapshots: 0,
+            missed: 0,
+            checksum_mismatches: 0,
+            decode_errors: 0,
+            errors: BTreeMap::new(),
+            traffic_open: None,
+            traffic_close: None,
+            last: None,
+            period,
+            second: None,
+            seconds_traffic: Traffic::default(),
+        }
+    }
+
+    /// Notes the traffic counters; call on every event so that the window's
+    /// edges are caught.
+    pub fn track(&mut self, window: &Window, timeline: &Timeline, traffic: Traffic, now: Instant) {
+        if window.is_open() {
+            self.traffic_open.get_or_insert(traffic);
+            let index = window.second(now).unwrap_or(0);
+            self.roll_second(index, timeline, traffic);
+        } else if self.traffic_open.is_some() && self.traffic_close.is_none() {
+            self.traffic_close = Some(traffic);
+            self.flush_second(timeline, traffic);
+        }
+    }
+
+    fn roll_second(&mut self, index: usize, timeline: &Timeline, traffic: Traffic) {
+        match &self.second {
+            Some((current, _)) if *current == index => {}
+            Some(_) => {
+                self.flush_second(timeline, traffic);
+                self.second = Some((index, Second { latency_us: histogram(), updates: 0, bytes_down: 0, bytes_up: 0 }));
+            }
+            None => {
+                self.seconds_traffic = traffic;
+                self.second = Some((index, Second { latency_us: histogram(), updates: 0, bytes_down: 0, bytes_up: 0 }));
+            }
+        }
+    }
+
+    fn flush_second(&mut self, timeline: &Timeline, traffic: Traffic) {
+        if let Some((index, mut part)) = self.second.take() {
+            part.bytes_down = traffic.payload_in - self.seconds_traffic.payload_in;
+            part.bytes_up = traffic.payload_out - self.seconds_traffic.payload_out;
+            self.seconds_traffic = traffic;
+            timeline.add(index, &part);
+        }
+    }
+
+    /// Records an applied update.
+    pub fn on_update(&mut self, window: &Window, update: &AppliedUpdate, now: Instant) {
+        let in_window = window.is_open();
+        if in_window {
+            self.updates += 1;
+            if update.full {
+                self.full_snapshots += 1;
+            }
+            let _ = self.latency_us.record(update.latency_us.max(1));
+            if let Some((_, second)) = &mut self.second {
+                let _ = second.latency_us.record(update.latency_us.max(1));
+                second.updates += 1;
+            }
+        }
+        if let Some((last_tick, last_at)) = self.last
+            && in_window
+        {
+            let gap = update.tick.0.saturating_sub(last_tick.0);
+            self.missed += u64::from(gap.saturating_sub(1));
+            let expected = self.period * gap.max(1);
+            let arrival = now.saturating_duration_since(last_at);
+            let jitter = arrival.abs_diff(expected);
+            let _ = self.jitter_us.record(jitter.as_micros() as u64);
+        }
+        self.last = Some((update.tick, now));
+    }
+
+    /// Records a ping round trip.
+    pub fn on_rtt(&mut self, window: &Window, rtt_us: u64) {
+        if window.is_open() {
+            let _ = self.rtt_us.record(rtt_us.max(1));
+        }
+    }
+
+    /// Records an error of some kind (counted whether or not the window is
+    /// open: an error is never steady-state noise).
+    pub fn on_error(&mut self, kind: impl Into<String>) {
+        *self.errors.entry(kind.into()).or_default() += 1;
+    }
+
+    /// Traffic inside the window (up to now if it has not closed).
+    fn window_traffic(&self, now: Traffic) -> Traffic {
+        let Some(open) = self.traffic_open else { return Traffic::default() };
+        let close = self.traffic_close.unwrap_or(now);
+        Traffic {
+            messages_in: close.messages_in - open.messages_in,
+            messages_out: close.messages_out - open.messages_out,
+            payload_in: close.payload_in - open.payload_in,
+            payload_out: close.payload_out - open.payload_out,
+            framed_in: close.framed_in - open.framed_in,
+            framed_out: close.framed_out - open.framed_out,
+        }
+    }
+
+    /// Finishes the recorder with the connection's final traffic.
+    pub fn finish(mut self, window: &Window, timeline: &Timeline, traffic: Traffic) -> FinishedBot {
+        let windowed = self.window_traffic(traffic);
+        if self.traffic_close.is_none() {
+            self.flush_second(timeline, traffic);
+        }
+        FinishedBot { recorder: self, traffic: windowed, _window_open: window.opened_at().is_some() }
+    }
+}
+
+/// A bot's recorder and its traffic in the window.
+#[derive(Debug)]
+pub struct FinishedBot {
+    recorder: BotRecorder,
+    traffic: Traffic,
+    _window_open: bool,
+}
+
+/// Percentiles of a histogram, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// From a microsecond histogram.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: h.len(),
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// Figures of a group of bots (the well-behaved ones, or the misbehaving).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct GroupReport {
+    /// Bots in the group.
+    pub bots: usize,
+    /// Updates applied in the window.
+    pub updates: u64,
+    /// Updates per bot per second.
+    pub updates_per_bot_per_s: f64,
+    /// Ticks with no update between consecutive updates.
+    pub updates_missed: u64,
+    /// Full snapshots among the updates.
+    pub full_snapshots: u64,
+    /// Rebuilt worlds that did not match the server's checksum.
+    pub checksum_mismatches: u64,
+    /// Updates that did not decode or had an unknown baseline.
+    pub decode_errors: u64,
+    /// Server tick start to world rebuilt.
+    pub latency_ms: Percentiles,
+    /// Update inter-arrival deviation from the tick period.
+    pub jitter_ms: Percentiles,
+    /// Ping round trip.
+    pub rtt_ms: Percentiles,
+    /// Downstream application payload, bytes per client per second.
+    pub down_payload_bytes_per_client_s: f64,
+    /// Downstream WebSocket bytes (payload and frame headers).
+    pub down_framed_bytes_per_client_s: f64,
+    /// Downstream estimate with TCP/IP headers (one segment per message).
+    pub down_wire_estimate_bytes_per_client_s: f64,
+    /// Upstream application payload, bytes per client per second.
+    pub up_payload_bytes_per_client_s: f64,
+    /// Upstream WebSocket bytes (payload, frame headers and masks).
+    pub up_framed_bytes_per_client_s: f64,
+    /// Upstream estimate with TCP/IP headers.
+    pub up_wire_estimate_bytes_per_client_s: f64,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Histograms merged over a group, kept for the distribution plot.
+#[derive(Debug)]
+pub struct Merged {
+    /// The group's figures.
+    pub report: GroupReport,
+    /// Latency histogram, microseconds.
+    pub latency_us: Histogram<u64>,
+}
+
+/// Merges finished bots into a group's figures over a window of `seconds`.
+pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
+    let (mut latency, mut jitter, mut rtt) = (histogram(), histogram(), histogram());
+    let mut r = GroupReport { bots: bots.len(), ..GroupReport::default() };
+    let mut traffic = Traffic::default();
+    for bot in bots {
+        let b = &bot.recorder;
+        let _ = latency.add(&b.latency_us);
+        let _ = jitter.add(&b.jitter_us);
+        let _ = rtt.add(&b.rtt_us);
+        r.updates += b.updates;
+        r.updates_missed += b.missed;
+        r.full_snapshots += b.full_snapshots;
+        r.checksum_mismatches += b.checksum_mismatches;
+        r.decode_errors += b.decode_errors;
+        for (kind, n) in &b.errors {
+            *r.errors.entry(kind.clone()).or_default() += n;
+        }
+        let t = bot.traffic;
+        traffic.messages_in += t.messages_in;
+        traffic.messages_out += t.messages_out;
+        traffic.payload_in += t.payload_in;
+        traffic.payload_out += t.payload_out;
+        traffic.framed_in += t.framed_in;
+        traffic.framed_out += t.framed_out;
+    }
+    let per = |total: u64| if bots.is_empty() || seconds <= 0.0 { 0.0 } else { total as f64 / bots.len() as f64 / seconds };
+    r.updates_per_bot_per_s = per(r.updates);
+    r.latency_ms = Percentiles::of(&latency);
+    r.jitter_ms = Percentiles::of(&jitter);
+    r.rtt_ms = Percentiles::of(&rtt);
+    r.down_payload_bytes_per_client_s = per(traffic.payload_in);
+    r.down_framed_bytes_per_client_s = per(traffic.framed_in);
+    r.down_wire_estimate_bytes_per_client_s = per(traffic.framed_in + traffic.messages_in * TCP_IP_HEADER);
+    r.up_payload_bytes_per_client_s = per(traffic.payload_out);
+    r.up_framed_bytes_per_client_s = per(traffic.framed_out);
+    r.up_wire_estimate_bytes_per_client_s = per(traffic.framed_out + traffic.messages_out * TCP_IP_HEADER);
+    Merged { report: r, latency_us: latency }
+}
+
+/// One second of the run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SecondReport {
+    /// Seconds since the window opened.
+    pub second: usize,
+    /// Updates applied by all well-behaved bots in this second.
+    pub updates: u64,
+    /// Median update latency.
+    pub latency_p50_ms: f64,
+    /// 99th percentile update latency.
+    pub latency_p99_ms: f64,
+    /// Downstream payload bytes per client in this second.
+    pub down_bytes_per_client: f64,
+    /// Upstream payload bytes per client in this second.
+    pub up_bytes_per_client: f64,
+}
+
+/// One bar of the latency distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LatencyBucket {
+    /// Upper bound of the bucket, milliseconds.
+    pub upper_ms: f64,
+    /// Updates in it.
+    pub count: u64,
+}
+
+/// The latency distribution in about `buckets` log-spaced buckets.
+pub fn distribution(latency_us: &Histogram<u64>) -> Vec<LatencyBucket> {
+    if latency_us.is_empty() {
+        return Vec::new();
+    }
+    latency_us
+        .iter_log(50, 1.25)
+        .map(|v| LatencyBucket { upper_ms: ms(v.value_iterated_to()), count: v.count_since_last_iteration() })
+        .collect()
+}
+
+/// This process's CPU time (user + system), from getrusage.
+pub fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct we pass and has no other effect.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return Duration::ZERO;
+        }
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(tick: u32, latency_us: u64) -> AppliedUpdate {
+        AppliedUpdate { tick: Tick(tick), full: false, bytes: 20, latency_us }
+    }
+
+    #[test]
+    fn only_the_window_counts_and_gaps_are_missed_updates() {
+        let window = Window::default();
+        let timeline = Timeline::default();
+        let mut r = BotRecorder::new(Duration::from_millis(33));
+        let t0 = Instant::now();
+        r.on_update(&window, &update(1, 500), t0);
+        assert_eq!(r.updates, 0, "window not open yet");
+        window.open();
+        r.track(&window, &timeline, Traffic::default(), t0);
+        r.on_update(&window, &update(2, 1_000), t0 + Duration::from_millis(33));
+        r.on_update(&window, &update(5, 2_000), t0 + Duration::from_millis(133));
+        assert_eq!((r.updates, r.missed), (2, 2));
+        let traffic = Traffic { messages_in: 3, payload_in: 60, framed_in: 66, ..Traffic::default() };
+        window.close();
+        r.track(&window, &timeline, traffic, t0 + Duration::from_secs(1));
+        let finished = r.finish(&window, &timeline, traffic);
+        let merged = merge(&[finished], 1.0);
+        assert_eq!(merged.report.down_payload_bytes_per_client_s, 60.0);
+        assert_eq!(merged.report.down_wire_estimate_bytes_per_client_s, 66.0 + 3.0 * 52.0);
+        assert!((merged.report.latency_ms.p50 - 1.0).abs() < 0.01);
+        assert_eq!(timeline.report(1)[0].updates, 2);
+    }
+
+    #[test]
+    fn cpu_time_is_readable() {
+        let spin: u64 = (0..2_000_000u64).fold(0, |a, b| a.wrapping_add(b * b));
+        assert!(spin > 0);
+        assert!(process_cpu() > Duration::ZERO);
+    }
+}

@@ -1,0 +1,198 @@
+//! A run's report: every figure, as JSON for machines ([`Report::to_json`])
+//! and as a self-contained HTML page with plots for people
+//! ([`html::render`]), plus the terminal summary.
+
+pub mod html;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::measure::{GroupReport, LatencyBucket, Percentiles, SecondReport};
+
+/// How many bots got how far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BotCounts {
+    /// Bots asked for.
+    pub planned: usize,
+    /// Completed the handshake.
+    pub connected: usize,
+    /// Joined their room.
+    pub joined: usize,
+    /// Failed to connect or join.
+    pub failed: usize,
+}
+
+/// The server's own figures over the window (benchmark runs only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ServerFigures {
+    /// Process CPU time (user + system) in the window, seconds.
+    pub cpu_s: f64,
+    /// CPU time per room-tick, milliseconds.
+    pub cpu_ms_per_room_tick: f64,
+    /// Room-ticks simulated in the window.
+    pub room_ticks: u64,
+    /// Ticks that started more than one period late.
+    pub late_ticks: u64,
+    /// Median tick duration, milliseconds (histogram bucket resolution).
+    pub tick_p50_ms: f64,
+    /// 99th percentile tick duration, milliseconds (bucket resolution).
+    pub tick_p99_ms: f64,
+    /// Upper bound of the longest tick's bucket, milliseconds.
+    pub tick_max_ms: f64,
+    /// Server resident memory at the end, MiB.
+    pub rss_mib: f64,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// `tickwire-bot` and its version.
+    pub tool: String,
+    /// Server URL.
+    pub url: String,
+    /// `ws`.
+    pub transport: String,
+    /// Bot behaviour (`arena`, `idle`, `chaos`).
+    pub behaviour: String,
+    /// Rooms.
+    pub rooms: usize,
+    /// Bots per room.
+    pub players_per_room: usize,
+    /// Workload seed.
+    pub seed: u64,
+    /// Ramp-up, seconds.
+    pub ramp_up_s: f64,
+    /// Measurement window, seconds.
+    pub window_s: f64,
+    /// How many bots got how far.
+    pub bots: BotCounts,
+    /// Time to connect and greet.
+    pub connect_ms: Percentiles,
+    /// Time from greeted to joined.
+    pub join_ms: Percentiles,
+    /// The well-behaved bots.
+    pub well_behaved: GroupReport,
+    /// The misbehaving bots (chaos runs).
+    pub misbehaving: Option<GroupReport>,
+    /// Per-second series of the well-behaved bots.
+    pub timeline: Vec<SecondReport>,
+    /// Update latency distribution of the well-behaved bots.
+    pub latency_distribution: Vec<LatencyBucket>,
+    /// The bots' own CPU time, seconds.
+    pub bot_cpu_s: f64,
+    /// The server's figures (benchmark runs).
+    pub server: Option<ServerFigures>,
+    /// Why the run fails as a CI gate; empty when it passes.
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    /// Whether the run passes as a gate.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// Sets [`Report::failures`] from the figures: any checksum mismatch or
+    /// decode error among well-behaved bots, any unexpected error, any bot
+    /// that failed to join.
+    pub fn judge(&mut self) {
+        let w = &self.well_behaved;
+        let mut failures = Vec::new();
+        if w.checksum_mismatches > 0 {
+            failures.push(format!("{} checksum mismatches", w.checksum_mismatches));
+        }
+        if w.decode_errors > 0 {
+            failures.push(format!("{} undecodable updates", w.decode_errors));
+        }
+        let errors: u64 = w.errors.values().sum();
+        if errors > 0 {
+            failures.push(format!("{errors} errors among well-behaved bots: {:?}", w.errors));
+        }
+        if self.bots.failed > 0 {
+            failures.push(format!("{} bots failed to connect or join", self.bots.failed));
+        }
+        if w.updates == 0 && self.window_s > 0.0 {
+            failures.push("no updates received".into());
+        }
+        self.failures = failures;
+    }
+
+    /// Compact JSON, one line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a report always serialises")
+    }
+
+    /// Writes pretty JSON to `path`.
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("a report always serialises");
+        std::fs::write(path, text)
+    }
+
+    /// Writes the HTML report to `path`.
+    pub fn write_html(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, html::render(self))
+    }
+
+    /// The terminal summary: one table.
+    pub fn summary(&self) -> String {
+        let w = &self.well_behaved;
+        let mut out = String::new();
+        let row = |out: &mut String, name: &str, value: String| {
+            let _ = writeln!(out, "| {name} | {value} |");
+        };
+        let _ = writeln!(out, "| figure | value |\n|---|---|");
+        row(&mut out, "bots joined / planned", format!("{} / {}", self.bots.joined, self.bots.planned));
+        row(&mut out, "rooms x players", format!("{} x {}", self.rooms, self.players_per_room));
+        row(&mut out, "window", format!("{:.1} s", self.window_s));
+        row(&mut out, "updates per bot per s", format!("{:.1}", w.updates_per_bot_per_s));
+        row(&mut out, "updates missed", w.updates_missed.to_string());
+        row(&mut out, "update latency p50 / p90 / p99 / max", pct(&w.latency_ms));
+        row(&mut out, "inter-arrival jitter p50 / p90 / p99 / max", pct(&w.jitter_ms));
+        row(&mut out, "rtt p50 / p90 / p99 / max", pct(&w.rtt_ms));
+        row(&mut out, "connect p50 / p99", format!("{:.2} / {:.2} ms", self.connect_ms.p50, self.connect_ms.p99));
+        row(&mut out, "join p50 / p99", format!("{:.2} / {:.2} ms", self.join_ms.p50, self.join_ms.p99));
+        row(
+            &mut out,
+            "down B/client/s payload / ws / wire est.",
+            format!(
+                "{:.0} / {:.0} / {:.0}",
+                w.down_payload_bytes_per_client_s, w.down_framed_bytes_per_client_s, w.down_wire_estimate_bytes_per_client_s
+            ),
+        );
+        row(
+            &mut out,
+            "up B/client/s payload / ws / wire est.",
+            format!(
+                "{:.0} / {:.0} / {:.0}",
+                w.up_payload_bytes_per_client_s, w.up_framed_bytes_per_client_s, w.up_wire_estimate_bytes_per_client_s
+            ),
+        );
+        row(&mut out, "full snapshots", w.full_snapshots.to_string());
+        row(&mut out, "checksum mismatches", w.checksum_mismatches.to_string());
+        row(&mut out, "errors", format!("{:?}", w.errors));
+        if let Some(m) = &self.misbehaving {
+            row(&mut out, "misbehaving bots", m.bots.to_string());
+            row(&mut out, "misbehaving errors", format!("{:?}", m.errors));
+        }
+        row(&mut out, "bot CPU", format!("{:.2} s", self.bot_cpu_s));
+        if let Some(s) = &self.server {
+            row(&mut out, "server CPU per room-tick", format!("{:.4} ms", s.cpu_ms_per_room_tick));
+            row(&mut out, "server CPU in window", format!("{:.2} s", s.cpu_s));
+            row(&mut out, "room-ticks / late ticks", format!("{} / {}", s.room_ticks, s.late_ticks));
+            row(
+                &mut out,
+                "tick duration p50 / p99 / max",
+                format!("{:.3} / {:.3} / <= {:.3} ms", s.tick_p50_ms, s.tick_p99_ms, s.tick_max_ms),
+            );
+            row(&mut out, "server RSS", format!("{:.1} MiB", s.rss_mib));
+        }
+        row(&mut out, "result", if self.passed() { "PASS".into() } else { format!("FAIL: {}", self.failures.join("; ")) });
+        out
+    }
+}
+
+fn pct(p: &Percentiles) -> String {
+    format!("{:.2} / {:.2} / {:.2} / {:.2} ms", p.p50, p.p90, p.p99, p.max)
+}
