@@ -116,7 +116,9 @@ fn ws_header(len: usize, masked: bool) -> u64 {
 
 /// Microseconds since the Unix epoch.
 pub fn unix_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// One update, as applied.
@@ -126,6 +128,8 @@ pub struct AppliedUpdate {
     pub tick: Tick,
     /// Whether it was a full snapshot.
     pub full: bool,
+    /// Ticks between the update and its baseline (0 for a full snapshot).
+    pub baseline_age: u32,
     /// Frame size in bytes.
     pub bytes: usize,
     /// Microseconds from the server's tick start to the world being rebuilt
@@ -172,9 +176,15 @@ pub struct Client {
 
 impl Client {
     /// Opens a WebSocket to `url` (`ws://host:port/ws`) without greeting;
-    /// use [`Client::connect`] normally.
-    pub async fn open(url: &str) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ClientError> {
-        let (ws, _) = tokio::time::timeout(REQUEST_TIMEOUT, tokio_tungstenite::connect_async(url))
+    /// use [`Client::connect`] normally. Nagle's algorithm is disabled:
+    /// with it, an ack sent right after an update waits for the server's
+    /// delayed TCP ACK (up to 40 ms on Linux), and the server then encodes
+    /// against a state one tick older than it could.
+    pub async fn open(
+        url: &str,
+    ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ClientError> {
+        let connect = tokio_tungstenite::connect_async_with_config(url, None, true);
+        let (ws, _) = tokio::time::timeout(REQUEST_TIMEOUT, connect)
             .await
             .map_err(|_| ClientError::Timeout)??;
         Ok(ws)
@@ -217,8 +227,18 @@ impl Client {
                     client.player = welcome.player;
                     return Ok(client);
                 }
-                ServerMessage::Rejected(r) => return Err(ClientError::Rejected { reason: r.reason, message: r.message }),
-                ServerMessage::Close(c) => return Err(ClientError::Closed { reason: c.reason, message: c.message }),
+                ServerMessage::Rejected(r) => {
+                    return Err(ClientError::Rejected {
+                        reason: r.reason,
+                        message: r.message,
+                    });
+                }
+                ServerMessage::Close(c) => {
+                    return Err(ClientError::Closed {
+                        reason: c.reason,
+                        message: c.message,
+                    });
+                }
                 _ => continue,
             }
         }
@@ -272,14 +292,21 @@ impl Client {
         let mut bytes = Vec::with_capacity(32);
         codec::encode_value(input, &mut bytes)?;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let inputs = Inputs { newest_seq: self.next_seq, inputs: vec![bytes] };
+        let inputs = Inputs {
+            newest_seq: self.next_seq,
+            inputs: vec![bytes],
+        };
         self.send(&ClientMessage::Inputs(inputs)).await
     }
 
-    /// Reads the next frame as a message; `None` when the connection ended.
-    async fn read(&mut self) -> Result<Option<ServerMessage>, ClientError> {
+    /// Reads the next message; `None` when the connection ended.
+    /// Cancel-safe (one await on the stream), so it can sit in a
+    /// `select!`; hand what it returns to [`Client::process`].
+    pub async fn recv(&mut self) -> Result<Option<ServerMessage>, ClientError> {
         loop {
-            let Some(next) = self.ws.next().await else { return Ok(None) };
+            let Some(next) = self.ws.next().await else {
+                return Ok(None);
+            };
             match next {
                 Ok(Message::Binary(frame)) => {
                     self.traffic.messages_in += 1;
@@ -295,8 +322,11 @@ impl Client {
         }
     }
 
-    async fn recv_until(&mut self, deadline: tokio::time::Instant) -> Result<ServerMessage, ClientError> {
-        match tokio::time::timeout_at(deadline, self.read()).await {
+    async fn recv_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<ServerMessage, ClientError> {
+        match tokio::time::timeout_at(deadline, self.recv()).await {
             Err(_) => Err(ClientError::Timeout),
             Ok(Ok(Some(message))) => Ok(message),
             Ok(Ok(None)) => Err(ClientError::Lost),
@@ -304,15 +334,21 @@ impl Client {
         }
     }
 
-    /// Handles routine messages (pings, updates) and returns what happened.
-    async fn handle(&mut self, message: ServerMessage) -> Result<ClientEvent, ClientError> {
+    /// Handles a received message: answers pings, applies and acknowledges
+    /// updates, tracks the room, and says what happened.
+    pub async fn process(&mut self, message: ServerMessage) -> Result<ClientEvent, ClientError> {
         Ok(match message {
             ServerMessage::Ping(ping) => {
-                let pong = Pong { ping_sent_at_us: ping.sent_at_us, sent_at_us: unix_us() };
+                let pong = Pong {
+                    ping_sent_at_us: ping.sent_at_us,
+                    sent_at_us: unix_us(),
+                };
                 self.send(&ClientMessage::Pong(pong)).await?;
                 ClientEvent::Other(ServerMessage::Ping(ping))
             }
-            ServerMessage::Pong(pong) => ClientEvent::Rtt(unix_us().saturating_sub(pong.ping_sent_at_us)),
+            ServerMessage::Pong(pong) => {
+                ClientEvent::Rtt(unix_us().saturating_sub(pong.ping_sent_at_us))
+            }
             ServerMessage::Update(update) => {
                 let bytes = update.delta.len();
                 match self.replica.apply(&update) {
@@ -320,11 +356,19 @@ impl Client {
                     Ok(world) => {
                         let tick = world.tick;
                         let latency_us = self.room.as_ref().map_or(0, |j| {
-                            let due = j.tick_zero_unix_us + u64::from(tick.0) * j.tick_rate.period().as_micros() as u64;
+                            let due = j.tick_zero_unix_us
+                                + u64::from(tick.0) * j.tick_rate.period().as_micros() as u64;
                             unix_us().saturating_sub(due + u64::from(update.lateness_us))
                         });
                         self.send(&ClientMessage::Ack(Ack { tick })).await?;
-                        ClientEvent::Update(AppliedUpdate { tick, full: update.baseline.is_none(), bytes, latency_us })
+                        let baseline_age = update.baseline.and_then(|b| tick.since(b)).unwrap_or(0);
+                        ClientEvent::Update(AppliedUpdate {
+                            tick,
+                            full: update.baseline.is_none(),
+                            baseline_age,
+                            bytes,
+                            latency_us,
+                        })
                     }
                 }
             }
@@ -344,15 +388,18 @@ impl Client {
     /// Waits for the next thing worth reporting. Pings are answered and
     /// updates applied and acknowledged on the way.
     pub async fn next_event(&mut self) -> Result<ClientEvent, ClientError> {
-        match self.read().await? {
+        match self.recv().await? {
             None => Ok(ClientEvent::Closed(None)),
-            Some(message) => self.handle(message).await,
+            Some(message) => self.process(message).await,
         }
     }
 
     /// Sends a request and waits for its answer, handling everything else
     /// that arrives meanwhile.
-    async fn request(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> Result<ServerMessage, ClientError> {
+    async fn request(
+        &mut self,
+        build: impl FnOnce(u32) -> ClientMessage,
+    ) -> Result<ServerMessage, ClientError> {
         self.next_request = self.next_request.wrapping_add(1);
         let id = self.next_request;
         self.send(&build(id)).await?;
@@ -369,14 +416,17 @@ impl Client {
                 _ => false,
             };
             if !answer {
-                if let ClientEvent::Closed(Some((reason, message))) = self.handle(message).await? {
+                if let ClientEvent::Closed(Some((reason, message))) = self.process(message).await? {
                     return Err(ClientError::Closed { reason, message });
                 }
                 continue;
             }
             return match message {
                 ServerMessage::Error(e) => Err(ClientError::Refused(e)),
-                ServerMessage::Close(c) => Err(ClientError::Closed { reason: c.reason, message: c.message }),
+                ServerMessage::Close(c) => Err(ClientError::Closed {
+                    reason: c.reason,
+                    message: c.message,
+                }),
                 ServerMessage::Joined(joined) => {
                     self.replica.reset();
                     self.room = Some(joined.clone());
@@ -401,7 +451,10 @@ impl Client {
 
     /// The public rooms.
     pub async fn list_rooms(&mut self) -> Result<Vec<RoomInfo>, ClientError> {
-        match self.request(|request_id| ClientMessage::ListRooms(ListRooms { request_id })).await? {
+        match self
+            .request(|request_id| ClientMessage::ListRooms(ListRooms { request_id }))
+            .await?
+        {
             ServerMessage::RoomList(list) => Ok(list.rooms),
             _ => Err(ClientError::Unexpected("expected RoomList")),
         }
@@ -432,29 +485,52 @@ impl Client {
 
     /// Joins a room by id or code.
     pub async fn join(&mut self, target: RoomTarget, role: Role) -> Result<Joined, ClientError> {
-        let answer = self.request(|request_id| ClientMessage::JoinRoom(JoinRoom { request_id, target, role })).await?;
+        let answer = self
+            .request(|request_id| {
+                ClientMessage::JoinRoom(JoinRoom {
+                    request_id,
+                    target,
+                    role,
+                })
+            })
+            .await?;
         Self::joined(answer)
     }
 
     /// Joins the fullest public room with a free seat, or a new one.
     pub async fn quick_join(&mut self, options: GameOptions) -> Result<Joined, ClientError> {
-        let answer = self.request(|request_id| ClientMessage::QuickJoin(QuickJoin { request_id, options })).await?;
+        let answer = self
+            .request(|request_id| {
+                ClientMessage::QuickJoin(QuickJoin {
+                    request_id,
+                    options,
+                })
+            })
+            .await?;
         Self::joined(answer)
     }
 
     /// Leaves the current room.
     pub async fn leave(&mut self) -> Result<(), ClientError> {
-        self.request(|request_id| ClientMessage::LeaveRoom(LeaveRoom { request_id })).await.map(|_| ())
+        self.request(|request_id| ClientMessage::LeaveRoom(LeaveRoom { request_id }))
+            .await
+            .map(|_| ())
     }
 
     /// Pings the server (the answer arrives as [`ClientEvent::Rtt`]).
     pub async fn ping(&mut self) -> Result<(), ClientError> {
-        self.send(&ClientMessage::Ping(Ping { sent_at_us: unix_us() })).await
+        self.send(&ClientMessage::Ping(Ping {
+            sent_at_us: unix_us(),
+        }))
+        .await
     }
 
     /// Closes the session politely.
     pub async fn close(mut self) {
-        let bye = ClientMessage::Close(Close { reason: CloseReason::Normal, message: "bye".into() });
+        let bye = ClientMessage::Close(Close {
+            reason: CloseReason::Normal,
+            message: "bye".into(),
+        });
         let _ = tokio::time::timeout(Duration::from_secs(1), self.send(&bye)).await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
     }

@@ -19,6 +19,10 @@
 //! - [`bench`]: the benchmark: a server child process, the swarm, the
 //!   server's CPU time and tick figures, one table.
 
+pub mod behaviour;
+pub mod bench;
+pub mod bot;
 pub mod client;
 pub mod measure;
 pub mod report;
+pub mod swarm;

@@ -1,2 +1,190 @@
-//! `tickwire-bot` (being written).
-fn main() {}
+//! `tickwire-bot`: bot swarms against any tickwire server, and the
+//! benchmark that produces the README's figures.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
+use tickwire_bot::bench::{self, BenchConfig, Size};
+use tickwire_bot::report::Report;
+use tickwire_bot::swarm::{self, JoinMode, SwarmConfig};
+use tickwire_shared::ids::RoomId;
+
+/// Bot swarms and benchmarks for tickwire servers.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run rooms x players bots against a server and report what they saw.
+    Swarm(SwarmArgs),
+    /// Start the release server, run a standard workload size, report
+    /// server and client figures in one table.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct Output {
+    /// Write every figure as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report with plots.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// No live progress.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct SwarmArgs {
+    /// Server WebSocket URL (`/ws` is added when there is no path).
+    #[arg(long, default_value = "ws://127.0.0.1:7000")]
+    url: String,
+    /// Rooms.
+    #[arg(long, default_value_t = 1)]
+    rooms: usize,
+    /// Bots per room.
+    #[arg(long, default_value_t = 16)]
+    players: usize,
+    /// Measurement window, after every bot has joined (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Bots start spread over this.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    ramp_up: Duration,
+    /// Workload seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// What bots do.
+    #[arg(long, value_enum, default_value_t = BehaviourKind::Arena)]
+    behaviour: BehaviourKind,
+    /// Every bot quick-joins instead of the swarm creating its rooms.
+    #[arg(long, conflicts_with = "room")]
+    quick_join: bool,
+    /// Every bot joins this room id.
+    #[arg(long)]
+    room: Option<u32>,
+    #[command(flatten)]
+    chaos: ChaosMix,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Workload size: small (1x16), crowd (1x256), lobbies (64x16).
+    #[arg(long, value_enum, default_value_t = Size::Small)]
+    size: Size,
+    /// Rooms instead of the size's (16 players each for lobbies).
+    #[arg(long)]
+    rooms: Option<usize>,
+    /// Measurement window.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Ramp-up.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    ramp_up: Duration,
+    /// Workload seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The server binary [default: tickwire-server next to this binary].
+    #[arg(long)]
+    server: Option<PathBuf>,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// Raises the open-file limit to its hard maximum: a swarm holds a socket
+/// per bot.
+fn raise_fd_limit() {
+    // SAFETY: get/setrlimit read and write a struct we own.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+fn finish(report: &Report, output: &Output) -> anyhow::Result<ExitCode> {
+    println!("{}", report.summary());
+    println!("{}", report.to_json());
+    if let Some(path) = &output.json {
+        report
+            .write_json(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &output.html {
+        report
+            .write_html(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    raise_fd_limit();
+    match cli.command {
+        Command::Swarm(args) => {
+            args.chaos.validate().map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(
+                args.rooms > 0 && args.players > 0,
+                "--rooms and --players must be positive"
+            );
+            let join = match (args.quick_join, args.room) {
+                (true, _) => JoinMode::QuickJoin,
+                (false, Some(id)) => JoinMode::Room(RoomId(id)),
+                (false, None) => JoinMode::CreateRooms,
+            };
+            let config = SwarmConfig {
+                url: swarm::ws_url(&args.url),
+                rooms: args.rooms,
+                players: args.players,
+                duration: args.duration,
+                ramp_up: args.ramp_up,
+                seed: args.seed,
+                behaviour: args.behaviour,
+                chaos: args.chaos,
+                join,
+                quiet: args.output.quiet,
+            };
+            let report = swarm::run(config, |_| {}).await;
+            finish(&report, &args.output)
+        }
+        Command::Bench(args) => {
+            let config = BenchConfig {
+                size: args.size,
+                rooms: args.rooms,
+                duration: args.duration,
+                ramp_up: args.ramp_up,
+                seed: args.seed,
+                server: args.server.unwrap_or_else(bench::default_server_binary),
+                quiet: args.output.quiet,
+            };
+            let report = bench::run(config).await?;
+            finish(&report, &args.output)
+        }
+    }
+}

@@ -52,7 +52,8 @@ impl Window {
     }
     /// Whole seconds since it opened.
     fn second(&self, now: Instant) -> Option<usize> {
-        self.opened_at().map(|t| now.saturating_duration_since(t).as_secs() as usize)
+        self.opened_at()
+            .map(|t| now.saturating_duration_since(t).as_secs() as usize)
     }
 }
 
@@ -76,7 +77,12 @@ impl Timeline {
     fn add(&self, index: usize, part: &Second) {
         let mut seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
         while seconds.len() <= index {
-            seconds.push(Second { latency_us: histogram(), updates: 0, bytes_down: 0, bytes_up: 0 });
+            seconds.push(Second {
+                latency_us: histogram(),
+                updates: 0,
+                bytes_down: 0,
+                bytes_up: 0,
+            });
         }
         let s = &mut seconds[index];
         let _ = s.latency_us.add(&part.latency_us);
@@ -178,11 +184,27 @@ impl BotRecorder {
             Some((current, _)) if *current == index => {}
             Some(_) => {
                 self.flush_second(timeline, traffic);
-                self.second = Some((index, Second { latency_us: histogram(), updates: 0, bytes_down: 0, bytes_up: 0 }));
+                self.second = Some((
+                    index,
+                    Second {
+                        latency_us: histogram(),
+                        updates: 0,
+                        bytes_down: 0,
+                        bytes_up: 0,
+                    },
+                ));
             }
             None => {
                 self.seconds_traffic = traffic;
-                self.second = Some((index, Second { latency_us: histogram(), updates: 0, bytes_down: 0, bytes_up: 0 }));
+                self.second = Some((
+                    index,
+                    Second {
+                        latency_us: histogram(),
+                        updates: 0,
+                        bytes_down: 0,
+                        bytes_up: 0,
+                    },
+                ));
             }
         }
     }
@@ -238,7 +260,9 @@ impl BotRecorder {
 
     /// Traffic inside the window (up to now if it has not closed).
     fn window_traffic(&self, now: Traffic) -> Traffic {
-        let Some(open) = self.traffic_open else { return Traffic::default() };
+        let Some(open) = self.traffic_open else {
+            return Traffic::default();
+        };
         let close = self.traffic_close.unwrap_or(now);
         Traffic {
             messages_in: close.messages_in - open.messages_in,
@@ -256,7 +280,11 @@ impl BotRecorder {
         if self.traffic_close.is_none() {
             self.flush_second(timeline, traffic);
         }
-        FinishedBot { recorder: self, traffic: windowed, _window_open: window.opened_at().is_some() }
+        FinishedBot {
+            recorder: self,
+            traffic: windowed,
+            _window_open: window.opened_at().is_some(),
+        }
     }
 }
 
@@ -353,7 +381,10 @@ pub struct Merged {
 /// Merges finished bots into a group's figures over a window of `seconds`.
 pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
     let (mut latency, mut jitter, mut rtt) = (histogram(), histogram(), histogram());
-    let mut r = GroupReport { bots: bots.len(), ..GroupReport::default() };
+    let mut r = GroupReport {
+        bots: bots.len(),
+        ..GroupReport::default()
+    };
     let mut traffic = Traffic::default();
     for bot in bots {
         let b = &bot.recorder;
@@ -376,18 +407,29 @@ pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
         traffic.framed_in += t.framed_in;
         traffic.framed_out += t.framed_out;
     }
-    let per = |total: u64| if bots.is_empty() || seconds <= 0.0 { 0.0 } else { total as f64 / bots.len() as f64 / seconds };
+    let per = |total: u64| {
+        if bots.is_empty() || seconds <= 0.0 {
+            0.0
+        } else {
+            total as f64 / bots.len() as f64 / seconds
+        }
+    };
     r.updates_per_bot_per_s = per(r.updates);
     r.latency_ms = Percentiles::of(&latency);
     r.jitter_ms = Percentiles::of(&jitter);
     r.rtt_ms = Percentiles::of(&rtt);
     r.down_payload_bytes_per_client_s = per(traffic.payload_in);
     r.down_framed_bytes_per_client_s = per(traffic.framed_in);
-    r.down_wire_estimate_bytes_per_client_s = per(traffic.framed_in + traffic.messages_in * TCP_IP_HEADER);
+    r.down_wire_estimate_bytes_per_client_s =
+        per(traffic.framed_in + traffic.messages_in * TCP_IP_HEADER);
     r.up_payload_bytes_per_client_s = per(traffic.payload_out);
     r.up_framed_bytes_per_client_s = per(traffic.framed_out);
-    r.up_wire_estimate_bytes_per_client_s = per(traffic.framed_out + traffic.messages_out * TCP_IP_HEADER);
-    Merged { report: r, latency_us: latency }
+    r.up_wire_estimate_bytes_per_client_s =
+        per(traffic.framed_out + traffic.messages_out * TCP_IP_HEADER);
+    Merged {
+        report: r,
+        latency_us: latency,
+    }
 }
 
 /// One second of the run.
@@ -423,7 +465,10 @@ pub fn distribution(latency_us: &Histogram<u64>) -> Vec<LatencyBucket> {
     }
     latency_us
         .iter_log(50, 1.25)
-        .map(|v| LatencyBucket { upper_ms: ms(v.value_iterated_to()), count: v.count_since_last_iteration() })
+        .map(|v| LatencyBucket {
+            upper_ms: ms(v.value_iterated_to()),
+            count: v.count_since_last_iteration(),
+        })
         .collect()
 }
 
@@ -437,7 +482,9 @@ pub fn process_cpu() -> Duration {
         }
         usage
     };
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
@@ -446,7 +493,13 @@ mod tests {
     use super::*;
 
     fn update(tick: u32, latency_us: u64) -> AppliedUpdate {
-        AppliedUpdate { tick: Tick(tick), full: false, bytes: 20, latency_us }
+        AppliedUpdate {
+            tick: Tick(tick),
+            full: false,
+            baseline_age: 1,
+            bytes: 20,
+            latency_us,
+        }
     }
 
     #[test]
@@ -462,13 +515,21 @@ mod tests {
         r.on_update(&window, &update(2, 1_000), t0 + Duration::from_millis(33));
         r.on_update(&window, &update(5, 2_000), t0 + Duration::from_millis(133));
         assert_eq!((r.updates, r.missed), (2, 2));
-        let traffic = Traffic { messages_in: 3, payload_in: 60, framed_in: 66, ..Traffic::default() };
+        let traffic = Traffic {
+            messages_in: 3,
+            payload_in: 60,
+            framed_in: 66,
+            ..Traffic::default()
+        };
         window.close();
         r.track(&window, &timeline, traffic, t0 + Duration::from_secs(1));
         let finished = r.finish(&window, &timeline, traffic);
         let merged = merge(&[finished], 1.0);
         assert_eq!(merged.report.down_payload_bytes_per_client_s, 60.0);
-        assert_eq!(merged.report.down_wire_estimate_bytes_per_client_s, 66.0 + 3.0 * 52.0);
+        assert_eq!(
+            merged.report.down_wire_estimate_bytes_per_client_s,
+            66.0 + 3.0 * 52.0
+        );
         assert!((merged.report.latency_ms.p50 - 1.0).abs() < 0.01);
         assert_eq!(timeline.report(1)[0].updates, 2);
     }

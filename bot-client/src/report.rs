@@ -108,10 +108,16 @@ impl Report {
         }
         let errors: u64 = w.errors.values().sum();
         if errors > 0 {
-            failures.push(format!("{errors} errors among well-behaved bots: {:?}", w.errors));
+            failures.push(format!(
+                "{errors} errors among well-behaved bots: {:?}",
+                w.errors
+            ));
         }
         if self.bots.failed > 0 {
-            failures.push(format!("{} bots failed to connect or join", self.bots.failed));
+            failures.push(format!(
+                "{} bots failed to connect or join",
+                self.bots.failed
+            ));
         }
         if w.updates == 0 && self.window_s > 0.0 {
             failures.push("no updates received".into());
@@ -143,22 +149,52 @@ impl Report {
             let _ = writeln!(out, "| {name} | {value} |");
         };
         let _ = writeln!(out, "| figure | value |\n|---|---|");
-        row(&mut out, "bots joined / planned", format!("{} / {}", self.bots.joined, self.bots.planned));
-        row(&mut out, "rooms x players", format!("{} x {}", self.rooms, self.players_per_room));
+        row(
+            &mut out,
+            "bots joined / planned",
+            format!("{} / {}", self.bots.joined, self.bots.planned),
+        );
+        row(
+            &mut out,
+            "rooms x players",
+            format!("{} x {}", self.rooms, self.players_per_room),
+        );
         row(&mut out, "window", format!("{:.1} s", self.window_s));
-        row(&mut out, "updates per bot per s", format!("{:.1}", w.updates_per_bot_per_s));
+        row(
+            &mut out,
+            "updates per bot per s",
+            format!("{:.1}", w.updates_per_bot_per_s),
+        );
         row(&mut out, "updates missed", w.updates_missed.to_string());
-        row(&mut out, "update latency p50 / p90 / p99 / max", pct(&w.latency_ms));
-        row(&mut out, "inter-arrival jitter p50 / p90 / p99 / max", pct(&w.jitter_ms));
+        row(
+            &mut out,
+            "update latency p50 / p90 / p99 / max",
+            pct(&w.latency_ms),
+        );
+        row(
+            &mut out,
+            "inter-arrival jitter p50 / p90 / p99 / max",
+            pct(&w.jitter_ms),
+        );
         row(&mut out, "rtt p50 / p90 / p99 / max", pct(&w.rtt_ms));
-        row(&mut out, "connect p50 / p99", format!("{:.2} / {:.2} ms", self.connect_ms.p50, self.connect_ms.p99));
-        row(&mut out, "join p50 / p99", format!("{:.2} / {:.2} ms", self.join_ms.p50, self.join_ms.p99));
+        row(
+            &mut out,
+            "connect p50 / p99",
+            format!("{:.2} / {:.2} ms", self.connect_ms.p50, self.connect_ms.p99),
+        );
+        row(
+            &mut out,
+            "join p50 / p99",
+            format!("{:.2} / {:.2} ms", self.join_ms.p50, self.join_ms.p99),
+        );
         row(
             &mut out,
             "down B/client/s payload / ws / wire est.",
             format!(
                 "{:.0} / {:.0} / {:.0}",
-                w.down_payload_bytes_per_client_s, w.down_framed_bytes_per_client_s, w.down_wire_estimate_bytes_per_client_s
+                w.down_payload_bytes_per_client_s,
+                w.down_framed_bytes_per_client_s,
+                w.down_wire_estimate_bytes_per_client_s
             ),
         );
         row(
@@ -166,11 +202,17 @@ impl Report {
             "up B/client/s payload / ws / wire est.",
             format!(
                 "{:.0} / {:.0} / {:.0}",
-                w.up_payload_bytes_per_client_s, w.up_framed_bytes_per_client_s, w.up_wire_estimate_bytes_per_client_s
+                w.up_payload_bytes_per_client_s,
+                w.up_framed_bytes_per_client_s,
+                w.up_wire_estimate_bytes_per_client_s
             ),
         );
         row(&mut out, "full snapshots", w.full_snapshots.to_string());
-        row(&mut out, "checksum mismatches", w.checksum_mismatches.to_string());
+        row(
+            &mut out,
+            "checksum mismatches",
+            w.checksum_mismatches.to_string(),
+        );
         row(&mut out, "errors", format!("{:?}", w.errors));
         if let Some(m) = &self.misbehaving {
             row(&mut out, "misbehaving bots", m.bots.to_string());
@@ -178,21 +220,47 @@ impl Report {
         }
         row(&mut out, "bot CPU", format!("{:.2} s", self.bot_cpu_s));
         if let Some(s) = &self.server {
-            row(&mut out, "server CPU per room-tick", format!("{:.4} ms", s.cpu_ms_per_room_tick));
-            row(&mut out, "server CPU in window", format!("{:.2} s", s.cpu_s));
-            row(&mut out, "room-ticks / late ticks", format!("{} / {}", s.room_ticks, s.late_ticks));
+            row(
+                &mut out,
+                "server CPU per room-tick",
+                format!("{:.4} ms", s.cpu_ms_per_room_tick),
+            );
+            row(
+                &mut out,
+                "server CPU in window",
+                format!("{:.2} s", s.cpu_s),
+            );
+            row(
+                &mut out,
+                "room-ticks / late ticks",
+                format!("{} / {}", s.room_ticks, s.late_ticks),
+            );
             row(
                 &mut out,
                 "tick duration p50 / p99 / max",
-                format!("{:.3} / {:.3} / <= {:.3} ms", s.tick_p50_ms, s.tick_p99_ms, s.tick_max_ms),
+                format!(
+                    "{:.3} / {:.3} / <= {:.3} ms",
+                    s.tick_p50_ms, s.tick_p99_ms, s.tick_max_ms
+                ),
             );
             row(&mut out, "server RSS", format!("{:.1} MiB", s.rss_mib));
         }
-        row(&mut out, "result", if self.passed() { "PASS".into() } else { format!("FAIL: {}", self.failures.join("; ")) });
+        row(
+            &mut out,
+            "result",
+            if self.passed() {
+                "PASS".into()
+            } else {
+                format!("FAIL: {}", self.failures.join("; "))
+            },
+        );
         out
     }
 }
 
 fn pct(p: &Percentiles) -> String {
-    format!("{:.2} / {:.2} / {:.2} / {:.2} ms", p.p50, p.p90, p.p99, p.max)
+    format!(
+        "{:.2} / {:.2} / {:.2} / {:.2} ms",
+        p.p50, p.p90, p.p99, p.max
+    )
 }

@@ -31,8 +31,10 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Settings for tests: an ephemeral port and short timeouts.
 pub fn test_config() -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..ServerConfig::default()
+    };
     config.timeouts.handshake_ms = 1_000;
     config.timeouts.idle_ms = 5_000;
     config.timeouts.heartbeat_ms = 500;
@@ -164,7 +166,8 @@ pub struct Client {
 impl Client {
     /// Opens a WebSocket, without greeting.
     pub async fn connect(server: &TestServer) -> Self {
-        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(server.ws_url()))
+        let connect = tokio_tungstenite::connect_async_with_config(server.ws_url(), None, true);
+        let (ws, _) = tokio::time::timeout(WAIT, connect)
             .await
             .expect("connect in time")
             .expect("websocket connects");
@@ -304,19 +307,20 @@ impl Client {
     ) -> Result<ServerMessage, ErrorMessage> {
         let id = self.request_id();
         self.send(&build(id)).await;
-        self.expect(|m| {
-            let answered = match &m {
-                ServerMessage::RoomList(r) => r.request_id == id,
-                ServerMessage::RoomCreated(r) => r.request_id == id,
-                ServerMessage::Joined(j) => j.request_id == Some(id),
-                ServerMessage::Left(l) => l.request_id == Some(id),
-                ServerMessage::Error(e) => e.request_id == Some(id),
-                _ => false,
-            };
-            answered.then_some(m)
-        })
-        .await
-        .into_result()
+        let answer = self
+            .expect(|m| {
+                let answered = match &m {
+                    ServerMessage::RoomList(r) => r.request_id == id,
+                    ServerMessage::RoomCreated(r) => r.request_id == id,
+                    ServerMessage::Joined(j) => j.request_id == Some(id),
+                    ServerMessage::Left(l) => l.request_id == Some(id),
+                    ServerMessage::Error(e) => e.request_id == Some(id),
+                    _ => false,
+                };
+                answered.then_some(m)
+            })
+            .await;
+        into_result(answer)
     }
 
     pub async fn create_room(
@@ -421,16 +425,11 @@ impl Client {
     }
 }
 
-trait IntoResult {
-    fn into_result(self) -> Result<ServerMessage, ErrorMessage>;
-}
-
-impl IntoResult for ServerMessage {
-    fn into_result(self) -> Result<ServerMessage, ErrorMessage> {
-        match self {
-            ServerMessage::Error(e) => Err(e),
-            other => Ok(other),
-        }
+/// An answer as a result: an `Error` is the error.
+fn into_result(message: ServerMessage) -> Result<ServerMessage, ErrorMessage> {
+    match message {
+        ServerMessage::Error(e) => Err(e),
+        other => Ok(other),
     }
 }
 

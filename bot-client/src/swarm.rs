@@ -1,0 +1,353 @@
+//! A swarm: rooms x players bots against one server. Bots start spread over
+//! the ramp-up; the measurement window opens when every bot has joined (or
+//! failed) and lasts the run's duration; then every bot stops and the
+//! figures are merged into a [`Report`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use tickwire_shared::ids::RoomId;
+use tokio::sync::watch;
+
+use crate::behaviour::{Behaviour, BehaviourKind, ChaosMix};
+use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
+use crate::measure::{self, Percentiles};
+use crate::report::{BotCounts, Report};
+
+/// Longest wait for every bot to join after the ramp-up.
+const JOIN_GRACE: Duration = Duration::from_secs(30);
+/// Longest wait for bots to stop after the window closes.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How bots find their rooms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinMode {
+    /// The first bot of each room creates it (public, `players` seats); the
+    /// others join it by id.
+    CreateRooms,
+    /// Every bot quick-joins.
+    QuickJoin,
+    /// Every bot joins this room.
+    Room(RoomId),
+}
+
+/// A swarm run.
+#[derive(Clone, Debug)]
+pub struct SwarmConfig {
+    /// Server URL, `ws://host:port/ws`.
+    pub url: String,
+    /// Rooms.
+    pub rooms: usize,
+    /// Bots per room.
+    pub players: usize,
+    /// Measurement window.
+    pub duration: Duration,
+    /// Bots start spread over this.
+    pub ramp_up: Duration,
+    /// Workload seed.
+    pub seed: u64,
+    /// What bots do.
+    pub behaviour: BehaviourKind,
+    /// Misbehaviour shares for chaos runs.
+    pub chaos: ChaosMix,
+    /// How bots find rooms.
+    pub join: JoinMode,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+/// The edges of the measurement window, for callers that measure the
+/// server alongside (the benchmark).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// Every bot has joined; figures start counting now.
+    Opened,
+    /// The window has closed.
+    Closed,
+}
+
+/// Normalises a URL: `ws://host:port` gets the `/ws` path.
+pub fn ws_url(url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    let after_scheme = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
+    if after_scheme.contains('/') {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}/ws")
+    }
+}
+
+fn plans(config: &SwarmConfig) -> Vec<Plan> {
+    let total = config.rooms * config.players;
+    let seats = u16::try_from(config.players).unwrap_or(u16::MAX);
+    let mut plans = Vec::with_capacity(total);
+    let mut follow = None;
+    for index in 0..total {
+        let room = index / config.players;
+        let target = match config.join {
+            JoinMode::QuickJoin => Target::QuickJoin,
+            JoinMode::Room(id) => Target::Room(id),
+            JoinMode::CreateRooms if index % config.players == 0 => {
+                let (tx, rx) = watch::channel(RoomSlot::Pending);
+                follow = Some(rx);
+                Target::Create {
+                    name: format!("swarm-{room}"),
+                    seats,
+                    publish: Arc::new(tx),
+                }
+            }
+            JoinMode::CreateRooms => {
+                Target::Follow(follow.clone().expect("a creator precedes its followers"))
+            }
+        };
+        // Room creators play normally so that every room exists.
+        let behaviour = match target {
+            Target::Create { .. } if config.behaviour == BehaviourKind::Chaos => Behaviour::Arena,
+            _ => Behaviour::for_bot(config.behaviour, &config.chaos, config.seed, index as u64),
+        };
+        let start_after = config.ramp_up.mul_f64(index as f64 / total.max(1) as f64);
+        plans.push(Plan {
+            index: index as u64,
+            url: config.url.clone(),
+            target,
+            behaviour,
+            seed: config.seed,
+            start_after,
+        });
+    }
+    plans
+}
+
+fn progress(config: &SwarmConfig, total: usize) -> Option<ProgressBar> {
+    if config.quiet {
+        return None;
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} joined  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
+/// Runs a swarm. `on_edge` is called (synchronously) as the window opens
+/// and closes.
+pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
+    let total = config.rooms * config.players;
+    let shared = Arc::new(Shared::default());
+    let bar = progress(&config, total);
+    let tasks: Vec<_> = plans(&config)
+        .into_iter()
+        .map(|plan| tokio::spawn(bot::run(plan, Arc::clone(&shared))))
+        .collect();
+
+    // Wait for every bot to join or fail.
+    let joining_deadline = Instant::now() + config.ramp_up + JOIN_GRACE;
+    let mut join_timed_out = false;
+    loop {
+        let done = shared.joined.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed);
+        if let Some(bar) = &bar {
+            bar.set_position(shared.joined.load(Ordering::Relaxed) as u64);
+            bar.set_message(format!("{} failed", shared.failed.load(Ordering::Relaxed)));
+        }
+        if done >= total {
+            break;
+        }
+        if Instant::now() >= joining_deadline {
+            join_timed_out = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    on_edge(Edge::Opened);
+    shared.window.open();
+    let cpu_open = measure::process_cpu();
+    let opened = Instant::now();
+    let mut last = (
+        opened,
+        shared.updates.load(Ordering::Relaxed),
+        shared.bytes_down.load(Ordering::Relaxed),
+    );
+    while opened.elapsed() < config.duration {
+        let left = config.duration.saturating_sub(opened.elapsed());
+        tokio::time::sleep(left.min(Duration::from_millis(500))).await;
+        if let Some(bar) = &bar {
+            let now = Instant::now();
+            let (updates, bytes) = (
+                shared.updates.load(Ordering::Relaxed),
+                shared.bytes_down.load(Ordering::Relaxed),
+            );
+            let dt = now.duration_since(last.0).as_secs_f64().max(1e-3);
+            let clients = shared.joined.load(Ordering::Relaxed).max(1) as f64;
+            let p99 = shared
+                .timeline
+                .report(1)
+                .iter()
+                .rev()
+                .nth(1)
+                .map_or(0.0, |s| s.latency_p99_ms);
+            bar.set_message(format!(
+                "{:.0} updates/s | latency p99 {:.2} ms | {:.0} B/client/s | {} errors | {:.0}s left",
+                (updates - last.1) as f64 / dt,
+                p99,
+                (bytes - last.2) as f64 / dt / clients,
+                shared.errors.load(Ordering::Relaxed),
+                config.duration.saturating_sub(opened.elapsed()).as_secs_f64(),
+            ));
+            last = (now, updates, bytes);
+        }
+    }
+    shared.window.close();
+    let window_s = opened.elapsed().as_secs_f64();
+    let bot_cpu = measure::process_cpu().saturating_sub(cpu_open);
+    on_edge(Edge::Closed);
+    shared.stop.cancel();
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
+    let stop_deadline = tokio::time::Instant::now() + STOP_GRACE;
+    let mut unfinished = 0;
+    for task in tasks {
+        if let Ok(Ok(outcome)) = tokio::time::timeout_at(stop_deadline, task).await {
+            outcomes.push(outcome);
+        } else {
+            unfinished += 1;
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut report = build_report(
+        &config,
+        &shared,
+        outcomes,
+        window_s,
+        bot_cpu,
+        join_timed_out,
+    );
+    if unfinished > 0 {
+        report.failures.push(format!(
+            "{unfinished} bots did not stop within {STOP_GRACE:?}"
+        ));
+    }
+    report
+}
+
+fn build_report(
+    config: &SwarmConfig,
+    shared: &Shared,
+    outcomes: Vec<Outcome>,
+    window_s: f64,
+    bot_cpu: Duration,
+    join_timed_out: bool,
+) -> Report {
+    let total = config.rooms * config.players;
+    let (mut connect, mut join) = (
+        Histogram::<u64>::new(3).expect("valid"),
+        Histogram::<u64>::new(3).expect("valid"),
+    );
+    let mut failures = Vec::new();
+    let (mut well, mut ill) = (Vec::new(), Vec::new());
+    for outcome in outcomes {
+        if let Some(us) = outcome.connect_us {
+            let _ = connect.record(us.max(1));
+        }
+        if let Some(us) = outcome.join_us {
+            let _ = join.record(us.max(1));
+        }
+        if let Some(failure) = outcome.failure {
+            failures.push(failure);
+        }
+        if let Some(figures) = outcome.figures {
+            if outcome.behaviour.is_well_behaved() {
+                well.push(figures)
+            } else {
+                ill.push(figures)
+            }
+        }
+    }
+    let well = measure::merge(&well, window_s);
+    let misbehaving = (!ill.is_empty()).then(|| measure::merge(&ill, window_s).report);
+    let joined = shared.joined.load(Ordering::Relaxed);
+    let mut report = Report {
+        tool: format!("tickwire-bot {}", env!("CARGO_PKG_VERSION")),
+        url: config.url.clone(),
+        transport: "ws".into(),
+        behaviour: config.behaviour.name().into(),
+        rooms: config.rooms,
+        players_per_room: config.players,
+        seed: config.seed,
+        ramp_up_s: config.ramp_up.as_secs_f64(),
+        window_s,
+        bots: BotCounts {
+            planned: total,
+            connected: connect.len() as usize,
+            joined,
+            failed: total - joined,
+        },
+        connect_ms: Percentiles::of(&connect),
+        join_ms: Percentiles::of(&join),
+        timeline: shared.timeline.report(well.report.bots),
+        latency_distribution: measure::distribution(&well.latency_us),
+        well_behaved: well.report,
+        misbehaving,
+        bot_cpu_s: bot_cpu.as_secs_f64(),
+        server: None,
+        failures: Vec::new(),
+    };
+    report.judge();
+    if join_timed_out {
+        report.failures.push("not every bot joined in time".into());
+    }
+    report.failures.extend(failures.into_iter().take(10));
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_get_the_ws_path() {
+        assert_eq!(ws_url("ws://127.0.0.1:7000"), "ws://127.0.0.1:7000/ws");
+        assert_eq!(ws_url("ws://127.0.0.1:7000/"), "ws://127.0.0.1:7000/ws");
+        assert_eq!(ws_url("ws://127.0.0.1:7000/ws"), "ws://127.0.0.1:7000/ws");
+        assert_eq!(ws_url("ws://h:1/custom"), "ws://h:1/custom");
+    }
+
+    #[test]
+    fn plans_spread_bots_over_rooms_and_ramp_up() {
+        let config = SwarmConfig {
+            url: "ws://x/ws".into(),
+            rooms: 3,
+            players: 4,
+            duration: Duration::from_secs(1),
+            ramp_up: Duration::from_secs(12),
+            seed: 1,
+            behaviour: BehaviourKind::Chaos,
+            chaos: ChaosMix::default(),
+            join: JoinMode::CreateRooms,
+            quiet: true,
+        };
+        let plans = plans(&config);
+        assert_eq!(plans.len(), 12);
+        let creators = plans
+            .iter()
+            .filter(|p| matches!(p.target, Target::Create { .. }))
+            .count();
+        assert_eq!(creators, 3);
+        assert!(
+            plans
+                .iter()
+                .filter(|p| matches!(p.target, Target::Create { .. }))
+                .all(|p| p.behaviour == Behaviour::Arena)
+        );
+        assert_eq!(plans[6].start_after, Duration::from_secs(6));
+    }
+}
