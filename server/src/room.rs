@@ -187,12 +187,12 @@ impl<G: Game> Room<G> {
             report.stale = true;
             return Ok(report);
         }
+        // Whatever the verdict, this sequence number is now used up.
+        member.last_seq = Some(inputs.newest_seq);
         let Some(newest) = inputs.inputs.last() else {
             report.undecodable = true;
             return Ok(report);
         };
-        // Whatever the verdict, this sequence number is now used up.
-        member.last_seq = Some(inputs.newest_seq);
         if inputs.inputs.len() > MAX_INPUTS_PER_MESSAGE {
             report.undecodable = true;
             return Ok(report);

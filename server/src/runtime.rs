@@ -28,6 +28,10 @@ use crate::room::Room;
 use crate::transport::ws::{self, Route, WsLink};
 use room_task::RoomCommand;
 
+/// Refused connections drained at once; past this, refused sockets are
+/// dropped straight away.
+const REFUSALS_LINGERING: usize = 64;
+
 /// The channel to a room task.
 pub(crate) type RoomHandle = mpsc::Sender<RoomCommand>;
 
@@ -98,6 +102,7 @@ pub(crate) struct Shared<G: Game> {
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     connections: Arc<Semaphore>,
     handshakes: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
 }
 
 impl<G: Game> std::fmt::Debug for Shared<G> {
@@ -133,6 +138,7 @@ impl<G: Game> Shared<G> {
             per_ip: Mutex::new(HashMap::new()),
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             handshakes: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
+            refusals: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
             game_config,
             config,
         }
@@ -263,10 +269,27 @@ pub(crate) async fn accept_loop<G: Game>(
     }
 }
 
-fn reject<G: Game>(shared: &Shared<G>, stream: TcpStream, peer: SocketAddr, reason: &'static str) {
+/// Refuses a connection over a limit with an HTTP 503. The answer is
+/// written at once (a fresh socket's buffer takes it); lingering so that it
+/// is not reset away runs in a task of its own, bounded by a semaphore so a
+/// flood of refusals cannot pile up tasks: past that bound the socket is
+/// simply dropped.
+fn reject<G: Game>(
+    shared: &Arc<Shared<G>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    reason: &'static str,
+) {
     shared.metrics.connection_rejected(reason);
     debug!(%peer, reason, "connection refused");
-    ws::refuse(stream, reason);
+    let _ = stream.try_write(ws::refusal(reason).as_bytes());
+    if let Ok(permit) = Arc::clone(&shared.refusals).try_acquire_owned() {
+        let mut stream = stream;
+        shared.tracker.spawn(async move {
+            ws::linger(&mut stream).await;
+            drop(permit);
+        });
+    }
 }
 
 /// Routes one accepted connection to HTTP or to a WebSocket session.

@@ -10,6 +10,7 @@ use tickwire_shared::codec::MAX_SERVER_FRAME;
 use tickwire_shared::protocol::CloseReason;
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -25,6 +26,14 @@ pub const WS_PATH: &str = "/ws";
 const PEEK_LIMIT: usize = 2048;
 /// Pause between looks at a request line that has not fully arrived.
 const PEEK_RETRY: Duration = Duration::from_millis(5);
+/// How long a closing connection waits for the peer's close frame (or, for
+/// a refused connection, for the peer to hang up), draining what it sends.
+/// A well-behaved peer answers within a round trip; this bounds what a
+/// misbehaving one can hold, and keeps a graceful shutdown (close message
+/// write, then this) well inside its default 3 s.
+const LINGER: Duration = Duration::from_secs(1);
+/// Most bytes drained from a closing connection.
+const LINGER_BYTES: usize = 256 * 1024;
 
 /// Which side of the port a connection asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,16 +110,32 @@ fn check_path(request: &Request, response: Response) -> Result<Response, ErrorRe
     }
 }
 
-/// Refuses a connection before any handshake with a plain HTTP 503 and the
-/// reason, without waiting on the peer.
-pub fn refuse(stream: TcpStream, reason: &str) {
+/// Shuts our side of `stream` down and reads until the peer closes (at most
+/// [`LINGER`] and [`LINGER_BYTES`]), so what we queued is delivered rather
+/// than reset away.
+pub async fn linger(stream: &mut TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// The HTTP 503 a refused connection gets, with the reason as its body.
+pub fn refusal(reason: &str) -> String {
     let body = format!("{reason}\n");
-    let response = format!(
+    format!(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    );
-    // Best effort: a fresh socket's send buffer takes this at once.
-    let _ = stream.try_write(response.as_bytes());
+    )
 }
 
 /// A [`Link`] over an upgraded WebSocket.
@@ -141,6 +166,11 @@ impl Link for WsLink {
                 CloseReason::FrameTooLarge,
                 "frame or message over the size limit",
             ),
+            // The peer dropped the connection without a close frame: an
+            // abrupt disconnect, not a protocol violation.
+            Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                Incoming::Closed
+            }
             Some(Err(WsError::Protocol(_) | WsError::Utf8(_))) => Incoming::Violation(
                 CloseReason::ProtocolViolation,
                 "WebSocket protocol violation",
@@ -159,12 +189,31 @@ impl Link for WsLink {
             })
     }
 
+    /// Runs the closing handshake: sends the close frame, then reads and
+    /// discards until the peer's answering close frame (at most
+    /// [`LINGER`]), then shuts our side down. Dropping a socket that still
+    /// has unread input makes the kernel answer with a reset, which destroys
+    /// what the peer has not read yet: the `Close` message and close frame
+    /// that tell it why. A flooder always has unread input; once it answers
+    /// our close frame, it has read everything before it.
     async fn close(&mut self, reason: CloseReason, message: &str) {
+        use tokio::io::AsyncWriteExt;
         let frame = CloseFrame {
             code: CloseCode::from(reason.code()),
             reason: message.to_owned().into(),
         };
-        let _ = self.ws.close(Some(frame)).await;
+        let handshake = async {
+            if self.ws.close(Some(frame)).await.is_err() {
+                return;
+            }
+            while let Some(Ok(message)) = self.ws.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, handshake).await;
+        let _ = self.ws.get_mut().shutdown().await;
     }
 }
 
