@@ -1,0 +1,114 @@
+//! The bot swarm against an in-process server: a clean run gates on zero
+//! checksum mismatches and zero errors; a chaos run (malformed and oversize
+//! frames, floods, abrupt disconnects, slow readers) leaves the
+//! well-behaved bots in agreement with the server and the server up.
+
+mod support;
+
+use std::time::Duration;
+
+use support::TestServer;
+use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
+use tickwire_bot::swarm::{self, Edge, JoinMode, SwarmConfig};
+
+fn config(
+    server: &TestServer,
+    rooms: usize,
+    players: usize,
+    behaviour: BehaviourKind,
+) -> SwarmConfig {
+    SwarmConfig {
+        url: swarm::ws_url(&format!("ws://{}", server.addr)),
+        rooms,
+        players,
+        duration: Duration::from_secs(3),
+        ramp_up: Duration::from_millis(500),
+        seed: 1,
+        behaviour,
+        chaos: ChaosMix::default(),
+        join: JoinMode::CreateRooms,
+        quiet: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifty_bot_swarm_agrees_with_the_server_on_every_update() {
+    let server = TestServer::start().await;
+    let mut edges = Vec::new();
+    let report = swarm::run(config(&server, 5, 10, BehaviourKind::Arena), |edge| {
+        edges.push(edge)
+    })
+    .await;
+    assert_eq!(edges, [Edge::Opened, Edge::Closed]);
+
+    let w = &report.well_behaved;
+    assert!(
+        report.passed(),
+        "failures: {:?}\n{}",
+        report.failures,
+        report.summary()
+    );
+    assert_eq!((report.bots.planned, report.bots.joined), (50, 50));
+    assert_eq!(w.checksum_mismatches, 0);
+    assert_eq!(w.decode_errors, 0);
+    assert!(w.errors.is_empty(), "{:?}", w.errors);
+    assert!(
+        w.updates_per_bot_per_s > 24.0,
+        "{} updates per bot per second",
+        w.updates_per_bot_per_s
+    );
+    assert!(w.latency_ms.count > 0 && w.latency_ms.p50 > 0.0);
+    assert!(w.rtt_ms.count > 0, "bots ping");
+    assert!(w.down_payload_bytes_per_client_s > 0.0 && w.up_payload_bytes_per_client_s > 0.0);
+    assert!(!report.timeline.is_empty() && !report.latency_distribution.is_empty());
+    assert!(report.misbehaving.is_none());
+
+    // Every machine-readable figure is there, and the HTML renders.
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
+    assert_eq!(json["bots"]["joined"], 50);
+    assert!(json["well_behaved"]["latency_ms"]["p99"].as_f64().is_some());
+    let html = tickwire_bot::report::html::render(&report);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.matches("<svg").count() == 3);
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_does_not_reach_the_well_behaved_bots() {
+    let server = TestServer::start().await;
+    let report = swarm::run(config(&server, 4, 10, BehaviourKind::Chaos), |_| {}).await;
+
+    let w = &report.well_behaved;
+    let m = report.misbehaving.as_ref().expect("chaos bots ran");
+    assert!(m.bots > 5, "a real share misbehaved: {}", m.bots);
+    assert_eq!(w.checksum_mismatches, 0, "{}", report.summary());
+    assert_eq!(w.decode_errors, 0);
+    assert!(
+        w.errors.is_empty(),
+        "well-behaved bots saw errors: {:?}",
+        w.errors
+    );
+    assert!(
+        w.updates_per_bot_per_s > 24.0,
+        "{} updates per bot per second",
+        w.updates_per_bot_per_s
+    );
+    assert!(report.passed(), "failures: {:?}", report.failures);
+
+    // The server told the misbehaving bots why it closed them.
+    let closes: Vec<&String> = m
+        .errors
+        .keys()
+        .filter(|k| k.starts_with("closed:"))
+        .collect();
+    assert!(
+        closes.iter().any(|k| k.contains("MalformedFrame")
+            || k.contains("FrameTooLarge")
+            || k.contains("Flooding")),
+        "misbehaving bots' endings: {:?}",
+        m.errors
+    );
+    // And it is still up.
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+    server.stop().await.expect("clean stop");
+}
