@@ -558,7 +558,13 @@ async fn nan_infinite_undecodable_and_stale_inputs_are_dropped() {
     );
 
     // An input payload that is no ArenaInput, and an empty input list.
-    let undecodable = |newest_seq, inputs| ClientMessage::Inputs(Inputs { newest_seq, inputs });
+    let undecodable = |newest_seq, inputs| {
+        ClientMessage::Inputs(Inputs {
+            newest_seq,
+            inputs,
+            ack: None,
+        })
+    };
     player.send(&undecodable(1_000, vec![vec![1, 2, 3]])).await;
     let error = next_error(&mut player).await;
     assert_eq!(error.code, ErrorCode::InvalidInput, "{error:?}");

@@ -59,6 +59,13 @@ async fn a_fifty_bot_swarm_agrees_with_the_server_on_every_update() {
     );
     assert!(w.latency_ms.count > 0 && w.latency_ms.p50 > 0.0);
     assert!(w.rtt_ms.count > 0, "bots ping");
+    // Acks ride on inputs and arrive before the next tick: deltas are
+    // against the previous tick.
+    assert!(
+        w.mean_baseline_age < 1.2,
+        "mean baseline age {}",
+        w.mean_baseline_age
+    );
     assert!(w.down_payload_bytes_per_client_s > 0.0 && w.up_payload_bytes_per_client_s > 0.0);
     assert!(!report.timeline.is_empty() && !report.latency_distribution.is_empty());
     assert!(report.misbehaving.is_none());

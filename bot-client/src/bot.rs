@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::behaviour::{Behaviour, Misbehaviour};
-use crate::client::{Client, ClientError, ClientEvent};
+use crate::client::{AckMode, Client, ClientError, ClientEvent};
 use crate::measure::{BotRecorder, FinishedBot, Timeline, Window};
 
 /// How often a bot pings the server to measure round trips.
@@ -212,8 +212,10 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
     outcome
 }
 
-/// The well-behaved loop: read and apply updates, send one input per tick,
-/// ping every second.
+/// The well-behaved loop: read and apply updates; an arena bot answers
+/// each update with that tick's input, carrying the acknowledgement (one
+/// frame a tick upstream); an idle bot only acknowledges. Pings every
+/// second.
 async fn play(
     plan: &Plan,
     mut client: Client,
@@ -222,11 +224,11 @@ async fn play(
     shared: &Shared,
 ) -> FinishedBot {
     let mut bot = ArenaBot::new(BotConfig::default(), plan.seed, plan.index);
-    let period = client
-        .room()
-        .map_or(Duration::from_millis(33), |j| j.tick_rate.period());
-    let mut inputs = tokio::time::interval(period);
-    inputs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    client.set_ack_mode(if arena {
+        AckMode::WithInput
+    } else {
+        AckMode::Immediate
+    });
     let mut pings = tokio::time::interval(PING_EVERY);
     loop {
         let step = tokio::select! {
@@ -235,15 +237,15 @@ async fn play(
             message = client.recv() => match message {
                 Ok(Some(message)) => match client.process(message).await {
                     Ok(event) => {
+                        let updated = matches!(event, ClientEvent::Update(_));
                         note(&mut recorder, shared, event);
-                        Ok(())
+                        if updated && arena { client.send_input(&bot.next_input()).await } else { Ok(()) }
                     }
                     Err(e) => Err(e),
                 },
                 Ok(None) => Err(ClientError::Lost),
                 Err(e) => Err(e),
             },
-            _ = inputs.tick(), if arena => client.send_input(&bot.next_input()).await,
             _ = pings.tick() => client.ping().await,
         };
         recorder.track(

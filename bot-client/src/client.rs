@@ -121,6 +121,18 @@ pub fn unix_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// When a client acknowledges the worlds it rebuilt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AckMode {
+    /// In a message of its own, as soon as an update is applied (the
+    /// default: right for clients whose inputs follow their own clock).
+    #[default]
+    Immediate,
+    /// In the next [`Client::send_input`]: for clients that send an input
+    /// as each update arrives, so that one frame a tick goes upstream.
+    WithInput,
+}
+
 /// One update, as applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AppliedUpdate {
@@ -170,6 +182,8 @@ pub struct Client {
     room: Option<Joined>,
     next_request: u32,
     next_seq: u32,
+    ack_mode: AckMode,
+    pending_ack: Option<Tick>,
     traffic: Traffic,
     buf: Vec<u8>,
 }
@@ -210,6 +224,8 @@ impl Client {
             room: None,
             next_request: 0,
             next_seq: 0,
+            ack_mode: AckMode::default(),
+            pending_ack: None,
             traffic: Traffic::default(),
             buf: Vec::with_capacity(256),
         };
@@ -264,6 +280,11 @@ impl Client {
         &self.replica
     }
 
+    /// Chooses when updates are acknowledged.
+    pub fn set_ack_mode(&mut self, mode: AckMode) {
+        self.ack_mode = mode;
+    }
+
     /// Traffic so far.
     pub fn traffic(&self) -> Traffic {
         self.traffic
@@ -287,7 +308,8 @@ impl Client {
         Ok(())
     }
 
-    /// Sends one game input with the next sequence number.
+    /// Sends one game input with the next sequence number (and, in
+    /// [`AckMode::WithInput`], the pending acknowledgement).
     pub async fn send_input<I: Serialize>(&mut self, input: &I) -> Result<(), ClientError> {
         let mut bytes = Vec::with_capacity(32);
         codec::encode_value(input, &mut bytes)?;
@@ -295,6 +317,7 @@ impl Client {
         let inputs = Inputs {
             newest_seq: self.next_seq,
             inputs: vec![bytes],
+            ack: self.pending_ack.take(),
         };
         self.send(&ClientMessage::Inputs(inputs)).await
     }
@@ -360,7 +383,12 @@ impl Client {
                                 + u64::from(tick.0) * j.tick_rate.period().as_micros() as u64;
                             unix_us().saturating_sub(due + u64::from(update.lateness_us))
                         });
-                        self.send(&ClientMessage::Ack(Ack { tick })).await?;
+                        match self.ack_mode {
+                            AckMode::Immediate => {
+                                self.send(&ClientMessage::Ack(Ack { tick })).await?
+                            }
+                            AckMode::WithInput => self.pending_ack = Some(tick),
+                        }
                         let baseline_age = update.baseline.and_then(|b| tick.since(b)).unwrap_or(0);
                         ClientEvent::Update(AppliedUpdate {
                             tick,
@@ -378,6 +406,7 @@ impl Client {
             ServerMessage::Left(left) => {
                 self.room = None;
                 self.replica.reset();
+                self.pending_ack = None;
                 ClientEvent::Left(left)
             }
             ServerMessage::Close(c) => ClientEvent::Closed(Some((c.reason, c.message))),
@@ -429,12 +458,14 @@ impl Client {
                 }),
                 ServerMessage::Joined(joined) => {
                     self.replica.reset();
+                    self.pending_ack = None;
                     self.room = Some(joined.clone());
                     Ok(ServerMessage::Joined(joined))
                 }
                 ServerMessage::Left(left) => {
                     self.room = None;
                     self.replica.reset();
+                    self.pending_ack = None;
                     Ok(ServerMessage::Left(left))
                 }
                 other => Ok(other),

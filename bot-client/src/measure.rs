@@ -133,6 +133,8 @@ pub struct BotRecorder {
     pub checksum_mismatches: u64,
     /// Updates that did not decode or had an unknown baseline.
     pub decode_errors: u64,
+    /// Sum of the baseline ages of the deltas in the window, ticks.
+    pub baseline_age_sum: u64,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
     /// Traffic when the window opened and when it closed.
@@ -156,6 +158,7 @@ impl BotRecorder {
             missed: 0,
             checksum_mismatches: 0,
             decode_errors: 0,
+            baseline_age_sum: 0,
             errors: BTreeMap::new(),
             traffic_open: None,
             traffic_close: None,
@@ -226,6 +229,7 @@ impl BotRecorder {
             if update.full {
                 self.full_snapshots += 1;
             }
+            self.baseline_age_sum += u64::from(update.baseline_age);
             let _ = self.latency_us.record(update.latency_us.max(1));
             if let Some((_, second)) = &mut self.second {
                 let _ = second.latency_us.record(update.latency_us.max(1));
@@ -347,6 +351,9 @@ pub struct GroupReport {
     pub checksum_mismatches: u64,
     /// Updates that did not decode or had an unknown baseline.
     pub decode_errors: u64,
+    /// Mean age of the baselines deltas were encoded against, ticks: 1
+    /// when every acknowledgement reaches the server before its next tick.
+    pub mean_baseline_age: f64,
     /// Server tick start to world rebuilt.
     pub latency_ms: Percentiles,
     /// Update inter-arrival deviation from the tick period.
@@ -386,6 +393,7 @@ pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
         ..GroupReport::default()
     };
     let mut traffic = Traffic::default();
+    let mut age_sum = 0;
     for bot in bots {
         let b = &bot.recorder;
         let _ = latency.add(&b.latency_us);
@@ -396,6 +404,7 @@ pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
         r.full_snapshots += b.full_snapshots;
         r.checksum_mismatches += b.checksum_mismatches;
         r.decode_errors += b.decode_errors;
+        age_sum += b.baseline_age_sum;
         for (kind, n) in &b.errors {
             *r.errors.entry(kind.clone()).or_default() += n;
         }
@@ -415,6 +424,12 @@ pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
         }
     };
     r.updates_per_bot_per_s = per(r.updates);
+    let deltas = r.updates - r.full_snapshots;
+    r.mean_baseline_age = if deltas > 0 {
+        age_sum as f64 / deltas as f64
+    } else {
+        0.0
+    };
     r.latency_ms = Percentiles::of(&latency);
     r.jitter_ms = Percentiles::of(&jitter);
     r.rtt_ms = Percentiles::of(&rtt);

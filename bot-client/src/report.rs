@@ -210,6 +210,11 @@ impl Report {
         row(&mut out, "full snapshots", w.full_snapshots.to_string());
         row(
             &mut out,
+            "mean baseline age",
+            format!("{:.2} ticks", w.mean_baseline_age),
+        );
+        row(
+            &mut out,
             "checksum mismatches",
             w.checksum_mismatches.to_string(),
         );

@@ -326,6 +326,7 @@ mod tests {
         Inputs {
             newest_seq: seq,
             inputs: vec![bytes],
+            ack: None,
         }
     }
 
@@ -441,11 +442,13 @@ mod tests {
         let garbage = Inputs {
             newest_seq: 7,
             inputs: vec![vec![0xff; 3]],
+            ack: None,
         };
         assert!(room.receive_inputs(p, &garbage).unwrap().undecodable);
         let empty = Inputs {
             newest_seq: 8,
             inputs: vec![],
+            ack: None,
         };
         assert!(room.receive_inputs(p, &empty).unwrap().undecodable);
         // The valid input still drives the player.

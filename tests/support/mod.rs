@@ -381,6 +381,7 @@ impl Client {
         self.send(&ClientMessage::Inputs(Inputs {
             newest_seq: seq,
             inputs: vec![bytes],
+            ack: None,
         }))
         .await;
     }

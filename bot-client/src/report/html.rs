@@ -963,6 +963,11 @@ const GROUP_ROWS: &[Row] = &[
     ),
     Row::Figure("Full snapshots", |g| int(g.full_snapshots), never),
     Row::Figure(
+        "Mean baseline age (ticks)",
+        |g| fixed(g.mean_baseline_age, 2),
+        never,
+    ),
+    Row::Figure(
         "Checksum mismatches",
         |g| int(g.checksum_mismatches),
         |g| g.checksum_mismatches > 0,
@@ -1303,6 +1308,7 @@ mod tests {
             updates_per_bot_per_s: 29.9,
             updates_missed: 7,
             full_snapshots: 3,
+            mean_baseline_age: 1.02,
             checksum_mismatches: 0,
             decode_errors: 0,
             latency_ms: percentiles(1.25),

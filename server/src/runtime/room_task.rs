@@ -283,6 +283,11 @@ fn handle<G: Game>(
             let Some(io) = clients.get(&player) else {
                 return;
             };
+            // A piggybacked acknowledgement counts whatever becomes of the
+            // inputs.
+            if let Some(tick) = inputs.ack {
+                room.receive_ack(player, tick);
+            }
             match room.receive_inputs(player, &inputs) {
                 Ok(report) => {
                     let reason = if report.stale {

@@ -22,6 +22,10 @@ use super::{Incoming, Link, LinkError};
 
 /// The path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/ws";
+/// WebSocket read buffer per connection. Small on purpose: tungstenite
+/// zero-fills the free part of it before every read, and client messages
+/// are tens of bytes (bigger ones take a few reads).
+const READ_BUFFER: usize = 512;
 /// How much of a request line is looked at to route a connection.
 const PEEK_LIMIT: usize = 2048;
 /// Pause between looks at a request line that has not fully arrived.
@@ -83,7 +87,7 @@ pub fn config(max_client_frame: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_frame_size(Some(max_client_frame))
         .max_message_size(Some(max_client_frame))
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_SERVER_FRAME + 4 * 1024)
 }

@@ -8,13 +8,17 @@ use crate::tick::Tick;
 /// Game inputs, oldest first; the last one has sequence number
 /// `newest_seq` and each earlier one the number before. Sending the last few
 /// again in every message makes a lost datagram cost nothing; the server
-/// ignores the ones it has seen.
+/// ignores the ones it has seen. A client that sends its input as each
+/// update arrives puts its acknowledgement in the same message (`ack`), so
+/// one frame a tick goes upstream instead of two.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inputs {
     /// Sequence number of the last input (a per-session counter).
     pub newest_seq: u32,
     /// Encoded game inputs (see [`crate::codec::encode_value`]).
     pub inputs: Vec<Vec<u8>>,
+    /// The newest world state received, as in [`Ack`].
+    pub ack: Option<Tick>,
 }
 
 /// The newest world state the client holds; the server encodes the next

@@ -85,6 +85,7 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             ClientMessage::Inputs(Inputs {
                 newest_seq: 300,
                 inputs: vec![vec![1, 2, 3], vec![4, 5, 6]],
+                ack: Some(Tick(899)),
             }),
         ),
         ("ack", ClientMessage::Ack(Ack { tick: Tick(900) })),
