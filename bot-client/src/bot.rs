@@ -266,16 +266,15 @@ async fn play(
         client.traffic(),
         Instant::now(),
     );
-    let traffic = client.traffic();
     client.close().await;
-    recorder.finish(&shared.window, &shared.timeline, traffic)
+    recorder.finish(&shared.window)
 }
 
 fn note(recorder: &mut BotRecorder, shared: &Shared, event: ClientEvent) {
     let now = Instant::now();
     match event {
         ClientEvent::Update(update) => {
-            recorder.on_update(&shared.window, &update, now);
+            recorder.on_update(&shared.window, &shared.timeline, &update, now);
             shared.updates.fetch_add(1, Ordering::Relaxed);
             shared
                 .bytes_down
@@ -308,7 +307,8 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: ClientEvent) {
 
 /// A misbehaving bot: does its kind of harm over and over until stopped,
 /// reconnecting after each close. What the server answered is recorded as
-/// the bot's "errors" (expected ones, reported in the misbehaving group).
+/// the bot's "errors" (expected ones, reported in the misbehaving group);
+/// its traffic is not measured.
 async fn misbehave(
     plan: &Plan,
     name: &str,
@@ -318,7 +318,6 @@ async fn misbehave(
     shared: &Shared,
 ) -> FinishedBot {
     let mut rng = SimRng::new(plan.seed, 1 << 41 | plan.index);
-    let mut traffic_before = crate::client::Traffic::default();
     loop {
         let pause = Duration::from_secs_f32(rng.range_f32(0.3, 1.5));
         let stopped = tokio::select! {
@@ -350,25 +349,11 @@ async fn misbehave(
             }
         }
         let Some(c) = rejoined else { break };
-        let t = client.traffic();
-        traffic_before = sum(traffic_before, t);
         client = c;
         recorder.on_error("reconnected");
     }
-    let total = sum(traffic_before, client.traffic());
     drop(client);
-    recorder.finish(&shared.window, &shared.timeline, total)
-}
-
-fn sum(a: crate::client::Traffic, b: crate::client::Traffic) -> crate::client::Traffic {
-    crate::client::Traffic {
-        messages_in: a.messages_in + b.messages_in,
-        messages_out: a.messages_out + b.messages_out,
-        payload_in: a.payload_in + b.payload_in,
-        payload_out: a.payload_out + b.payload_out,
-        framed_in: a.framed_in + b.framed_in,
-        framed_out: a.framed_out + b.framed_out,
-    }
+    recorder.finish(&shared.window)
 }
 
 /// One round of harm; returns how the connection ended (as an error kind).

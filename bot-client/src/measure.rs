@@ -5,8 +5,8 @@
 //! figures; connect and join times are recorded separately.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -57,54 +57,133 @@ impl Window {
     }
 }
 
-/// One second of the run, merged over all well-behaved bots.
-#[derive(Debug)]
-struct Second {
-    latency_us: Histogram<u64>,
-    updates: u64,
-    bytes_down: u64,
-    bytes_up: u64,
+/// Latency buckets per second: bound `i` is `TIMELINE_BASE_US * 1.25^i`,
+/// so a percentile read off them is within about 12 %.
+const TIMELINE_BUCKETS: usize = 72;
+/// The first bucket's upper bound, microseconds.
+const TIMELINE_BASE_US: f64 = 10.0;
+/// Seconds the timeline holds past the planned window (stragglers land in
+/// the last slot).
+const TIMELINE_SLACK: usize = 5;
+
+fn bucket_of(us: u64) -> usize {
+    if (us as f64) <= TIMELINE_BASE_US {
+        return 0;
+    }
+    let i = ((us as f64 / TIMELINE_BASE_US).ln() / 1.25f64.ln()).ceil() as usize;
+    i.min(TIMELINE_BUCKETS - 1)
 }
 
-/// Per-second series shared by all bots; each bot adds its second when it
-/// moves to the next one.
-#[derive(Debug, Default)]
+fn bucket_bound_us(i: usize) -> f64 {
+    TIMELINE_BASE_US * 1.25f64.powi(i as i32)
+}
+
+/// One second of the run, summed over all well-behaved bots with atomics.
+#[derive(Debug)]
+struct Second {
+    latency: [AtomicU64; TIMELINE_BUCKETS],
+    updates: AtomicU64,
+    bytes_down: AtomicU64,
+    bytes_up: AtomicU64,
+}
+
+impl Default for Second {
+    fn default() -> Self {
+        Self {
+            latency: std::array::from_fn(|_| AtomicU64::new(0)),
+            updates: AtomicU64::new(0),
+            bytes_down: AtomicU64::new(0),
+            bytes_up: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Second {
+    fn quantile_ms(&self, counts: &[u64], q: f64) -> f64 {
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let target = (q * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, &n) in counts.iter().enumerate() {
+            seen += n;
+            if seen >= target {
+                return bucket_bound_us(i) / 1000.0;
+            }
+        }
+        bucket_bound_us(TIMELINE_BUCKETS - 1) / 1000.0
+    }
+}
+
+/// Per-second series shared by all bots. Recording is one relaxed atomic
+/// add, so thousands of bots measuring at once never wait on each other
+/// (a shared lock here showed up as latency spikes in the bots' own
+/// figures).
+#[derive(Debug)]
 pub struct Timeline {
-    seconds: Mutex<Vec<Second>>,
+    seconds: Vec<Second>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(60))
+    }
 }
 
 impl Timeline {
-    fn add(&self, index: usize, part: &Second) {
-        let mut seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
-        while seconds.len() <= index {
-            seconds.push(Second {
-                latency_us: histogram(),
-                updates: 0,
-                bytes_down: 0,
-                bytes_up: 0,
-            });
+    /// A timeline for a window of `window`.
+    pub fn new(window: Duration) -> Self {
+        let slots = window.as_secs() as usize + TIMELINE_SLACK;
+        Self {
+            seconds: (0..slots).map(|_| Second::default()).collect(),
         }
-        let s = &mut seconds[index];
-        let _ = s.latency_us.add(&part.latency_us);
-        s.updates += part.updates;
-        s.bytes_down += part.bytes_down;
-        s.bytes_up += part.bytes_up;
     }
 
-    /// The series, per second, with bytes divided by `clients`.
+    fn slot(&self, index: usize) -> &Second {
+        &self.seconds[index.min(self.seconds.len() - 1)]
+    }
+
+    fn record_update(&self, index: usize, latency_us: u64) {
+        let s = self.slot(index);
+        s.latency[bucket_of(latency_us)].fetch_add(1, Ordering::Relaxed);
+        s.updates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn record_bytes(&self, index: usize, down: u64, up: u64) {
+        let s = self.slot(index);
+        s.bytes_down.fetch_add(down, Ordering::Relaxed);
+        s.bytes_up.fetch_add(up, Ordering::Relaxed);
+    }
+
+    /// The series, per second up to the last one with data, bytes divided
+    /// by `clients`; latency percentiles at bucket resolution.
     pub fn report(&self, clients: usize) -> Vec<SecondReport> {
-        let seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
         let clients = clients.max(1) as f64;
-        seconds
+        let used = self
+            .seconds
+            .iter()
+            .rposition(|s| {
+                s.updates.load(Ordering::Relaxed) > 0 || s.bytes_down.load(Ordering::Relaxed) > 0
+            })
+            .map_or(0, |i| i + 1);
+        self.seconds[..used]
             .iter()
             .enumerate()
-            .map(|(i, s)| SecondReport {
-                second: i,
-                updates: s.updates,
-                latency_p50_ms: ms(s.latency_us.value_at_quantile(0.5)),
-                latency_p99_ms: ms(s.latency_us.value_at_quantile(0.99)),
-                down_bytes_per_client: s.bytes_down as f64 / clients,
-                up_bytes_per_client: s.bytes_up as f64 / clients,
+            .map(|(i, s)| {
+                let counts: Vec<u64> = s
+                    .latency
+                    .iter()
+                    .map(|c| c.load(Ordering::Relaxed))
+                    .collect();
+                SecondReport {
+                    second: i,
+                    updates: s.updates.load(Ordering::Relaxed),
+                    latency_p50_ms: s.quantile_ms(&counts, 0.5),
+                    latency_p99_ms: s.quantile_ms(&counts, 0.99),
+                    down_bytes_per_client: s.bytes_down.load(Ordering::Relaxed) as f64 / clients,
+                    up_bytes_per_client: s.bytes_up.load(Ordering::Relaxed) as f64 / clients,
+                }
             })
             .collect()
     }
@@ -137,13 +216,13 @@ pub struct BotRecorder {
     pub baseline_age_sum: u64,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
-    /// Traffic when the window opened and when it closed.
+    /// Traffic when the window opened.
     traffic_open: Option<Traffic>,
-    traffic_close: Option<Traffic>,
     last: Option<(Tick, Instant)>,
     period: Duration,
-    second: Option<(usize, Second)>,
-    seconds_traffic: Traffic,
+    /// The last traffic seen while the window was open (already added to
+    /// the timeline): the window's end.
+    traffic_last: Option<Traffic>,
 }
 
 impl BotRecorder {
@@ -161,68 +240,35 @@ impl BotRecorder {
             baseline_age_sum: 0,
             errors: BTreeMap::new(),
             traffic_open: None,
-            traffic_close: None,
             last: None,
             period,
-            second: None,
-            seconds_traffic: Traffic::default(),
+            traffic_last: None,
         }
     }
 
     /// Notes the traffic counters; call on every event so that the window's
-    /// edges are caught.
+    /// edges are caught and the timeline gets the bytes of each second.
     pub fn track(&mut self, window: &Window, timeline: &Timeline, traffic: Traffic, now: Instant) {
         if window.is_open() {
             self.traffic_open.get_or_insert(traffic);
+            let before = self.traffic_last.replace(traffic).unwrap_or(traffic);
             let index = window.second(now).unwrap_or(0);
-            self.roll_second(index, timeline, traffic);
-        } else if self.traffic_open.is_some() && self.traffic_close.is_none() {
-            self.traffic_close = Some(traffic);
-            self.flush_second(timeline, traffic);
-        }
-    }
-
-    fn roll_second(&mut self, index: usize, timeline: &Timeline, traffic: Traffic) {
-        match &self.second {
-            Some((current, _)) if *current == index => {}
-            Some(_) => {
-                self.flush_second(timeline, traffic);
-                self.second = Some((
-                    index,
-                    Second {
-                        latency_us: histogram(),
-                        updates: 0,
-                        bytes_down: 0,
-                        bytes_up: 0,
-                    },
-                ));
-            }
-            None => {
-                self.seconds_traffic = traffic;
-                self.second = Some((
-                    index,
-                    Second {
-                        latency_us: histogram(),
-                        updates: 0,
-                        bytes_down: 0,
-                        bytes_up: 0,
-                    },
-                ));
-            }
-        }
-    }
-
-    fn flush_second(&mut self, timeline: &Timeline, traffic: Traffic) {
-        if let Some((index, mut part)) = self.second.take() {
-            part.bytes_down = traffic.payload_in - self.seconds_traffic.payload_in;
-            part.bytes_up = traffic.payload_out - self.seconds_traffic.payload_out;
-            self.seconds_traffic = traffic;
-            timeline.add(index, &part);
+            timeline.record_bytes(
+                index,
+                traffic.payload_in - before.payload_in,
+                traffic.payload_out - before.payload_out,
+            );
         }
     }
 
     /// Records an applied update.
-    pub fn on_update(&mut self, window: &Window, update: &AppliedUpdate, now: Instant) {
+    pub fn on_update(
+        &mut self,
+        window: &Window,
+        timeline: &Timeline,
+        update: &AppliedUpdate,
+        now: Instant,
+    ) {
         let in_window = window.is_open();
         if in_window {
             self.updates += 1;
@@ -231,10 +277,7 @@ impl BotRecorder {
             }
             self.baseline_age_sum += u64::from(update.baseline_age);
             let _ = self.latency_us.record(update.latency_us.max(1));
-            if let Some((_, second)) = &mut self.second {
-                let _ = second.latency_us.record(update.latency_us.max(1));
-                second.updates += 1;
-            }
+            timeline.record_update(window.second(now).unwrap_or(0), update.latency_us);
         }
         if let Some((last_tick, last_at)) = self.last
             && in_window
@@ -262,12 +305,12 @@ impl BotRecorder {
         *self.errors.entry(kind.into()).or_default() += 1;
     }
 
-    /// Traffic inside the window (up to now if it has not closed).
-    fn window_traffic(&self, now: Traffic) -> Traffic {
-        let Some(open) = self.traffic_open else {
+    /// Traffic inside the window: from its opening to the last event seen
+    /// before it closed.
+    fn window_traffic(&self) -> Traffic {
+        let (Some(open), Some(close)) = (self.traffic_open, self.traffic_last) else {
             return Traffic::default();
         };
-        let close = self.traffic_close.unwrap_or(now);
         Traffic {
             messages_in: close.messages_in - open.messages_in,
             messages_out: close.messages_out - open.messages_out,
@@ -278,12 +321,9 @@ impl BotRecorder {
         }
     }
 
-    /// Finishes the recorder with the connection's final traffic.
-    pub fn finish(mut self, window: &Window, timeline: &Timeline, traffic: Traffic) -> FinishedBot {
-        let windowed = self.window_traffic(traffic);
-        if self.traffic_close.is_none() {
-            self.flush_second(timeline, traffic);
-        }
+    /// Finishes the recorder.
+    pub fn finish(self, window: &Window) -> FinishedBot {
+        let windowed = self.window_traffic();
         FinishedBot {
             recorder: self,
             traffic: windowed,
@@ -523,12 +563,22 @@ mod tests {
         let timeline = Timeline::default();
         let mut r = BotRecorder::new(Duration::from_millis(33));
         let t0 = Instant::now();
-        r.on_update(&window, &update(1, 500), t0);
+        r.on_update(&window, &timeline, &update(1, 500), t0);
         assert_eq!(r.updates, 0, "window not open yet");
         window.open();
         r.track(&window, &timeline, Traffic::default(), t0);
-        r.on_update(&window, &update(2, 1_000), t0 + Duration::from_millis(33));
-        r.on_update(&window, &update(5, 2_000), t0 + Duration::from_millis(133));
+        r.on_update(
+            &window,
+            &timeline,
+            &update(2, 1_000),
+            t0 + Duration::from_millis(33),
+        );
+        r.on_update(
+            &window,
+            &timeline,
+            &update(5, 2_000),
+            t0 + Duration::from_millis(133),
+        );
         assert_eq!((r.updates, r.missed), (2, 2));
         let traffic = Traffic {
             messages_in: 3,
@@ -536,9 +586,14 @@ mod tests {
             framed_in: 66,
             ..Traffic::default()
         };
+        r.track(&window, &timeline, traffic, t0 + Duration::from_millis(150));
         window.close();
-        r.track(&window, &timeline, traffic, t0 + Duration::from_secs(1));
-        let finished = r.finish(&window, &timeline, traffic);
+        let late = Traffic {
+            payload_in: 90,
+            ..traffic
+        };
+        r.track(&window, &timeline, late, t0 + Duration::from_secs(1));
+        let finished = r.finish(&window);
         let merged = merge(&[finished], 1.0);
         assert_eq!(merged.report.down_payload_bytes_per_client_s, 60.0);
         assert_eq!(
@@ -546,7 +601,31 @@ mod tests {
             66.0 + 3.0 * 52.0
         );
         assert!((merged.report.latency_ms.p50 - 1.0).abs() < 0.01);
-        assert_eq!(timeline.report(1)[0].updates, 2);
+        let second = &timeline.report(1)[0];
+        assert_eq!(second.updates, 2);
+        assert_eq!(second.down_bytes_per_client, 60.0);
+        // 1 ms and 2 ms samples: the median lands in 1 ms's bucket.
+        assert!(
+            (0.9..1.3).contains(&second.latency_p50_ms),
+            "{}",
+            second.latency_p50_ms
+        );
+    }
+
+    #[test]
+    fn timeline_buckets_are_monotonic_and_bounded() {
+        let mut last = 0;
+        for us in [1, 10, 11, 100, 1_000, 33_333, 10_000_000, u64::MAX] {
+            let b = bucket_of(us);
+            assert!(b >= last && b < TIMELINE_BUCKETS);
+            if us > 10 && us < 10_000_000 {
+                assert!(
+                    bucket_bound_us(b) >= us as f64 && bucket_bound_us(b) < us as f64 * 1.26,
+                    "{us} -> {b}"
+                );
+            }
+            last = b;
+        }
     }
 
     #[test]

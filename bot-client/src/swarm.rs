@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::behaviour::{Behaviour, BehaviourKind, ChaosMix};
 use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
-use crate::measure::{self, Percentiles};
+use crate::measure::{self, Percentiles, Timeline};
 use crate::report::{BotCounts, Report};
 
 /// Longest wait for every bot to join after the ramp-up.
@@ -140,7 +140,10 @@ fn progress(config: &SwarmConfig, total: usize) -> Option<ProgressBar> {
 /// and closes.
 pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
     let total = config.rooms * config.players;
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        timeline: Timeline::new(config.duration),
+        ..Shared::default()
+    });
     let bar = progress(&config, total);
     let tasks: Vec<_> = plans(&config)
         .into_iter()
@@ -166,7 +169,7 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    on_edge(Edge::Opened);
+    edge(&mut on_edge, Edge::Opened);
     shared.window.open();
     let cpu_open = measure::process_cpu();
     let opened = Instant::now();
@@ -207,7 +210,7 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
     shared.window.close();
     let window_s = opened.elapsed().as_secs_f64();
     let bot_cpu = measure::process_cpu().saturating_sub(cpu_open);
-    on_edge(Edge::Closed);
+    edge(&mut on_edge, Edge::Closed);
     shared.stop.cancel();
 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
@@ -237,6 +240,18 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
         ));
     }
     report
+}
+
+/// Calls the edge callback. It may block (the benchmark reads /proc and
+/// scrapes the server), so on a multi-thread runtime it runs under
+/// `block_in_place`, which moves the bots off this worker first: a blocked
+/// worker would otherwise stall its bots and show up as latency.
+fn edge(on_edge: &mut impl FnMut(Edge), which: Edge) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| on_edge(which)),
+        _ => on_edge(which),
+    }
 }
 
 fn build_report(
