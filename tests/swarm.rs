@@ -23,6 +23,7 @@ fn config(
         players,
         duration: Duration::from_secs(3),
         ramp_up: Duration::from_millis(500),
+        settle: Duration::from_millis(200),
         seed: 1,
         behaviour,
         chaos: ChaosMix::default(),

@@ -279,6 +279,8 @@ pub struct BenchConfig {
     pub duration: Duration,
     /// Ramp-up.
     pub ramp_up: Duration,
+    /// Pause between the last join and the window.
+    pub settle: Duration,
     /// Seed.
     pub seed: u64,
     /// The server binary.
@@ -300,6 +302,7 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         players,
         duration: config.duration,
         ramp_up: config.ramp_up,
+        settle: config.settle,
         seed: config.seed,
         behaviour: crate::behaviour::BehaviourKind::Arena,
         chaos: Default::default(),

@@ -60,6 +60,9 @@ struct SwarmArgs {
     /// Bots start spread over this.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     ramp_up: Duration,
+    /// Pause between the last join and the measurement window.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    settle: Duration,
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -92,6 +95,9 @@ struct BenchArgs {
     /// Ramp-up.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     ramp_up: Duration,
+    /// Pause between the last join and the measurement window.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    settle: Duration,
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -164,6 +170,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 players: args.players,
                 duration: args.duration,
                 ramp_up: args.ramp_up,
+                settle: args.settle,
                 seed: args.seed,
                 behaviour: args.behaviour,
                 chaos: args.chaos,
@@ -179,6 +186,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 rooms: args.rooms,
                 duration: args.duration,
                 ramp_up: args.ramp_up,
+                settle: args.settle,
                 seed: args.seed,
                 server: args.server.unwrap_or_else(bench::default_server_binary),
                 quiet: args.output.quiet,

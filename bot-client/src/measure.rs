@@ -15,15 +15,27 @@ use tickwire_shared::tick::Tick;
 
 use crate::client::{AppliedUpdate, Traffic};
 
-/// Significant figures of every histogram.
-const SIGFIG: u8 = 3;
+/// Significant figures of the per-bot histograms: 1 % precision.
+const SIGFIG: u8 = 2;
+/// The largest value a per-bot histogram holds exactly, microseconds
+/// (60 s); larger ones are recorded as this.
+const HISTOGRAM_MAX_US: u64 = 60_000_000;
 /// TCP/IP header bytes per segment on loopback (IPv4 20 + TCP 20 +
 /// timestamps 12), for the wire estimate: with TCP_NODELAY and small
 /// messages each message is about one segment.
 pub const TCP_IP_HEADER: u64 = 52;
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new(SIGFIG).expect("3 significant figures is valid")
+/// A per-bot histogram, allocated at its full range up front (about 10
+/// KiB). An auto-resizing one reallocates and copies as larger values
+/// arrive; with thousands of bots starting to record at once, that copying
+/// stalled the whole swarm for half a second and showed up as latency.
+fn histogram() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, SIGFIG).expect("valid bounds")
+}
+
+/// A merged histogram (many bots' counts need 64 bits).
+fn merged_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, SIGFIG).expect("valid bounds")
 }
 
 /// The window in which figures count, shared by all bots of a run.
@@ -197,11 +209,11 @@ fn ms(us: u64) -> f64 {
 #[derive(Debug)]
 pub struct BotRecorder {
     /// Server tick start to world rebuilt, microseconds.
-    pub latency_us: Histogram<u64>,
+    pub latency_us: Histogram<u32>,
     /// |inter-arrival time - tick period|, microseconds.
-    pub jitter_us: Histogram<u64>,
+    pub jitter_us: Histogram<u32>,
     /// Ping round trips, microseconds.
-    pub rtt_us: Histogram<u64>,
+    pub rtt_us: Histogram<u32>,
     /// Updates applied in the window.
     pub updates: u64,
     /// Of them, full snapshots.
@@ -276,7 +288,7 @@ impl BotRecorder {
                 self.full_snapshots += 1;
             }
             self.baseline_age_sum += u64::from(update.baseline_age);
-            let _ = self.latency_us.record(update.latency_us.max(1));
+            self.latency_us.saturating_record(update.latency_us.max(1));
             timeline.record_update(window.second(now).unwrap_or(0), update.latency_us);
         }
         if let Some((last_tick, last_at)) = self.last
@@ -287,7 +299,8 @@ impl BotRecorder {
             let expected = self.period * gap.max(1);
             let arrival = now.saturating_duration_since(last_at);
             let jitter = arrival.abs_diff(expected);
-            let _ = self.jitter_us.record(jitter.as_micros() as u64);
+            self.jitter_us
+                .saturating_record((jitter.as_micros() as u64).max(1));
         }
         self.last = Some((update.tick, now));
     }
@@ -295,7 +308,7 @@ impl BotRecorder {
     /// Records a ping round trip.
     pub fn on_rtt(&mut self, window: &Window, rtt_us: u64) {
         if window.is_open() {
-            let _ = self.rtt_us.record(rtt_us.max(1));
+            self.rtt_us.saturating_record(rtt_us.max(1));
         }
     }
 
@@ -425,9 +438,18 @@ pub struct Merged {
     pub latency_us: Histogram<u64>,
 }
 
+/// Adds a per-bot histogram's counts to a merged one (same bounds and
+/// precision, so every value lands in the bucket it came from).
+fn merge_into(target: &mut Histogram<u64>, source: &Histogram<u32>) {
+    for v in source.iter_recorded() {
+        target.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+    }
+}
+
 /// Merges finished bots into a group's figures over a window of `seconds`.
 pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
-    let (mut latency, mut jitter, mut rtt) = (histogram(), histogram(), histogram());
+    let (mut latency, mut jitter, mut rtt) =
+        (merged_histogram(), merged_histogram(), merged_histogram());
     let mut r = GroupReport {
         bots: bots.len(),
         ..GroupReport::default()
@@ -436,9 +458,9 @@ pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
     let mut age_sum = 0;
     for bot in bots {
         let b = &bot.recorder;
-        let _ = latency.add(&b.latency_us);
-        let _ = jitter.add(&b.jitter_us);
-        let _ = rtt.add(&b.rtt_us);
+        merge_into(&mut latency, &b.latency_us);
+        merge_into(&mut jitter, &b.jitter_us);
+        merge_into(&mut rtt, &b.rtt_us);
         r.updates += b.updates;
         r.updates_missed += b.missed;
         r.full_snapshots += b.full_snapshots;

@@ -64,6 +64,8 @@ pub struct Report {
     pub seed: u64,
     /// Ramp-up, seconds.
     pub ramp_up_s: f64,
+    /// Pause between the last join and the window, seconds.
+    pub settle_s: f64,
     /// Measurement window, seconds.
     pub window_s: f64,
     /// How many bots got how far.

@@ -47,6 +47,10 @@ pub struct SwarmConfig {
     pub duration: Duration,
     /// Bots start spread over this.
     pub ramp_up: Duration,
+    /// Pause between the last join and the window opening, so that the
+    /// backlog a join storm leaves in the bots' sockets does not count as
+    /// steady-state latency.
+    pub settle: Duration,
     /// Workload seed.
     pub seed: u64,
     /// What bots do.
@@ -169,6 +173,10 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    tokio::select! {
+        () = tokio::time::sleep(config.settle) => {}
+        () = shared.stop.cancelled() => {}
+    }
     edge(&mut on_edge, Edge::Opened);
     shared.window.open();
     let cpu_open = measure::process_cpu();
@@ -299,6 +307,7 @@ fn build_report(
         players_per_room: config.players,
         seed: config.seed,
         ramp_up_s: config.ramp_up.as_secs_f64(),
+        settle_s: config.settle.as_secs_f64(),
         window_s,
         bots: BotCounts {
             planned: total,
@@ -344,6 +353,7 @@ mod tests {
             players: 4,
             duration: Duration::from_secs(1),
             ramp_up: Duration::from_secs(12),
+            settle: Duration::ZERO,
             seed: 1,
             behaviour: BehaviourKind::Chaos,
             chaos: ChaosMix::default(),

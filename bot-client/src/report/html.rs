@@ -350,6 +350,7 @@ fn header(out: &mut String, r: &Report) -> fmt::Result {
         ),
         ("Seed", format!("<span class=\"mono\">{}</span>", r.seed)),
         ("Ramp-up", seconds(r.ramp_up_s)),
+        ("Settle", seconds(r.settle_s)),
         ("Measurement window", seconds(r.window_s)),
     ];
     for (name, value) in params {
@@ -1339,6 +1340,7 @@ mod tests {
             players_per_room: 11,
             seed: 42,
             ramp_up_s: 5.0,
+            settle_s: 2.0,
             window_s: 12.0,
             bots: BotCounts {
                 planned: 440,
