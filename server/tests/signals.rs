@@ -1,0 +1,133 @@
+//! The real binary: it starts on the port it is given, serves a WebSocket
+//! client, and on SIGTERM (and SIGINT) closes the client with reason
+//! `ServerShutdown` and exits 0 within a few seconds.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tickwire_shared::codec;
+use tickwire_shared::protocol::*;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Starts the binary on an ephemeral port; returns it and its address,
+/// read from its "listening" log line.
+fn start() -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
+        .args(["--bind", "127.0.0.1:0", "--log-level", "info"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("ws://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server logs its address");
+    (child, addr)
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: signalling the child this test started, by its pid.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(rc, 0);
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("waitable") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn greeted_client(
+    addr: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("connects");
+    let hello = ClientMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_name: "signals".into(),
+        auth_ticket: None,
+        resume_token: None,
+    });
+    let mut frame = Vec::new();
+    codec::encode_client(&hello, &mut frame).expect("encodes");
+    ws.send(Message::Binary(frame.into())).await.expect("sends");
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("welcome in time");
+        let Some(Ok(Message::Binary(bytes))) = next else {
+            panic!("connection ended before Welcome")
+        };
+        if let Ok(ServerMessage::Welcome(_)) = codec::decode_server(&bytes, codec::MAX_SERVER_FRAME)
+        {
+            return ws;
+        }
+    }
+}
+
+async fn shutdown_on(signal_number: libc::c_int) {
+    let (mut child, addr) = start();
+    let mut ws = greeted_client(&addr).await;
+    signal(&child, signal_number);
+    let (mut reason, mut code) = (None, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        match message {
+            Message::Binary(bytes) => {
+                if let Ok(ServerMessage::Close(close)) =
+                    codec::decode_server(&bytes, codec::MAX_SERVER_FRAME)
+                {
+                    reason = Some(close.reason);
+                }
+            }
+            Message::Close(frame) => code = frame.map(|f| u16::from(f.code)),
+            _ => {}
+        }
+    }
+    assert_eq!(reason, Some(CloseReason::ServerShutdown));
+    assert_eq!(code, Some(1001));
+    let status = wait_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn sigterm_closes_clients_with_a_reason_and_exits_cleanly() {
+    shutdown_on(libc::SIGTERM).await;
+}
+
+#[tokio::test]
+async fn sigint_does_the_same() {
+    shutdown_on(libc::SIGINT).await;
+}
+
+#[tokio::test]
+async fn an_invalid_setting_is_refused_at_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
+        .args(["--bind", "127.0.0.1:0", "--max-rooms", "0"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("max_rooms"), "{stderr}");
+}
