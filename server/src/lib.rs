@@ -20,7 +20,7 @@
 //! - `runtime`: the accept loop with connection caps, the room tick task
 //!   and the session task.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.
-//! - [`shutdown`]: Ctrl-C / SIGTERM.
+//! - [`shutdown`]: SIGINT / SIGTERM, installed before the server listens.
 //!
 //! # Use
 //!
@@ -31,7 +31,8 @@
 //!
 //! let server = Server::<Arena>::bind(ServerConfig::default(), ArenaConfig::default()).await?;
 //! println!("listening on {}", server.local_addr());
-//! server.run(tickwire_server::shutdown::signal()).await
+//! let signals = tickwire_server::shutdown::Signals::install().expect("signal handlers");
+//! server.run(signals.received()).await
 //! # }
 //! ```
 

@@ -108,7 +108,11 @@ async fn main() -> anyhow::Result<()> {
         arena.tick_rate = TickRate::new(hz).context("--tick-rate must be 1..=240")?;
     }
     arena.validate()?;
+    // Handlers first: from the moment the server is listening, a signal
+    // means a graceful shutdown.
+    let signals =
+        tickwire_server::shutdown::Signals::install().context("installing signal handlers")?;
     let server = Server::<Arena>::bind(config, arena).await?;
-    server.run(tickwire_server::shutdown::signal()).await?;
+    server.run(signals.received()).await?;
     Ok(())
 }
