@@ -12,7 +12,6 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use support::ArenaRun;
 use tickwire_shared::arena::SCHEMA;
-use tickwire_shared::codec;
 use tickwire_shared::delta::{DeltaDecoder, DeltaEncoder};
 use tickwire_shared::snapshot::WorldSnapshot;
 
@@ -26,26 +25,6 @@ fn recorded(players: u32) -> Vec<WorldSnapshot> {
     let mut run = ArenaRun::new(players);
     run.record(WARM_UP);
     run.record(SAMPLE_TICKS)
-}
-
-fn update(
-    encoder: &mut DeltaEncoder,
-    baseline: Option<&WorldSnapshot>,
-    current: &WorldSnapshot,
-    buf: &mut Vec<u8>,
-) {
-    buf.clear();
-    codec::encode_update_header(
-        current.tick,
-        baseline.map(|b| b.tick),
-        1_000,
-        current.checksum(),
-        buf,
-    )
-    .expect("header");
-    encoder
-        .encode(&SCHEMA, baseline, current, buf)
-        .expect("delta");
 }
 
 fn benches(c: &mut Criterion) {
@@ -62,7 +41,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 let (base, now) = pairs[i % pairs.len()];
                 i += 1;
-                update(&mut encoder, Some(base), now, &mut buf);
+                support::encode_update(&mut encoder, Some(base), now, &mut buf);
                 black_box(buf.len())
             })
         });
@@ -73,7 +52,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 let now = &worlds[i % worlds.len()];
                 i += 1;
-                update(&mut encoder, None, now, &mut buf);
+                support::encode_update(&mut encoder, None, now, &mut buf);
                 black_box(buf.len())
             })
         });

@@ -7,35 +7,18 @@
 mod support;
 
 use support::ArenaRun;
-use tickwire_shared::arena::SCHEMA;
-use tickwire_shared::codec;
 use tickwire_shared::delta::DeltaEncoder;
 use tickwire_shared::snapshot::WorldSnapshot;
 
 /// A 30 s run at 30 Hz.
 const TICKS: u32 = 900;
-/// The lateness assumed in every header: 1 ms takes two LEB128 bytes, like
-/// any lateness from 128 us to 16 ms.
-const LATENESS_US: u32 = 1_000;
-
 fn frame_len(
     encoder: &mut DeltaEncoder,
     baseline: Option<&WorldSnapshot>,
     current: &WorldSnapshot,
     buf: &mut Vec<u8>,
 ) -> usize {
-    buf.clear();
-    codec::encode_update_header(
-        current.tick,
-        baseline.map(|b| b.tick),
-        LATENESS_US,
-        current.checksum(),
-        buf,
-    )
-    .expect("header");
-    encoder
-        .encode(&SCHEMA, baseline, current, buf)
-        .expect("delta");
+    support::encode_update(encoder, baseline, current, buf);
     buf.len()
 }
 

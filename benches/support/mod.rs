@@ -1,7 +1,12 @@
 //! The seeded arena run the benchmarks share: a room of bots playing the
-//! arena workload, one snapshot per tick.
+//! arena workload, one snapshot per tick; and the update encoding every
+//! benchmark measures the same way.
 
-use tickwire_shared::arena::{Arena, ArenaBot, ArenaConfig, ArenaInput, BotConfig};
+#![allow(dead_code)] // each bench uses a different subset
+
+use tickwire_shared::arena::{Arena, ArenaBot, ArenaConfig, ArenaInput, BotConfig, SCHEMA};
+use tickwire_shared::codec;
+use tickwire_shared::delta::DeltaEncoder;
 use tickwire_shared::game::{Game, GameOptions, PlayerInput};
 use tickwire_shared::ids::PlayerId;
 use tickwire_shared::snapshot::WorldSnapshot;
@@ -9,6 +14,32 @@ use tickwire_shared::tick::Tick;
 
 /// The workload seed.
 pub(crate) const SEED: u64 = 1;
+
+/// The tick lateness written in every benchmark header: 1 ms takes two
+/// LEB128 bytes, like any lateness from 128 us to 16 ms.
+pub(crate) const LATENESS_US: u32 = 1_000;
+
+/// Encodes the whole update frame a client gets (header, checksum, delta
+/// against `baseline`) into `buf`, replacing its contents.
+pub(crate) fn encode_update(
+    encoder: &mut DeltaEncoder,
+    baseline: Option<&WorldSnapshot>,
+    current: &WorldSnapshot,
+    buf: &mut Vec<u8>,
+) {
+    buf.clear();
+    codec::encode_update_header(
+        current.tick,
+        baseline.map(|b| b.tick),
+        LATENESS_US,
+        current.checksum(),
+        buf,
+    )
+    .expect("header");
+    encoder
+        .encode(&SCHEMA, baseline, current, buf)
+        .expect("delta");
+}
 
 /// An arena with `players` bots, stepping one tick per call.
 pub(crate) struct ArenaRun {

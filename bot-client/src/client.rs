@@ -435,15 +435,8 @@ impl Client {
         let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
         loop {
             let message = self.recv_until(deadline).await?;
-            let answer = match &message {
-                ServerMessage::RoomList(r) => r.request_id == id,
-                ServerMessage::RoomCreated(r) => r.request_id == id,
-                ServerMessage::Joined(j) => j.request_id == Some(id),
-                ServerMessage::Left(l) => l.request_id == Some(id),
-                ServerMessage::Error(e) => e.request_id == Some(id),
-                ServerMessage::Close(_) => true,
-                _ => false,
-            };
+            let answer =
+                matches!(message, ServerMessage::Close(_)) || message.request_id() == Some(id);
             if !answer {
                 if let ClientEvent::Closed(Some((reason, message))) = self.process(message).await? {
                     return Err(ClientError::Closed { reason, message });

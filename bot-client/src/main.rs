@@ -43,17 +43,9 @@ struct Output {
     quiet: bool,
 }
 
+/// When a run measures, shared by `swarm` and `bench`.
 #[derive(Debug, Args)]
-struct SwarmArgs {
-    /// Server WebSocket URL (`/ws` is added when there is no path).
-    #[arg(long, default_value = "ws://127.0.0.1:7000")]
-    url: String,
-    /// Rooms.
-    #[arg(long, default_value_t = 1)]
-    rooms: usize,
-    /// Bots per room.
-    #[arg(long, default_value_t = 16)]
-    players: usize,
+struct Timing {
     /// Measurement window, after every bot has joined (e.g. 30s, 2m).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     duration: Duration,
@@ -66,6 +58,21 @@ struct SwarmArgs {
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct SwarmArgs {
+    /// Server WebSocket URL (`/ws` is added when there is no path).
+    #[arg(long, default_value = "ws://127.0.0.1:7000")]
+    url: String,
+    /// Rooms.
+    #[arg(long, default_value_t = 1)]
+    rooms: usize,
+    /// Bots per room.
+    #[arg(long, default_value_t = 16)]
+    players: usize,
+    #[command(flatten)]
+    timing: Timing,
     /// What bots do.
     #[arg(long, value_enum, default_value_t = BehaviourKind::Arena)]
     behaviour: BehaviourKind,
@@ -89,18 +96,8 @@ struct BenchArgs {
     /// Rooms instead of the size's (16 players each for lobbies).
     #[arg(long)]
     rooms: Option<usize>,
-    /// Measurement window.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    duration: Duration,
-    /// Ramp-up.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    ramp_up: Duration,
-    /// Pause between the last join and the measurement window.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    settle: Duration,
-    /// Workload seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    timing: Timing,
     /// The server binary [default: tickwire-server next to this binary].
     #[arg(long)]
     server: Option<PathBuf>,
@@ -111,14 +108,8 @@ struct BenchArgs {
 /// Raises the open-file limit to its hard maximum: a swarm holds a socket
 /// per bot.
 fn raise_fd_limit() {
-    // SAFETY: get/setrlimit read and write a struct we own.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "could not raise the open-file limit");
     }
 }
 
@@ -168,10 +159,10 @@ async fn main() -> anyhow::Result<ExitCode> {
                 url: swarm::ws_url(&args.url),
                 rooms: args.rooms,
                 players: args.players,
-                duration: args.duration,
-                ramp_up: args.ramp_up,
-                settle: args.settle,
-                seed: args.seed,
+                duration: args.timing.duration,
+                ramp_up: args.timing.ramp_up,
+                settle: args.timing.settle,
+                seed: args.timing.seed,
                 behaviour: args.behaviour,
                 chaos: args.chaos,
                 join,
@@ -184,10 +175,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             let config = BenchConfig {
                 size: args.size,
                 rooms: args.rooms,
-                duration: args.duration,
-                ramp_up: args.ramp_up,
-                settle: args.settle,
-                seed: args.seed,
+                duration: args.timing.duration,
+                ramp_up: args.timing.ramp_up,
+                settle: args.timing.settle,
+                seed: args.timing.seed,
                 server: args.server.unwrap_or_else(bench::default_server_binary),
                 quiet: args.output.quiet,
             };

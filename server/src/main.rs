@@ -82,25 +82,19 @@ fn load(cli: &Cli) -> anyhow::Result<ServerConfig> {
 /// Raises the open-file limit to its hard maximum: every client is a
 /// socket, and the usual soft limit (1024) is far below a busy server's.
 fn raise_fd_limit() {
-    // SAFETY: get/setrlimit read and write a struct we own.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "could not raise the open-file limit");
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    raise_fd_limit();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level))
         .context("invalid --log-level")?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    raise_fd_limit();
 
     let config = load(&cli)?;
     let mut arena = ArenaConfig::default();

@@ -88,6 +88,18 @@ pub enum ServerMessage {
 impl ServerMessage {
     /// The kind byte of [`ServerMessage::Update`].
     pub const UPDATE_KIND: u8 = 12;
+
+    /// The request this message answers, if it answers one.
+    pub fn request_id(&self) -> Option<u32> {
+        match self {
+            Self::RoomList(r) => Some(r.request_id),
+            Self::RoomCreated(r) => Some(r.request_id),
+            Self::Joined(j) => j.request_id,
+            Self::Left(l) => l.request_id,
+            Self::Error(e) => e.request_id,
+            _ => None,
+        }
+    }
 }
 
 /// Heartbeat carrying the sender's clock, echoed back in a [`Pong`].
@@ -201,4 +213,21 @@ pub enum ErrorCode {
     RateLimited,
     /// A spectator tried to act as a player.
     NotAPlayer,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_name_their_request_and_nothing_else_does() {
+        let ids: Vec<(&str, Option<u32>)> = samples::server_messages()
+            .iter()
+            .map(|(name, m)| (*name, m.request_id()))
+            .collect();
+        let answering = ["room_list", "room_created", "joined", "error"];
+        for (name, id) in ids {
+            assert_eq!(id.is_some(), answering.contains(&name), "{name}: {id:?}");
+        }
+    }
 }

@@ -308,17 +308,7 @@ impl Client {
         let id = self.request_id();
         self.send(&build(id)).await;
         let answer = self
-            .expect(|m| {
-                let answered = match &m {
-                    ServerMessage::RoomList(r) => r.request_id == id,
-                    ServerMessage::RoomCreated(r) => r.request_id == id,
-                    ServerMessage::Joined(j) => j.request_id == Some(id),
-                    ServerMessage::Left(l) => l.request_id == Some(id),
-                    ServerMessage::Error(e) => e.request_id == Some(id),
-                    _ => false,
-                };
-                answered.then_some(m)
-            })
+            .expect(|m| (m.request_id() == Some(id)).then_some(m))
             .await;
         into_result(answer)
     }
