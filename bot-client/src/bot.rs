@@ -267,7 +267,7 @@ async fn play(
         Instant::now(),
     );
     client.close().await;
-    recorder.finish(&shared.window)
+    recorder.finish()
 }
 
 fn note(recorder: &mut BotRecorder, shared: &Shared, event: ClientEvent) {
@@ -353,7 +353,7 @@ async fn misbehave(
         recorder.on_error("reconnected");
     }
     drop(client);
-    recorder.finish(&shared.window)
+    recorder.finish()
 }
 
 /// One round of harm; returns how the connection ended (as an error kind).

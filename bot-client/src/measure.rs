@@ -335,12 +335,11 @@ impl BotRecorder {
     }
 
     /// Finishes the recorder.
-    pub fn finish(self, window: &Window) -> FinishedBot {
+    pub fn finish(self) -> FinishedBot {
         let windowed = self.window_traffic();
         FinishedBot {
             recorder: self,
             traffic: windowed,
-            _window_open: window.opened_at().is_some(),
         }
     }
 }
@@ -350,7 +349,6 @@ impl BotRecorder {
 pub struct FinishedBot {
     recorder: BotRecorder,
     traffic: Traffic,
-    _window_open: bool,
 }
 
 /// Percentiles of a histogram, in milliseconds.
@@ -615,7 +613,7 @@ mod tests {
             ..traffic
         };
         r.track(&window, &timeline, late, t0 + Duration::from_secs(1));
-        let finished = r.finish(&window);
+        let finished = r.finish();
         let merged = merge(&[finished], 1.0);
         assert_eq!(merged.report.down_payload_bytes_per_client_s, 60.0);
         assert_eq!(

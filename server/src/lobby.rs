@@ -278,11 +278,6 @@ impl<H> Lobby<H> {
         Some(entry.handle)
     }
 
-    /// Every room's handle (for shutdown).
-    pub fn handles(&self) -> impl Iterator<Item = &H> {
-        self.rooms.values().map(|e| &e.handle)
-    }
-
     /// Rooms in all.
     pub fn len(&self) -> usize {
         self.rooms.len()

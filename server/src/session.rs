@@ -1,7 +1,7 @@
 //! Per-connection rules that need no IO (pure): the session's state, the
 //! handshake check, and the flood limiter. The session task drives them.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tickwire_shared::ids::RoomId;
 use tickwire_shared::protocol::{CloseReason, Hello, PROTOCOL_VERSION, Role};
@@ -83,13 +83,10 @@ impl FloodGuard {
     }
 }
 
-/// How long until `deadline`, zero when past.
-pub fn remaining(deadline: Instant, now: Instant) -> Duration {
-    deadline.saturating_duration_since(now)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn hello(version: u16, name: &str) -> Hello {
