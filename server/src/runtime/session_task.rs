@@ -223,9 +223,16 @@ impl<G: Game, L: Link> Session<G, L> {
         let timeouts = self.shared.config.timeouts.clone();
         let mut heartbeat = tokio::time::interval(timeouts.heartbeat());
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let idle = tokio::time::sleep(timeouts.idle());
-        tokio::pin!(idle);
+        // Silence is checked on each heartbeat against the time of the last
+        // frame, rather than by resetting a timer on every frame (a timer
+        // reset per message is measurable at thousands of clients); the
+        // timeout is then exact to within one heartbeat.
+        let mut last_heard = tokio::time::Instant::now();
+        // Created once: a fresh cancellation future per wake-up would
+        // register and unregister a waiter every time.
         let cancel = self.shared.cancel.clone();
+        let cancelled = cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let slot = self.room.as_ref().map(|r| Arc::clone(&r.slot));
             let next_update = async {
@@ -236,15 +243,19 @@ impl<G: Game, L: Link> Session<G, L> {
             };
             let step = tokio::select! {
                 biased;
-                () = cancel.cancelled() => return Ending::tell(CloseReason::ServerShutdown, "server shutting down"),
+                                () = &mut cancelled => return Ending::tell(CloseReason::ServerShutdown, "server shutting down"),
                 Some(message) = control_rx.recv() => self.send(&message).await,
                 frame = next_update => self.send_update(frame).await,
-                incoming = self.link.recv() => {
-                    idle.as_mut().reset(tokio::time::Instant::now() + timeouts.idle());
+                                incoming = self.link.recv() => {
+                    last_heard = tokio::time::Instant::now();
                     self.on_incoming(incoming).await
                 }
-                _ = heartbeat.tick() => self.send(&ServerMessage::Ping(Ping { sent_at_us: unix_us() })).await,
-                () = &mut idle => return Ending::tell(CloseReason::IdleTimeout, "nothing received in time"),
+                now = heartbeat.tick() => {
+                    if now.saturating_duration_since(last_heard) >= timeouts.idle() {
+                        return Ending::tell(CloseReason::IdleTimeout, "nothing received in time");
+                    }
+                    self.send(&ServerMessage::Ping(Ping { sent_at_us: unix_us() })).await
+                }
             };
             if let Err(ending) = step {
                 return ending;
