@@ -19,6 +19,7 @@ fn config(
 ) -> SwarmConfig {
     SwarmConfig {
         url: swarm::ws_url(&format!("ws://{}", server.addr)),
+        tls: Default::default(),
         rooms,
         players,
         duration: Duration::from_secs(3),

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::client::ClientTls;
 use crate::report::{Report, ServerFigures};
-use crate::swarm::{self, Edge, SwarmConfig};
+use crate::swarm::{self, Edge, SwarmConfig, Transport};
 
 /// A standard size from the workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -51,6 +52,9 @@ pub enum BenchError {
         #[source]
         source: std::io::Error,
     },
+    /// The benchmark's TLS certificate could not be generated.
+    #[error("generating the TLS certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
     /// The server never became healthy.
     #[error("the server did not become healthy within 15 s")]
     NotHealthy,
@@ -213,12 +217,27 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(binary: &Path, addr: SocketAddr, bots: usize) -> Result<Self, BenchError> {
+    fn start(
+        binary: &Path,
+        addr: SocketAddr,
+        tls: Option<&BenchTls>,
+        bots: usize,
+    ) -> Result<Self, BenchError> {
         if !binary.exists() {
             return Err(BenchError::NoServer(binary.to_owned()));
         }
         let connections = (bots * 2 + 64).to_string();
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(tls) = tls {
+            command
+                .arg("--tls-bind")
+                .arg(tls.addr.to_string())
+                .arg("--tls-cert")
+                .arg(&tls.cert)
+                .arg("--tls-key")
+                .arg(&tls.key);
+        }
+        let child = command
             .args(["--bind", &addr.to_string(), "--log-level", "warn"])
             .args([
                 "--max-connections",
@@ -268,6 +287,43 @@ impl ServerProcess {
     }
 }
 
+/// The TLS port of a `wss` benchmark: a certificate generated for
+/// 127.0.0.1, written to a temporary directory for the server child, and
+/// pinned by the bots.
+struct BenchTls {
+    addr: SocketAddr,
+    dir: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    fingerprint: String,
+}
+
+impl BenchTls {
+    fn generate() -> Result<Self, BenchError> {
+        let io = |what| move |source| BenchError::Io { what, source };
+        let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])?;
+        let dir = std::env::temp_dir().join(format!("tickwire-bench-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(io("creating the certificate directory"))?;
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, generated.cert.pem()).map_err(io("writing the certificate"))?;
+        std::fs::write(&key, generated.signing_key.serialize_pem())
+            .map_err(io("writing the key"))?;
+        Ok(Self {
+            addr: free_port()?,
+            dir,
+            cert,
+            key,
+            fingerprint: crate::client::fingerprint(generated.cert.der()),
+        })
+    }
+}
+
+impl Drop for BenchTls {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A benchmark run.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
@@ -285,6 +341,9 @@ pub struct BenchConfig {
     pub seed: u64,
     /// The server binary.
     pub server: PathBuf,
+    /// `ws`, or `wss` through the server's TLS port (certificate generated
+    /// by the benchmark and pinned by the bots).
+    pub transport: Transport,
     /// No progress display.
     pub quiet: bool,
 }
@@ -294,10 +353,22 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
     let (rooms, players) = config.size.shape();
     let rooms = config.rooms.unwrap_or(rooms);
     let addr = free_port()?;
-    let server = ServerProcess::start(&config.server, addr, rooms * players)?;
+    let tls = match config.transport {
+        Transport::Ws => None,
+        Transport::Wss => Some(BenchTls::generate()?),
+    };
+    let server = ServerProcess::start(&config.server, addr, tls.as_ref(), rooms * players)?;
     let pid = server.pid();
+    let (url, client_tls) = match &tls {
+        None => (format!("ws://{addr}/ws"), ClientTls::default()),
+        Some(tls) => (
+            format!("wss://{}/ws", tls.addr),
+            ClientTls::Fingerprint(tls.fingerprint.clone()),
+        ),
+    };
     let swarm_config = SwarmConfig {
-        url: format!("ws://{addr}/ws"),
+        url,
+        tls: client_tls,
         rooms,
         players,
         duration: config.duration,

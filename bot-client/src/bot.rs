@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::behaviour::{Behaviour, Misbehaviour};
-use crate::client::{AckMode, Client, ClientError, ClientEvent};
+use crate::client::{AckMode, Client, ClientError, ClientEvent, ClientTls};
 use crate::measure::{BotRecorder, FinishedBot, Timeline, Window};
 
 /// How often a bot pings the server to measure round trips.
@@ -80,6 +80,8 @@ pub struct Plan {
     pub index: u64,
     /// Server URL.
     pub url: String,
+    /// How a `wss://` server's certificate is accepted.
+    pub tls: ClientTls,
     /// Where to go.
     pub target: Target,
     /// What to do there.
@@ -117,12 +119,14 @@ fn error_kind(e: &ClientError) -> String {
         ClientError::Decode(_) => "undecodable_frame".into(),
         ClientError::Encode(_) => "encode".into(),
         ClientError::Unexpected(_) => "unexpected_answer".into(),
+        ClientError::Tls(_) => "tls".into(),
+        ClientError::Connect(_) => "connect".into(),
     }
 }
 
 async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64), ClientError> {
     let t0 = Instant::now();
-    let mut client = Client::connect(&plan.url, name, SCHEMA).await?;
+    let mut client = Client::connect_with(&plan.url, name, SCHEMA, &plan.tls).await?;
     let connect_us = t0.elapsed().as_micros() as u64;
     let t1 = Instant::now();
     match &plan.target {

@@ -1,5 +1,5 @@
-//! The Rust client library: a tickwire connection over WebSocket that
-//! greets, runs lobby requests, rebuilds the world from updates (checksums
+//! The Rust client library: a tickwire connection over WebSocket (`ws://`)
+//! or WebSocket over TLS (`wss://`, see [`ClientTls`]) that greets, runs lobby requests, rebuilds the world from updates (checksums
 //! verified by the shared [`Replica`]), acknowledges what it rebuilt, and
 //! sends inputs. Bots are built on it; so can a game client be.
 //!
@@ -25,10 +25,19 @@
 //! # Ok(()) }
 //! ```
 
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tickwire_shared::client::{Replica, ReplicaError};
 use tickwire_shared::codec::{self, DecodeError, EncodeError};
 use tickwire_shared::game::GameOptions;
@@ -37,9 +46,13 @@ use tickwire_shared::protocol::*;
 use tickwire_shared::schema::Schema;
 use tickwire_shared::snapshot::WorldSnapshot;
 use tickwire_shared::tick::Tick;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// How long a request waits for its answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,7 +97,215 @@ pub enum ClientError {
     /// The server answered something unexpected.
     #[error("unexpected answer: {0}")]
     Unexpected(&'static str),
+    /// TLS could not be set up or its handshake failed: the reason says
+    /// which (unknown issuer, fingerprint mismatch, no common ALPN, ...).
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The URL cannot be connected to (bad scheme, no host, refused).
+    #[error("cannot connect: {0}")]
+    Connect(String),
 }
+
+/// How a `wss://` connection accepts the server's certificate. Never
+/// silently: the default verifies against the public web PKI roots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ClientTls {
+    /// Verify the chain and name against the webpki roots (Mozilla's).
+    #[default]
+    Verify,
+    /// Accept exactly the certificate whose SHA-256 fingerprint this is
+    /// (`AB:CD:...` as the server logs it; case and colons do not matter).
+    /// The handshake signatures are still verified.
+    Fingerprint(String),
+    /// Accept any certificate (the handshake signatures are still
+    /// verified, so the connection is encrypted, but not authenticated).
+    Insecure,
+    /// Verify against these roots instead (a private CA, tests).
+    Roots(Vec<CertificateDer<'static>>),
+}
+
+/// SHA-256 of a certificate's DER encoding as uppercase hex pairs joined
+/// by `:` (the server's format).
+pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    let digest = Sha256::digest(cert.as_ref());
+    let pairs: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
+    pairs.join(":")
+}
+
+/// Parses a fingerprint: 32 bytes of hex, colons optional, any case.
+fn parse_fingerprint(text: &str) -> Result<[u8; 32], ClientError> {
+    let hex: String = text.chars().filter(|&c| c != ':').collect();
+    let bad = || {
+        ClientError::Tls(format!(
+            "invalid certificate fingerprint {text:?}: expected 32 hex byte pairs (AB:CD:...)"
+        ))
+    };
+    if hex.len() != 64 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// Accepts a pinned certificate (or, unpinned, any) and checks the
+/// handshake signatures with the provider's algorithms.
+#[derive(Debug)]
+struct PinnedVerifier {
+    /// `None` accepts any certificate (`--insecure`).
+    expected: Option<[u8; 32]>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(expected) = self.expected else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let actual: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
+        if actual == expected {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "certificate fingerprint mismatch: the server's is {}",
+                fingerprint(end_entity)
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+impl ClientTls {
+    /// The rustls client configuration (ring provider, ALPN `http/1.1`).
+    pub fn client_config(&self) -> Result<rustls::ClientConfig, ClientError> {
+        let tls_error = |e: rustls::Error| ClientError::Tls(e.to_string());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?;
+        let roots = |store: rustls::RootCertStore| builder.clone().with_root_certificates(store);
+        let pinned = |expected| {
+            builder
+                .clone()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+                    expected,
+                    provider: Arc::clone(&provider),
+                }))
+        };
+        let with_verifier = match self {
+            Self::Verify => roots(rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            }),
+            Self::Roots(certs) => {
+                let mut store = rustls::RootCertStore::empty();
+                for cert in certs {
+                    store.add(cert.clone()).map_err(tls_error)?;
+                }
+                roots(store)
+            }
+            Self::Fingerprint(text) => pinned(Some(parse_fingerprint(text)?)),
+            Self::Insecure => pinned(None),
+        };
+        let mut config = with_verifier.with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+/// A client's byte stream: plain TCP (`ws://`) or TLS over TCP (`wss://`).
+#[derive(Debug)]
+pub enum ClientStream {
+    /// `ws://`.
+    Plain(TcpStream),
+    /// `wss://`.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An open WebSocket to a tickwire server.
+pub type ClientWs = WebSocketStream<ClientStream>;
 
 /// Byte and message counts of one connection, payload and WebSocket-framed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -176,7 +397,7 @@ pub enum ClientEvent {
 /// A tickwire client connection.
 #[derive(Debug)]
 pub struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: ClientWs,
     replica: Replica,
     player: PlayerId,
     room: Option<Joined>,
@@ -189,34 +410,80 @@ pub struct Client {
 }
 
 impl Client {
-    /// Opens a WebSocket to `url` (`ws://host:port/ws`) without greeting;
-    /// use [`Client::connect`] normally. Nagle's algorithm is disabled:
-    /// with it, an ack sent right after an update waits for the server's
-    /// delayed TCP ACK (up to 40 ms on Linux), and the server then encodes
-    /// against a state one tick older than it could.
-    pub async fn open(
-        url: &str,
-    ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ClientError> {
-        let connect = tokio_tungstenite::connect_async_with_config(url, None, true);
-        let (ws, _) = tokio::time::timeout(REQUEST_TIMEOUT, connect)
+    /// Opens a WebSocket to `url` (`ws://host:port/ws` or
+    /// `wss://host:port/ws`) without greeting; use [`Client::connect`]
+    /// normally. `tls` says how a `wss://` server's certificate is
+    /// accepted (ignored for `ws://`). Nagle's algorithm is disabled on the
+    /// TCP stream either way: with it, an ack sent right after an update
+    /// waits for the server's delayed TCP ACK (up to 40 ms on Linux), and
+    /// the server then encodes against a state one tick older than it
+    /// could.
+    pub async fn open(url: &str, tls: &ClientTls) -> Result<ClientWs, ClientError> {
+        tokio::time::timeout(REQUEST_TIMEOUT, Self::open_untimed(url, tls))
             .await
-            .map_err(|_| ClientError::Timeout)??;
+            .map_err(|_| ClientError::Timeout)?
+    }
+
+    async fn open_untimed(url: &str, tls: &ClientTls) -> Result<ClientWs, ClientError> {
+        let request = url.into_client_request()?;
+        let uri = request.uri();
+        let secure = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            _ => {
+                return Err(ClientError::Connect(format!(
+                    "{url}: not a ws:// or wss:// URL"
+                )));
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| ClientError::Connect(format!("{url}: no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| ClientError::Connect(format!("{host}:{port}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let stream = if secure {
+            let config = tls.client_config()?;
+            let name = ServerName::try_from(host.clone())
+                .map_err(|e| ClientError::Tls(format!("invalid server name {host:?}: {e}")))?;
+            let tls_stream = TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| ClientError::Tls(format!("handshake with {host}:{port}: {e}")))?;
+            ClientStream::Tls(Box::new(tls_stream))
+        } else {
+            ClientStream::Plain(tcp)
+        };
+        let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, None).await?;
         Ok(ws)
     }
 
     /// Connects and completes the handshake. `schema` is the game's
-    /// (`tickwire_shared::arena::SCHEMA` for the arena).
+    /// (`tickwire_shared::arena::SCHEMA` for the arena). A `wss://` URL
+    /// verifies the certificate against the webpki roots; see
+    /// [`Client::connect_with`] to pin one or use private roots.
     pub async fn connect(url: &str, name: &str, schema: Schema) -> Result<Self, ClientError> {
-        let ws = Self::open(url).await?;
+        Self::connect_with(url, name, schema, &ClientTls::default()).await
+    }
+
+    /// [`Client::connect`] with explicit TLS options for `wss://`.
+    pub async fn connect_with(
+        url: &str,
+        name: &str,
+        schema: Schema,
+        tls: &ClientTls,
+    ) -> Result<Self, ClientError> {
+        let ws = Self::open(url, tls).await?;
         Self::greet(ws, name, schema).await
     }
 
     /// Completes the handshake on an open WebSocket.
-    pub async fn greet(
-        ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-        name: &str,
-        schema: Schema,
-    ) -> Result<Self, ClientError> {
+    pub async fn greet(ws: ClientWs, name: &str, schema: Schema) -> Result<Self, ClientError> {
         let mut client = Self {
             ws,
             replica: Replica::new(schema),
@@ -557,5 +824,45 @@ impl Client {
         });
         let _ = tokio::time::timeout(Duration::from_secs(1), self.send(&bye)).await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_in_any_case_with_or_without_colons() {
+        let cert = CertificateDer::from(vec![1, 2, 3]);
+        let fp = fingerprint(&cert);
+        let bytes: [u8; 32] = Sha256::digest([1u8, 2, 3]).into();
+        assert_eq!(parse_fingerprint(&fp).expect("upper"), bytes);
+        assert_eq!(parse_fingerprint(&fp.to_lowercase()).expect("lower"), bytes);
+        assert_eq!(
+            parse_fingerprint(&fp.replace(':', "")).expect("bare"),
+            bytes
+        );
+        assert!(matches!(
+            parse_fingerprint("AB:CD"),
+            Err(ClientError::Tls(_))
+        ));
+        let not_hex = format!("ZZ{}", &fp[2..]);
+        assert!(matches!(
+            parse_fingerprint(&not_hex),
+            Err(ClientError::Tls(_))
+        ));
+        assert!(
+            ClientTls::Fingerprint("nope".into())
+                .client_config()
+                .is_err()
+        );
+        for tls in [
+            ClientTls::Verify,
+            ClientTls::Insecure,
+            ClientTls::Fingerprint(fp),
+        ] {
+            let config = tls.client_config().expect("builds");
+            assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        }
     }
 }

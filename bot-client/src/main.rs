@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
 use tickwire_bot::bench::{self, BenchConfig, Size};
+use tickwire_bot::client::ClientTls;
 use tickwire_bot::report::Report;
-use tickwire_bot::swarm::{self, JoinMode, SwarmConfig};
+use tickwire_bot::swarm::{self, JoinMode, SwarmConfig, Transport};
 use tickwire_shared::ids::RoomId;
 
 /// Bot swarms and benchmarks for tickwire servers.
@@ -60,11 +61,42 @@ struct Timing {
     seed: u64,
 }
 
+/// How a `wss://` server's certificate is accepted. Without either flag
+/// it is verified against the public web PKI roots.
+#[derive(Debug, Args)]
+struct TlsArgs {
+    /// Accept the wss certificate with this SHA-256 fingerprint
+    /// (`AB:CD:...`, as the server logs it for its development certificate).
+    #[arg(long, value_name = "FP", conflicts_with = "insecure")]
+    cert_fingerprint: Option<String>,
+    /// Accept any wss certificate: encrypted but not authenticated. For
+    /// development only.
+    #[arg(long)]
+    insecure: bool,
+}
+
+impl TlsArgs {
+    fn client_tls(&self) -> ClientTls {
+        match (&self.cert_fingerprint, self.insecure) {
+            (Some(fp), _) => ClientTls::Fingerprint(fp.clone()),
+            (None, true) => ClientTls::Insecure,
+            (None, false) => ClientTls::Verify,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 struct SwarmArgs {
-    /// Server WebSocket URL (`/ws` is added when there is no path).
+    /// Server WebSocket URL, ws:// or wss:// (`/ws` is added when there is
+    /// no path).
     #[arg(long, default_value = "ws://127.0.0.1:7000")]
     url: String,
+    /// ws or wss [default: the URL's scheme]; it switches the URL's scheme
+    /// (the port stays: point --url at the server's TLS port for wss).
+    #[arg(long, value_enum)]
+    transport: Option<Transport>,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Rooms.
     #[arg(long, default_value_t = 1)]
     rooms: usize,
@@ -101,6 +133,10 @@ struct BenchArgs {
     /// The server binary [default: tickwire-server next to this binary].
     #[arg(long)]
     server: Option<PathBuf>,
+    /// ws, or wss through the server's TLS port (the benchmark generates
+    /// the certificate and pins its fingerprint).
+    #[arg(long, value_enum, default_value_t = Transport::Ws)]
+    transport: Transport,
     #[command(flatten)]
     output: Output,
 }
@@ -155,8 +191,13 @@ async fn main() -> anyhow::Result<ExitCode> {
                 (false, Some(id)) => JoinMode::Room(RoomId(id)),
                 (false, None) => JoinMode::CreateRooms,
             };
+            let mut url = swarm::ws_url(&args.url);
+            if let Some(transport) = args.transport {
+                url = swarm::with_scheme(&url, transport == Transport::Wss);
+            }
             let config = SwarmConfig {
-                url: swarm::ws_url(&args.url),
+                url,
+                tls: args.tls.client_tls(),
                 rooms: args.rooms,
                 players: args.players,
                 duration: args.timing.duration,
@@ -180,6 +221,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 settle: args.timing.settle,
                 seed: args.timing.seed,
                 server: args.server.unwrap_or_else(bench::default_server_binary),
+                transport: args.transport,
                 quiet: args.output.quiet,
             };
             let report = bench::run(config).await?;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::behaviour::{Behaviour, BehaviourKind, ChaosMix};
 use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
+use crate::client::ClientTls;
 use crate::measure::{self, Percentiles, Timeline};
 use crate::report::{BotCounts, Report};
 
@@ -37,8 +38,11 @@ pub enum JoinMode {
 /// A swarm run.
 #[derive(Clone, Debug)]
 pub struct SwarmConfig {
-    /// Server URL, `ws://host:port/ws`.
+    /// Server URL, `ws://host:port/ws` or `wss://host:port/ws`.
     pub url: String,
+    /// How a `wss://` server's certificate is accepted (default: verified
+    /// against the webpki roots).
+    pub tls: ClientTls,
     /// Rooms.
     pub rooms: usize,
     /// Bots per room.
@@ -71,6 +75,40 @@ pub enum Edge {
     Opened,
     /// The window has closed.
     Closed,
+}
+
+/// A client transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// WebSocket over plain TCP (`ws://`).
+    Ws,
+    /// WebSocket over TLS (`wss://`).
+    Wss,
+}
+
+impl Transport {
+    /// Its name in reports: `"ws"` or `"wss"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ws => "ws",
+            Self::Wss => "wss",
+        }
+    }
+}
+
+/// The transport a URL names: `"wss"` for `wss://`, `"ws"` otherwise.
+pub fn transport_of(url: &str) -> &'static str {
+    if url.starts_with("wss://") {
+        "wss"
+    } else {
+        "ws"
+    }
+}
+
+/// Switches a URL to `wss://` (`secure`) or `ws://`, keeping the rest.
+pub fn with_scheme(url: &str, secure: bool) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    format!("{}://{rest}", if secure { "wss" } else { "ws" })
 }
 
 /// Normalises a URL: `ws://host:port` gets the `/ws` path.
@@ -116,6 +154,7 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
         plans.push(Plan {
             index: index as u64,
             url: config.url.clone(),
+            tls: config.tls.clone(),
             target,
             behaviour,
             seed: config.seed,
@@ -301,7 +340,7 @@ fn build_report(
     let mut report = Report {
         tool: format!("tickwire-bot {}", env!("CARGO_PKG_VERSION")),
         url: config.url.clone(),
-        transport: "ws".into(),
+        transport: transport_of(&config.url).into(),
         behaviour: config.behaviour.name().into(),
         rooms: config.rooms,
         players_per_room: config.players,
@@ -343,12 +382,19 @@ mod tests {
         assert_eq!(ws_url("ws://127.0.0.1:7000/"), "ws://127.0.0.1:7000/ws");
         assert_eq!(ws_url("ws://127.0.0.1:7000/ws"), "ws://127.0.0.1:7000/ws");
         assert_eq!(ws_url("ws://h:1/custom"), "ws://h:1/custom");
+        assert_eq!(ws_url("wss://h:1"), "wss://h:1/ws");
+        assert_eq!(with_scheme("ws://h:1/ws", true), "wss://h:1/ws");
+        assert_eq!(with_scheme("wss://h:1/ws", false), "ws://h:1/ws");
+        assert_eq!(with_scheme("h:1/ws", true), "wss://h:1/ws");
+        assert_eq!(transport_of("wss://h:1/ws"), "wss");
+        assert_eq!(transport_of("ws://h:1/ws"), "ws");
     }
 
     #[test]
     fn plans_spread_bots_over_rooms_and_ramp_up() {
         let config = SwarmConfig {
             url: "ws://x/ws".into(),
+            tls: ClientTls::default(),
             rooms: 3,
             players: 4,
             duration: Duration::from_secs(1),

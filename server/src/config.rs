@@ -4,6 +4,7 @@
 //! environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,18 @@ pub struct ServerConfig {
     /// Address of the one TCP port serving `/ws` and HTTP. Default
     /// `127.0.0.1:7000`.
     pub bind: SocketAddr,
+    /// Address of the TLS port serving `wss://.../ws` (WebSocket only, no
+    /// HTTP). Default `None`: no TLS listener, so existing setups are
+    /// unchanged; the plain port keeps serving either way.
+    pub tls_bind: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first) for the TLS port. Default `None`:
+    /// with `tls_bind` set, a development certificate is generated at start
+    /// and its fingerprint logged. Give both `tls_cert` and `tls_key` or
+    /// neither.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert`. Default `None` (see
+    /// `tls_cert`).
+    pub tls_key: Option<PathBuf>,
     /// Name shown to clients in logs and `/healthz`.
     pub server_name: String,
     /// Seed for the rooms' games: room `n` gets `seed + n`, so a run can be
@@ -31,6 +44,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 7000)),
+            tls_bind: None,
+            tls_cert: None,
+            tls_key: None,
             server_name: "tickwire".into(),
             seed: 1,
             limits: Limits::default(),
@@ -183,7 +199,22 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let t = &self.timeouts;
-        let checks: [(bool, &'static str, &'static str); 12] = [
+        let checks: [(bool, &'static str, &'static str); 15] = [
+            (
+                self.tls_cert.is_some() != self.tls_key.is_some(),
+                "tls_cert",
+                "tls_cert and tls_key go together (give both or neither)",
+            ),
+            (
+                self.tls_cert.is_some() && self.tls_bind.is_none(),
+                "tls_cert",
+                "a certificate needs tls_bind (the TLS port) to be used",
+            ),
+            (
+                self.tls_bind == Some(self.bind) && self.bind.port() != 0,
+                "tls_bind",
+                "must differ from bind",
+            ),
             (
                 l.max_connections == 0,
                 "limits.max_connections",
@@ -287,5 +318,29 @@ mod tests {
             config.validate().unwrap_err().field,
             "timeouts.heartbeat_ms"
         );
+    }
+
+    #[test]
+    fn tls_settings_go_together() {
+        let mut config = ServerConfig {
+            tls_bind: Some(SocketAddr::from(([127, 0, 0, 1], 7443))),
+            ..ServerConfig::default()
+        };
+        config
+            .validate()
+            .expect("tls_bind alone: development certificate");
+        config.tls_cert = Some("cert.pem".into());
+        assert_eq!(config.validate().unwrap_err().field, "tls_cert");
+        config.tls_key = Some("key.pem".into());
+        config.validate().expect("both");
+        config.tls_bind = None;
+        assert_eq!(config.validate().unwrap_err().field, "tls_cert");
+        config.tls_bind = Some(config.bind);
+        assert_eq!(config.validate().unwrap_err().field, "tls_bind");
+        let parsed: ServerConfig = toml::from_str(
+            "tls_bind = \"127.0.0.1:7443\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+        )
+        .expect("parses");
+        assert_eq!(parsed.tls_key, Some(PathBuf::from("k.pem")));
     }
 }

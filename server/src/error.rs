@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::ConfigError;
+use crate::tls::TlsError;
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     /// Some tasks were still running when the shutdown grace period ended.
     #[error("shutdown did not finish within {0:?}")]
     ShutdownTimeout(Duration),

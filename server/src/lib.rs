@@ -1,7 +1,8 @@
 //! # tickwire-server
 //!
 //! The game server a studio runs: one TCP port serving WebSocket sessions
-//! at `/ws` and HTTP (`/healthz`, `/metrics`, `/rooms`), a lobby of rooms,
+//! at `/ws` and HTTP (`/healthz`, `/metrics`, `/rooms`), optionally a TLS
+//! port serving the same WebSocket sessions as `wss://`, a lobby of rooms,
 //! and one fixed-tick task per room that sends each client a delta against
 //! the state it acknowledged.
 //!
@@ -19,6 +20,8 @@
 //!   [`transport::ws`] is the WebSocket adapter.
 //! - `runtime`: the accept loop with connection caps, the room tick task
 //!   and the session task.
+//! - [`tls`]: the TLS certificate (PEM files or a generated development
+//!   one), its fingerprint and the acceptor of the wss port.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.
 //! - [`shutdown`]: SIGINT / SIGTERM, installed before the server listens.
 //!
@@ -45,6 +48,7 @@ pub mod room;
 pub(crate) mod runtime;
 pub mod session;
 pub mod shutdown;
+pub mod tls;
 pub mod transport;
 
 use std::net::SocketAddr;
@@ -56,7 +60,16 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::ServerConfig;
-use crate::runtime::Shared;
+use crate::runtime::{Entry, Shared};
+use crate::tls::ServerTls;
+
+/// The bound TLS port.
+#[derive(Debug)]
+struct TlsListener {
+    listener: TcpListener,
+    addr: SocketAddr,
+    tls: ServerTls,
+}
 
 /// A bound, not yet running server for game `G`.
 #[derive(Debug)]
@@ -64,34 +77,76 @@ pub struct Server<G: Game> {
     shared: Arc<Shared<G>>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    tls: Option<TlsListener>,
+}
+
+async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let bind_error = |source| ServerError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// Loads the configured certificate, or generates the development one and
+/// says at WARN how clients accept it.
+fn load_tls(config: &ServerConfig) -> Result<ServerTls, ServerError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok(ServerTls::from_pem_files(cert, key)?),
+        _ => {
+            let tls = ServerTls::development()?;
+            warn!(
+                fingerprint = tls.fingerprint(),
+                "no --tls-cert/--tls-key: using a generated development certificate \
+                 (for localhost, 127.0.0.1, ::1); clients accept it with \
+                 --cert-fingerprint {} or --insecure",
+                tls.fingerprint()
+            );
+            Ok(tls)
+        }
+    }
 }
 
 impl<G: Game> Server<G> {
-    /// Validates the settings and binds the port (`bind` port 0 picks a free
-    /// one; see [`Server::local_addr`]).
+    /// Validates the settings, loads (or generates) the TLS certificate
+    /// when `tls_bind` is set, and binds the ports (port 0 picks a free
+    /// one; see [`Server::local_addr`] and [`Server::tls_addr`]).
     pub async fn bind(config: ServerConfig, game_config: G::Config) -> Result<Self, ServerError> {
         config.validate()?;
-        let listener =
-            TcpListener::bind(config.bind)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    addr: config.bind,
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+        let tls = match config.tls_bind {
+            None => None,
+            Some(addr) => {
+                let tls = load_tls(&config)?;
+                let (listener, addr) = listen(addr).await?;
+                Some(TlsListener {
+                    listener,
+                    addr,
+                    tls,
+                })
+            }
+        };
+        let (listener, local_addr) = listen(config.bind).await?;
         Ok(Self {
             shared: Arc::new(Shared::new(config, game_config)),
             listener,
             local_addr,
+            tls,
         })
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the TLS (wss) port, when one is configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().map(|t| t.addr)
+    }
+
+    /// The SHA-256 fingerprint of the TLS port's certificate (`AB:CD:...`),
+    /// when one is configured.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.tls.fingerprint())
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully: stops
@@ -103,10 +158,33 @@ impl<G: Game> Server<G> {
             shared,
             listener,
             local_addr,
+            tls,
         } = self;
         info!(addr = %local_addr, game = G::NAME, "tickwire listening (ws://{local_addr}/ws)");
+        if let Some(TlsListener {
+            listener,
+            addr,
+            tls,
+        }) = tls
+        {
+            info!(%addr, fingerprint = tls.fingerprint(), "TLS listening (wss://{addr}/ws)");
+            let entry = Entry::Tls(tls.acceptor().clone());
+            // Stops on the server's cancellation, which follows `shutdown`.
+            shared.tracker.spawn(runtime::accept_loop(
+                Arc::clone(&shared),
+                listener,
+                entry,
+                std::future::pending(),
+            ));
+        }
         let router = runtime::router(&shared);
-        runtime::accept_loop(Arc::clone(&shared), listener, router, shutdown).await;
+        runtime::accept_loop(
+            Arc::clone(&shared),
+            listener,
+            Entry::Plain(router),
+            shutdown,
+        )
+        .await;
 
         info!("shutting down: closing sessions and rooms");
         shared.cancel.cancel();

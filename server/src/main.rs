@@ -23,6 +23,17 @@ struct Cli {
     /// Address of the port serving /ws and HTTP [default: 127.0.0.1:7000].
     #[arg(long)]
     bind: Option<SocketAddr>,
+    /// Address of a TLS port serving wss:// at /ws (WebSocket only)
+    /// [default: none, no TLS port].
+    #[arg(long)]
+    tls_bind: Option<SocketAddr>,
+    /// PEM certificate chain for the TLS port (with --tls-key). Without it,
+    /// a development certificate is generated and its fingerprint logged.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Simulation rate in Hz [default: 30].
     #[arg(long)]
     tick_rate: Option<u16>,
@@ -57,6 +68,15 @@ fn load(cli: &Cli) -> anyhow::Result<ServerConfig> {
     };
     if let Some(bind) = cli.bind {
         config.bind = bind;
+    }
+    if let Some(addr) = cli.tls_bind {
+        config.tls_bind = Some(addr);
+    }
+    if let Some(cert) = &cli.tls_cert {
+        config.tls_cert = Some(cert.clone());
+    }
+    if let Some(key) = &cli.tls_key {
+        config.tls_key = Some(key.clone());
     }
     if let Some(seed) = cli.seed {
         config.seed = seed;

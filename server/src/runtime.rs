@@ -1,6 +1,7 @@
 //! The IO shell that runs everything (shell): the state shared by tasks,
-//! the accept loop with its connection caps, room creation and joining,
-//! and the shutdown order. Room and session tasks live in the submodules.
+//! the accept loop with its connection caps (one loop per listener: the
+//! plain port and, when configured, the TLS port), room creation and
+//! joining, and the shutdown order. Room and session tasks live in the submodules.
 
 pub(crate) mod room_task;
 pub(crate) mod session_task;
@@ -14,8 +15,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwire_shared::game::{Game, GameError};
 use tickwire_shared::ids::PlayerId;
 use tickwire_shared::protocol::{ErrorCode, ErrorMessage, RoomInfo};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -217,11 +220,31 @@ pub(crate) struct ConnectionPermits {
     _ip: Box<dyn Send + Sync>,
 }
 
-/// Accepts connections until `shutdown`, then drains (see [`crate::Server::run`]).
+/// How a listener prepares an accepted TCP stream before its session.
+#[derive(Clone)]
+pub(crate) enum Entry {
+    /// The plain port: `GET /ws` becomes a WebSocket session, everything
+    /// else is served by the HTTP router.
+    Plain(axum::Router),
+    /// The TLS port: the TLS handshake, then the WebSocket upgrade only
+    /// (no HTTP routing; other paths are answered 404).
+    Tls(TlsAcceptor),
+}
+
+impl Entry {
+    /// Whether refusals can be written as plain HTTP on this port.
+    fn speaks_plain_http(&self) -> bool {
+        matches!(self, Self::Plain(_))
+    }
+}
+
+/// Accepts connections until `shutdown` (or the server's cancellation),
+/// then returns (see [`crate::Server::run`]). The same connection caps,
+/// per-IP limit and pending-handshake permits hold whatever the `entry`.
 pub(crate) async fn accept_loop<G: Game>(
     shared: Arc<Shared<G>>,
     listener: TcpListener,
-    router: axum::Router,
+    entry: Entry,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -241,16 +264,17 @@ pub(crate) async fn accept_loop<G: Game>(
                 continue;
             }
         };
+        let http = entry.speaks_plain_http();
         let Ok(connection) = Arc::clone(&shared.connections).try_acquire_owned() else {
-            reject(&shared, stream, peer, "server_full");
+            reject(&shared, stream, peer, "server_full", http);
             continue;
         };
         let Some(ip) = IpSlot::acquire(&shared, peer.ip()) else {
-            reject(&shared, stream, peer, "ip_limit");
+            reject(&shared, stream, peer, "ip_limit", http);
             continue;
         };
         let Ok(handshake) = Arc::clone(&shared.handshakes).try_acquire_owned() else {
-            reject(&shared, stream, peer, "handshake_limit");
+            reject(&shared, stream, peer, "handshake_limit", http);
             continue;
         };
         let permits = ConnectionPermits {
@@ -261,7 +285,7 @@ pub(crate) async fn accept_loop<G: Game>(
             Arc::clone(&shared),
             stream,
             peer,
-            router.clone(),
+            entry.clone(),
             permits,
             handshake,
         );
@@ -269,20 +293,24 @@ pub(crate) async fn accept_loop<G: Game>(
     }
 }
 
-/// Refuses a connection over a limit with an HTTP 503. The answer is
-/// written at once (a fresh socket's buffer takes it); lingering so that it
-/// is not reset away runs in a task of its own, bounded by a semaphore so a
-/// flood of refusals cannot pile up tasks: past that bound the socket is
-/// simply dropped.
+/// Refuses a connection over a limit with an HTTP 503 (on the plain port;
+/// a TLS client could not read it, so the TLS port just closes). The
+/// answer is written at once (a fresh socket's buffer takes it); lingering
+/// so that it is not reset away runs in a task of its own, bounded by a
+/// semaphore so a flood of refusals cannot pile up tasks: past that bound
+/// the socket is simply dropped.
 fn reject<G: Game>(
     shared: &Arc<Shared<G>>,
     stream: TcpStream,
     peer: SocketAddr,
     reason: &'static str,
+    http: bool,
 ) {
     shared.metrics.connection_rejected(reason);
     debug!(%peer, reason, "connection refused");
-    let _ = stream.try_write(ws::refusal(reason).as_bytes());
+    if http {
+        let _ = stream.try_write(ws::refusal(reason).as_bytes());
+    }
     if let Ok(permit) = Arc::clone(&shared.refusals).try_acquire_owned() {
         let mut stream = stream;
         shared.tracker.spawn(async move {
@@ -292,12 +320,13 @@ fn reject<G: Game>(
     }
 }
 
-/// Routes one accepted connection to HTTP or to a WebSocket session.
+/// Prepares one accepted connection as its listener says (plain routing
+/// or TLS), within the handshake deadline, and runs what it asked for.
 async fn handle_connection<G: Game>(
     shared: Arc<Shared<G>>,
     stream: TcpStream,
     peer: SocketAddr,
-    router: axum::Router,
+    entry: Entry,
     permits: ConnectionPermits,
     handshake: OwnedSemaphorePermit,
 ) {
@@ -308,6 +337,43 @@ async fn handle_connection<G: Game>(
     if send_buffer > 0 {
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(send_buffer);
     }
+    match entry {
+        Entry::Plain(router) => {
+            serve_plain(shared, stream, peer, router, deadline, handshake).await;
+        }
+        Entry::Tls(acceptor) => {
+            let accepted = tokio::select! {
+                r = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => r,
+                () = shared.cancel.cancelled() => return,
+            };
+            match accepted {
+                Err(_) => {
+                    shared.metrics.connection_rejected("handshake_timeout");
+                    debug!(%peer, "TLS handshake timed out");
+                }
+                Ok(Err(e)) => {
+                    // The rustls error: plain TCP or HTTP to the TLS port,
+                    // no common ALPN protocol, a client that refused our
+                    // certificate (its alert), ...
+                    shared.metrics.connection_rejected("tls_handshake_failed");
+                    debug!(%peer, error = %e, "TLS handshake failed");
+                }
+                Ok(Ok(tls)) => serve_websocket(shared, tls, peer, deadline, handshake).await,
+            }
+        }
+    }
+    drop(permits);
+}
+
+/// Routes a plain connection to HTTP or to a WebSocket session.
+async fn serve_plain<G: Game>(
+    shared: Arc<Shared<G>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: axum::Router,
+    deadline: tokio::time::Instant,
+    handshake: OwnedSemaphorePermit,
+) {
     let route = tokio::select! {
         route = tokio::time::timeout_at(deadline, ws::peek_route(&stream)) => route,
         () = shared.cancel.cancelled() => return,
@@ -329,28 +395,41 @@ async fn handle_connection<G: Game>(
             }
         }
         Ok(Some(Route::WebSocket)) => {
-            let config = ws::config(shared.config.limits.max_client_frame);
-            let upgraded = tokio::select! {
-                r = tokio::time::timeout_at(deadline, ws::accept(stream, config)) => r,
-                () = shared.cancel.cancelled() => return,
-            };
-            match upgraded {
-                Err(_) => {
-                    shared.metrics.connection_rejected("handshake_timeout");
-                    debug!(%peer, "websocket handshake timed out");
-                }
-                Ok(Err(e)) => {
-                    shared.metrics.connection_rejected("handshake_failed");
-                    debug!(%peer, error = %e, "websocket handshake failed");
-                }
-                Ok(Ok(ws)) => {
-                    let link = WsLink::new(ws);
-                    session_task::run(shared, link, peer, deadline.into_std(), handshake).await;
-                }
-            }
+            serve_websocket(shared, stream, peer, deadline, handshake).await;
         }
     }
-    drop(permits);
+}
+
+/// Upgrades a (plain or TLS) stream to a WebSocket within the handshake
+/// deadline and runs its session.
+async fn serve_websocket<G: Game, S>(
+    shared: Arc<Shared<G>>,
+    stream: S,
+    peer: SocketAddr,
+    deadline: tokio::time::Instant,
+    handshake: OwnedSemaphorePermit,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = ws::config(shared.config.limits.max_client_frame);
+    let upgraded = tokio::select! {
+        r = tokio::time::timeout_at(deadline, ws::accept(stream, config)) => r,
+        () = shared.cancel.cancelled() => return,
+    };
+    match upgraded {
+        Err(_) => {
+            shared.metrics.connection_rejected("handshake_timeout");
+            debug!(%peer, "websocket handshake timed out");
+        }
+        Ok(Err(e)) => {
+            shared.metrics.connection_rejected("handshake_failed");
+            debug!(%peer, error = %e, "websocket handshake failed");
+        }
+        Ok(Ok(ws)) => {
+            let link = WsLink::new(ws);
+            session_task::run(shared, link, peer, deadline.into_std(), handshake).await;
+        }
+    }
 }
 
 /// Builds the HTTP router for a server.

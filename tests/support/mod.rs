@@ -47,6 +47,10 @@ pub fn test_config() -> ServerConfig {
 /// A server running in this process.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The TLS (wss) port, when the config set `tls_bind`.
+    pub tls_addr: Option<SocketAddr>,
+    /// Its certificate's SHA-256 fingerprint.
+    pub tls_fingerprint: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -63,12 +67,16 @@ impl TestServer {
             .await
             .expect("server binds");
         let addr = server.local_addr();
+        let tls_addr = server.tls_addr();
+        let tls_fingerprint = server.tls_fingerprint().map(str::to_owned);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
         Self {
             addr,
+            tls_addr,
+            tls_fingerprint,
             stop: Some(stop),
             task: Some(task),
         }
@@ -76,6 +84,11 @@ impl TestServer {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    /// The `wss://` URL of the TLS port (the config must set `tls_bind`).
+    pub fn wss_url(&self) -> String {
+        format!("wss://{}/ws", self.tls_addr.expect("a TLS port"))
     }
 
     /// Triggers a graceful shutdown and waits for `run` to return.

@@ -1,6 +1,7 @@
 //! WebSocket transport over tokio-tungstenite (shell): routing a fresh TCP
 //! connection to the WebSocket or HTTP side, the upgrade with explicit
-//! limits, and the [`Link`] over the upgraded stream.
+//! limits, and the [`Link`] over the upgraded stream. The upgrade and the
+//! link work over any byte stream: plain TCP (`ws://`) or TLS (`wss://`).
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tickwire_shared::codec::MAX_SERVER_FRAME;
 use tickwire_shared::protocol::CloseReason;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -92,12 +94,13 @@ pub fn config(max_client_frame: usize) -> WebSocketConfig {
         .max_write_buffer_size(MAX_SERVER_FRAME + 4 * 1024)
 }
 
-/// Completes the WebSocket upgrade (the caller bounds it with the handshake
-/// timeout).
-pub async fn accept(
-    stream: TcpStream,
-    config: WebSocketConfig,
-) -> Result<WebSocketStream<TcpStream>, WsError> {
+/// Completes the WebSocket upgrade on a plain or TLS stream (the caller
+/// bounds it with the handshake timeout). Paths other than [`WS_PATH`] are
+/// answered 404.
+pub async fn accept<S>(stream: S, config: WebSocketConfig) -> Result<WebSocketStream<S>, WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(config)).await
 }
 
@@ -142,20 +145,20 @@ pub fn refusal(reason: &str) -> String {
     )
 }
 
-/// A [`Link`] over an upgraded WebSocket.
+/// A [`Link`] over an upgraded WebSocket, on plain TCP or TLS.
 #[derive(Debug)]
-pub struct WsLink {
-    ws: WebSocketStream<TcpStream>,
+pub struct WsLink<S> {
+    ws: WebSocketStream<S>,
 }
 
-impl WsLink {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> WsLink<S> {
     /// Wraps an upgraded stream.
-    pub fn new(ws: WebSocketStream<TcpStream>) -> Self {
+    pub fn new(ws: WebSocketStream<S>) -> Self {
         Self { ws }
     }
 }
 
-impl Link for WsLink {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Link for WsLink<S> {
     async fn recv(&mut self) -> Incoming {
         match self.ws.next().await {
             None => Incoming::Closed,
