@@ -2,6 +2,7 @@
 //! frames in and out of one session, and says why it failed. Sessions and
 //! rooms never know which transport a player uses.
 
+pub mod quic;
 pub mod ws;
 
 use std::future::Future;
