@@ -21,6 +21,9 @@ pub struct ServerConfig {
     /// HTTP). Default `None`: no TLS listener, so existing setups are
     /// unchanged; the plain port keeps serving either way.
     pub tls_bind: Option<SocketAddr>,
+    /// UDP address of the QUIC endpoint (ALPN `tickwire/1`; same
+    /// certificate as the TLS port). Default `None`: no QUIC.
+    pub quic_bind: Option<SocketAddr>,
     /// PEM certificate chain (leaf first) for the TLS port. Default `None`:
     /// with `tls_bind` set, a development certificate is generated at start
     /// and its fingerprint logged. Give both `tls_cert` and `tls_key` or
@@ -45,6 +48,7 @@ impl Default for ServerConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 7000)),
             tls_bind: None,
+            quic_bind: None,
             tls_cert: None,
             tls_key: None,
             server_name: "tickwire".into(),
@@ -206,9 +210,9 @@ impl ServerConfig {
                 "tls_cert and tls_key go together (give both or neither)",
             ),
             (
-                self.tls_cert.is_some() && self.tls_bind.is_none(),
+                self.tls_cert.is_some() && self.tls_bind.is_none() && self.quic_bind.is_none(),
                 "tls_cert",
-                "a certificate needs tls_bind (the TLS port) to be used",
+                "a certificate needs tls_bind or quic_bind to be used",
             ),
             (
                 self.tls_bind == Some(self.bind) && self.bind.port() != 0,

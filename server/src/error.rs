@@ -24,6 +24,9 @@ pub enum ServerError {
     /// The TLS certificate or key cannot be used.
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    /// The QUIC endpoint could not be configured.
+    #[error("QUIC: {0}")]
+    Quic(#[from] crate::transport::quic::QuicError),
     /// Some tasks were still running when the shutdown grace period ended.
     #[error("shutdown did not finish within {0:?}")]
     ShutdownTimeout(Duration),

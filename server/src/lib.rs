@@ -53,6 +53,7 @@ pub mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::ServerError;
 use tickwire_shared::game::Game;
@@ -68,7 +69,6 @@ use crate::tls::ServerTls;
 struct TlsListener {
     listener: TcpListener,
     addr: SocketAddr,
-    tls: ServerTls,
 }
 
 /// A bound, not yet running server for game `G`.
@@ -77,7 +77,10 @@ pub struct Server<G: Game> {
     shared: Arc<Shared<G>>,
     listener: TcpListener,
     local_addr: SocketAddr,
-    tls: Option<TlsListener>,
+    /// The certificate of the TLS port and the QUIC endpoint.
+    tls: Option<ServerTls>,
+    tls_listener: Option<TlsListener>,
+    quic: Option<quinn::Endpoint>,
 }
 
 async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
@@ -112,17 +115,31 @@ impl<G: Game> Server<G> {
     /// one; see [`Server::local_addr`] and [`Server::tls_addr`]).
     pub async fn bind(config: ServerConfig, game_config: G::Config) -> Result<Self, ServerError> {
         config.validate()?;
-        let tls = match config.tls_bind {
+        let tls = if config.tls_bind.is_some() || config.quic_bind.is_some() {
+            Some(load_tls(&config)?)
+        } else {
+            None
+        };
+        let tls_listener = match config.tls_bind {
             None => None,
             Some(addr) => {
-                let tls = load_tls(&config)?;
                 let (listener, addr) = listen(addr).await?;
-                Some(TlsListener {
-                    listener,
-                    addr,
-                    tls,
-                })
+                Some(TlsListener { listener, addr })
             }
+        };
+        let quic = match (config.quic_bind, &tls) {
+            (Some(addr), Some(tls)) => {
+                let quic_config = transport::quic::server_config(
+                    tls.chain().to_vec(),
+                    tls.key().clone_key(),
+                    config.timeouts.idle(),
+                    config.limits.max_pending_handshakes,
+                )?;
+                let endpoint = quinn::Endpoint::server(quic_config, addr)
+                    .map_err(|source| ServerError::Bind { addr, source })?;
+                Some(endpoint)
+            }
+            _ => None,
         };
         let (listener, local_addr) = listen(config.bind).await?;
         Ok(Self {
@@ -130,6 +147,8 @@ impl<G: Game> Server<G> {
             listener,
             local_addr,
             tls,
+            tls_listener,
+            quic,
         })
     }
 
@@ -140,13 +159,18 @@ impl<G: Game> Server<G> {
 
     /// The address of the TLS (wss) port, when one is configured.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
-        self.tls.as_ref().map(|t| t.addr)
+        self.tls_listener.as_ref().map(|t| t.addr)
     }
 
-    /// The SHA-256 fingerprint of the TLS port's certificate (`AB:CD:...`),
-    /// when one is configured.
+    /// The UDP address of the QUIC endpoint, when one is configured.
+    pub fn quic_addr(&self) -> Option<SocketAddr> {
+        self.quic.as_ref().and_then(|e| e.local_addr().ok())
+    }
+
+    /// The SHA-256 fingerprint (`AB:CD:...`) of the certificate the TLS port
+    /// and the QUIC endpoint present, when either is configured.
     pub fn tls_fingerprint(&self) -> Option<&str> {
-        self.tls.as_ref().map(|t| t.tls.fingerprint())
+        self.tls.as_ref().map(|t| t.fingerprint())
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully: stops
@@ -159,14 +183,11 @@ impl<G: Game> Server<G> {
             listener,
             local_addr,
             tls,
+            tls_listener,
+            quic,
         } = self;
         info!(addr = %local_addr, game = G::NAME, "tickwire listening (ws://{local_addr}/ws)");
-        if let Some(TlsListener {
-            listener,
-            addr,
-            tls,
-        }) = tls
-        {
+        if let (Some(TlsListener { listener, addr }), Some(tls)) = (tls_listener, &tls) {
             info!(%addr, fingerprint = tls.fingerprint(), "TLS listening (wss://{addr}/ws)");
             let entry = Entry::Tls(tls.acceptor().clone());
             // Stops on the server's cancellation, which follows `shutdown`.
@@ -175,6 +196,16 @@ impl<G: Game> Server<G> {
                 listener,
                 entry,
                 std::future::pending(),
+            ));
+        }
+        if let Some(endpoint) = &quic {
+            let addr = endpoint
+                .local_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string());
+            info!(%addr, "QUIC listening (quic://{addr}, ALPN tickwire/1)");
+            shared.tracker.spawn(runtime::quic_accept_loop(
+                Arc::clone(&shared),
+                endpoint.clone(),
             ));
         }
         let router = runtime::router(&shared);
@@ -199,6 +230,10 @@ impl<G: Game> Server<G> {
                 "tasks still running after the shutdown grace period"
             );
             return Err(ServerError::ShutdownTimeout(grace));
+        }
+        if let Some(endpoint) = quic {
+            // Let the connections' close frames go out before the socket does.
+            let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         }
         info!("shutdown complete");
         Ok(())

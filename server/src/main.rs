@@ -27,6 +27,10 @@ struct Cli {
     /// [default: none, no TLS port].
     #[arg(long)]
     tls_bind: Option<SocketAddr>,
+    /// UDP address of the QUIC endpoint (ALPN tickwire/1, same certificate as
+    /// the TLS port) [default: none].
+    #[arg(long)]
+    quic_bind: Option<SocketAddr>,
     /// PEM certificate chain for the TLS port (with --tls-key). Without it,
     /// a development certificate is generated and its fingerprint logged.
     #[arg(long, requires = "tls_key")]
@@ -68,6 +72,9 @@ fn load(cli: &Cli) -> anyhow::Result<ServerConfig> {
     };
     if let Some(bind) = cli.bind {
         config.bind = bind;
+    }
+    if let Some(addr) = cli.quic_bind {
+        config.quic_bind = Some(addr);
     }
     if let Some(addr) = cli.tls_bind {
         config.tls_bind = Some(addr);

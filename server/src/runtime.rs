@@ -28,6 +28,7 @@ use crate::http::{self, HttpState, RoomDirectory};
 use crate::lobby::{Lobby, LobbyError, NewRoom};
 use crate::metrics::Metrics;
 use crate::room::Room;
+use crate::transport::quic::QuicLink;
 use crate::transport::ws::{self, Route, WsLink};
 use room_task::RoomCommand;
 
@@ -264,22 +265,12 @@ pub(crate) async fn accept_loop<G: Game>(
                 continue;
             }
         };
-        let http = entry.speaks_plain_http();
-        let Ok(connection) = Arc::clone(&shared.connections).try_acquire_owned() else {
-            reject(&shared, stream, peer, "server_full", http);
-            continue;
-        };
-        let Some(ip) = IpSlot::acquire(&shared, peer.ip()) else {
-            reject(&shared, stream, peer, "ip_limit", http);
-            continue;
-        };
-        let Ok(handshake) = Arc::clone(&shared.handshakes).try_acquire_owned() else {
-            reject(&shared, stream, peer, "handshake_limit", http);
-            continue;
-        };
-        let permits = ConnectionPermits {
-            _connection: connection,
-            _ip: Box::new(ip),
+        let (permits, handshake) = match admit(&shared, peer) {
+            Ok(admitted) => admitted,
+            Err(reason) => {
+                reject(&shared, stream, peer, reason, entry.speaks_plain_http());
+                continue;
+            }
         };
         let task = handle_connection(
             Arc::clone(&shared),
@@ -290,6 +281,94 @@ pub(crate) async fn accept_loop<G: Game>(
             handshake,
         );
         shared.tracker.spawn(task);
+    }
+}
+
+/// Takes the slots a new connection from `peer` needs (one of all
+/// connections, one of its address's, a pending-handshake permit), or says
+/// which limit refuses it. Every transport's accept loop goes through here.
+fn admit<G: Game>(
+    shared: &Arc<Shared<G>>,
+    peer: SocketAddr,
+) -> Result<(ConnectionPermits, OwnedSemaphorePermit), &'static str> {
+    let connection = Arc::clone(&shared.connections)
+        .try_acquire_owned()
+        .map_err(|_| "server_full")?;
+    let ip = IpSlot::acquire(shared, peer.ip()).ok_or("ip_limit")?;
+    let handshake = Arc::clone(&shared.handshakes)
+        .try_acquire_owned()
+        .map_err(|_| "handshake_limit")?;
+    Ok((
+        ConnectionPermits {
+            _connection: connection,
+            _ip: Box::new(ip),
+        },
+        handshake,
+    ))
+}
+
+/// Accepts QUIC connections until the server's cancellation, under the
+/// same limits as the TCP listeners; each becomes a session over a
+/// [`QuicLink`] once its TLS handshake and control stream are up (both
+/// inside the handshake deadline).
+pub(crate) async fn quic_accept_loop<G: Game>(shared: Arc<Shared<G>>, endpoint: quinn::Endpoint) {
+    loop {
+        let incoming = tokio::select! {
+            () = shared.cancel.cancelled() => break,
+            incoming = endpoint.accept() => match incoming {
+                Some(incoming) => incoming,
+                None => break,
+            },
+        };
+        let peer = incoming.remote_address();
+        let (permits, handshake) = match admit(&shared, peer) {
+            Ok(admitted) => admitted,
+            Err(reason) => {
+                shared.metrics.connection_rejected(reason);
+                debug!(%peer, reason, "QUIC connection refused");
+                incoming.refuse();
+                continue;
+            }
+        };
+        let shared_for_task = Arc::clone(&shared);
+        shared.tracker.spawn(async move {
+            let shared = shared_for_task;
+            let deadline = tokio::time::Instant::now() + shared.config.timeouts.handshake();
+            let max_frame = shared.config.limits.max_client_frame;
+            let connecting = async {
+                let connection = incoming
+                    .await
+                    .map_err(|e| ("tls_handshake_failed", e.to_string()))?;
+                QuicLink::accept(connection, max_frame)
+                    .await
+                    .map_err(|e| ("handshake_failed", e.to_string()))
+            };
+            let link = tokio::select! {
+                r = tokio::time::timeout_at(deadline, connecting) => r,
+                () = shared.cancel.cancelled() => return,
+            };
+            match link {
+                Err(_) => {
+                    shared.metrics.connection_rejected("handshake_timeout");
+                    debug!(%peer, "QUIC handshake timed out");
+                }
+                Ok(Err((reason, error))) => {
+                    shared.metrics.connection_rejected(reason);
+                    debug!(%peer, %error, "QUIC handshake failed");
+                }
+                Ok(Ok(link)) => {
+                    session_task::run(
+                        Arc::clone(&shared),
+                        link,
+                        peer,
+                        deadline.into_std(),
+                        handshake,
+                    )
+                    .await
+                }
+            }
+            drop(permits);
+        });
     }
 }
 
