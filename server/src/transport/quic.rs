@@ -76,16 +76,17 @@ pub fn transport_config(idle: Duration) -> TransportConfig {
 }
 
 /// The server side of the endpoint: the certificate (the same as the TLS
-/// WebSocket listener's), ALPN [`ALPN`], [`transport_config`], and bounds on
-/// connections still in their handshake.
+/// WebSocket listener's), TLS 1.3 (QUIC requires it) with the one crypto
+/// provider of [`crate::tls::provider`], ALPN [`ALPN`],
+/// [`transport_config`], and bounds on connections still in their
+/// handshake.
 pub fn server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     idle: Duration,
     max_pending: usize,
 ) -> Result<quinn::ServerConfig, QuicError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+    let mut tls = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
