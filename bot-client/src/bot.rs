@@ -121,6 +121,7 @@ fn error_kind(e: &ClientError) -> String {
         ClientError::Unexpected(_) => "unexpected_answer".into(),
         ClientError::Tls(_) => "tls".into(),
         ClientError::Connect(_) => "connect".into(),
+        ClientError::Quic(_) => "quic".into(),
     }
 }
 
@@ -287,6 +288,11 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: ClientEvent) {
         ClientEvent::UpdateFailed(ReplicaError::ChecksumMismatch { .. }) => {
             recorder.checksum_mismatches += 1;
             shared.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        // A datagram that arrived after a newer one (QUIC): dropped by the
+        // replica, nothing to repair.
+        ClientEvent::UpdateFailed(ReplicaError::Stale { .. }) => {
+            recorder.updates_reordered += 1;
         }
         ClientEvent::UpdateFailed(_) => {
             recorder.decode_errors += 1;

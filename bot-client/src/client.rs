@@ -1,7 +1,14 @@
-//! The Rust client library: a tickwire connection over WebSocket (`ws://`)
-//! or WebSocket over TLS (`wss://`, see [`ClientTls`]) that greets, runs lobby requests, rebuilds the world from updates (checksums
-//! verified by the shared [`Replica`]), acknowledges what it rebuilt, and
-//! sends inputs. Bots are built on it; so can a game client be.
+//! The Rust client library: a tickwire connection over WebSocket (`ws://`),
+//! WebSocket over TLS (`wss://`, see [`ClientTls`]) or QUIC (`quic://`, see
+//! [`crate::quic`]) that greets, runs lobby requests, rebuilds the world
+//! from updates (checksums verified by the shared [`Replica`]), acknowledges
+//! what it rebuilt, and sends inputs. Bots are built on it; so can a game
+//! client be. Every method works the same over every transport.
+//!
+//! Over QUIC, updates may arrive out of order or not at all (they are
+//! datagrams): an update older than the newest world comes back as
+//! [`ClientEvent::UpdateFailed`] with [`ReplicaError::Stale`], which is
+//! normal there and harmless (the replica is unchanged).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tickwire_bot::client::ClientError> {
@@ -25,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -104,9 +112,12 @@ pub enum ClientError {
     /// The URL cannot be connected to (bad scheme, no host, refused).
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The QUIC connection broke (framing, stream errors).
+    #[error("quic: {0}")]
+    Quic(String),
 }
 
-/// How a `wss://` connection accepts the server's certificate. Never
+/// How a `wss://` or `quic://` connection accepts the server's certificate. Never
 /// silently: the default verifies against the public web PKI roots.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ClientTls {
@@ -218,12 +229,23 @@ impl ServerCertVerifier for PinnedVerifier {
 }
 
 impl ClientTls {
-    /// The rustls client configuration (ring provider, ALPN `http/1.1`).
+    /// The rustls client configuration for `wss://` (ring provider, TLS 1.2
+    /// and 1.3, ALPN `http/1.1`).
     pub fn client_config(&self) -> Result<rustls::ClientConfig, ClientError> {
+        self.client_config_with(rustls::DEFAULT_VERSIONS, b"http/1.1")
+    }
+
+    /// The rustls client configuration with these protocol versions and
+    /// this one ALPN protocol (QUIC: TLS 1.3 and `tickwire/1`).
+    pub fn client_config_with(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        alpn: &[u8],
+    ) -> Result<rustls::ClientConfig, ClientError> {
         let tls_error = |e: rustls::Error| ClientError::Tls(e.to_string());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .map_err(tls_error)?;
         let roots = |store: rustls::RootCertStore| builder.clone().with_root_certificates(store);
         let pinned = |expected| {
@@ -250,7 +272,7 @@ impl ClientTls {
             Self::Insecure => pinned(None),
         };
         let mut config = with_verifier.with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![alpn.to_vec()];
         Ok(config)
     }
 }
@@ -307,7 +329,11 @@ impl AsyncWrite for ClientStream {
 /// An open WebSocket to a tickwire server.
 pub type ClientWs = WebSocketStream<ClientStream>;
 
-/// Byte and message counts of one connection, payload and WebSocket-framed.
+/// Byte and message counts of one connection, payload and framed. Framed
+/// counts add the WebSocket frame headers (and masks), or over QUIC the
+/// 4-byte length prefix of control-stream frames (datagrams count as their
+/// payload); QUIC packet headers, encryption overhead and acknowledgements
+/// are not included.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Traffic {
     /// Frames received.
@@ -394,10 +420,26 @@ pub enum ClientEvent {
     Closed(Option<(CloseReason, String)>),
 }
 
+/// How many inputs a QUIC input datagram carries (the newest and the ones
+/// before it), so that a lost datagram costs nothing.
+pub const QUIC_REPEATED_INPUTS: usize = 3;
+
+/// The transport under a client.
+#[derive(Debug)]
+enum Conn {
+    Ws(Box<ClientWs>),
+    Quic(Box<crate::quic::QuicConn>),
+}
+
 /// A tickwire client connection.
 #[derive(Debug)]
 pub struct Client {
-    ws: ClientWs,
+    conn: Conn,
+    /// The last inputs sent, oldest first (repeated over QUIC).
+    recent_inputs: VecDeque<Vec<u8>>,
+    /// A `Close` message arrived (a QUIC close that follows is not
+    /// reported twice).
+    close_seen: bool,
     replica: Replica,
     player: PlayerId,
     room: Option<Joined>,
@@ -471,21 +513,37 @@ impl Client {
         Self::connect_with(url, name, schema, &ClientTls::default()).await
     }
 
-    /// [`Client::connect`] with explicit TLS options for `wss://`.
+    /// [`Client::connect`] with explicit TLS options for `wss://` and
+    /// `quic://`. The URL's scheme picks the transport: `ws://host:port/ws`,
+    /// `wss://host:port/ws`, or `quic://host:port` (no path).
     pub async fn connect_with(
         url: &str,
         name: &str,
         schema: Schema,
         tls: &ClientTls,
     ) -> Result<Self, ClientError> {
-        let ws = Self::open(url, tls).await?;
-        Self::greet(ws, name, schema).await
+        let conn = if url.starts_with("quic://") {
+            let open = crate::quic::QuicConn::open(url, tls);
+            let quic = tokio::time::timeout(REQUEST_TIMEOUT, open)
+                .await
+                .map_err(|_| ClientError::Timeout)??;
+            Conn::Quic(Box::new(quic))
+        } else {
+            Conn::Ws(Box::new(Self::open(url, tls).await?))
+        };
+        Self::greet_on(conn, name, schema).await
     }
 
     /// Completes the handshake on an open WebSocket.
     pub async fn greet(ws: ClientWs, name: &str, schema: Schema) -> Result<Self, ClientError> {
+        Self::greet_on(Conn::Ws(Box::new(ws)), name, schema).await
+    }
+
+    async fn greet_on(conn: Conn, name: &str, schema: Schema) -> Result<Self, ClientError> {
         let mut client = Self {
-            ws,
+            conn,
+            recent_inputs: VecDeque::with_capacity(QUIC_REPEATED_INPUTS),
+            close_seen: false,
             replica: Replica::new(schema),
             player: PlayerId(0),
             room: None,
@@ -557,44 +615,141 @@ impl Client {
         self.traffic
     }
 
-    /// Sends a message.
+    /// The transport's name: `"ws"`, `"wss"` or `"quic"`.
+    pub fn transport(&self) -> &'static str {
+        match &self.conn {
+            Conn::Ws(ws) => match ws.get_ref() {
+                ClientStream::Plain(_) => "ws",
+                ClientStream::Tls(_) => "wss",
+            },
+            Conn::Quic(_) => "quic",
+        }
+    }
+
+    /// Sends a message. Over QUIC, inputs and acknowledgements go as
+    /// datagrams when they fit the path (losing one costs nothing: inputs
+    /// repeat, and a newer ack supersedes an older one), everything else on
+    /// the control stream.
     pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
         self.buf.clear();
         codec::encode_client(message, &mut self.buf)?;
-        let frame = self.buf.clone();
-        self.send_frame(Message::Binary(frame.into())).await
+        let frame = std::mem::take(&mut self.buf);
+        let sent = match &mut self.conn {
+            Conn::Ws(_) => {
+                let message = Message::Binary(frame.clone().into());
+                self.send_frame(message).await
+            }
+            Conn::Quic(quic) => {
+                let unreliable =
+                    matches!(message, ClientMessage::Inputs(_) | ClientMessage::Ack(_));
+                let datagram = unreliable && quic.send_datagram(&frame)?;
+                if !datagram {
+                    quic.send_stream(&frame).await?;
+                }
+                self.traffic.messages_out += 1;
+                self.traffic.payload_out += frame.len() as u64;
+                self.traffic.framed_out += frame.len() as u64 + if datagram { 0 } else { 4 };
+                Ok(())
+            }
+        };
+        self.buf = frame;
+        sent
     }
 
-    /// Sends any WebSocket message as is (misbehaving bots use this).
+    /// Sends any WebSocket message as is (misbehaving bots use this). Over
+    /// QUIC, a binary or text message's payload goes on the control stream
+    /// as one frame; other kinds have no QUIC equivalent and are skipped.
     pub async fn send_frame(&mut self, message: Message) -> Result<(), ClientError> {
         let len = message.len();
-        self.ws.send(message).await?;
+        let framing = match &mut self.conn {
+            Conn::Ws(ws) => {
+                ws.send(message).await?;
+                ws_header(len, true)
+            }
+            Conn::Quic(quic) => {
+                match message {
+                    Message::Binary(data) => quic.send_stream(&data).await?,
+                    Message::Text(text) => quic.send_stream(text.as_bytes()).await?,
+                    _ => return Ok(()),
+                }
+                4
+            }
+        };
         self.traffic.messages_out += 1;
         self.traffic.payload_out += len as u64;
-        self.traffic.framed_out += len as u64 + ws_header(len, true);
+        self.traffic.framed_out += len as u64 + framing;
         Ok(())
     }
 
     /// Sends one game input with the next sequence number (and, in
-    /// [`AckMode::WithInput`], the pending acknowledgement).
+    /// [`AckMode::WithInput`], the pending acknowledgement). Over QUIC the
+    /// message repeats the last [`QUIC_REPEATED_INPUTS`] inputs (oldest
+    /// first), as it travels as an unreliable datagram; over WebSocket it
+    /// carries only this one.
     pub async fn send_input<I: Serialize>(&mut self, input: &I) -> Result<(), ClientError> {
         let mut bytes = Vec::with_capacity(32);
         codec::encode_value(input, &mut bytes)?;
         self.next_seq = self.next_seq.wrapping_add(1);
+        let inputs = match self.conn {
+            Conn::Ws(_) => vec![bytes],
+            Conn::Quic(_) => {
+                if self.recent_inputs.len() == QUIC_REPEATED_INPUTS {
+                    self.recent_inputs.pop_front();
+                }
+                self.recent_inputs.push_back(bytes);
+                // Never repeat inputs from before sequence number 1.
+                let held = self.recent_inputs.len().min(self.next_seq as usize);
+                self.recent_inputs
+                    .iter()
+                    .skip(self.recent_inputs.len() - held.max(1))
+                    .cloned()
+                    .collect()
+            }
+        };
         let inputs = Inputs {
             newest_seq: self.next_seq,
-            inputs: vec![bytes],
+            inputs,
             ack: self.pending_ack.take(),
         };
         self.send(&ClientMessage::Inputs(inputs)).await
     }
 
     /// Reads the next message; `None` when the connection ended.
-    /// Cancel-safe (one await on the stream), so it can sit in a
-    /// `select!`; hand what it returns to [`Client::process`].
+    /// Cancel-safe (one await on a stream or channel), so it can sit in a
+    /// `select!`; hand what it returns to [`Client::process`]. A QUIC
+    /// application close from the server comes back as a
+    /// [`ServerMessage::Close`] with the reason its code names, unless a
+    /// `Close` message already arrived.
     pub async fn recv(&mut self) -> Result<Option<ServerMessage>, ClientError> {
+        let ws = match &mut self.conn {
+            Conn::Ws(ws) => ws,
+            Conn::Quic(quic) => {
+                use crate::quic::Inbound;
+                return match quic.incoming.recv().await {
+                    None | Some(Inbound::Ended(None)) => Ok(None),
+                    Some(Inbound::Ended(Some((reason, message)))) => {
+                        if std::mem::replace(&mut self.close_seen, true) {
+                            Ok(None)
+                        } else {
+                            Ok(Some(ServerMessage::Close(Close { reason, message })))
+                        }
+                    }
+                    Some(Inbound::Failed(why)) => Err(ClientError::Quic(why)),
+                    Some(Inbound::Frame { bytes, datagram }) => {
+                        self.traffic.messages_in += 1;
+                        self.traffic.payload_in += bytes.len() as u64;
+                        self.traffic.framed_in += bytes.len() as u64 + if datagram { 0 } else { 4 };
+                        let message = codec::decode_server(&bytes, codec::MAX_SERVER_FRAME)?;
+                        if matches!(message, ServerMessage::Close(_)) {
+                            self.close_seen = true;
+                        }
+                        Ok(Some(message))
+                    }
+                };
+            }
+        };
         loop {
-            let Some(next) = self.ws.next().await else {
+            let Some(next) = ws.next().await else {
                 return Ok(None);
             };
             match next {
@@ -698,7 +853,19 @@ impl Client {
     ) -> Result<ServerMessage, ClientError> {
         self.next_request = self.next_request.wrapping_add(1);
         let id = self.next_request;
-        self.send(&build(id)).await?;
+        let request = build(id);
+        let joins = matches!(
+            request,
+            ClientMessage::CreateRoom(_) | ClientMessage::JoinRoom(_) | ClientMessage::QuickJoin(_)
+        );
+        if joins {
+            // Forget the old room now, not when `Joined` arrives: over QUIC
+            // the new room's first update (a datagram) may overtake the
+            // `Joined` on the control stream, and must be kept.
+            self.replica.reset();
+            self.pending_ack = None;
+        }
+        self.send(&request).await?;
         let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
         loop {
             let message = self.recv_until(deadline).await?;
@@ -717,8 +884,6 @@ impl Client {
                     message: c.message,
                 }),
                 ServerMessage::Joined(joined) => {
-                    self.replica.reset();
-                    self.pending_ack = None;
                     self.room = Some(joined.clone());
                     Ok(ServerMessage::Joined(joined))
                 }
@@ -823,7 +988,12 @@ impl Client {
             message: "bye".into(),
         });
         let _ = tokio::time::timeout(Duration::from_secs(1), self.send(&bye)).await;
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+        match self.conn {
+            Conn::Ws(mut ws) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), ws.as_mut().close(None)).await;
+            }
+            Conn::Quic(quic) => quic.close().await,
+        }
     }
 }
 

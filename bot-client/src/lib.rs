@@ -11,6 +11,7 @@
 //! - [`behaviour`]: what a bot does: idle, the arena workload, or chaos
 //!   (malformed and oversize frames, floods, abrupt disconnects, slow
 //!   reading).
+//! - [`quic`]: the QUIC transport under the client (`quic://`).
 //! - [`measure`]: per-bot recorders (hdrhistogram) and the aggregate
 //!   figures.
 //! - [`swarm`]: rooms x players bots, ramp-up, the measurement window,
@@ -24,5 +25,6 @@ pub mod bench;
 pub mod bot;
 pub mod client;
 pub mod measure;
+pub mod quic;
 pub mod report;
 pub mod swarm;

@@ -61,15 +61,15 @@ struct Timing {
     seed: u64,
 }
 
-/// How a `wss://` server's certificate is accepted. Without either flag
-/// it is verified against the public web PKI roots.
+/// How a `wss://` or `quic://` server's certificate is accepted. Without
+/// either flag it is verified against the public web PKI roots.
 #[derive(Debug, Args)]
 struct TlsArgs {
-    /// Accept the wss certificate with this SHA-256 fingerprint
+    /// Accept the wss/QUIC certificate with this SHA-256 fingerprint
     /// (`AB:CD:...`, as the server logs it for its development certificate).
     #[arg(long, value_name = "FP", conflicts_with = "insecure")]
     cert_fingerprint: Option<String>,
-    /// Accept any wss certificate: encrypted but not authenticated. For
+    /// Accept any wss/QUIC certificate: encrypted but not authenticated. For
     /// development only.
     #[arg(long)]
     insecure: bool,
@@ -87,12 +87,13 @@ impl TlsArgs {
 
 #[derive(Debug, Args)]
 struct SwarmArgs {
-    /// Server WebSocket URL, ws:// or wss:// (`/ws` is added when there is
-    /// no path).
+    /// Server URL: ws:// or wss:// (`/ws` is added when there is no path),
+    /// or quic://host:port.
     #[arg(long, default_value = "ws://127.0.0.1:7000")]
     url: String,
-    /// ws or wss [default: the URL's scheme]; it switches the URL's scheme
-    /// (the port stays: point --url at the server's TLS port for wss).
+    /// ws, wss or quic [default: the URL's scheme]; it switches the URL's
+    /// scheme and keeps host and port: point --url at the server's TLS port
+    /// for wss, at its --quic-bind UDP port for quic.
     #[arg(long, value_enum)]
     transport: Option<Transport>,
     #[command(flatten)]
@@ -133,8 +134,9 @@ struct BenchArgs {
     /// The server binary [default: tickwire-server next to this binary].
     #[arg(long)]
     server: Option<PathBuf>,
-    /// ws, or wss through the server's TLS port (the benchmark generates
-    /// the certificate and pins its fingerprint).
+    /// ws, wss through the server's TLS port, or quic through its QUIC
+    /// port (for wss and quic the benchmark generates the certificate and
+    /// pins its fingerprint).
     #[arg(long, value_enum, default_value_t = Transport::Ws)]
     transport: Transport,
     #[command(flatten)]
@@ -193,7 +195,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             };
             let mut url = swarm::ws_url(&args.url);
             if let Some(transport) = args.transport {
-                url = swarm::with_scheme(&url, transport == Transport::Wss);
+                url = swarm::with_transport(&url, transport);
             }
             let config = SwarmConfig {
                 url,

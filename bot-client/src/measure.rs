@@ -224,6 +224,9 @@ pub struct BotRecorder {
     pub checksum_mismatches: u64,
     /// Updates that did not decode or had an unknown baseline.
     pub decode_errors: u64,
+    /// Updates older than the newest world held (datagrams reordered or
+    /// duplicated on the way; QUIC only): dropped, not an error.
+    pub updates_reordered: u64,
     /// Sum of the baseline ages of the deltas in the window, ticks.
     pub baseline_age_sum: u64,
     /// Errors by kind.
@@ -249,6 +252,7 @@ impl BotRecorder {
             missed: 0,
             checksum_mismatches: 0,
             decode_errors: 0,
+            updates_reordered: 0,
             baseline_age_sum: 0,
             errors: BTreeMap::new(),
             traffic_open: None,
@@ -402,6 +406,9 @@ pub struct GroupReport {
     pub checksum_mismatches: u64,
     /// Updates that did not decode or had an unknown baseline.
     pub decode_errors: u64,
+    /// Updates that arrived after a newer one (QUIC datagrams reordered or
+    /// duplicated) and were dropped: normal over QUIC, not an error.
+    pub updates_reordered: u64,
     /// Mean age of the baselines deltas were encoded against, ticks: 1
     /// when every acknowledgement reaches the server before its next tick.
     pub mean_baseline_age: f64,
@@ -464,6 +471,7 @@ pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
         r.full_snapshots += b.full_snapshots;
         r.checksum_mismatches += b.checksum_mismatches;
         r.decode_errors += b.decode_errors;
+        r.updates_reordered += b.updates_reordered;
         age_sum += b.baseline_age_sum;
         for (kind, n) in &b.errors {
             *r.errors.entry(kind.clone()).or_default() += n;

@@ -220,6 +220,13 @@ impl Report {
             "checksum mismatches",
             w.checksum_mismatches.to_string(),
         );
+        if w.updates_reordered > 0 {
+            row(
+                &mut out,
+                "updates reordered (dropped)",
+                w.updates_reordered.to_string(),
+            );
+        }
         row(&mut out, "errors", format!("{:?}", w.errors));
         if let Some(m) = &self.misbehaving {
             row(&mut out, "misbehaving bots", m.bots.to_string());

@@ -38,7 +38,8 @@ pub enum JoinMode {
 /// A swarm run.
 #[derive(Clone, Debug)]
 pub struct SwarmConfig {
-    /// Server URL, `ws://host:port/ws` or `wss://host:port/ws`.
+    /// Server URL, `ws://host:port/ws`, `wss://host:port/ws` or
+    /// `quic://host:port`.
     pub url: String,
     /// How a `wss://` server's certificate is accepted (default: verified
     /// against the webpki roots).
@@ -84,6 +85,9 @@ pub enum Transport {
     Ws,
     /// WebSocket over TLS (`wss://`).
     Wss,
+    /// QUIC (`quic://`): control on a stream, updates and inputs as
+    /// datagrams.
+    Quic,
 }
 
 impl Transport {
@@ -92,16 +96,34 @@ impl Transport {
         match self {
             Self::Ws => "ws",
             Self::Wss => "wss",
+            Self::Quic => "quic",
         }
     }
 }
 
-/// The transport a URL names: `"wss"` for `wss://`, `"ws"` otherwise.
+/// The transport a URL names: `"wss"` for `wss://`, `"quic"` for
+/// `quic://`, `"ws"` otherwise.
 pub fn transport_of(url: &str) -> &'static str {
     if url.starts_with("wss://") {
         "wss"
+    } else if url.starts_with("quic://") {
+        "quic"
     } else {
         "ws"
+    }
+}
+
+/// Switches a URL to a transport's scheme, keeping host and port: `quic://`
+/// drops the path, `ws://` and `wss://` get `/ws` when there is none. The
+/// port stays, so point the URL at the port of the transport asked for.
+pub fn with_transport(url: &str, transport: Transport) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match transport {
+        Transport::Quic => {
+            let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
+            format!("quic://{authority}")
+        }
+        Transport::Ws | Transport::Wss => ws_url(&format!("{}://{rest}", transport.name())),
     }
 }
 
@@ -111,9 +133,13 @@ pub fn with_scheme(url: &str, secure: bool) -> String {
     format!("{}://{rest}", if secure { "wss" } else { "ws" })
 }
 
-/// Normalises a URL: `ws://host:port` gets the `/ws` path.
+/// Normalises a URL: `ws://host:port` gets the `/ws` path; a `quic://`
+/// URL has no path (a trailing `/` is dropped).
 pub fn ws_url(url: &str) -> String {
     let trimmed = url.trim_end_matches('/');
+    if trimmed.starts_with("quic://") {
+        return trimmed.to_owned();
+    }
     let after_scheme = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
     if after_scheme.contains('/') {
         trimmed.to_owned()
@@ -388,6 +414,12 @@ mod tests {
         assert_eq!(with_scheme("h:1/ws", true), "wss://h:1/ws");
         assert_eq!(transport_of("wss://h:1/ws"), "wss");
         assert_eq!(transport_of("ws://h:1/ws"), "ws");
+        assert_eq!(transport_of("quic://h:1"), "quic");
+        assert_eq!(ws_url("quic://h:1/"), "quic://h:1");
+        assert_eq!(with_transport("ws://h:1/ws", Transport::Quic), "quic://h:1");
+        assert_eq!(with_transport("h:1", Transport::Quic), "quic://h:1");
+        assert_eq!(with_transport("quic://h:1", Transport::Wss), "wss://h:1/ws");
+        assert_eq!(with_transport("wss://h:1/x", Transport::Ws), "ws://h:1/x");
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct TestServer {
     pub tls_addr: Option<SocketAddr>,
     /// Its certificate's SHA-256 fingerprint.
     pub tls_fingerprint: Option<String>,
+    /// The QUIC (UDP) port, when the config set `quic_bind`.
+    pub quic_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -69,6 +71,7 @@ impl TestServer {
         let addr = server.local_addr();
         let tls_addr = server.tls_addr();
         let tls_fingerprint = server.tls_fingerprint().map(str::to_owned);
+        let quic_addr = server.quic_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
@@ -77,6 +80,7 @@ impl TestServer {
             addr,
             tls_addr,
             tls_fingerprint,
+            quic_addr,
             stop: Some(stop),
             task: Some(task),
         }
@@ -89,6 +93,12 @@ impl TestServer {
     /// The `wss://` URL of the TLS port (the config must set `tls_bind`).
     pub fn wss_url(&self) -> String {
         format!("wss://{}/ws", self.tls_addr.expect("a TLS port"))
+    }
+
+    /// The `quic://` URL of the QUIC port (the config must set
+    /// `quic_bind`).
+    pub fn quic_url(&self) -> String {
+        format!("quic://{}", self.quic_addr.expect("a QUIC port"))
     }
 
     /// Triggers a graceful shutdown and waits for `run` to return.

@@ -1312,6 +1312,7 @@ mod tests {
             mean_baseline_age: 1.02,
             checksum_mismatches: 0,
             decode_errors: 0,
+            updates_reordered: 0,
             latency_ms: percentiles(1.25),
             jitter_ms: percentiles(0.4),
             rtt_ms: percentiles(0.9),
