@@ -20,10 +20,6 @@ const SIGFIG: u8 = 2;
 /// The largest value a per-bot histogram holds exactly, microseconds
 /// (60 s); larger ones are recorded as this.
 const HISTOGRAM_MAX_US: u64 = 60_000_000;
-/// TCP/IP header bytes per segment on loopback (IPv4 20 + TCP 20 +
-/// timestamps 12), for the wire estimate: with TCP_NODELAY and small
-/// messages each message is about one segment.
-pub const TCP_IP_HEADER: u64 = 52;
 
 /// A per-bot histogram, allocated at its full range up front (about 10
 /// KiB). An auto-resizing one reallocates and copies as larger values
@@ -452,7 +448,9 @@ fn merge_into(target: &mut Histogram<u64>, source: &Histogram<u32>) {
 }
 
 /// Merges finished bots into a group's figures over a window of `seconds`.
-pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
+/// `wire_overhead` is what each message costs on the wire beyond the
+/// counted bytes (see `swarm::Transport::wire_overhead`).
+pub fn merge(bots: &[FinishedBot], seconds: f64, wire_overhead: u64) -> Merged {
     let (mut latency, mut jitter, mut rtt) =
         (merged_histogram(), merged_histogram(), merged_histogram());
     let mut r = GroupReport {
@@ -504,11 +502,11 @@ pub fn merge(bots: &[FinishedBot], seconds: f64) -> Merged {
     r.down_payload_bytes_per_client_s = per(traffic.payload_in);
     r.down_framed_bytes_per_client_s = per(traffic.framed_in);
     r.down_wire_estimate_bytes_per_client_s =
-        per(traffic.framed_in + traffic.messages_in * TCP_IP_HEADER);
+        per(traffic.framed_in + traffic.messages_in * wire_overhead);
     r.up_payload_bytes_per_client_s = per(traffic.payload_out);
     r.up_framed_bytes_per_client_s = per(traffic.framed_out);
     r.up_wire_estimate_bytes_per_client_s =
-        per(traffic.framed_out + traffic.messages_out * TCP_IP_HEADER);
+        per(traffic.framed_out + traffic.messages_out * wire_overhead);
     Merged {
         report: r,
         latency_us: latency,
@@ -622,7 +620,7 @@ mod tests {
         };
         r.track(&window, &timeline, late, t0 + Duration::from_secs(1));
         let finished = r.finish();
-        let merged = merge(&[finished], 1.0);
+        let merged = merge(&[finished], 1.0, 52);
         assert_eq!(merged.report.down_payload_bytes_per_client_s, 60.0);
         assert_eq!(
             merged.report.down_wire_estimate_bytes_per_client_s,

@@ -91,7 +91,7 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Its name in reports: `"ws"` or `"wss"`.
+    /// Its name in reports: `"ws"`, `"wss"` or `"quic"`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Ws => "ws",
@@ -99,18 +99,40 @@ impl Transport {
             Self::Quic => "quic",
         }
     }
+
+    /// The transport a URL names: `wss://`, `quic://`, else `ws`.
+    pub fn of_url(url: &str) -> Self {
+        if url.starts_with("wss://") {
+            Self::Wss
+        } else if url.starts_with("quic://") {
+            Self::Quic
+        } else {
+            Self::Ws
+        }
+    }
+
+    /// Bytes each message costs on the wire beyond what the bots count,
+    /// for the wire estimate (loopback, IPv4, one packet per message, which
+    /// holds for small messages sent at once):
+    /// - `ws`: IPv4 20 + TCP 20 + timestamps 12 = 52 (the counted bytes
+    ///   already include WebSocket framing);
+    /// - `wss`: the same plus a TLS 1.3 record (5 header + 1 type + 16 tag)
+    ///   = 74;
+    /// - `quic`: IPv4 20 + UDP 8 + short header (1 + 8 connection id + 2
+    ///   packet number) + 16 tag + 2 frame type and length = 57.
+    pub fn wire_overhead(self) -> u64 {
+        match self {
+            Self::Ws => 52,
+            Self::Wss => 74,
+            Self::Quic => 57,
+        }
+    }
 }
 
 /// The transport a URL names: `"wss"` for `wss://`, `"quic"` for
 /// `quic://`, `"ws"` otherwise.
 pub fn transport_of(url: &str) -> &'static str {
-    if url.starts_with("wss://") {
-        "wss"
-    } else if url.starts_with("quic://") {
-        "quic"
-    } else {
-        "ws"
-    }
+    Transport::of_url(url).name()
 }
 
 /// Switches a URL to a transport's scheme, keeping host and port: `quic://`
@@ -360,8 +382,9 @@ fn build_report(
             }
         }
     }
-    let well = measure::merge(&well, window_s);
-    let misbehaving = (!ill.is_empty()).then(|| measure::merge(&ill, window_s).report);
+    let overhead = Transport::of_url(&config.url).wire_overhead();
+    let well = measure::merge(&well, window_s, overhead);
+    let misbehaving = (!ill.is_empty()).then(|| measure::merge(&ill, window_s, overhead).report);
     let joined = shared.joined.load(Ordering::Relaxed);
     let mut report = Report {
         tool: format!("tickwire-bot {}", env!("CARGO_PKG_VERSION")),
@@ -415,6 +438,7 @@ mod tests {
         assert_eq!(transport_of("wss://h:1/ws"), "wss");
         assert_eq!(transport_of("ws://h:1/ws"), "ws");
         assert_eq!(transport_of("quic://h:1"), "quic");
+        assert!(Transport::Quic.wire_overhead() < Transport::Wss.wire_overhead());
         assert_eq!(ws_url("quic://h:1/"), "quic://h:1");
         assert_eq!(with_transport("ws://h:1/ws", Transport::Quic), "quic://h:1");
         assert_eq!(with_transport("h:1", Transport::Quic), "quic://h:1");
