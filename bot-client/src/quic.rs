@@ -57,29 +57,6 @@ pub(crate) enum Inbound {
     Failed(String),
 }
 
-/// The [`CloseReason`] whose [`CloseReason::code`] this is.
-pub fn close_reason(code: u64) -> Option<CloseReason> {
-    use CloseReason::*;
-    [
-        Normal,
-        ServerShutdown,
-        ProtocolViolation,
-        MalformedFrame,
-        FrameTooLarge,
-        VersionMismatch,
-        HandshakeTimeout,
-        IdleTimeout,
-        Flooding,
-        SlowConsumer,
-        ServerFull,
-        AuthFailed,
-        Replaced,
-        UnsupportedFrame,
-    ]
-    .into_iter()
-    .find(|r| u64::from(r.code()) == code)
-}
-
 /// Client transport limits, small like the server's: the client never
 /// accepts streams; it receives one control stream (full snapshots of a
 /// big room are the largest frames, tens of KiB) and update datagrams.
@@ -300,7 +277,7 @@ async fn read(connection: Connection, mut recv: RecvStream, tx: mpsc::Sender<Inb
         }
         None => match tokio::time::timeout(CLOSE_WAIT, connection.closed()).await {
             Ok(ConnectionError::ApplicationClosed(close)) => Inbound::Ended(
-                close_reason(close.error_code.into_inner())
+                CloseReason::from_code(close.error_code.into_inner())
                     .map(|r| (r, String::from_utf8_lossy(&close.reason).into_owned())),
             ),
             _ => Inbound::Ended(None),
@@ -312,22 +289,6 @@ async fn read(connection: Connection, mut recv: RecvStream, tx: mpsc::Sender<Inb
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn close_codes_map_back_to_every_reason() {
-        assert_eq!(close_reason(1000), Some(CloseReason::Normal));
-        assert_eq!(close_reason(1001), Some(CloseReason::ServerShutdown));
-        assert_eq!(close_reason(4002), Some(CloseReason::ProtocolViolation));
-        assert_eq!(close_reason(4013), Some(CloseReason::UnsupportedFrame));
-        assert_eq!(close_reason(4014), None);
-        assert_eq!(close_reason(0), None);
-        for code in [
-            1000u64, 1001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010,
-        ] {
-            let reason = close_reason(code).expect("known");
-            assert_eq!(u64::from(reason.code()), code);
-        }
-    }
 
     /// A server that speaks another ALPN refuses the client's
     /// `tickwire/1`: the client reports a TLS error, in time.

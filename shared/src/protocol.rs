@@ -173,6 +173,30 @@ impl CloseReason {
             other => 4000 + other as u16,
         }
     }
+
+    /// Every reason, in kind order.
+    pub const ALL: [Self; 14] = [
+        Self::Normal,
+        Self::ServerShutdown,
+        Self::ProtocolViolation,
+        Self::MalformedFrame,
+        Self::FrameTooLarge,
+        Self::VersionMismatch,
+        Self::HandshakeTimeout,
+        Self::IdleTimeout,
+        Self::Flooding,
+        Self::SlowConsumer,
+        Self::ServerFull,
+        Self::AuthFailed,
+        Self::Replaced,
+        Self::UnsupportedFrame,
+    ];
+
+    /// The reason whose [`CloseReason::code`] is `code` (a WebSocket close
+    /// code or a QUIC application error code), if any.
+    pub fn from_code(code: u64) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| u64::from(r.code()) == code)
+    }
 }
 
 /// A request error that does not end the session.
@@ -218,6 +242,22 @@ pub enum ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_codes_map_back_to_their_reasons() {
+        for reason in CloseReason::ALL {
+            assert_eq!(
+                CloseReason::from_code(u64::from(reason.code())),
+                Some(reason)
+            );
+        }
+        assert_eq!(CloseReason::from_code(1002), None);
+        assert_eq!(
+            CloseReason::ALL.len(),
+            CloseReason::UnsupportedFrame as usize + 1,
+            "ALL lists every reason"
+        );
+    }
 
     #[test]
     fn answers_name_their_request_and_nothing_else_does() {
