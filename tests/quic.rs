@@ -13,10 +13,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use relay::Relay;
-use support::{TestServer, WAIT};
-use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
+use support::{TestServer, WAIT, bots};
+use tickwire_bot::behaviour::BehaviourKind;
 use tickwire_bot::client::{AckMode, Client, ClientError, ClientEvent, ClientTls, unix_us};
-use tickwire_bot::swarm::{self, JoinMode, SwarmConfig};
+use tickwire_bot::swarm;
 use tickwire_shared::arena::{ArenaInput, SCHEMA};
 use tickwire_shared::client::ReplicaError;
 use tickwire_shared::protocol::{CloseReason, Joined, Role, RoomTarget, Visibility};
@@ -76,38 +76,18 @@ async fn play(client: &mut Client, ticks: usize) -> BTreeMap<Tick, u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_play_over_quic() {
     let server = quic_server().await;
-    let config = SwarmConfig {
-        url: server.quic_url(),
-        tls: pinned(&server),
-        rooms: 2,
-        players: 4,
-        duration: Duration::from_secs(2),
-        ramp_up: Duration::from_millis(300),
-        settle: Duration::from_millis(200),
-        seed: 1,
-        behaviour: BehaviourKind::Arena,
-        chaos: ChaosMix::default(),
-        join: JoinMode::CreateRooms,
-        quiet: true,
-    };
+    let config = bots::short_swarm(
+        server.quic_url(),
+        pinned(&server),
+        2,
+        4,
+        BehaviourKind::Arena,
+        2,
+    );
     let report = swarm::run(config, |_| {}).await;
     let w = &report.well_behaved;
-    assert!(
-        report.passed(),
-        "failures: {:?}\n{}",
-        report.failures,
-        report.summary()
-    );
+    bots::assert_clean(&report, 8, 20.0);
     assert_eq!(report.transport, "quic");
-    assert_eq!((report.bots.planned, report.bots.joined), (8, 8));
-    assert_eq!(w.checksum_mismatches, 0);
-    assert_eq!(w.decode_errors, 0);
-    assert!(w.errors.is_empty(), "{:?}", w.errors);
-    assert!(
-        w.updates_per_bot_per_s > 20.0,
-        "{} updates per bot per second",
-        w.updates_per_bot_per_s
-    );
     // Deltas against the previous tick: acks arrive in time over datagrams.
     assert!(w.mean_baseline_age < 1.5, "{}", w.mean_baseline_age);
     server.stop().await.expect("clean shutdown");

@@ -5,11 +5,9 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::TestServer;
-use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
-use tickwire_bot::swarm::{self, Edge, JoinMode, SwarmConfig};
+use support::{TestServer, bots};
+use tickwire_bot::behaviour::BehaviourKind;
+use tickwire_bot::swarm::{self, Edge, SwarmConfig};
 
 fn config(
     server: &TestServer,
@@ -17,20 +15,8 @@ fn config(
     players: usize,
     behaviour: BehaviourKind,
 ) -> SwarmConfig {
-    SwarmConfig {
-        url: swarm::ws_url(&format!("ws://{}", server.addr)),
-        tls: Default::default(),
-        rooms,
-        players,
-        duration: Duration::from_secs(3),
-        ramp_up: Duration::from_millis(500),
-        settle: Duration::from_millis(200),
-        seed: 1,
-        behaviour,
-        chaos: ChaosMix::default(),
-        join: JoinMode::CreateRooms,
-        quiet: true,
-    }
+    let url = swarm::ws_url(&format!("ws://{}", server.addr));
+    bots::short_swarm(url, Default::default(), rooms, players, behaviour, 3)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,21 +30,7 @@ async fn a_fifty_bot_swarm_agrees_with_the_server_on_every_update() {
     assert_eq!(edges, [Edge::Opened, Edge::Closed]);
 
     let w = &report.well_behaved;
-    assert!(
-        report.passed(),
-        "failures: {:?}\n{}",
-        report.failures,
-        report.summary()
-    );
-    assert_eq!((report.bots.planned, report.bots.joined), (50, 50));
-    assert_eq!(w.checksum_mismatches, 0);
-    assert_eq!(w.decode_errors, 0);
-    assert!(w.errors.is_empty(), "{:?}", w.errors);
-    assert!(
-        w.updates_per_bot_per_s > 24.0,
-        "{} updates per bot per second",
-        w.updates_per_bot_per_s
-    );
+    bots::assert_clean(&report, 50, 24.0);
     assert!(w.latency_ms.count > 0 && w.latency_ms.p50 > 0.0);
     assert!(w.rtt_ms.count > 0, "bots ping");
     // Acks ride on inputs and arrive before the next tick: deltas are

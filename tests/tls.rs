@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{TestServer, WAIT};
-use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
+use support::{TestServer, WAIT, bots};
+use tickwire_bot::behaviour::BehaviourKind;
 use tickwire_bot::client::{Client, ClientError, ClientEvent, ClientTls};
-use tickwire_bot::swarm::{self, JoinMode, SwarmConfig};
+use tickwire_bot::swarm;
 use tickwire_shared::arena::{ArenaInput, SCHEMA};
 use tickwire_shared::protocol::{Role, RoomTarget, Visibility};
 use tickwire_shared::tick::Tick;
@@ -85,38 +85,17 @@ async fn bots_play_over_wss_with_the_development_certificate_pinned() {
     let server = tls_server().await;
     let fp = server.tls_fingerprint.clone().expect("fingerprint");
     assert_eq!(fp.len(), 95, "{fp}");
-    let config = SwarmConfig {
-        url: server.wss_url(),
-        tls: pinned(&server),
-        rooms: 2,
-        players: 4,
-        duration: Duration::from_secs(2),
-        ramp_up: Duration::from_millis(300),
-        settle: Duration::from_millis(200),
-        seed: 1,
-        behaviour: BehaviourKind::Arena,
-        chaos: ChaosMix::default(),
-        join: JoinMode::CreateRooms,
-        quiet: true,
-    };
+    let config = bots::short_swarm(
+        server.wss_url(),
+        pinned(&server),
+        2,
+        4,
+        BehaviourKind::Arena,
+        2,
+    );
     let report = swarm::run(config, |_| {}).await;
-    let w = &report.well_behaved;
-    assert!(
-        report.passed(),
-        "failures: {:?}\n{}",
-        report.failures,
-        report.summary()
-    );
+    bots::assert_clean(&report, 8, 20.0);
     assert_eq!(report.transport, "wss");
-    assert_eq!((report.bots.planned, report.bots.joined), (8, 8));
-    assert_eq!(w.checksum_mismatches, 0);
-    assert_eq!(w.decode_errors, 0);
-    assert!(w.errors.is_empty(), "{:?}", w.errors);
-    assert!(
-        w.updates_per_bot_per_s > 20.0,
-        "{} updates per bot per second",
-        w.updates_per_bot_per_s
-    );
     server.stop().await.expect("clean shutdown");
 }
 

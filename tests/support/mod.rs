@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
+pub mod bots;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
