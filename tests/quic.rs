@@ -9,36 +9,22 @@ mod relay;
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use relay::Relay;
+use support::bots::{any_port, connect, pinned};
 use support::{TestServer, WAIT, bots};
 use tickwire_bot::behaviour::BehaviourKind;
 use tickwire_bot::client::{AckMode, Client, ClientError, ClientEvent, ClientTls, unix_us};
 use tickwire_bot::swarm;
-use tickwire_shared::arena::{ArenaInput, SCHEMA};
+use tickwire_shared::arena::ArenaInput;
 use tickwire_shared::client::ReplicaError;
 use tickwire_shared::protocol::{CloseReason, Joined, Role, RoomTarget, Visibility};
 use tickwire_shared::tick::Tick;
 use tokio::time::Instant;
 
-fn any_port() -> Option<SocketAddr> {
-    Some(SocketAddr::from(([127, 0, 0, 1], 0)))
-}
-
 async fn quic_server() -> TestServer {
     TestServer::start_with(|c| c.quic_bind = any_port()).await
-}
-
-fn pinned(server: &TestServer) -> ClientTls {
-    ClientTls::Fingerprint(server.tls_fingerprint.clone().expect("a certificate"))
-}
-
-async fn connect(url: &str, name: &str, tls: &ClientTls) -> Result<Client, ClientError> {
-    tokio::time::timeout(WAIT, Client::connect_with(url, name, SCHEMA, tls))
-        .await
-        .expect("connect answers in time (no hang)")
 }
 
 fn input() -> ArenaInput {

@@ -8,35 +8,21 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::bots::{any_port, connect, pinned};
 use support::{TestServer, WAIT, bots};
 use tickwire_bot::behaviour::BehaviourKind;
 use tickwire_bot::client::{Client, ClientError, ClientEvent, ClientTls};
 use tickwire_bot::swarm;
-use tickwire_shared::arena::{ArenaInput, SCHEMA};
+use tickwire_shared::arena::ArenaInput;
 use tickwire_shared::protocol::{Role, RoomTarget, Visibility};
 use tickwire_shared::tick::Tick;
 
-fn any_port() -> Option<SocketAddr> {
-    Some(SocketAddr::from(([127, 0, 0, 1], 0)))
-}
-
 async fn tls_server() -> TestServer {
     TestServer::start_with(|c| c.tls_bind = any_port()).await
-}
-
-fn pinned(server: &TestServer) -> ClientTls {
-    ClientTls::Fingerprint(server.tls_fingerprint.clone().expect("a TLS port"))
-}
-
-async fn connect(url: &str, name: &str, tls: &ClientTls) -> Result<Client, ClientError> {
-    tokio::time::timeout(WAIT, Client::connect_with(url, name, SCHEMA, tls))
-        .await
-        .expect("connect answers in time (no hang)")
 }
 
 /// Plays for `ticks` updates; returns each rebuilt world's checksum by

@@ -1,9 +1,31 @@
 //! Swarm helpers shared by the end-to-end suites that run bots.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
-use tickwire_bot::client::ClientTls;
+use tickwire_bot::client::{Client, ClientError, ClientTls};
+use tickwire_shared::arena::SCHEMA;
+
+use super::{TestServer, WAIT};
+
+/// An ephemeral port on 127.0.0.1, for the optional listeners.
+pub fn any_port() -> Option<SocketAddr> {
+    Some(SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// Pins the certificate of a server's TLS port or QUIC endpoint.
+pub fn pinned(server: &TestServer) -> ClientTls {
+    ClientTls::Fingerprint(server.tls_fingerprint.clone().expect("a certificate"))
+}
+
+/// Connects and greets with the client library, failing the test rather
+/// than hanging.
+pub async fn connect(url: &str, name: &str, tls: &ClientTls) -> Result<Client, ClientError> {
+    tokio::time::timeout(WAIT, Client::connect_with(url, name, SCHEMA, tls))
+        .await
+        .expect("connect answers in time (no hang)")
+}
 use tickwire_bot::report::Report;
 use tickwire_bot::swarm::{JoinMode, SwarmConfig};
 
