@@ -350,6 +350,33 @@ pub struct Traffic {
     pub framed_out: u64,
 }
 
+impl std::ops::AddAssign for Traffic {
+    fn add_assign(&mut self, other: Self) {
+        self.messages_in += other.messages_in;
+        self.messages_out += other.messages_out;
+        self.payload_in += other.payload_in;
+        self.payload_out += other.payload_out;
+        self.framed_in += other.framed_in;
+        self.framed_out += other.framed_out;
+    }
+}
+
+impl std::ops::Sub for Traffic {
+    type Output = Self;
+
+    /// The traffic between two readings of one connection's counters.
+    fn sub(self, earlier: Self) -> Self {
+        Self {
+            messages_in: self.messages_in - earlier.messages_in,
+            messages_out: self.messages_out - earlier.messages_out,
+            payload_in: self.payload_in - earlier.payload_in,
+            payload_out: self.payload_out - earlier.payload_out,
+            framed_in: self.framed_in - earlier.framed_in,
+            framed_out: self.framed_out - earlier.framed_out,
+        }
+    }
+}
+
 /// WebSocket frame header length for a payload; client frames carry a
 /// 4-byte mask too.
 fn ws_header(len: usize, masked: bool) -> u64 {

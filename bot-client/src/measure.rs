@@ -324,14 +324,7 @@ impl BotRecorder {
         let (Some(open), Some(close)) = (self.traffic_open, self.traffic_last) else {
             return Traffic::default();
         };
-        Traffic {
-            messages_in: close.messages_in - open.messages_in,
-            messages_out: close.messages_out - open.messages_out,
-            payload_in: close.payload_in - open.payload_in,
-            payload_out: close.payload_out - open.payload_out,
-            framed_in: close.framed_in - open.framed_in,
-            framed_out: close.framed_out - open.framed_out,
-        }
+        close - open
     }
 
     /// Finishes the recorder.
@@ -474,13 +467,7 @@ pub fn merge(bots: &[FinishedBot], seconds: f64, wire_overhead: u64) -> Merged {
         for (kind, n) in &b.errors {
             *r.errors.entry(kind.clone()).or_default() += n;
         }
-        let t = bot.traffic;
-        traffic.messages_in += t.messages_in;
-        traffic.messages_out += t.messages_out;
-        traffic.payload_in += t.payload_in;
-        traffic.payload_out += t.payload_out;
-        traffic.framed_in += t.framed_in;
-        traffic.framed_out += t.framed_out;
+        traffic += bot.traffic;
     }
     let per = |total: u64| {
         if bots.is_empty() || seconds <= 0.0 {
