@@ -191,7 +191,7 @@ impl Report {
         );
         row(
             &mut out,
-            "down B/client/s payload / ws / wire est.",
+            "down B/client/s payload / framed / wire est.",
             format!(
                 "{:.0} / {:.0} / {:.0}",
                 w.down_payload_bytes_per_client_s,
@@ -201,7 +201,7 @@ impl Report {
         );
         row(
             &mut out,
-            "up B/client/s payload / ws / wire est.",
+            "up B/client/s payload / framed / wire est.",
             format!(
                 "{:.0} / {:.0} / {:.0}",
                 w.up_payload_bytes_per_client_s,

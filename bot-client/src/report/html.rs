@@ -687,7 +687,7 @@ fn plots(out: &mut String, r: &Report) -> fmt::Result {
         out,
         "Bandwidth over time",
         "Application payload bytes per client in each second of the window, well-behaved bots (B/s; \
-         WebSocket framing and TCP/IP headers come on top, see the tables).",
+         framing and packet headers come on top, see the tables).",
         &bandwidth,
         if t.is_empty() {
             None
@@ -990,12 +990,12 @@ const GROUP_ROWS: &[Row] = &[
         never,
     ),
     Row::Figure(
-        "WebSocket (payload + frame headers)",
+        "Framed (+ WebSocket headers, or QUIC stream length prefixes)",
         |g| thousands(g.down_framed_bytes_per_client_s),
         never,
     ),
     Row::Figure(
-        "Wire estimate (+ TCP/IP headers)",
+        "Wire estimate (+ packet headers for the transport)",
         |g| thousands(g.down_wire_estimate_bytes_per_client_s),
         never,
     ),
@@ -1011,12 +1011,12 @@ const GROUP_ROWS: &[Row] = &[
         never,
     ),
     Row::Figure(
-        "WebSocket (payload + frame headers + masks)",
+        "Framed (+ WebSocket headers and masks, or QUIC stream length prefixes)",
         |g| thousands(g.up_framed_bytes_per_client_s),
         never,
     ),
     Row::Figure(
-        "Wire estimate (+ TCP/IP headers)",
+        "Wire estimate (+ packet headers for the transport)",
         |g| thousands(g.up_wire_estimate_bytes_per_client_s),
         never,
     ),
