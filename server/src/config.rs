@@ -37,6 +37,10 @@ pub struct ServerConfig {
     /// Seed for the rooms' games: room `n` gets `seed + n`, so a run can be
     /// replayed. Default 1 (the arena workload's seed).
     pub seed: u64,
+    /// Room shards: threads that each run rooms and their members'
+    /// sessions on a single-threaded runtime, so a tick never wakes another
+    /// thread. Default 0: one per available core.
+    pub shards: usize,
     /// Connection, room and message bounds.
     pub limits: Limits,
     /// Timeouts and intervals.
@@ -53,6 +57,7 @@ impl Default for ServerConfig {
             tls_key: None,
             server_name: "tickwire".into(),
             seed: 1,
+            shards: 0,
             limits: Limits::default(),
             timeouts: Timeouts::default(),
         }
@@ -203,7 +208,12 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let t = &self.timeouts;
-        let checks: [(bool, &'static str, &'static str); 15] = [
+        let checks: [(bool, &'static str, &'static str); 16] = [
+            (
+                self.shards > 1024,
+                "shards",
+                "at most 1024 (0 means one per core)",
+            ),
             (
                 self.tls_cert.is_some() != self.tls_key.is_some(),
                 "tls_cert",

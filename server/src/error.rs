@@ -27,6 +27,9 @@ pub enum ServerError {
     /// The QUIC endpoint could not be configured.
     #[error("QUIC: {0}")]
     Quic(#[from] crate::transport::quic::QuicError),
+    /// The room shard threads could not be started.
+    #[error("starting the room shards: {0}")]
+    Shards(#[source] std::io::Error),
     /// Some tasks were still running when the shutdown grace period ended.
     #[error("shutdown did not finish within {0:?}")]
     ShutdownTimeout(Duration),

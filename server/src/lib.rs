@@ -143,7 +143,7 @@ impl<G: Game> Server<G> {
         };
         let (listener, local_addr) = listen(config.bind).await?;
         Ok(Self {
-            shared: Arc::new(Shared::new(config, game_config)),
+            shared: Arc::new(Shared::new(config, game_config).map_err(ServerError::Shards)?),
             listener,
             local_addr,
             tls,
@@ -186,7 +186,7 @@ impl<G: Game> Server<G> {
             tls_listener,
             quic,
         } = self;
-        info!(addr = %local_addr, game = G::NAME, "tickwire listening (ws://{local_addr}/ws)");
+        info!(addr = %local_addr, game = G::NAME, shards = shared.shards.len(), "tickwire listening (ws://{local_addr}/ws)");
         if let (Some(TlsListener { listener, addr }), Some(tls)) = (tls_listener, &tls) {
             info!(%addr, fingerprint = tls.fingerprint(), "TLS listening (wss://{addr}/ws)");
             let entry = Entry::Tls(tls.acceptor().clone());

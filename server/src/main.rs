@@ -44,6 +44,10 @@ struct Cli {
     /// Seed for the rooms' games [default: 1].
     #[arg(long)]
     seed: Option<u64>,
+    /// Room shards: threads that each run rooms with their members'
+    /// sessions [default: 0, one per core].
+    #[arg(long)]
+    shards: Option<usize>,
     /// Most rooms at once [default: 1024].
     #[arg(long)]
     max_rooms: Option<usize>,
@@ -87,6 +91,9 @@ fn load(cli: &Cli) -> anyhow::Result<ServerConfig> {
     }
     if let Some(seed) = cli.seed {
         config.seed = seed;
+    }
+    if let Some(shards) = cli.shards {
+        config.shards = shards;
     }
     let limits = &mut config.limits;
     if let Some(v) = cli.max_rooms {

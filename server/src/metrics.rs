@@ -93,6 +93,9 @@ pub struct Metrics {
     /// `tickwire_updates_superseded_total`: a newer update replaced one not
     /// yet written to a slow client.
     pub updates_superseded: Counter,
+    /// `tickwire_session_moves_total`: sessions moved to the shard of the
+    /// room they joined.
+    pub session_moves: Counter,
     /// `tickwire_inputs_dropped_total{reason}`.
     inputs_dropped: Family<ReasonLabel, Counter>,
     /// `tickwire_errors_total{kind}`.
@@ -178,6 +181,11 @@ impl Metrics {
             "updates_superseded",
             "Updates replaced by a newer one before a slow client took them",
         );
+        let session_moves = counter(
+            r,
+            "session_moves",
+            "Sessions moved to the shard of the room they joined",
+        );
         let inputs_dropped = family(r, "inputs_dropped", "Player inputs dropped, by reason");
         let errors = family(r, "errors", "Errors, by kind");
 
@@ -202,6 +210,7 @@ impl Metrics {
             updates_sent,
             full_snapshots,
             updates_superseded,
+            session_moves,
             inputs_dropped,
             errors,
         }
@@ -261,7 +270,8 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 22] = [
+    const NAMES: [&str; 23] = [
+        "tickwire_session_moves_total",
         "tickwire_connections",
         "tickwire_http_requests_total",
         "tickwire_connections_rejected_total",

@@ -5,6 +5,7 @@
 
 pub(crate) mod room_task;
 pub(crate) mod session_task;
+pub(crate) mod shards;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -29,15 +30,22 @@ use crate::lobby::{Lobby, LobbyError, NewRoom};
 use crate::metrics::Metrics;
 use crate::room::Room;
 use crate::transport::quic::QuicLink;
+use crate::transport::tcp::{Movable, MovableTcp};
 use crate::transport::ws::{self, Route, WsLink};
 use room_task::RoomCommand;
+use shards::{ShardId, Shards};
 
 /// Refused connections drained at once; past this, refused sockets are
 /// dropped straight away.
 const REFUSALS_LINGERING: usize = 64;
 
-/// The channel to a room task.
-pub(crate) type RoomHandle = mpsc::Sender<RoomCommand>;
+/// How sessions reach a room task: its command queue, and the shard it
+/// runs on (where its members' sessions move).
+#[derive(Clone, Debug)]
+pub(crate) struct RoomHandle {
+    pub(crate) commands: mpsc::Sender<RoomCommand>,
+    pub(crate) shard: ShardId,
+}
 
 /// Commands a room queues between ticks: enough for every seat to send an
 /// input and an ack twice per tick, and never fewer than 256.
@@ -102,6 +110,7 @@ pub(crate) struct Shared<G: Game> {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
+    pub(crate) shards: Shards,
     next_player: AtomicU32,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     connections: Arc<Semaphore>,
@@ -131,9 +140,10 @@ pub(crate) fn unix_us() -> u64 {
 }
 
 impl<G: Game> Shared<G> {
-    pub(crate) fn new(config: ServerConfig, game_config: G::Config) -> Self {
+    pub(crate) fn new(config: ServerConfig, game_config: G::Config) -> std::io::Result<Self> {
         let limits = &config.limits;
-        Self {
+        Ok(Self {
+            shards: Shards::start(config.shards)?,
             lobby: Mutex::new(Lobby::new(G::NAME, limits)),
             metrics: Arc::new(Metrics::new()),
             cancel: CancellationToken::new(),
@@ -145,7 +155,7 @@ impl<G: Game> Shared<G> {
             refusals: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
             game_config,
             config,
-        }
+        })
     }
 
     /// The lobby, locked. Critical sections are short and never await; a
@@ -170,14 +180,25 @@ impl<G: Game> Shared<G> {
         let seed = self.config.seed.wrapping_add(u64::from(id.0));
         let game = G::new(&self.game_config, &request.options, seed)?;
         let (tx, rx) = mpsc::channel(room_queue(request.max_players));
-        let info = lobby.create(request, rand_os::random::<u64>, |_| tx)?;
+        let placement = self.shards.place_room();
+        let handle = RoomHandle {
+            commands: tx,
+            shard: placement.shard(),
+        };
+        let info = lobby.create(request, rand_os::random::<u64>, |_| handle)?;
         drop(lobby);
         let room = Room::new(game, limits.max_baseline_age, limits.max_client_frame);
         self.metrics.rooms.inc();
         self.metrics.rooms_created.inc();
         info!(room = %info.id, name = %info.name, visibility = ?info.visibility, max_players = info.max_players, "room created");
-        self.tracker
-            .spawn(room_task::run(Arc::clone(self), info.id, room, rx));
+        let task = room_task::run(Arc::clone(self), info.id, room, rx);
+        self.shards.spawn(
+            placement.shard(),
+            self.tracker.track_future(async move {
+                task.await;
+                drop(placement);
+            }),
+        );
         Ok(info)
     }
 }
@@ -363,11 +384,11 @@ pub(crate) async fn quic_accept_loop<G: Game>(shared: Arc<Shared<G>>, endpoint: 
                         peer,
                         deadline.into_std(),
                         handshake,
+                        permits,
                     )
                     .await
                 }
             }
-            drop(permits);
         });
     }
 }
@@ -418,11 +439,11 @@ async fn handle_connection<G: Game>(
     }
     match entry {
         Entry::Plain(router) => {
-            serve_plain(shared, stream, peer, router, deadline, handshake).await;
+            serve_plain(shared, stream, peer, router, deadline, handshake, permits).await;
         }
         Entry::Tls(acceptor) => {
             let accepted = tokio::select! {
-                r = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => r,
+                r = tokio::time::timeout_at(deadline, acceptor.accept(MovableTcp::new(stream))) => r,
                 () = shared.cancel.cancelled() => return,
             };
             match accepted {
@@ -437,11 +458,12 @@ async fn handle_connection<G: Game>(
                     shared.metrics.connection_rejected("tls_handshake_failed");
                     debug!(%peer, error = %e, "TLS handshake failed");
                 }
-                Ok(Ok(tls)) => serve_websocket(shared, tls, peer, deadline, handshake).await,
+                Ok(Ok(tls)) => {
+                    serve_websocket(shared, tls, peer, deadline, handshake, permits).await;
+                }
             }
         }
     }
-    drop(permits);
 }
 
 /// Routes a plain connection to HTTP or to a WebSocket session.
@@ -452,6 +474,7 @@ async fn serve_plain<G: Game>(
     router: axum::Router,
     deadline: tokio::time::Instant,
     handshake: OwnedSemaphorePermit,
+    permits: ConnectionPermits,
 ) {
     let route = tokio::select! {
         route = tokio::time::timeout_at(deadline, ws::peek_route(&stream)) => route,
@@ -472,9 +495,11 @@ async fn serve_plain<G: Game>(
             {
                 debug!(%peer, error = %e, "http connection ended with an error");
             }
+            drop(permits);
         }
         Ok(Some(Route::WebSocket)) => {
-            serve_websocket(shared, stream, peer, deadline, handshake).await;
+            let stream = MovableTcp::new(stream);
+            serve_websocket(shared, stream, peer, deadline, handshake, permits).await;
         }
     }
 }
@@ -487,8 +512,9 @@ async fn serve_websocket<G: Game, S>(
     peer: SocketAddr,
     deadline: tokio::time::Instant,
     handshake: OwnedSemaphorePermit,
+    permits: ConnectionPermits,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Movable + Unpin + Send + 'static,
 {
     let config = ws::config(shared.config.limits.max_client_frame);
     let upgraded = tokio::select! {
@@ -506,7 +532,7 @@ async fn serve_websocket<G: Game, S>(
         }
         Ok(Ok(ws)) => {
             let link = WsLink::new(ws);
-            session_task::run(shared, link, peer, deadline.into_std(), handshake).await;
+            session_task::run(shared, link, peer, deadline.into_std(), handshake, permits).await;
         }
     }
 }

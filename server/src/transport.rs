@@ -3,9 +3,11 @@
 //! rooms never know which transport a player uses.
 
 pub mod quic;
+pub mod tcp;
 pub mod ws;
 
 use std::future::Future;
+use std::io;
 
 use bytes::Bytes;
 use tickwire_shared::protocol::CloseReason;
@@ -43,4 +45,15 @@ pub trait Link: Send {
     fn send(&mut self, frame: Bytes) -> impl Future<Output = Result<(), LinkError>> + Send;
     /// Closes the transport with a reason the peer can read.
     fn close(&mut self, reason: CloseReason, message: &str) -> impl Future<Output = ()> + Send;
+    /// Unhooks the connection from this thread's IO driver before the
+    /// session moves to another shard (see [`tcp::Movable`]); transports
+    /// without a socket of their own do nothing.
+    fn detach(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Hooks the connection to the IO driver of the shard the session
+    /// moved to.
+    fn attach(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

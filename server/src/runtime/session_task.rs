@@ -4,6 +4,8 @@
 //! the idle deadline and shutdown; every exit goes through one close path
 //! that tells the client why.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +21,8 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::room_task::{RoomCommand, UpdateSlot};
-use super::{Refusal, RoomHandle, Shared, unix_us};
+use super::shards::ShardId;
+use super::{ConnectionPermits, Refusal, RoomHandle, Shared, unix_us};
 use crate::lobby::NewRoom;
 use crate::session::{FloodGuard, MAX_EVENT_NAME, SessionState, check_hello};
 use crate::transport::{Incoming, Link};
@@ -34,6 +37,14 @@ struct RoomLink {
     role: Role,
     handle: RoomHandle,
     slot: Arc<UpdateSlot>,
+}
+
+/// Why the session loop returned.
+enum Exit {
+    /// The session is over.
+    End(Ending),
+    /// The session joined a room on another shard and goes on there.
+    Move(ShardId),
 }
 
 /// Why the session loop ended.
@@ -85,6 +96,11 @@ fn reason_label(reason: CloseReason) -> &'static str {
 struct Session<G: Game, L: Link> {
     shared: Arc<Shared<G>>,
     link: L,
+    /// The connection's slots (all connections, its address's), held for
+    /// the session's life wherever it runs.
+    _permits: ConnectionPermits,
+    /// The shard of a room just joined, when the session must move there.
+    moving_to: Option<ShardId>,
     player: PlayerId,
     peer: std::net::SocketAddr,
     state: SessionState,
@@ -95,15 +111,18 @@ struct Session<G: Game, L: Link> {
     rtt_us: Option<u64>,
 }
 
-/// Runs a session on an upgraded link until it ends. `handshake_deadline`
-/// bounds the wait for `Hello`; `handshake` is the pending-handshake permit,
-/// released once the client is greeted.
-pub(crate) async fn run<G: Game, L: Link>(
+/// Runs a session on an upgraded link until it ends (possibly moving to
+/// the shard of a room it joins, as a task of its own there).
+/// `handshake_deadline` bounds the wait for `Hello`; `handshake` is the
+/// pending-handshake permit, released once the client is greeted;
+/// `permits` are the connection's slots, freed when the session ends.
+pub(crate) async fn run<G: Game, L: Link + 'static>(
     shared: Arc<Shared<G>>,
     mut link: L,
     peer: std::net::SocketAddr,
     handshake_deadline: Instant,
     handshake: OwnedSemaphorePermit,
+    permits: ConnectionPermits,
 ) {
     let metrics = Arc::clone(&shared.metrics);
     let greeting = tokio::select! {
@@ -126,7 +145,7 @@ pub(crate) async fn run<G: Game, L: Link>(
     };
 
     let player = shared.next_player();
-    let (control_tx, mut control_rx) = mpsc::channel(shared.config.limits.control_queue);
+    let (control_tx, control_rx) = mpsc::channel(shared.config.limits.control_queue);
     let limits = &shared.config.limits;
     let mut session = Session {
         flood: FloodGuard::new(
@@ -136,6 +155,8 @@ pub(crate) async fn run<G: Game, L: Link>(
         ),
         shared: Arc::clone(&shared),
         link,
+        _permits: permits,
+        moving_to: None,
         player,
         peer,
         state: SessionState::Lobby,
@@ -155,12 +176,44 @@ pub(crate) async fn run<G: Game, L: Link>(
             .unwrap_or(u32::MAX),
         reconnect_grace_ms: 0,
     });
-    let ending = match session.send(&welcome).await {
-        Err(ending) => ending,
-        Ok(()) => session.serve(&mut control_rx).await,
-    };
-    session.finish(ending).await;
-    metrics.connections.dec();
+    match session.send(&welcome).await {
+        Err(ending) => session.finish(ending).await,
+        Ok(()) => drive(session, control_rx).await,
+    }
+}
+
+/// Serves a session where it runs until it ends, or until it joins a room
+/// on another shard: then its link leaves this thread's IO driver and the
+/// session goes on as a new task on the room's shard (under the same task
+/// tracker), and this task returns.
+fn drive<G: Game, L: Link + 'static>(
+    mut session: Session<G, L>,
+    mut control_rx: mpsc::Receiver<ServerMessage>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let shard = match session.serve(&mut control_rx).await {
+            Exit::End(ending) => return session.finish(ending).await,
+            Exit::Move(shard) => shard,
+        };
+        if let Err(e) = session.link.detach() {
+            let ending = Ending::silent(CloseReason::Normal, format!("moving shards: {e}"));
+            return session.finish(ending).await;
+        }
+        let shared = Arc::clone(&session.shared);
+        shared.metrics.session_moves.inc();
+        let moved = async move {
+            match session.link.attach() {
+                Ok(()) => drive(session, control_rx).await,
+                Err(e) => {
+                    let ending = Ending::silent(CloseReason::Normal, format!("moving shards: {e}"));
+                    session.finish(ending).await;
+                }
+            }
+        };
+        shared
+            .shards
+            .spawn(shard, shared.tracker.track_future(moved));
+    })
 }
 
 /// Reads frames until the client's `Hello`; returns its name.
@@ -219,7 +272,7 @@ async fn finish_unwelcomed<G: Game, L: Link>(
 }
 
 impl<G: Game, L: Link> Session<G, L> {
-    async fn serve(&mut self, control_rx: &mut mpsc::Receiver<ServerMessage>) -> Ending {
+    async fn serve(&mut self, control_rx: &mut mpsc::Receiver<ServerMessage>) -> Exit {
         let timeouts = self.shared.config.timeouts.clone();
         let mut heartbeat = tokio::time::interval(timeouts.heartbeat());
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -243,7 +296,7 @@ impl<G: Game, L: Link> Session<G, L> {
             };
             let step = tokio::select! {
                 biased;
-                                () = &mut cancelled => return Ending::tell(CloseReason::ServerShutdown, "server shutting down"),
+                                () = &mut cancelled => return Exit::End(Ending::tell(CloseReason::ServerShutdown, "server shutting down")),
                 Some(message) = control_rx.recv() => self.send(&message).await,
                 frame = next_update => self.send_update(frame).await,
                                 incoming = self.link.recv() => {
@@ -252,13 +305,16 @@ impl<G: Game, L: Link> Session<G, L> {
                 }
                 now = heartbeat.tick() => {
                     if now.saturating_duration_since(last_heard) >= timeouts.idle() {
-                        return Ending::tell(CloseReason::IdleTimeout, "nothing received in time");
+                        return Exit::End(Ending::tell(CloseReason::IdleTimeout, "nothing received in time"));
                     }
                     self.send(&ServerMessage::Ping(Ping { sent_at_us: unix_us() })).await
                 }
             };
             if let Err(ending) = step {
-                return ending;
+                return Exit::End(ending);
+            }
+            if let Some(shard) = self.moving_to.take() {
+                return Exit::Move(shard);
             }
         }
     }
@@ -470,7 +526,7 @@ impl<G: Game, L: Link> Session<G, L> {
     /// drops it (and counts it) rather than stalling this session.
     fn forward(&mut self, command: impl FnOnce(PlayerId) -> RoomCommand, what: &'static str) {
         let Some(room) = &self.room else { return };
-        if room.handle.try_send(command(self.player)).is_err() {
+        if room.handle.commands.try_send(command(self.player)).is_err() {
             self.shared.metrics.input_dropped("queue_full");
             debug!(player = %self.player, what, "room queue full; dropped");
         }
@@ -503,6 +559,9 @@ impl<G: Game, L: Link> Session<G, L> {
             Err(refusal) => self.error(Some(request_id), &refusal).await,
             Ok((info, timing, link)) => {
                 self.state = SessionState::InRoom { room, role };
+                if self.shared.shards.current() != Some(link.handle.shard) {
+                    self.moving_to = Some(link.handle.shard);
+                }
                 self.room = Some(link);
                 let joined = Joined {
                     request_id: Some(request_id),
@@ -545,7 +604,7 @@ impl<G: Game, L: Link> Session<G, L> {
             reply: reply_tx,
         };
         if !matches!(
-            tokio::time::timeout(JOIN_TIMEOUT, handle.send(command)).await,
+            tokio::time::timeout(JOIN_TIMEOUT, handle.commands.send(command)).await,
             Ok(Ok(()))
         ) {
             release(&self.shared);
@@ -587,7 +646,7 @@ impl<G: Game, L: Link> Session<G, L> {
         };
         // Waits for queue space (bounded): a lost leave would hold the seat
         // until the room noticed the session had gone.
-        let queued = tokio::time::timeout(JOIN_TIMEOUT, room.handle.send(leave)).await;
+        let queued = tokio::time::timeout(JOIN_TIMEOUT, room.handle.commands.send(leave)).await;
         if confirm && matches!(queued, Ok(Ok(()))) {
             let _ = tokio::time::timeout(JOIN_TIMEOUT, done_rx).await;
         }
@@ -623,5 +682,6 @@ impl<G: Game, L: Link> Session<G, L> {
             let _ =
                 tokio::time::timeout(write, self.link.close(ending.reason, &ending.message)).await;
         }
+        self.shared.metrics.connections.dec();
     }
 }

@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::tcp::Movable;
 use super::{Incoming, Link, LinkError};
 
 /// The path of the WebSocket endpoint.
@@ -158,7 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> WsLink<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Link for WsLink<S> {
+impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
     async fn recv(&mut self) -> Incoming {
         match self.ws.next().await {
             None => Incoming::Closed,
@@ -221,6 +222,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Link for WsLink<S> {
         };
         let _ = tokio::time::timeout(LINGER, handshake).await;
         let _ = self.ws.get_mut().shutdown().await;
+    }
+
+    fn detach(&mut self) -> std::io::Result<()> {
+        self.ws.get_mut().detach()
+    }
+
+    fn attach(&mut self) -> std::io::Result<()> {
+        self.ws.get_mut().attach()
     }
 }
 
