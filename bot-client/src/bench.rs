@@ -356,6 +356,8 @@ pub struct BenchConfig {
     pub settle: Duration,
     /// Seed.
     pub seed: u64,
+    /// Bot threads (0: one per core).
+    pub threads: usize,
     /// The server binary.
     pub server: PathBuf,
     /// `ws`, `wss` through the server's TLS port, or `quic` through its
@@ -401,6 +403,7 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         ramp_up: config.ramp_up,
         settle: config.settle,
         seed: config.seed,
+        threads: config.threads,
         behaviour: crate::behaviour::BehaviourKind::Arena,
         chaos: Default::default(),
         join: swarm::JoinMode::CreateRooms,

@@ -44,7 +44,8 @@ struct Output {
     quiet: bool,
 }
 
-/// When a run measures, shared by `swarm` and `bench`.
+/// How a run goes (when it measures, its seed, its bot threads), shared
+/// by `swarm` and `bench`.
 #[derive(Debug, Args)]
 struct Timing {
     /// Measurement window, after every bot has joined (e.g. 30s, 2m).
@@ -59,6 +60,9 @@ struct Timing {
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Threads the bots run on, each room's bots on one (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 /// How a `wss://` or `quic://` server's certificate is accepted. Without
@@ -206,6 +210,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 ramp_up: args.timing.ramp_up,
                 settle: args.timing.settle,
                 seed: args.timing.seed,
+                threads: args.timing.threads,
                 behaviour: args.behaviour,
                 chaos: args.chaos,
                 join,
@@ -222,6 +227,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 ramp_up: args.timing.ramp_up,
                 settle: args.timing.settle,
                 seed: args.timing.seed,
+                threads: args.timing.threads,
                 server: args.server.unwrap_or_else(bench::default_server_binary),
                 transport: args.transport,
                 quiet: args.output.quiet,

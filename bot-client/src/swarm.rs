@@ -58,6 +58,10 @@ pub struct SwarmConfig {
     pub settle: Duration,
     /// Workload seed.
     pub seed: u64,
+    /// Threads the bots run on, each with a single-threaded runtime; a
+    /// room's bots share one, so the update burst of a tick wakes one
+    /// thread (0: one per available core).
+    pub threads: usize,
     /// What bots do.
     pub behaviour: BehaviourKind,
     /// Misbehaviour shares for chaos runs.
@@ -236,9 +240,23 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
         ..Shared::default()
     });
     let bar = progress(&config, total);
+    let threads = match BotThreads::start(config.threads) {
+        Ok(threads) => threads,
+        Err(e) => {
+            let mut report = build_report(&config, &shared, Vec::new(), 0.0, Duration::ZERO, false);
+            report
+                .failures
+                .push(format!("starting the bot threads: {e}"));
+            return report;
+        }
+    };
+    let players = config.players.max(1);
     let tasks: Vec<_> = plans(&config)
         .into_iter()
-        .map(|plan| tokio::spawn(bot::run(plan, Arc::clone(&shared))))
+        .map(|plan| {
+            let room = plan.index as usize / players;
+            threads.spawn(room, bot::run(plan, Arc::clone(&shared)))
+        })
         .collect();
 
     // Wait for every bot to join or fail.
@@ -335,6 +353,51 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
         ));
     }
     report
+}
+
+/// The threads bots run on, each with a single-threaded runtime; dropping
+/// this stops them.
+struct BotThreads {
+    handles: Vec<tokio::runtime::Handle>,
+    _stop: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl BotThreads {
+    fn start(count: usize) -> std::io::Result<Self> {
+        let count = match count {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (mut handles, mut stops) = (Vec::new(), Vec::new());
+        for index in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(runtime.handle().clone());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            stops.push(stop);
+            std::thread::Builder::new()
+                .name(format!("tickwire-bots-{index}"))
+                .spawn(move || {
+                    runtime.block_on(async {
+                        let _ = stopped.await;
+                    });
+                })?;
+        }
+        Ok(Self {
+            handles,
+            _stop: stops,
+        })
+    }
+
+    /// Runs a bot of `room` on that room's thread.
+    fn spawn<F>(&self, room: usize, bot: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handles[room % self.handles.len()].spawn(bot)
+    }
 }
 
 /// Calls the edge callback. It may block (the benchmark reads /proc and
@@ -457,6 +520,7 @@ mod tests {
             ramp_up: Duration::from_secs(12),
             settle: Duration::ZERO,
             seed: 1,
+            threads: 1,
             behaviour: BehaviourKind::Chaos,
             chaos: ChaosMix::default(),
             join: JoinMode::CreateRooms,

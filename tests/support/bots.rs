@@ -47,6 +47,7 @@ pub fn short_swarm(
         duration: Duration::from_secs(seconds),
         ramp_up: Duration::from_millis(300),
         settle: Duration::from_millis(200),
+        threads: 2,
         seed: 1,
         behaviour,
         chaos: ChaosMix::default(),
