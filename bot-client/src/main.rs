@@ -60,7 +60,7 @@ struct Timing {
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Threads the bots run on, each room's bots on one (0: one per core).
+    /// Threads the bots run on, 16 consecutive bots on each (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
 }

@@ -58,9 +58,9 @@ pub struct SwarmConfig {
     pub settle: Duration,
     /// Workload seed.
     pub seed: u64,
-    /// Threads the bots run on, each with a single-threaded runtime; a
-    /// room's bots share one, so the update burst of a tick wakes one
-    /// thread (0: one per available core).
+    /// Threads the bots run on, each with a single-threaded runtime; each
+    /// run of 16 consecutive bots (a 16-player room) shares one, so the
+    /// update burst of a tick wakes one thread (0: one per available core).
     pub threads: usize,
     /// What bots do.
     pub behaviour: BehaviourKind,
@@ -250,12 +250,11 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
             return report;
         }
     };
-    let players = config.players.max(1);
     let tasks: Vec<_> = plans(&config)
         .into_iter()
         .map(|plan| {
-            let room = plan.index as usize / players;
-            threads.spawn(room, bot::run(plan, Arc::clone(&shared)))
+            let group = plan.index as usize / BOTS_PER_THREAD_GROUP;
+            threads.spawn(group, bot::run(plan, Arc::clone(&shared)))
         })
         .collect();
 
@@ -355,6 +354,11 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
     report
 }
 
+/// Consecutive bots that share a thread: a 16-player room's bots (their
+/// updates arrive together, one wake-up serves them all), while a crowd
+/// room's bots spread over every thread.
+const BOTS_PER_THREAD_GROUP: usize = 16;
+
 /// The threads bots run on, each with a single-threaded runtime; dropping
 /// this stops them.
 struct BotThreads {
@@ -390,13 +394,13 @@ impl BotThreads {
         })
     }
 
-    /// Runs a bot of `room` on that room's thread.
-    fn spawn<F>(&self, room: usize, bot: F) -> tokio::task::JoinHandle<F::Output>
+    /// Runs a bot of `group` on that group's thread.
+    fn spawn<F>(&self, group: usize, bot: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.handles[room % self.handles.len()].spawn(bot)
+        self.handles[group % self.handles.len()].spawn(bot)
     }
 }
 
