@@ -17,9 +17,11 @@
 //!
 //! Shell (tokio):
 //! - [`transport`]: the [`transport::Link`] every transport produces;
-//!   [`transport::ws`] is the WebSocket adapter.
-//! - `runtime`: the accept loop with connection caps, the room tick task
-//!   and the session task.
+//!   [`transport::ws`] is the WebSocket adapter, [`transport::quic`] the
+//!   QUIC one, [`transport::tcp`] the socket that moves between shards.
+//! - `runtime`: the accept loop with connection caps, the room tick task,
+//!   the session task, and the room shards (one single-threaded runtime
+//!   per core; a room's members' sessions move to its shard).
 //! - [`tls`]: the TLS certificate (PEM files or a generated development
 //!   one), its fingerprint and the acceptor of the wss port.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.

@@ -1,7 +1,8 @@
 //! The IO shell that runs everything (shell): the state shared by tasks,
 //! the accept loop with its connection caps (one loop per listener: the
 //! plain port and, when configured, the TLS port), room creation and
-//! joining, and the shutdown order. Room and session tasks live in the submodules.
+//! joining, and the shutdown order. Room and session tasks, and the room
+//! shards they run on, live in the submodules.
 
 pub(crate) mod room_task;
 pub(crate) mod session_task;
