@@ -119,7 +119,7 @@ fn check_path(request: &Request, response: Response) -> Result<Response, ErrorRe
 }
 
 /// Shuts our side of `stream` down and reads until the peer closes (at most
-/// [`LINGER`] and [`LINGER_BYTES`]), so what we queued is delivered rather
+/// `LINGER` and `LINGER_BYTES`), so what we queued is delivered rather
 /// than reset away.
 pub async fn linger(stream: &mut TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -199,7 +199,7 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
 
     /// Runs the closing handshake: sends the close frame, then reads and
     /// discards until the peer's answering close frame (at most
-    /// [`LINGER`]), then shuts our side down. Dropping a socket that still
+    /// `LINGER`), then shuts our side down. Dropping a socket that still
     /// has unread input makes the kernel answer with a reset, which destroys
     /// what the peer has not read yet: the `Close` message and close frame
     /// that tell it why. A flooder always has unread input; once it answers
