@@ -6,11 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Client, TestServer};
-use tickwire_shared::arena::{ArenaBot, ArenaInput, BotConfig, PlayerView, player_field};
+use support::{Client, TestServer, avatar};
+use tickwire_shared::arena::{ArenaBot, ArenaInput, BotConfig};
 use tickwire_shared::protocol::*;
-use tickwire_shared::snapshot::WorldSnapshot;
-use tickwire_shared::tick::{Tick, TickRate};
+use tickwire_shared::tick::Tick;
 
 /// Plays as a workload bot for `duration`: one input per update received.
 async fn play(mut client: Client, bot_index: u64, duration: Duration) -> Client {
@@ -31,18 +30,6 @@ async fn watch(mut client: Client, duration: Duration) -> Client {
         client.recv().await.expect("spectator stays connected");
     }
     client
-}
-
-fn avatar(world: &WorldSnapshot, player: tickwire_shared::ids::PlayerId) -> PlayerView {
-    let entity = world
-        .entities()
-        .iter()
-        .find(|e| {
-            e.kind == tickwire_shared::arena::PLAYER
-                && e.fields[player_field::PLAYER] == player.0 as i32
-        })
-        .expect("the player's avatar is replicated");
-    PlayerView::from_entity(entity, TickRate::ARENA).expect("a player entity")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

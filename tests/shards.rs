@@ -8,30 +8,17 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Client, TestServer, code_of};
-use tickwire_shared::arena::{ArenaInput, PlayerView, player_field};
-use tickwire_shared::ids::{PlayerId, RoomId};
+use support::{Client, TestServer, avatar, code_of};
+use tickwire_shared::arena::ArenaInput;
+use tickwire_shared::ids::RoomId;
 use tickwire_shared::protocol::*;
-use tickwire_shared::snapshot::WorldSnapshot;
-use tickwire_shared::tick::{Tick, TickRate};
+use tickwire_shared::tick::Tick;
 
 fn room_of(answer: Result<ServerMessage, ErrorMessage>) -> RoomInfo {
     match answer {
         Ok(ServerMessage::RoomCreated(c)) => c.room,
         other => panic!("room not created: {other:?}"),
     }
-}
-
-fn avatar(world: &WorldSnapshot, player: PlayerId) -> PlayerView {
-    let entity = world
-        .entities()
-        .iter()
-        .find(|e| {
-            e.kind == tickwire_shared::arena::PLAYER
-                && e.fields[player_field::PLAYER] == player.0 as i32
-        })
-        .expect("the player's avatar is replicated");
-    PlayerView::from_entity(entity, TickRate::ARENA).expect("a player entity")
 }
 
 /// Joins `room`, walks right for a while, and checks the room applied the

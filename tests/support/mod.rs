@@ -12,14 +12,14 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tickwire_server::config::ServerConfig;
 use tickwire_server::{Server, ServerError};
-use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput, SCHEMA};
+use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput, PlayerView, SCHEMA, player_field};
 use tickwire_shared::client::{Replica, ReplicaError};
 use tickwire_shared::codec;
 use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::PlayerId;
 use tickwire_shared::protocol::*;
 use tickwire_shared::snapshot::WorldSnapshot;
-use tickwire_shared::tick::Tick;
+use tickwire_shared::tick::{Tick, TickRate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -461,4 +461,17 @@ pub fn hello(name: &str) -> Hello {
 /// The WebSocket close code a reason maps to.
 pub fn code_of(reason: CloseReason) -> u16 {
     u16::from(CloseCode::from(reason.code()))
+}
+
+/// A player's avatar in a replicated arena world.
+pub fn avatar(world: &WorldSnapshot, player: PlayerId) -> PlayerView {
+    let entity = world
+        .entities()
+        .iter()
+        .find(|e| {
+            e.kind == tickwire_shared::arena::PLAYER
+                && e.fields[player_field::PLAYER] == player.0 as i32
+        })
+        .expect("the player's avatar is replicated");
+    PlayerView::from_entity(entity, TickRate::ARENA).expect("a player entity")
 }

@@ -230,7 +230,7 @@ impl Link for QuicLink {
         })
     }
 
-    /// Finishes the control stream and waits (at most [`LINGER`]) for the
+    /// Finishes the control stream and waits (at most `LINGER`) for the
     /// peer to read it, so the last frames (the `Close` message) arrive; then
     /// closes the connection with the reason's code and message.
     async fn close(&mut self, reason: CloseReason, message: &str) {
