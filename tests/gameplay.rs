@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Client, TestServer, avatar};
-use tickwire_shared::arena::{ArenaBot, ArenaInput, BotConfig};
+use support::{Client, TestServer, WALK_RIGHT, avatar};
+use tickwire_shared::arena::{ArenaBot, BotConfig};
 use tickwire_shared::protocol::*;
 use tickwire_shared::tick::Tick;
 
@@ -131,14 +131,8 @@ async fn inputs_move_the_player_in_the_replicated_world() {
     let start = c.until_tick(Tick(3)).await;
     let me = c.player.unwrap();
     let x0 = avatar(&start, me).position.x;
-    let right = ArenaInput {
-        move_x: 1.0,
-        move_y: 0.0,
-        aim: 0.0,
-        fire: false,
-    };
     for _ in 0..20 {
-        c.input(right).await;
+        c.input(WALK_RIGHT).await;
         c.recv().await;
     }
     let later_tick = Tick(c.replica.latest().unwrap().tick.0 + 10);

@@ -8,8 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Client, TestServer, avatar, code_of};
-use tickwire_shared::arena::ArenaInput;
+use support::{Client, TestServer, WALK_RIGHT, avatar, code_of};
 use tickwire_shared::ids::RoomId;
 use tickwire_shared::protocol::*;
 use tickwire_shared::tick::Tick;
@@ -30,14 +29,8 @@ async fn play_in(client: &mut Client, room: RoomId) {
         .expect("joins");
     let me = client.player.expect("welcomed");
     client.until_tick(Tick(joined.tick.0 + 2)).await;
-    let right = ArenaInput {
-        move_x: 1.0,
-        move_y: 0.0,
-        aim: 0.0,
-        fire: false,
-    };
     for _ in 0..15 {
-        client.input(right).await;
+        client.input(WALK_RIGHT).await;
         client.recv().await.expect("connected");
     }
     let latest = client.replica.latest().expect("a world").tick;

@@ -463,6 +463,14 @@ pub fn code_of(reason: CloseReason) -> u16 {
     u16::from(CloseCode::from(reason.code()))
 }
 
+/// Full speed to the right, no aim, no fire.
+pub const WALK_RIGHT: ArenaInput = ArenaInput {
+    move_x: 1.0,
+    move_y: 0.0,
+    aim: 0.0,
+    fire: false,
+};
+
 /// A player's avatar in a replicated arena world.
 pub fn avatar(world: &WorldSnapshot, player: PlayerId) -> PlayerView {
     let entity = world
