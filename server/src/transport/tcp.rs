@@ -44,13 +44,18 @@ impl MovableTcp {
         }
     }
 
-    fn attached(&mut self) -> io::Result<&mut TcpStream> {
-        match &mut self.state {
-            State::Attached(stream) => Ok(stream),
-            State::Detached(_) | State::Broken => Err(io::Error::new(
+    /// Polls the registered stream, or fails with `NotConnected` while
+    /// detached.
+    fn poll_attached<T>(
+        self: Pin<&mut Self>,
+        poll: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match &mut self.get_mut().state {
+            State::Attached(stream) => poll(Pin::new(stream)),
+            State::Detached(_) | State::Broken => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "socket detached while moving between shards",
-            )),
+            ))),
         }
     }
 }
@@ -103,10 +108,7 @@ impl AsyncRead for MovableTcp {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut().attached() {
-            Ok(stream) => Pin::new(stream).poll_read(cx, buf),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.poll_attached(|stream| stream.poll_read(cx, buf))
     }
 }
 
@@ -116,10 +118,7 @@ impl AsyncWrite for MovableTcp {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().attached() {
-            Ok(stream) => Pin::new(stream).poll_write(cx, buf),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.poll_attached(|stream| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -127,10 +126,7 @@ impl AsyncWrite for MovableTcp {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().attached() {
-            Ok(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.poll_attached(|stream| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -138,17 +134,11 @@ impl AsyncWrite for MovableTcp {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().attached() {
-            Ok(stream) => Pin::new(stream).poll_flush(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.poll_attached(|stream| stream.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().attached() {
-            Ok(stream) => Pin::new(stream).poll_shutdown(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.poll_attached(|stream| stream.poll_shutdown(cx))
     }
 }
 
