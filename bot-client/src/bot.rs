@@ -220,7 +220,7 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
 /// The well-behaved loop: read and apply updates; an arena bot answers
 /// each update with that tick's input, carrying the acknowledgement (one
 /// frame a tick upstream); an idle bot only acknowledges. Pings every
-/// second.
+/// second (an arena bot's ping rides with its next input).
 async fn play(
     plan: &Plan,
     mut client: Client,
@@ -251,7 +251,12 @@ async fn play(
                 Ok(None) => Err(ClientError::Lost),
                 Err(e) => Err(e),
             },
-            _ = pings.tick() => client.ping().await,
+            _ = pings.tick() => if arena {
+                client.ping_with_next_input();
+                Ok(())
+            } else {
+                client.ping().await
+            },
         };
         recorder.track(
             &shared.window,

@@ -474,6 +474,8 @@ pub struct Client {
     next_seq: u32,
     ack_mode: AckMode,
     pending_ack: Option<Tick>,
+    /// A ping waiting to go out with the next input.
+    ping_queued: bool,
     traffic: Traffic,
     buf: Vec<u8>,
 }
@@ -578,6 +580,7 @@ impl Client {
             next_seq: 0,
             ack_mode: AckMode::default(),
             pending_ack: None,
+            ping_queued: false,
             traffic: Traffic::default(),
             buf: Vec::with_capacity(256),
         };
@@ -658,13 +661,19 @@ impl Client {
     /// repeat, and a newer ack supersedes an older one), everything else on
     /// the control stream.
     pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        self.write(message, true).await
+    }
+
+    /// [`Client::send`], optionally leaving a WebSocket frame in the write
+    /// buffer for the next flushing write to carry along.
+    async fn write(&mut self, message: &ClientMessage, flush: bool) -> Result<(), ClientError> {
         self.buf.clear();
         codec::encode_client(message, &mut self.buf)?;
         let frame = std::mem::take(&mut self.buf);
         let sent = match &mut self.conn {
             Conn::Ws(_) => {
                 let message = Message::Binary(frame.clone().into());
-                self.send_frame(message).await
+                self.write_frame(message, flush).await
             }
             Conn::Quic(quic) => {
                 let unreliable =
@@ -687,10 +696,18 @@ impl Client {
     /// QUIC, a binary or text message's payload goes on the control stream
     /// as one frame; other kinds have no QUIC equivalent and are skipped.
     pub async fn send_frame(&mut self, message: Message) -> Result<(), ClientError> {
+        self.write_frame(message, true).await
+    }
+
+    async fn write_frame(&mut self, message: Message, flush: bool) -> Result<(), ClientError> {
         let len = message.len();
         let framing = match &mut self.conn {
             Conn::Ws(ws) => {
-                ws.send(message).await?;
+                if flush {
+                    ws.send(message).await?;
+                } else {
+                    ws.feed(message).await?;
+                }
                 ws_header(len, true)
             }
             Conn::Quic(quic) => {
@@ -738,7 +755,12 @@ impl Client {
             inputs,
             ack: self.pending_ack.take(),
         };
-        self.send(&ClientMessage::Inputs(inputs)).await
+        if !std::mem::take(&mut self.ping_queued) {
+            return self.send(&ClientMessage::Inputs(inputs)).await;
+        }
+        // Over WebSocket, the input and the ping leave in one write.
+        self.write(&ClientMessage::Inputs(inputs), false).await?;
+        self.ping().await
     }
 
     /// Reads the next message; `None` when the connection ended.
@@ -998,6 +1020,13 @@ impl Client {
         self.request(|request_id| ClientMessage::LeaveRoom(LeaveRoom { request_id }))
             .await
             .map(|_| ())
+    }
+
+    /// Has the next [`Client::send_input`] carry a ping along (one write
+    /// upstream per tick instead of two); for clients that send an input
+    /// every tick. The ping is stamped when it leaves.
+    pub fn ping_with_next_input(&mut self) {
+        self.ping_queued = true;
     }
 
     /// Pings the server (the answer arrives as [`ClientEvent::Rtt`]).

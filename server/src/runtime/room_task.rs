@@ -54,12 +54,44 @@ impl UpdateSlot {
     }
 }
 
-/// The room's schedule, for a client's `Joined`.
+/// A room's tick schedule on the monotonic clock: tick `n` is due at
+/// `start + period * n`. Sessions align their heartbeats to it, so that a
+/// ping goes out in the same wake-up as a tick rather than waking the
+/// shard on its own.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TickClock {
+    start: tokio::time::Instant,
+    period: Duration,
+}
+
+impl TickClock {
+    /// When tick `n` is due.
+    pub(crate) fn due(&self, n: u32) -> tokio::time::Instant {
+        self.start + self.period * n
+    }
+
+    /// The first tick instant strictly after `at`.
+    pub(crate) fn next_after(&self, at: tokio::time::Instant) -> tokio::time::Instant {
+        let elapsed = at.saturating_duration_since(self.start).as_nanos();
+        let n = elapsed / self.period.as_nanos().max(1) + 1;
+        u32::try_from(n).map_or(at, |n| self.due(n))
+    }
+
+    /// `every` rounded to a whole number of ticks (at least one).
+    pub(crate) fn whole_ticks(&self, every: Duration) -> Duration {
+        let ticks = (every.as_secs_f64() / self.period.as_secs_f64()).round();
+        self.period * (ticks.clamp(1.0, f64::from(u32::MAX)) as u32)
+    }
+}
+
+/// The room's schedule, for a client's `Joined` and its session's
+/// heartbeat.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RoomTiming {
     pub(crate) tick_rate: TickRate,
     pub(crate) tick_zero_unix_us: u64,
     pub(crate) tick: Tick,
+    pub(crate) clock: TickClock,
 }
 
 /// What sessions ask of a room.
@@ -103,12 +135,10 @@ pub(crate) async fn run<G: Game>(
     mut commands: mpsc::Receiver<RoomCommand>,
 ) {
     let period = room.game().tick_rate().period();
-    let timing = |room: &Room<G>, zero: u64| RoomTiming {
-        tick_rate: room.game().tick_rate(),
-        tick_zero_unix_us: zero,
-        tick: room.tick(),
+    let mut clock = TickClock {
+        start: tokio::time::Instant::now(),
+        period,
     };
-    let mut start = tokio::time::Instant::now();
     let mut zero_unix_us = unix_us();
     let mut clients: BTreeMap<PlayerId, ClientIo> = BTreeMap::new();
     let mut empty_since = Some(Instant::now());
@@ -116,7 +146,7 @@ pub(crate) async fn run<G: Game>(
     let empty_grace = shared.config.timeouts.empty_room();
 
     loop {
-        let due = start + period * (room.tick().0 + 1);
+        let due = clock.due(room.tick().0 + 1);
         tokio::select! {
             biased;
             () = shared.cancel.cancelled() => break,
@@ -132,21 +162,19 @@ pub(crate) async fn run<G: Game>(
             // Far behind (the machine stalled): start a new schedule from
             // here rather than running a second of ticks back to back.
             warn!(room = %id, behind_ms = lateness.as_millis() as u64, "room fell behind; rescheduling");
-            start = began - period * (room.tick().0 + 1);
+            clock.start = began - period * (room.tick().0 + 1);
             zero_unix_us =
                 unix_us().saturating_sub(u64::from(room.tick().0 + 1) * period.as_micros() as u64);
         }
 
+        let timing = RoomTiming {
+            tick_rate: room.game().tick_rate(),
+            tick_zero_unix_us: zero_unix_us,
+            tick: room.tick(),
+            clock,
+        };
         while let Ok(command) = commands.try_recv() {
-            handle(
-                &shared,
-                id,
-                &mut room,
-                &mut clients,
-                command,
-                zero_unix_us,
-                &timing,
-            );
+            handle(&shared, id, &mut room, &mut clients, command, timing);
         }
         // Sessions that ended without saying so (their slot is only ours).
         let gone: Vec<PlayerId> = clients
@@ -230,8 +258,7 @@ fn handle<G: Game>(
     room: &mut Room<G>,
     clients: &mut BTreeMap<PlayerId, ClientIo>,
     command: RoomCommand,
-    zero_unix_us: u64,
-    timing: &impl Fn(&Room<G>, u64) -> RoomTiming,
+    timing: RoomTiming,
 ) {
     match command {
         RoomCommand::Join {
@@ -242,7 +269,7 @@ fn handle<G: Game>(
             reply,
         } => match room.join(player, role) {
             Ok(()) => {
-                if reply.send(Ok(timing(room, zero_unix_us))).is_err() {
+                if reply.send(Ok(timing)).is_err() {
                     // The session gave up waiting: undo.
                     room.leave(player);
                     shared.lobby().release(id, role);
@@ -355,6 +382,51 @@ fn handle<G: Game>(
                     }),
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock() -> TickClock {
+        TickClock {
+            start: tokio::time::Instant::now(),
+            period: TickRate::new(30).expect("valid rate").period(),
+        }
+    }
+
+    #[test]
+    fn next_after_lands_on_the_following_tick_instant() {
+        let clock = clock();
+        assert_eq!(clock.next_after(clock.start), clock.due(1));
+        assert_eq!(clock.next_after(clock.due(5)), clock.due(6));
+        let inside = clock.due(7) + clock.period / 3;
+        assert_eq!(clock.next_after(inside), clock.due(8));
+        // Before the schedule began: its first tick.
+        let before = clock.start.checked_sub(Duration::from_secs(1));
+        if let Some(before) = before {
+            assert_eq!(clock.next_after(before), clock.due(1));
+        }
+    }
+
+    #[test]
+    fn whole_ticks_rounds_to_the_nearest_number_of_ticks_and_stays_aligned() {
+        let clock = clock();
+        assert_eq!(clock.whole_ticks(Duration::from_secs(1)), clock.period * 30);
+        assert_eq!(
+            clock.whole_ticks(Duration::from_millis(100)),
+            clock.period * 3
+        );
+        assert_eq!(clock.whole_ticks(Duration::from_millis(1)), clock.period);
+        // A heartbeat stepped from a tick instant stays on tick instants,
+        // exactly: the same instants the room sleeps until.
+        let step = clock.whole_ticks(Duration::from_secs(1));
+        let mut beat = clock.next_after(clock.start);
+        for n in 1..=5u32 {
+            beat += step;
+            assert_eq!(beat, clock.due(1 + 30 * n));
         }
     }
 }

@@ -20,7 +20,7 @@ use tickwire_shared::protocol::{
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use super::room_task::{RoomCommand, UpdateSlot};
+use super::room_task::{RoomCommand, TickClock, UpdateSlot};
 use super::shards::ShardId;
 use super::{ConnectionPermits, Refusal, RoomHandle, Shared, unix_us};
 use crate::lobby::NewRoom;
@@ -37,6 +37,8 @@ struct RoomLink {
     role: Role,
     handle: RoomHandle,
     slot: Arc<UpdateSlot>,
+    /// The room's tick schedule, which the heartbeat follows.
+    clock: TickClock,
 }
 
 /// Why the session loop returned.
@@ -274,8 +276,8 @@ async fn finish_unwelcomed<G: Game, L: Link>(
 impl<G: Game, L: Link> Session<G, L> {
     async fn serve(&mut self, control_rx: &mut mpsc::Receiver<ServerMessage>) -> Exit {
         let timeouts = self.shared.config.timeouts.clone();
-        let mut heartbeat = tokio::time::interval(timeouts.heartbeat());
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heartbeat = self.heartbeat(timeouts.heartbeat());
+        let mut heartbeat_room = self.room.as_ref().map(|r| r.id);
         // Silence is checked on each heartbeat against the time of the last
         // frame, rather than by resetting a timer on every frame (a timer
         // reset per message is measurable at thousands of clients); the
@@ -287,6 +289,11 @@ impl<G: Game, L: Link> Session<G, L> {
         let cancelled = cancel.cancelled();
         tokio::pin!(cancelled);
         loop {
+            let room = self.room.as_ref().map(|r| r.id);
+            if room != heartbeat_room {
+                heartbeat = self.heartbeat(timeouts.heartbeat());
+                heartbeat_room = room;
+            }
             let slot = self.room.as_ref().map(|r| Arc::clone(&r.slot));
             let next_update = async {
                 match &slot {
@@ -317,6 +324,23 @@ impl<G: Game, L: Link> Session<G, L> {
                 return Exit::Move(shard);
             }
         }
+    }
+
+    /// The heartbeat timer. In a room it beats on the room's tick instants
+    /// (`every` rounded to whole ticks), so the ping leaves in the wake-up
+    /// that sends an update instead of waking the shard on its own; in the
+    /// lobby it beats from now.
+    fn heartbeat(&self, every: std::time::Duration) -> tokio::time::Interval {
+        let mut timer = match &self.room {
+            Some(room) => {
+                let first = room.clock.next_after(tokio::time::Instant::now());
+                tokio::time::interval_at(first, room.clock.whole_ticks(every))
+            }
+            None => tokio::time::interval(every),
+        };
+        // Skip keeps the beats on the tick instants after a stall.
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        timer
     }
 
     async fn send(&mut self, message: &ServerMessage) -> Result<(), Ending> {
@@ -621,6 +645,7 @@ impl<G: Game, L: Link> Session<G, L> {
                     role,
                     handle,
                     slot,
+                    clock: timing.clock,
                 },
             )),
             // The room stopped, or did not answer and will undo the join
