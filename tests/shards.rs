@@ -83,6 +83,14 @@ async fn sessions_follow_their_rooms_across_shards() {
     // connection counted once wherever it runs.
     assert_eq!(server.metric("tickwire_session_moves_total").await, 4.0);
     assert_eq!(server.metric("tickwire_connections").await, 3.0);
+    // On their rooms' shards, the rooms wrote the updates to the sockets
+    // themselves; the sessions sent the ones before each move.
+    let sent = server.metric("tickwire_updates_sent_total").await;
+    let direct = server.metric("tickwire_updates_direct_total").await;
+    assert!(
+        direct > 0.5 * sent && direct <= sent,
+        "rooms wrote {direct} of {sent} updates themselves"
+    );
 
     // A session on a shard still gets the shutdown's close reason.
     traveller

@@ -87,6 +87,9 @@ pub struct Metrics {
     pub messages_out: Counter,
     /// `tickwire_updates_sent_total`: world updates written to clients.
     pub updates_sent: Counter,
+    /// `tickwire_updates_direct_total`: of those, the ones the room wrote
+    /// to the socket itself rather than through the client's session.
+    pub updates_direct: Counter,
     /// `tickwire_full_snapshots_total`: updates sent as full snapshots
     /// rather than deltas.
     pub full_snapshots: Counter,
@@ -175,6 +178,11 @@ impl Metrics {
         let messages_in = counter(r, "messages_received", "WebSocket messages received");
         let messages_out = counter(r, "messages_sent", "WebSocket messages sent");
         let updates_sent = counter(r, "updates_sent", "World updates written to clients");
+        let updates_direct = counter(
+            r,
+            "updates_direct",
+            "Updates the room wrote to the client's socket itself",
+        );
         let full_snapshots = counter(r, "full_snapshots", "Updates sent as full snapshots");
         let updates_superseded = counter(
             r,
@@ -208,6 +216,7 @@ impl Metrics {
             messages_in,
             messages_out,
             updates_sent,
+            updates_direct,
             full_snapshots,
             updates_superseded,
             session_moves,
@@ -270,7 +279,7 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 23] = [
+    const NAMES: [&str; 24] = [
         "tickwire_session_moves_total",
         "tickwire_connections",
         "tickwire_http_requests_total",
@@ -289,6 +298,7 @@ mod tests {
         "tickwire_messages_received_total",
         "tickwire_messages_sent_total",
         "tickwire_updates_sent_total",
+        "tickwire_updates_direct_total",
         "tickwire_full_snapshots_total",
         "tickwire_updates_superseded_total",
         "tickwire_inputs_dropped_total",

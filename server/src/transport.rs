@@ -8,6 +8,7 @@ pub mod ws;
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tickwire_shared::protocol::CloseReason;
@@ -37,6 +38,29 @@ pub enum LinkError {
     Transport(String),
 }
 
+/// What became of a direct write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectOutcome {
+    /// All of it is in the socket.
+    Written,
+    /// Part is in the socket; the rest waits in the stream and goes out
+    /// with the owner's next write or flush, which the owner must make.
+    Queued,
+    /// Nothing was written: the owner must send it.
+    Declined,
+}
+
+/// A room's way to write a member's updates to its connection itself, on
+/// the room's thread, instead of waking the member's session for each.
+/// Only where the session allows it and the connection can take a whole
+/// message at once; anything else is the session's to send.
+pub trait DirectWrite: Send + Sync + std::fmt::Debug {
+    /// Allows or stops direct writes.
+    fn allow(&self, allowed: bool);
+    /// Writes one frame's payload as a message, if it can right now.
+    fn try_send(&self, frame: &[u8]) -> DirectOutcome;
+}
+
 /// One session's connection, whatever the transport.
 pub trait Link: Send {
     /// The next frame. Cancel-safe: dropping the future loses nothing.
@@ -55,5 +79,13 @@ pub trait Link: Send {
     /// moved to.
     fn attach(&mut self) -> io::Result<()> {
         Ok(())
+    }
+    /// The connection's [`DirectWrite`], where it has one.
+    fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
+        None
+    }
+    /// Sends what a direct write left for the session to finish.
+    fn flush(&mut self) -> impl Future<Output = Result<(), LinkError>> + Send {
+        async { Ok(()) }
     }
 }

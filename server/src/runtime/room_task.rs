@@ -1,10 +1,13 @@
 //! One room's task (shell): the drift-free tick loop around a pure
 //! [`Room`]. Between ticks it applies the commands sessions queued; after
-//! each tick it publishes every client's update into that client's
-//! latest-wins slot, so a slow client never holds back the room and never
-//! has more than one update waiting.
+//! each tick it hands every client its update: written straight to the
+//! client's socket where the connection allows it (see
+//! [`DirectWrite`]), otherwise left in the client's latest-wins slot for
+//! its session to send, so a slow client never holds back the room and
+//! never has more than one update waiting.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,16 +23,41 @@ use tracing::{debug, info, warn};
 
 use super::{Refusal, Shared, unix_us};
 use crate::room::{Room, RoomError};
+use crate::transport::{DirectOutcome, DirectWrite};
 
 /// Where a room leaves a client's newest update; writing replaces what the
-/// session has not sent yet.
+/// session has not sent yet. It also carries the room's request to finish
+/// a direct write the socket took only part of.
 #[derive(Debug, Default)]
 pub(crate) struct UpdateSlot {
     frame: Mutex<Option<Bytes>>,
+    flush: AtomicBool,
     ready: Notify,
 }
 
+/// What a session finds in its slot.
+#[derive(Debug)]
+pub(crate) enum SlotEvent {
+    /// An update to send.
+    Frame(Bytes),
+    /// Send what a direct write left over.
+    Flush,
+}
+
 impl UpdateSlot {
+    fn is_empty(&self) -> bool {
+        self.frame
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    /// Asks the session to send what a direct write left over.
+    fn request_flush(&self) {
+        self.flush.store(true, Ordering::Release);
+        self.ready.notify_one();
+    }
+
     /// Puts the newest frame in; returns whether an unsent one was
     /// replaced.
     fn publish(&self, frame: Bytes) -> bool {
@@ -43,11 +71,14 @@ impl UpdateSlot {
         replaced
     }
 
-    /// Waits for a frame and takes it.
-    pub(crate) async fn next(&self) -> Bytes {
+    /// Waits for a frame or a flush request and takes it.
+    pub(crate) async fn next(&self) -> SlotEvent {
         loop {
             if let Some(frame) = self.frame.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return frame;
+                return SlotEvent::Frame(frame);
+            }
+            if self.flush.swap(false, Ordering::AcqRel) {
+                return SlotEvent::Flush;
             }
             self.ready.notified().await;
         }
@@ -102,6 +133,9 @@ pub(crate) enum RoomCommand {
         player: PlayerId,
         role: Role,
         slot: Arc<UpdateSlot>,
+        /// The client's connection, where the room may write updates
+        /// itself.
+        direct: Option<Arc<dyn DirectWrite>>,
         control: mpsc::Sender<ServerMessage>,
         reply: oneshot::Sender<Result<RoomTiming, Refusal>>,
     },
@@ -123,7 +157,29 @@ pub(crate) enum RoomCommand {
 struct ClientIo {
     role: Role,
     slot: Arc<UpdateSlot>,
+    direct: Option<Arc<dyn DirectWrite>>,
     control: mpsc::Sender<ServerMessage>,
+}
+
+impl ClientIo {
+    /// Hands the client its update: written to its socket here when the
+    /// connection takes it now and nothing older is waiting in the slot,
+    /// else left in the slot for the session. Returns whether it was
+    /// written here, and whether an unsent update was replaced.
+    fn deliver(&self, frame: &Bytes) -> (bool, bool) {
+        let outcome = match &self.direct {
+            Some(direct) if self.slot.is_empty() => direct.try_send(frame),
+            _ => DirectOutcome::Declined,
+        };
+        match outcome {
+            DirectOutcome::Written => (true, false),
+            DirectOutcome::Queued => {
+                self.slot.request_flush();
+                (true, false)
+            }
+            DirectOutcome::Declined => (false, self.slot.publish(frame.clone())),
+        }
+    }
 }
 
 /// Runs the room until it is disposed (empty for the grace period) or the
@@ -188,9 +244,15 @@ pub(crate) async fn run<G: Game>(
 
         room.step();
         let lateness_us = u32::try_from(lateness.as_micros()).unwrap_or(u32::MAX);
+        let (mut direct, mut direct_bytes) = (0, 0);
         room.updates(lateness_us, |player, delivery| {
             if let Some(io) = clients.get(&player) {
-                if io.slot.publish(delivery.frame.clone()) {
+                let (written, replaced) = io.deliver(&delivery.frame);
+                if written {
+                    direct += 1;
+                    direct_bytes += delivery.frame.len() as u64;
+                }
+                if replaced {
                     metrics.updates_superseded.inc();
                 }
                 if delivery.full {
@@ -198,6 +260,13 @@ pub(crate) async fn run<G: Game>(
                 }
             }
         });
+        // Counted once a tick: these counters are shared by every shard.
+        if direct > 0 {
+            metrics.updates_direct.inc_by(direct);
+            metrics.updates_sent.inc_by(direct);
+            metrics.messages_out.inc_by(direct);
+            metrics.bytes_out.inc_by(direct_bytes);
+        }
         metrics.ticks.inc();
         metrics.observe_tick(began.elapsed());
 
@@ -265,6 +334,7 @@ fn handle<G: Game>(
             player,
             role,
             slot,
+            direct,
             control,
             reply,
         } => match room.join(player, role) {
@@ -280,6 +350,7 @@ fn handle<G: Game>(
                     ClientIo {
                         role,
                         slot,
+                        direct,
                         control,
                     },
                 );

@@ -2,7 +2,9 @@
 //! the room, and writing what the room and the lobby answer. It selects
 //! over the link, the control queue, the room's update slot, the heartbeat,
 //! the idle deadline and shutdown; every exit goes through one close path
-//! that tells the client why.
+//! that tells the client why. Where the link allows it, the room writes
+//! updates to the socket itself; the session allows that once its client
+//! has been told it joined, and stops it before leaving.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,12 +22,12 @@ use tickwire_shared::protocol::{
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use super::room_task::{RoomCommand, TickClock, UpdateSlot};
+use super::room_task::{RoomCommand, SlotEvent, TickClock, UpdateSlot};
 use super::shards::ShardId;
 use super::{ConnectionPermits, Refusal, RoomHandle, Shared, unix_us};
 use crate::lobby::NewRoom;
 use crate::session::{FloodGuard, MAX_EVENT_NAME, SessionState, check_hello};
-use crate::transport::{Incoming, Link};
+use crate::transport::{DirectWrite, Incoming, Link, LinkError};
 
 /// How long a session waits for a room to answer a join: a room answers at
 /// its next tick.
@@ -37,6 +39,8 @@ struct RoomLink {
     role: Role,
     handle: RoomHandle,
     slot: Arc<UpdateSlot>,
+    /// The room's way to write updates to the link itself, if it has one.
+    direct: Option<Arc<dyn DirectWrite>>,
     /// The room's tick schedule, which the heartbeat follows.
     clock: TickClock,
 }
@@ -305,7 +309,14 @@ impl<G: Game, L: Link> Session<G, L> {
                 biased;
                                 () = &mut cancelled => return Exit::End(Ending::tell(CloseReason::ServerShutdown, "server shutting down")),
                 Some(message) = control_rx.recv() => self.send(&message).await,
-                frame = next_update => self.send_update(frame).await,
+                event = next_update => match event {
+                    SlotEvent::Frame(frame) => self.send_update(frame).await,
+                    SlotEvent::Flush => {
+                        let write = self.shared.config.timeouts.write();
+                        let flushed = tokio::time::timeout(write, self.link.flush()).await;
+                        self.written(flushed)
+                    }
+                },
                                 incoming = self.link.recv() => {
                     last_heard = tokio::time::Instant::now();
                     self.on_incoming(incoming).await
@@ -361,13 +372,22 @@ impl<G: Game, L: Link> Session<G, L> {
 
     async fn send_frame(&mut self, frame: Bytes) -> Result<(), Ending> {
         let len = frame.len() as u64;
-        match tokio::time::timeout(self.shared.config.timeouts.write(), self.link.send(frame)).await
-        {
-            Ok(Ok(())) => {
-                self.shared.metrics.bytes_out.inc_by(len);
-                self.shared.metrics.messages_out.inc();
-                Ok(())
-            }
+        let write = self.shared.config.timeouts.write();
+        let sent = tokio::time::timeout(write, self.link.send(frame)).await;
+        self.written(sent)?;
+        self.shared.metrics.bytes_out.inc_by(len);
+        self.shared.metrics.messages_out.inc();
+        Ok(())
+    }
+
+    /// How a bounded write ended: a write that failed ends the session, one
+    /// that took too long ends it as a slow consumer.
+    fn written(
+        &self,
+        result: Result<Result<(), LinkError>, tokio::time::error::Elapsed>,
+    ) -> Result<(), Ending> {
+        match result {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Ending::silent(
                 CloseReason::Normal,
                 format!("write failed: {e}"),
@@ -595,7 +615,13 @@ impl<G: Game, L: Link> Session<G, L> {
                     tick_zero_unix_us: timing.tick_zero_unix_us,
                     tick: timing.tick,
                 };
-                self.send(&ServerMessage::Joined(joined)).await
+                self.send(&ServerMessage::Joined(joined)).await?;
+                // The client knows its room now: the room may write its
+                // updates straight to it.
+                if let Some(direct) = self.room.as_ref().and_then(|r| r.direct.as_ref()) {
+                    direct.allow(true);
+                }
+                Ok(())
             }
         }
     }
@@ -620,10 +646,12 @@ impl<G: Game, L: Link> Session<G, L> {
         };
         let slot = Arc::new(UpdateSlot::default());
         let (reply_tx, reply_rx) = oneshot::channel();
+        let direct = self.link.direct();
         let command = RoomCommand::Join {
             player: self.player,
             role,
             slot: Arc::clone(&slot),
+            direct: direct.clone(),
             control: self.control_tx.clone(),
             reply: reply_tx,
         };
@@ -645,6 +673,7 @@ impl<G: Game, L: Link> Session<G, L> {
                     role,
                     handle,
                     slot,
+                    direct,
                     clock: timing.clock,
                 },
             )),
@@ -664,6 +693,10 @@ impl<G: Game, L: Link> Session<G, L> {
     async fn leave_room(&mut self, confirm: bool) {
         self.state = SessionState::Lobby;
         let Some(room) = self.room.take() else { return };
+        // No update may follow what the client hears next.
+        if let Some(direct) = &room.direct {
+            direct.allow(false);
+        }
         let (done_tx, done_rx) = oneshot::channel();
         let leave = RoomCommand::Leave {
             player: self.player,

@@ -1,14 +1,22 @@
-//! A TCP stream that can move between threads' IO drivers (shell). A
-//! session starts on the thread that accepted it and moves to the shard of
-//! the room it joins (see `runtime::shards`); its socket moves with it, so
-//! that the socket's readiness wakes the room's thread and no other.
+//! A TCP stream that can move between threads' IO drivers, and that a
+//! room can write to directly (shell). A session starts on the thread that
+//! accepted it and moves to the shard of the room it joins (see
+//! `runtime::shards`); its socket moves with it, so that the socket's
+//! readiness wakes the room's thread and no other. Once there, the room
+//! writes each update to the socket itself ([`DirectTcp`]) instead of
+//! waking the session to do it, falling back to the session whenever the
+//! socket cannot take the update whole at once.
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, ready};
+use std::thread::ThreadId;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use super::DirectOutcome;
 
 /// Something whose sockets can leave the IO driver they are registered
 /// with and join the current thread's.
@@ -19,13 +27,39 @@ pub trait Movable {
     /// Hooks detached sockets to the IO driver of the runtime this is
     /// called on (a no-op when attached).
     fn attach(&mut self) -> io::Result<()>;
+    /// A handle through which a room on the socket's thread can write
+    /// to it directly; `None` where bytes must pass through a layer with
+    /// state of its own (TLS).
+    fn direct(&self) -> Option<DirectTcp> {
+        None
+    }
 }
 
 /// A TCP stream registered with one runtime's IO driver, or detached
-/// while it moves to another.
+/// while it moves to another. The stream's owner (tungstenite) and one
+/// [`DirectTcp`] handle share it.
 #[derive(Debug)]
 pub struct MovableTcp {
+    conn: Arc<Mutex<Conn>>,
+}
+
+#[derive(Debug)]
+struct Conn {
     state: State,
+    /// The thread whose IO driver the socket is registered with, once it
+    /// is on a shard: direct writes are made from there only, where the
+    /// owner cannot be in the middle of anything.
+    home: Option<ThreadId>,
+    /// Whether direct writes are allowed (the session allows them once its
+    /// client knows which room the updates are from).
+    direct: bool,
+    /// The part of a direct write the socket did not take; it goes out
+    /// before anything else is written.
+    pending: Vec<u8>,
+    /// Whether the owner has handed over only part of what it is writing.
+    /// tungstenite passes its whole unsent buffer to every write, so a
+    /// write taken whole means no frame of its is half-sent.
+    owner_mid_write: bool,
 }
 
 #[derive(Debug)]
@@ -36,59 +70,117 @@ enum State {
     Broken,
 }
 
-impl MovableTcp {
-    /// Wraps a stream registered with the current runtime.
-    pub fn new(stream: TcpStream) -> Self {
-        Self {
-            state: State::Attached(stream),
+fn detached() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "socket detached while moving between shards",
+    )
+}
+
+impl Conn {
+    /// Writes what a direct write left over; ready once none is left.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            let State::Attached(stream) = &mut self.state else {
+                return Poll::Ready(Err(detached()));
+            };
+            let n = ready!(Pin::new(stream).poll_write(cx, &self.pending))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.pending.drain(..n);
         }
+        Poll::Ready(Ok(()))
     }
 
     /// Polls the registered stream, or fails with `NotConnected` while
     /// detached.
     fn poll_attached<T>(
-        self: Pin<&mut Self>,
+        &mut self,
         poll: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
-        match &mut self.get_mut().state {
+        match &mut self.state {
             State::Attached(stream) => poll(Pin::new(stream)),
-            State::Detached(_) | State::Broken => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "socket detached while moving between shards",
-            ))),
+            State::Detached(_) | State::Broken => Poll::Ready(Err(detached())),
         }
     }
+
+    /// Writes for the owner, after any direct leftovers, noting whether it
+    /// was taken whole.
+    fn poll_owner_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+        write: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        self.owner_mid_write = true;
+        ready!(self.poll_pending(cx))?;
+        let n = ready!(self.poll_attached(|stream| write(stream, cx)))?;
+        self.owner_mid_write = n < len;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl MovableTcp {
+    /// Wraps a stream registered with the current runtime.
+    pub fn new(stream: TcpStream) -> Self {
+        Self {
+            conn: Arc::new(Mutex::new(Conn {
+                state: State::Attached(stream),
+                home: None,
+                direct: false,
+                pending: Vec::new(),
+                owner_mid_write: false,
+            })),
+        }
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Conn> {
+        lock(&self.conn)
+    }
+}
+
+fn lock(conn: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
+    conn.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Movable for MovableTcp {
     fn detach(&mut self) -> io::Result<()> {
-        match std::mem::replace(&mut self.state, State::Broken) {
+        let mut conn = self.conn();
+        conn.home = None;
+        match std::mem::replace(&mut conn.state, State::Broken) {
             State::Attached(stream) => {
-                self.state = State::Detached(stream.into_std()?);
+                conn.state = State::Detached(stream.into_std()?);
                 Ok(())
             }
             other => {
-                self.state = other;
+                conn.state = other;
                 Ok(())
             }
         }
     }
 
     fn attach(&mut self) -> io::Result<()> {
-        match std::mem::replace(&mut self.state, State::Broken) {
-            State::Detached(stream) => {
-                self.state = State::Attached(TcpStream::from_std(stream)?);
-                Ok(())
+        let mut conn = self.conn();
+        let attached = match std::mem::replace(&mut conn.state, State::Broken) {
+            State::Detached(stream) => TcpStream::from_std(stream)?,
+            State::Attached(stream) => stream,
+            State::Broken => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "socket lost while moving between shards",
+                ));
             }
-            State::Attached(stream) => {
-                self.state = State::Attached(stream);
-                Ok(())
-            }
-            State::Broken => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "socket lost while moving between shards",
-            )),
-        }
+        };
+        conn.state = State::Attached(attached);
+        conn.home = Some(std::thread::current().id());
+        Ok(())
+    }
+
+    fn direct(&self) -> Option<DirectTcp> {
+        Some(DirectTcp {
+            conn: Arc::clone(&self.conn),
+        })
     }
 }
 
@@ -102,13 +194,55 @@ impl<S: Movable> Movable for tokio_rustls::server::TlsStream<S> {
     }
 }
 
+/// A room's handle on a member's socket: writes whole messages straight
+/// to it from the socket's home thread, in between the owner's writes.
+#[derive(Clone, Debug)]
+pub struct DirectTcp {
+    conn: Arc<Mutex<Conn>>,
+}
+
+impl DirectTcp {
+    /// Allows or stops direct writes.
+    pub fn allow(&self, allowed: bool) {
+        lock(&self.conn).direct = allowed;
+    }
+
+    /// Writes one message (`head` then `body`) now, if direct writes are
+    /// allowed, this is the socket's home thread, nothing else is waiting
+    /// to go out, and the socket takes at least part of it.
+    pub fn try_write(&self, head: &[u8], body: &[u8]) -> DirectOutcome {
+        let mut conn = lock(&self.conn);
+        let ready = conn.direct
+            && !conn.owner_mid_write
+            && conn.pending.is_empty()
+            && conn.home == Some(std::thread::current().id());
+        let State::Attached(stream) = &conn.state else {
+            return DirectOutcome::Declined;
+        };
+        if !ready {
+            return DirectOutcome::Declined;
+        }
+        let parts = [io::IoSlice::new(head), io::IoSlice::new(body)];
+        let written = match stream.try_write_vectored(&parts) {
+            Ok(0) | Err(_) => return DirectOutcome::Declined,
+            Ok(n) if n == head.len() + body.len() => return DirectOutcome::Written,
+            Ok(n) => n,
+        };
+        let (head_done, body_done) = (written.min(head.len()), written.saturating_sub(head.len()));
+        conn.pending.extend_from_slice(&head[head_done..]);
+        conn.pending.extend_from_slice(&body[body_done..]);
+        DirectOutcome::Queued
+    }
+}
+
 impl AsyncRead for MovableTcp {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.poll_attached(|stream| stream.poll_read(cx, buf))
+        self.conn()
+            .poll_attached(|stream| stream.poll_read(cx, buf))
     }
 }
 
@@ -118,7 +252,8 @@ impl AsyncWrite for MovableTcp {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_attached(|stream| stream.poll_write(cx, buf))
+        self.conn()
+            .poll_owner_write(cx, buf.len(), |stream, cx| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -126,19 +261,25 @@ impl AsyncWrite for MovableTcp {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_attached(|stream| stream.poll_write_vectored(cx, bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.conn()
+            .poll_owner_write(cx, len, |stream, cx| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        matches!(&self.state, State::Attached(stream) if stream.is_write_vectored())
+        matches!(&self.conn().state, State::Attached(stream) if stream.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_attached(|stream| stream.poll_flush(cx))
+        let mut conn = self.conn();
+        ready!(conn.poll_pending(cx))?;
+        conn.poll_attached(|stream| stream.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_attached(|stream| stream.poll_shutdown(cx))
+        let mut conn = self.conn();
+        ready!(conn.poll_pending(cx))?;
+        conn.poll_attached(|stream| stream.poll_shutdown(cx))
     }
 }
 
@@ -146,6 +287,124 @@ impl AsyncWrite for MovableTcp {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A connected pair on loopback: ours (wrapped) and the peer's. With
+    /// `small`, ours sends through a 4 KiB buffer to a peer receiving into
+    /// one, so that big writes are taken only in part.
+    async fn pair(small: bool) -> (MovableTcp, TcpStream) {
+        let listener = tokio::net::TcpSocket::new_v4().expect("socket");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        if small {
+            listener.set_recv_buffer_size(4096).expect("rcvbuf");
+            socket.set_send_buffer_size(4096).expect("sndbuf");
+        }
+        listener
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let listener = listener.listen(1).expect("listen");
+        let (ours, peer) = tokio::join!(socket.connect(addr), listener.accept());
+        let ours = MovableTcp::new(ours.expect("connect"));
+        (ours, peer.expect("accept").0)
+    }
+
+    #[tokio::test]
+    async fn direct_writes_go_out_only_when_allowed_at_home_and_nothing_waits() {
+        let (mut ours, mut peer) = pair(false).await;
+        let direct = ours.direct().expect("plain TCP has a direct handle");
+        assert_eq!(
+            direct.try_write(b"x", b"y"),
+            DirectOutcome::Declined,
+            "not allowed"
+        );
+        direct.allow(true);
+        assert_eq!(
+            direct.try_write(b"x", b"y"),
+            DirectOutcome::Declined,
+            "not on a shard yet"
+        );
+        ours.attach().expect("attach here");
+        assert_eq!(direct.try_write(b"he", b"llo"), DirectOutcome::Written);
+        let elsewhere = direct.clone();
+        let outcome = std::thread::spawn(move || elsewhere.try_write(b"x", b"y"))
+            .join()
+            .expect("thread");
+        assert_eq!(outcome, DirectOutcome::Declined, "not from another thread");
+        ours.write_all(b", ").await.expect("owner writes");
+        ours.detach().expect("detach");
+        assert_eq!(
+            direct.try_write(b"x", b"y"),
+            DirectOutcome::Declined,
+            "detached"
+        );
+        ours.attach().expect("attach again");
+        // A socket newly registered is writable once the IO driver has
+        // seen it say so (until then a direct write is declined).
+        tokio::task::yield_now().await;
+        assert_eq!(direct.try_write(b"wor", b"ld"), DirectOutcome::Written);
+        direct.allow(false);
+        assert_eq!(
+            direct.try_write(b"x", b"y"),
+            DirectOutcome::Declined,
+            "stopped"
+        );
+        let mut got = [0u8; 12];
+        peer.read_exact(&mut got).await.expect("peer reads");
+        assert_eq!(&got, b"hello, world");
+    }
+
+    #[tokio::test]
+    async fn what_the_socket_leaves_goes_out_before_the_owners_next_write() {
+        let (mut ours, mut peer) = pair(true).await;
+        ours.attach().expect("attach here");
+        let direct = ours.direct().expect("plain TCP has a direct handle");
+        direct.allow(true);
+        let body = vec![7u8; 8 << 20];
+        assert_eq!(direct.try_write(b"<", &body), DirectOutcome::Queued);
+        assert_eq!(
+            direct.try_write(b"x", b"y"),
+            DirectOutcome::Declined,
+            "the rest of a message waits"
+        );
+        let expected = 1 + body.len() + 5;
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; expected];
+            peer.read_exact(&mut got).await.expect("peer reads");
+            got
+        });
+        ours.write_all(b">tail").await.expect("owner writes");
+        ours.flush().await.expect("flushes");
+        let got = reader.await.expect("reader");
+        assert_eq!(got[0], b'<');
+        assert!(got[1..=body.len()].iter().all(|&b| b == 7), "body intact");
+        assert_eq!(&got[body.len() + 1..], b">tail");
+        assert_eq!(direct.try_write(b"a", b"b"), DirectOutcome::Written);
+    }
+
+    #[tokio::test]
+    async fn no_direct_write_lands_inside_a_message_the_owner_is_writing() {
+        let (mut ours, mut peer) = pair(true).await;
+        ours.attach().expect("attach here");
+        let direct = ours.direct().expect("plain TCP has a direct handle");
+        direct.allow(true);
+        let message = vec![9u8; 8 << 20];
+        let taken = ours.write(&message).await.expect("owner writes");
+        assert!(taken < message.len(), "the socket took it whole");
+        assert_eq!(direct.try_write(b"x", b"y"), DirectOutcome::Declined);
+        let expected = message.len() + 2;
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; expected];
+            peer.read_exact(&mut got).await.expect("peer reads");
+            got
+        });
+        ours.write_all(&message[taken..])
+            .await
+            .expect("owner finishes");
+        assert_eq!(direct.try_write(b"o", b"k"), DirectOutcome::Written);
+        let got = reader.await.expect("reader");
+        assert!(got[..message.len()].iter().all(|&b| b == 9));
+        assert_eq!(&got[message.len()..], b"ok");
+    }
 
     /// A stream moved to another runtime keeps its unread data and goes on
     /// working there; detached, it refuses IO instead of blocking.

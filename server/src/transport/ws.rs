@@ -3,6 +3,7 @@
 //! limits, and the [`Link`] over the upgraded stream. The upgrade and the
 //! link work over any byte stream: plain TCP (`ws://`) or TLS (`wss://`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,12 +17,12 @@ use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, FrameHeader};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::tcp::Movable;
-use super::{Incoming, Link, LinkError};
+use super::tcp::{DirectTcp, Movable};
+use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError};
 
 /// The path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/ws";
@@ -146,6 +147,43 @@ pub fn refusal(reason: &str) -> String {
     )
 }
 
+/// Writes binary messages straight to a plain-TCP WebSocket's socket, as
+/// one unmasked frame each (what tungstenite sends for a server's binary
+/// message).
+#[derive(Debug)]
+struct DirectWs {
+    tcp: DirectTcp,
+}
+
+impl DirectWrite for DirectWs {
+    fn allow(&self, allowed: bool) {
+        self.tcp.allow(allowed);
+    }
+
+    fn try_send(&self, frame: &[u8]) -> DirectOutcome {
+        let header = FrameHeader {
+            opcode: OpCode::Data(Data::Binary),
+            ..FrameHeader::default()
+        };
+        // The longest header RFC 6455 allows: 2 bytes, an 8-byte length
+        // and a 4-byte mask.
+        let mut head = [0u8; 14];
+        let mut cursor = std::io::Cursor::new(&mut head[..]);
+        if header.format(frame.len() as u64, &mut cursor).is_err() {
+            return DirectOutcome::Declined;
+        }
+        let len = cursor.position() as usize;
+        self.tcp.try_write(&head[..len], frame)
+    }
+}
+
+fn link_error(e: WsError) -> LinkError {
+    match e {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => LinkError::Closed,
+        other => LinkError::Transport(other.to_string()),
+    }
+}
+
 /// A [`Link`] over an upgraded WebSocket, on plain TCP or TLS.
 #[derive(Debug)]
 pub struct WsLink<S> {
@@ -191,10 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
         self.ws
             .send(Message::Binary(frame))
             .await
-            .map_err(|e| match e {
-                WsError::ConnectionClosed | WsError::AlreadyClosed => LinkError::Closed,
-                other => LinkError::Transport(other.to_string()),
-            })
+            .map_err(link_error)
     }
 
     /// Runs the closing handshake: sends the close frame, then reads and
@@ -230,6 +265,15 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
 
     fn attach(&mut self) -> std::io::Result<()> {
         self.ws.get_mut().attach()
+    }
+
+    fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
+        let tcp = self.ws.get_ref().direct()?;
+        Some(Arc::new(DirectWs { tcp }))
+    }
+
+    async fn flush(&mut self) -> Result<(), LinkError> {
+        self.ws.flush().await.map_err(link_error)
     }
 }
 
