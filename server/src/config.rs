@@ -139,7 +139,9 @@ pub struct Timeouts {
     /// Silence from a client before it is dropped, ms. Default 15 000
     /// (clients are pinged every second and must answer).
     pub idle_ms: u64,
-    /// Server ping interval, ms. Default 1 000.
+    /// Server ping interval, ms. Default 1 000. For a room member it is
+    /// rounded to whole ticks and falls on the room's tick instants, so a
+    /// ping never wakes the server between two ticks.
     pub heartbeat_ms: u64,
     /// A write to a client that takes longer than this closes it as a slow
     /// consumer, ms. Default 5 000. Rooms never wait for it: a slow client
