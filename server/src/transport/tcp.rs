@@ -308,6 +308,25 @@ mod tests {
         (ours, peer.expect("accept").0)
     }
 
+    /// A pair with small buffers, at home on this thread, direct writes
+    /// allowed.
+    async fn choked() -> (MovableTcp, TcpStream, DirectTcp) {
+        let (mut ours, peer) = pair(true).await;
+        ours.attach().expect("attach here");
+        let direct = ours.direct().expect("plain TCP has a direct handle");
+        direct.allow(true);
+        (ours, peer, direct)
+    }
+
+    /// Reads `len` bytes on the peer's side, concurrently.
+    fn read_all(mut peer: TcpStream, len: usize) -> tokio::task::JoinHandle<Vec<u8>> {
+        tokio::spawn(async move {
+            let mut got = vec![0u8; len];
+            peer.read_exact(&mut got).await.expect("peer reads");
+            got
+        })
+    }
+
     #[tokio::test]
     async fn direct_writes_go_out_only_when_allowed_at_home_and_nothing_waits() {
         let (mut ours, mut peer) = pair(false).await;
@@ -355,10 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn what_the_socket_leaves_goes_out_before_the_owners_next_write() {
-        let (mut ours, mut peer) = pair(true).await;
-        ours.attach().expect("attach here");
-        let direct = ours.direct().expect("plain TCP has a direct handle");
-        direct.allow(true);
+        let (mut ours, peer, direct) = choked().await;
         let body = vec![7u8; 8 << 20];
         assert_eq!(direct.try_write(b"<", &body), DirectOutcome::Queued);
         assert_eq!(
@@ -366,12 +382,7 @@ mod tests {
             DirectOutcome::Declined,
             "the rest of a message waits"
         );
-        let expected = 1 + body.len() + 5;
-        let reader = tokio::spawn(async move {
-            let mut got = vec![0u8; expected];
-            peer.read_exact(&mut got).await.expect("peer reads");
-            got
-        });
+        let reader = read_all(peer, 1 + body.len() + 5);
         ours.write_all(b">tail").await.expect("owner writes");
         ours.flush().await.expect("flushes");
         let got = reader.await.expect("reader");
@@ -383,20 +394,12 @@ mod tests {
 
     #[tokio::test]
     async fn no_direct_write_lands_inside_a_message_the_owner_is_writing() {
-        let (mut ours, mut peer) = pair(true).await;
-        ours.attach().expect("attach here");
-        let direct = ours.direct().expect("plain TCP has a direct handle");
-        direct.allow(true);
+        let (mut ours, peer, direct) = choked().await;
         let message = vec![9u8; 8 << 20];
         let taken = ours.write(&message).await.expect("owner writes");
         assert!(taken < message.len(), "the socket took it whole");
         assert_eq!(direct.try_write(b"x", b"y"), DirectOutcome::Declined);
-        let expected = message.len() + 2;
-        let reader = tokio::spawn(async move {
-            let mut got = vec![0u8; expected];
-            peer.read_exact(&mut got).await.expect("peer reads");
-            got
-        });
+        let reader = read_all(peer, message.len() + 2);
         ours.write_all(&message[taken..])
             .await
             .expect("owner finishes");
