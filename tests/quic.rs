@@ -76,6 +76,13 @@ async fn bots_play_over_quic() {
     assert_eq!(report.transport, "quic");
     // Deltas against the previous tick: acks arrive in time over datagrams.
     assert!(w.mean_baseline_age < 1.5, "{}", w.mean_baseline_age);
+    // The rooms sent the update datagrams themselves.
+    let sent = server.metric("tickwire_updates_sent_total").await;
+    let direct = server.metric("tickwire_updates_direct_total").await;
+    assert!(
+        direct > 0.5 * sent && direct <= sent,
+        "rooms sent {direct} of {sent} updates themselves"
+    );
     server.stop().await.expect("clean shutdown");
 }
 

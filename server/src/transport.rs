@@ -57,8 +57,8 @@ pub enum DirectOutcome {
 pub trait DirectWrite: Send + Sync + std::fmt::Debug {
     /// Allows or stops direct writes.
     fn allow(&self, allowed: bool);
-    /// Writes one frame's payload as a message, if it can right now.
-    fn try_send(&self, frame: &[u8]) -> DirectOutcome;
+    /// Writes one update frame as a message, if it can right now.
+    fn try_send(&self, frame: &Bytes) -> DirectOutcome;
 }
 
 /// One session's connection, whatever the transport.

@@ -13,6 +13,7 @@
 //! and may send anything else on the stream.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,7 +23,7 @@ use tickwire_shared::protocol::{CloseReason, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Incoming, Link, LinkError};
+use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError};
 
 /// The application protocol a client must offer.
 pub const ALPN: &[u8] = b"tickwire/1";
@@ -197,18 +198,46 @@ async fn read_frames(
     let _ = tx.send(ending).await;
 }
 
+/// Sends update datagrams for a room: a datagram needs no session state
+/// (quinn's connection is shared and queues it for its driver), and
+/// datagrams are unordered anyway.
+#[derive(Debug)]
+struct DirectQuic {
+    connection: Connection,
+    allowed: AtomicBool,
+}
+
+impl DirectWrite for DirectQuic {
+    fn allow(&self, allowed: bool) {
+        self.allowed.store(allowed, Ordering::Release);
+    }
+
+    fn try_send(&self, frame: &Bytes) -> DirectOutcome {
+        if !self.allowed.load(Ordering::Acquire) || !fits_datagram(&self.connection, frame) {
+            return DirectOutcome::Declined;
+        }
+        match self.connection.send_datagram(frame.clone()) {
+            Ok(()) => DirectOutcome::Written,
+            Err(_) => DirectOutcome::Declined,
+        }
+    }
+}
+
+/// Whether an update goes as one datagram on this connection.
+fn fits_datagram(connection: &Connection, frame: &[u8]) -> bool {
+    frame.first() == Some(&ServerMessage::UPDATE_KIND)
+        && connection
+            .max_datagram_size()
+            .is_some_and(|max| frame.len() <= max)
+}
+
 impl Link for QuicLink {
     async fn recv(&mut self) -> Incoming {
         self.incoming.recv().await.unwrap_or(Incoming::Closed)
     }
 
     async fn send(&mut self, frame: Bytes) -> Result<(), LinkError> {
-        let is_update = frame.first() == Some(&ServerMessage::UPDATE_KIND);
-        let fits = self
-            .connection
-            .max_datagram_size()
-            .is_some_and(|max| frame.len() <= max);
-        if is_update && fits {
+        if fits_datagram(&self.connection, &frame) {
             // Unreliable on purpose: quinn drops the oldest datagram when its
             // send buffer is full, and a newer update supersedes it anyway.
             return self
@@ -228,6 +257,13 @@ impl Link for QuicLink {
             }
             other => LinkError::Transport(other.to_string()),
         })
+    }
+
+    fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
+        Some(Arc::new(DirectQuic {
+            connection: self.connection.clone(),
+            allowed: AtomicBool::new(false),
+        }))
     }
 
     /// Finishes the control stream and waits (at most `LINGER`) for the

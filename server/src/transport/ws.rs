@@ -160,7 +160,7 @@ impl DirectWrite for DirectWs {
         self.tcp.allow(allowed);
     }
 
-    fn try_send(&self, frame: &[u8]) -> DirectOutcome {
+    fn try_send(&self, frame: &Bytes) -> DirectOutcome {
         let header = FrameHeader {
             opcode: OpCode::Data(Data::Binary),
             ..FrameHeader::default()
