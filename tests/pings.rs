@@ -1,7 +1,8 @@
-//! Pings ride with ticks: a room member's heartbeat pings leave on the
-//! room's tick instants (so they never wake the server between ticks), and
-//! the client library can carry its own ping in the write of its next
-//! input.
+//! Pings ride with ticks: a room pings its members with their updates, on
+//! its tick instants (so pings never wake the server between ticks), and
+//! answers a member's ping with the next update, saying how long the
+//! answer waited; the client library carries its own ping, and its answer
+//! to the server's, in the write of its next input.
 
 mod support;
 
@@ -9,8 +10,8 @@ use std::time::Duration;
 
 use support::bots::connect;
 use support::{Client, TestServer, WALK_RIGHT};
-use tickwire_bot::client::{AckMode, ClientEvent, ClientTls};
-use tickwire_shared::protocol::{Role, ServerMessage, Visibility};
+use tickwire_bot::client::{AckMode, ClientEvent, ClientTls, unix_us};
+use tickwire_shared::protocol::{ClientMessage, Ping, Role, ServerMessage, Visibility};
 
 #[tokio::test]
 async fn a_room_members_heartbeat_pings_leave_on_tick_instants() {
@@ -47,8 +48,103 @@ async fn a_room_members_heartbeat_pings_leave_on_tick_instants() {
 }
 
 #[tokio::test]
+async fn a_room_answers_a_members_ping_with_the_next_update_saying_how_long_it_waited() {
+    let server = TestServer::start_with(|c| c.timeouts.heartbeat_ms = 100).await;
+    let mut client = Client::greeted(&server, "held").await;
+    client
+        .create_room("held", Visibility::Public, 4, Some(Role::Player))
+        .await
+        .expect("creates and joins");
+    // Just after an update, a ping arrives early in the tick: its answer
+    // waits for the next update.
+    let mut previous = client.recv().await.expect("connection stays open");
+    while !matches!(previous, ServerMessage::Update(_)) {
+        previous = client.recv().await.expect("connection stays open");
+    }
+    let sent_at_us = unix_us();
+    client.send(&ClientMessage::Ping(Ping { sent_at_us })).await;
+    let (mut pong, mut pings) = (None, 0);
+    for _ in 0..200 {
+        let message = client.recv().await.expect("connection stays open");
+        let after_update = matches!(previous, ServerMessage::Update(_));
+        match &message {
+            ServerMessage::Pong(answer) => {
+                assert!(after_update, "the pong came with an update");
+                pong = Some((*answer, unix_us()));
+            }
+            ServerMessage::Ping(_) => {
+                assert!(after_update, "the server's ping came with an update");
+                pings += 1;
+            }
+            _ => {}
+        }
+        if pong.is_some() && pings >= 3 {
+            break;
+        }
+        previous = message;
+    }
+    let (pong, arrived_us) = pong.expect("the ping was answered");
+    assert_eq!(pong.ping_sent_at_us, sent_at_us);
+    let round_trip = arrived_us - sent_at_us;
+    assert!(pong.held_us > 0, "the answer waited for the next tick");
+    assert!(
+        u64::from(pong.held_us) <= round_trip,
+        "held {} µs within a round trip of {round_trip} µs",
+        pong.held_us
+    );
+    assert_eq!(
+        pong.rtt_us(arrived_us),
+        round_trip - u64::from(pong.held_us)
+    );
+    assert!(pings >= 3, "the room pings every 3 ticks");
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn the_client_library_answers_a_server_ping_with_its_next_input_or_the_next_update() {
+    let server = TestServer::start_with(|c| c.timeouts.heartbeat_ms = 100).await;
+    let mut client = connect(&server.ws_url(), "answers", &ClientTls::Verify)
+        .await
+        .expect("connects");
+    client
+        .create_room("answers", Visibility::Public, 4, Default::default())
+        .await
+        .expect("creates and joins");
+    client.set_ack_mode(AckMode::WithInput);
+    let next_ping = async |client: &mut tickwire_bot::client::Client| {
+        for _ in 0..100 {
+            let event = client.next_event().await.expect("connection stays up");
+            if let ClientEvent::Other(ServerMessage::Ping(_)) = event {
+                return;
+            }
+        }
+        panic!("no server ping in 100 events");
+    };
+
+    // An input carries the answer along: one write, two messages.
+    next_ping(&mut client).await;
+    let before = client.traffic().messages_out;
+    client.send_input(&WALK_RIGHT).await.expect("input sent");
+    assert_eq!(client.traffic().messages_out, before + 2, "input and pong");
+
+    // With no input, the answer goes on its own once an update arrives.
+    next_ping(&mut client).await;
+    let before = client.traffic().messages_out;
+    let mut updates = 0;
+    while client.traffic().messages_out == before {
+        if let ClientEvent::Update(_) = client.next_event().await.expect("connection stays up") {
+            updates += 1;
+            assert!(updates <= 3, "the held answer never went");
+        }
+    }
+    assert_eq!(client.traffic().messages_out, before + 1, "the pong alone");
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn the_client_library_sends_a_queued_ping_with_its_next_input() {
-    let server = TestServer::start().await;
+    // No server pings during the test: only the client's own.
+    let server = TestServer::start_with(|c| c.timeouts.heartbeat_ms = 4_000).await;
     let mut client = connect(&server.ws_url(), "pinger", &ClientTls::Verify)
         .await
         .expect("connects");
@@ -57,36 +153,29 @@ async fn the_client_library_sends_a_queued_ping_with_its_next_input() {
         .await
         .expect("creates and joins");
     // Acknowledgements ride with inputs, so the client sends nothing of its
-    // own accord but the pongs that answer the server's pings.
+    // own accord.
     client.set_ack_mode(AckMode::WithInput);
 
     client.ping_with_next_input();
     let before = client.traffic().messages_out;
-    let mut pongs = 0;
     // Until an input goes, the ping waits: updates arrive, no answer does.
     let mut updates = 0;
     while updates < 5 {
         match client.next_event().await.expect("connection stays up") {
             ClientEvent::Update(_) => updates += 1,
             ClientEvent::Rtt(_) => panic!("a pong arrived before the ping was sent"),
-            ClientEvent::Other(ServerMessage::Ping(_)) => pongs += 1,
             ClientEvent::Closed(reason) => panic!("closed: {reason:?}"),
             _ => {}
         }
     }
-    assert_eq!(client.traffic().messages_out, before + pongs, "no ping yet");
+    assert_eq!(client.traffic().messages_out, before, "no ping yet");
 
     client.send_input(&WALK_RIGHT).await.expect("input sent");
-    assert_eq!(
-        client.traffic().messages_out,
-        before + pongs + 2,
-        "input and ping"
-    );
+    assert_eq!(client.traffic().messages_out, before + 2, "input and ping");
     let rtt = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match client.next_event().await.expect("connection stays up") {
                 ClientEvent::Rtt(us) => return us,
-                ClientEvent::Other(ServerMessage::Ping(_)) => pongs += 1,
                 ClientEvent::Closed(reason) => panic!("closed: {reason:?}"),
                 _ => {}
             }
@@ -98,6 +187,6 @@ async fn the_client_library_sends_a_queued_ping_with_its_next_input() {
 
     // The queued ping went once: the next input travels alone.
     client.send_input(&WALK_RIGHT).await.expect("input sent");
-    assert_eq!(client.traffic().messages_out, before + pongs + 3);
+    assert_eq!(client.traffic().messages_out, before + 3);
     server.stop().await.expect("clean shutdown");
 }

@@ -37,7 +37,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -396,6 +396,15 @@ pub fn unix_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// The answer to a server ping that arrived at `received`, leaving now.
+fn answer((ping, received): (Ping, Instant)) -> Pong {
+    Pong {
+        ping_sent_at_us: ping.sent_at_us,
+        sent_at_us: unix_us(),
+        held_us: u32::try_from(received.elapsed().as_micros()).unwrap_or(u32::MAX),
+    }
+}
+
 /// The client's WebSocket read buffer. tungstenite zero-fills the free
 /// part of its read buffer before every read (including the one that finds
 /// nothing), so its 128 KiB default costs two 128 KiB memsets per update:
@@ -420,7 +429,9 @@ pub enum AckMode {
     #[default]
     Immediate,
     /// In the next [`Client::send_input`]: for clients that send an input
-    /// as each update arrives, so that one frame a tick goes upstream.
+    /// as each update arrives, so that one frame a tick goes upstream. The
+    /// answer to a server ping then waits for the next input too (or goes
+    /// on its own if an update arrives first), and says how long it waited.
     WithInput,
 }
 
@@ -493,6 +504,9 @@ pub struct Client {
     pending_ack: Option<Tick>,
     /// A ping waiting to go out with the next input.
     ping_queued: bool,
+    /// A server ping waiting to be answered with the next input, and when
+    /// it arrived.
+    held_ping: Option<(Ping, Instant)>,
     traffic: Traffic,
     buf: Vec<u8>,
 }
@@ -599,6 +613,7 @@ impl Client {
             ack_mode: AckMode::default(),
             pending_ack: None,
             ping_queued: false,
+            held_ping: None,
             traffic: Traffic::default(),
             buf: Vec::with_capacity(256),
         };
@@ -773,12 +788,27 @@ impl Client {
             inputs,
             ack: self.pending_ack.take(),
         };
-        if !std::mem::take(&mut self.ping_queued) {
-            return self.send(&ClientMessage::Inputs(inputs)).await;
+        let ping = std::mem::take(&mut self.ping_queued);
+        let pong = self.held_ping.take();
+        // Over WebSocket, the input, a pong and a ping leave in one write.
+        self.write(&ClientMessage::Inputs(inputs), !ping && pong.is_none())
+            .await?;
+        if let Some(held) = pong {
+            self.write(&ClientMessage::Pong(answer(held)), !ping)
+                .await?;
         }
-        // Over WebSocket, the input and the ping leave in one write.
-        self.write(&ClientMessage::Inputs(inputs), false).await?;
-        self.ping().await
+        if ping {
+            self.ping().await?;
+        }
+        Ok(())
+    }
+
+    /// Answers a held server ping now.
+    async fn answer_held_ping(&mut self) -> Result<(), ClientError> {
+        match self.held_ping.take() {
+            Some(held) => self.send(&ClientMessage::Pong(answer(held))).await,
+            None => Ok(()),
+        }
     }
 
     /// Reads the next message; `None` when the connection ended.
@@ -851,17 +881,31 @@ impl Client {
     pub async fn process(&mut self, message: ServerMessage) -> Result<ClientEvent, ClientError> {
         Ok(match message {
             ServerMessage::Ping(ping) => {
-                let pong = Pong {
-                    ping_sent_at_us: ping.sent_at_us,
-                    sent_at_us: unix_us(),
-                };
-                self.send(&ClientMessage::Pong(pong)).await?;
+                let held = (ping, Instant::now());
+                if self.ack_mode == AckMode::WithInput && self.room.is_some() {
+                    // An older ping still held is answered now.
+                    if let Some(older) = self.held_ping.replace(held) {
+                        self.send(&ClientMessage::Pong(answer(older))).await?;
+                    }
+                } else {
+                    self.send(&ClientMessage::Pong(answer(held))).await?;
+                }
                 ClientEvent::Other(ServerMessage::Ping(ping))
             }
-            ServerMessage::Pong(pong) => {
-                ClientEvent::Rtt(unix_us().saturating_sub(pong.ping_sent_at_us))
-            }
+            ServerMessage::Pong(pong) => ClientEvent::Rtt(pong.rtt_us(unix_us())),
             ServerMessage::Update(update) => {
+                // A ping held since before the previous update has waited
+                // for an input that did not come: answer it on its own.
+                let half_tick = self
+                    .room
+                    .as_ref()
+                    .map_or(Duration::ZERO, |j| j.tick_rate.period() / 2);
+                if self
+                    .held_ping
+                    .is_some_and(|(_, since)| since.elapsed() >= half_tick)
+                {
+                    self.answer_held_ping().await?;
+                }
                 let bytes = update.delta.len();
                 match self.replica.apply(&update) {
                     Err(e) => ClientEvent::UpdateFailed(e),
@@ -896,6 +940,7 @@ impl Client {
                 self.room = None;
                 self.replica.reset();
                 self.pending_ack = None;
+                self.answer_held_ping().await?;
                 ClientEvent::Left(left)
             }
             ServerMessage::Close(c) => ClientEvent::Closed(Some((c.reason, c.message))),

@@ -50,15 +50,26 @@ pub enum DirectOutcome {
     Declined,
 }
 
+/// The most messages one direct write carries: an update, a ping and a
+/// pong.
+pub const MAX_DIRECT_MESSAGES: usize = 3;
+
 /// A room's way to write a member's updates to its connection itself, on
 /// the room's thread, instead of waking the member's session for each.
-/// Only where the session allows it and the connection can take a whole
-/// message at once; anything else is the session's to send.
+/// Only where the session allows it and the connection can take the
+/// messages whole at once; anything else is the session's to send.
 pub trait DirectWrite: Send + Sync + std::fmt::Debug {
     /// Allows or stops direct writes.
     fn allow(&self, allowed: bool);
-    /// Writes one update frame as a message, if it can right now.
-    fn try_send(&self, frame: &Bytes) -> DirectOutcome;
+    /// Whether other messages than updates (pings, pongs) can go this way
+    /// too; where not, only an update alone is ever passed.
+    fn carries_control(&self) -> bool {
+        true
+    }
+    /// Writes `frames` (an update first, then at most
+    /// [`MAX_DIRECT_MESSAGES`] in all), each as one message, in one write
+    /// if it can right now; all of them or none.
+    fn try_send(&self, frames: &[&Bytes]) -> DirectOutcome;
 }
 
 /// One session's connection, whatever the transport.

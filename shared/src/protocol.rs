@@ -109,14 +109,28 @@ pub struct Ping {
     pub sent_at_us: u64,
 }
 
-/// The answer to a [`Ping`].
+/// The answer to a [`Ping`]. An answer may wait for other traffic to
+/// travel with (the server's next update, the client's next input) and
+/// says how long it waited, like QUIC's ACK delay: the round-trip time is
+/// now minus `ping_sent_at_us` minus `held_us`, on the pinger's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pong {
-    /// The `sent_at_us` of the ping answered: round-trip time is now minus
-    /// this, on the pinger's clock.
+    /// The `sent_at_us` of the ping answered.
     pub ping_sent_at_us: u64,
     /// The answerer's clock in microseconds (Unix epoch).
     pub sent_at_us: u64,
+    /// Microseconds between the ping's arrival and this answer leaving.
+    pub held_us: u32,
+}
+
+impl Pong {
+    /// The round-trip time this answer measures, in microseconds, given
+    /// the pinger's clock now.
+    pub fn rtt_us(&self, now_us: u64) -> u64 {
+        now_us
+            .saturating_sub(self.ping_sent_at_us)
+            .saturating_sub(u64::from(self.held_us))
+    }
 }
 
 /// A session is ending, and why.

@@ -275,6 +275,7 @@ impl Client {
                 let pong = Pong {
                     ping_sent_at_us: ping.sent_at_us,
                     sent_at_us: 0,
+                    held_us: 0,
                 };
                 let _ = self.try_send_message(&ClientMessage::Pong(pong)).await;
             }

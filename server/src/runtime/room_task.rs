@@ -4,18 +4,20 @@
 //! client's socket where the connection allows it (see
 //! [`DirectWrite`]), otherwise left in the client's latest-wins slot for
 //! its session to send, so a slow client never holds back the room and
-//! never has more than one update waiting.
+//! never has more than one update waiting. The room also pings its members
+//! (every heartbeat, rounded to whole ticks) and carries its sessions'
+//! answers to their clients' pings, both in the same write as an update.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tickwire_shared::codec;
 use tickwire_shared::game::Game;
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
-    ErrorCode, ErrorMessage, EventReply, Inputs, Role, RoomEvent, ServerMessage,
+    ErrorCode, ErrorMessage, EventReply, Inputs, Ping, Pong, Role, RoomEvent, ServerMessage,
 };
 use tickwire_shared::tick::{Tick, TickRate};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -23,62 +25,100 @@ use tracing::{debug, info, warn};
 
 use super::{Refusal, Shared, unix_us};
 use crate::room::{Room, RoomError};
-use crate::transport::{DirectOutcome, DirectWrite};
+use crate::transport::{DirectOutcome, DirectWrite, MAX_DIRECT_MESSAGES};
 
-/// Where a room leaves a client's newest update; writing replaces what the
-/// session has not sent yet. It also carries the room's request to finish
-/// a direct write the socket took only part of.
+/// What passes between a room and one member's session, outside the
+/// room's command queue. The room leaves there what it could not write
+/// itself (the newest update, replacing an unsent one; a ping; a pong) and
+/// its request to finish a direct write the socket took only part of; the
+/// session leaves its answer to the client's latest ping for the room to
+/// carry with the next update.
 #[derive(Debug, Default)]
 pub(crate) struct UpdateSlot {
-    frame: Mutex<Option<Bytes>>,
-    flush: AtomicBool,
+    pending: Mutex<Pending>,
     ready: Notify,
 }
 
-/// What a session finds in its slot.
-#[derive(Debug)]
-pub(crate) enum SlotEvent {
-    /// An update to send.
-    Frame(Bytes),
+#[derive(Debug, Default)]
+struct Pending {
+    update: Option<Bytes>,
+    ping: Option<Bytes>,
+    pong: Option<Bytes>,
+    flush: bool,
+    held_pong: Option<HeldPong>,
+}
+
+/// A client's ping, waiting to be answered with the next update.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeldPong {
+    ping_sent_at_us: u64,
+    received: Instant,
+}
+
+impl HeldPong {
+    /// A ping that arrived just now.
+    pub(crate) fn new(ping: Ping) -> Self {
+        Self {
+            ping_sent_at_us: ping.sent_at_us,
+            received: Instant::now(),
+        }
+    }
+
+    /// The answer, if it leaves now.
+    pub(crate) fn answer(&self) -> Pong {
+        Pong {
+            ping_sent_at_us: self.ping_sent_at_us,
+            sent_at_us: unix_us(),
+            held_us: u32::try_from(self.received.elapsed().as_micros()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// What a session takes from its slot: frames to send, in this order, and
+/// whether to finish a direct write (implied by sending any frame).
+#[derive(Debug, Default)]
+pub(crate) struct SlotBatch {
+    /// The newest update.
+    pub(crate) update: Option<Bytes>,
+    /// A ping and an answer to the client's ping, already encoded.
+    pub(crate) control: [Option<Bytes>; 2],
     /// Send what a direct write left over.
-    Flush,
+    pub(crate) flush: bool,
 }
 
 impl UpdateSlot {
-    fn is_empty(&self) -> bool {
-        self.frame
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Asks the session to send what a direct write left over.
-    fn request_flush(&self) {
-        self.flush.store(true, Ordering::Release);
-        self.ready.notify_one();
+    /// Leaves the answer to a client's ping for the room to carry with the
+    /// next update. Returns the answer this one supersedes, which the
+    /// session sends at once.
+    pub(crate) fn hold_pong(&self, pong: HeldPong) -> Option<HeldPong> {
+        self.pending().held_pong.replace(pong)
     }
 
-    /// Puts the newest frame in; returns whether an unsent one was
-    /// replaced.
-    fn publish(&self, frame: Bytes) -> bool {
-        let replaced = self
-            .frame
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(frame)
-            .is_some();
-        self.ready.notify_one();
-        replaced
+    /// Takes back an answer the room has not carried yet.
+    pub(crate) fn take_held_pong(&self) -> Option<HeldPong> {
+        self.pending().held_pong.take()
     }
 
-    /// Waits for a frame or a flush request and takes it.
-    pub(crate) async fn next(&self) -> SlotEvent {
+    /// Waits until there is something for the session and takes it.
+    pub(crate) async fn next(&self) -> SlotBatch {
         loop {
-            if let Some(frame) = self.frame.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return SlotEvent::Frame(frame);
-            }
-            if self.flush.swap(false, Ordering::AcqRel) {
-                return SlotEvent::Flush;
+            {
+                let mut pending = self.pending();
+                let batch = SlotBatch {
+                    update: pending.update.take(),
+                    control: [pending.ping.take(), pending.pong.take()],
+                    flush: std::mem::take(&mut pending.flush),
+                };
+                if batch.flush
+                    || batch.update.is_some()
+                    || batch.control.iter().any(Option::is_some)
+                {
+                    return batch;
+                }
             }
             self.ready.notified().await;
         }
@@ -159,25 +199,92 @@ struct ClientIo {
     slot: Arc<UpdateSlot>,
     direct: Option<Arc<dyn DirectWrite>>,
     control: mpsc::Sender<ServerMessage>,
+    /// The tick after which the client is pinged next.
+    next_ping: u32,
+}
+
+/// What became of one member's update (and the ping and pong that went
+/// along).
+#[derive(Debug, Default)]
+struct Delivered {
+    /// Messages the room wrote itself, and their bytes.
+    direct_messages: u64,
+    direct_bytes: u64,
+    /// Whether the update went to the socket here.
+    update_direct: bool,
+    /// Whether an update the session had not sent yet was replaced.
+    replaced: bool,
 }
 
 impl ClientIo {
-    /// Hands the client its update: written to its socket here when the
-    /// connection takes it now and nothing older is waiting in the slot,
-    /// else left in the slot for the session. Returns whether it was
-    /// written here, and whether an unsent update was replaced.
-    fn deliver(&self, frame: &Bytes) -> (bool, bool) {
-        let outcome = match &self.direct {
-            Some(direct) if self.slot.is_empty() => direct.try_send(frame),
-            _ => DirectOutcome::Declined,
+    /// Hands the client its update, with `ping` if one is due and the
+    /// answer to its latest ping if its session left one: all written to
+    /// its socket here, in one write, when the connection takes them now
+    /// and nothing older is waiting in the slot; else left in the slot for
+    /// the session.
+    fn deliver(&self, frame: &Bytes, ping: Option<&Bytes>) -> Delivered {
+        let mut delivered = Delivered::default();
+        let mut queued = false;
+        let (held, slot_empty) = {
+            let mut pending = self.slot.pending();
+            (pending.held_pong.take(), pending.update.is_none())
         };
-        match outcome {
-            DirectOutcome::Written => (true, false),
-            DirectOutcome::Queued => {
-                self.slot.request_flush();
-                (true, false)
+        let pong = held.and_then(|held| encode(&ServerMessage::Pong(held.answer())));
+        let mut rest = [ping, pong.as_ref()];
+        if let (Some(direct), true) = (&self.direct, slot_empty) {
+            let mut frames: [&Bytes; MAX_DIRECT_MESSAGES] = [frame; MAX_DIRECT_MESSAGES];
+            let mut count = 1;
+            if direct.carries_control() {
+                for extra in rest.iter_mut().filter_map(Option::take) {
+                    frames[count] = extra;
+                    count += 1;
+                }
             }
-            DirectOutcome::Declined => (false, self.slot.publish(frame.clone())),
+            let frames = &frames[..count];
+            let outcome = direct.try_send(frames);
+            queued = outcome == DirectOutcome::Queued;
+            if outcome == DirectOutcome::Declined {
+                // Nothing went: all of it is the session's.
+                rest = [ping, pong.as_ref()];
+            } else {
+                delivered.update_direct = true;
+                delivered.direct_messages = count as u64;
+                delivered.direct_bytes = frames.iter().map(|f| f.len() as u64).sum();
+            }
+            if outcome == DirectOutcome::Written && rest.iter().all(Option::is_none) {
+                return delivered;
+            }
+        }
+        let mut pending = self.slot.pending();
+        if delivered.update_direct {
+            // The socket took the update: the session finishes the write
+            // if the socket took only part, and sends what could not go
+            // along.
+            pending.flush |= queued;
+        } else {
+            delivered.replaced = pending.update.replace(frame.clone()).is_some();
+        }
+        let [ping, pong] = rest;
+        if let Some(ping) = ping {
+            pending.ping = Some(ping.clone());
+        }
+        if let Some(pong) = pong {
+            pending.pong = Some(pong.clone());
+        }
+        drop(pending);
+        self.slot.ready.notify_one();
+        delivered
+    }
+}
+
+/// One message, encoded as a frame; `None` (logged) if it cannot be.
+fn encode(message: &ServerMessage) -> Option<Bytes> {
+    let mut buf = Vec::with_capacity(32);
+    match codec::encode_server(message, &mut buf) {
+        Ok(()) => Some(Bytes::from(buf)),
+        Err(e) => {
+            warn!(error = %e, "unencodable message dropped");
+            None
         }
     }
 }
@@ -200,6 +307,11 @@ pub(crate) async fn run<G: Game>(
     let mut empty_since = Some(Instant::now());
     let metrics = Arc::clone(&shared.metrics);
     let empty_grace = shared.config.timeouts.empty_room();
+    // Members are pinged on ticks, every heartbeat rounded to whole ticks.
+    let ping_every = (clock
+        .whole_ticks(shared.config.timeouts.heartbeat())
+        .as_nanos()
+        / period.as_nanos().max(1)) as u32;
 
     loop {
         let due = clock.due(room.tick().0 + 1);
@@ -230,7 +342,15 @@ pub(crate) async fn run<G: Game>(
             clock,
         };
         while let Ok(command) = commands.try_recv() {
-            handle(&shared, id, &mut room, &mut clients, command, timing);
+            handle(
+                &shared,
+                id,
+                &mut room,
+                &mut clients,
+                command,
+                timing,
+                ping_every,
+            );
         }
         // Sessions that ended without saying so (their slot is only ours).
         let gone: Vec<PlayerId> = clients
@@ -243,29 +363,46 @@ pub(crate) async fn run<G: Game>(
         }
 
         room.step();
+        let tick = room.tick().0;
         let lateness_us = u32::try_from(lateness.as_micros()).unwrap_or(u32::MAX);
-        let (mut direct, mut direct_bytes) = (0, 0);
+        let (mut updates_direct, mut messages_direct, mut bytes_direct) = (0, 0, 0);
+        // One ping frame a tick, for every member due (stamped once).
+        let mut ping: Option<Option<Bytes>> = None;
         room.updates(lateness_us, |player, delivery| {
-            if let Some(io) = clients.get(&player) {
-                let (written, replaced) = io.deliver(&delivery.frame);
-                if written {
-                    direct += 1;
-                    direct_bytes += delivery.frame.len() as u64;
-                }
-                if replaced {
-                    metrics.updates_superseded.inc();
-                }
-                if delivery.full {
-                    metrics.full_snapshots.inc();
-                }
+            let Some(io) = clients.get_mut(&player) else {
+                return;
+            };
+            let due = tick >= io.next_ping;
+            if due {
+                io.next_ping = tick.saturating_add(ping_every);
+            }
+            let ping = due
+                .then(|| {
+                    ping.get_or_insert_with(|| {
+                        encode(&ServerMessage::Ping(Ping {
+                            sent_at_us: unix_us(),
+                        }))
+                    })
+                    .as_ref()
+                })
+                .flatten();
+            let delivered = io.deliver(&delivery.frame, ping);
+            updates_direct += u64::from(delivered.update_direct);
+            messages_direct += delivered.direct_messages;
+            bytes_direct += delivered.direct_bytes;
+            if delivered.replaced {
+                metrics.updates_superseded.inc();
+            }
+            if delivery.full {
+                metrics.full_snapshots.inc();
             }
         });
         // Counted once a tick: these counters are shared by every shard.
-        if direct > 0 {
-            metrics.updates_direct.inc_by(direct);
-            metrics.updates_sent.inc_by(direct);
-            metrics.messages_out.inc_by(direct);
-            metrics.bytes_out.inc_by(direct_bytes);
+        if messages_direct > 0 {
+            metrics.updates_direct.inc_by(updates_direct);
+            metrics.updates_sent.inc_by(updates_direct);
+            metrics.messages_out.inc_by(messages_direct);
+            metrics.bytes_out.inc_by(bytes_direct);
         }
         metrics.ticks.inc();
         metrics.observe_tick(began.elapsed());
@@ -328,6 +465,7 @@ fn handle<G: Game>(
     clients: &mut BTreeMap<PlayerId, ClientIo>,
     command: RoomCommand,
     timing: RoomTiming,
+    ping_every: u32,
 ) {
     match command {
         RoomCommand::Join {
@@ -352,6 +490,7 @@ fn handle<G: Game>(
                         slot,
                         direct,
                         control,
+                        next_ping: timing.tick.0.saturating_add(ping_every),
                     },
                 );
                 count_member(shared, role, 1);

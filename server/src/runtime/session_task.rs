@@ -17,12 +17,12 @@ use tickwire_shared::game::Game;
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
     ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, Joined, LeaveReason, Left, Ping,
-    Pong, Rejected, ResumeToken, Role, RoomCreated, RoomInfo, RoomList, ServerMessage, Welcome,
+    Rejected, ResumeToken, Role, RoomCreated, RoomInfo, RoomList, ServerMessage, Welcome,
 };
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use super::room_task::{RoomCommand, SlotEvent, TickClock, UpdateSlot};
+use super::room_task::{HeldPong, RoomCommand, SlotBatch, TickClock, UpdateSlot};
 use super::shards::ShardId;
 use super::{ConnectionPermits, Refusal, RoomHandle, Shared, unix_us};
 use crate::lobby::NewRoom;
@@ -309,14 +309,7 @@ impl<G: Game, L: Link> Session<G, L> {
                 biased;
                                 () = &mut cancelled => return Exit::End(Ending::tell(CloseReason::ServerShutdown, "server shutting down")),
                 Some(message) = control_rx.recv() => self.send(&message).await,
-                event = next_update => match event {
-                    SlotEvent::Frame(frame) => self.send_update(frame).await,
-                    SlotEvent::Flush => {
-                        let write = self.shared.config.timeouts.write();
-                        let flushed = tokio::time::timeout(write, self.link.flush()).await;
-                        self.written(flushed)
-                    }
-                },
+                batch = next_update => self.send_batch(batch).await,
                                 incoming = self.link.recv() => {
                     last_heard = tokio::time::Instant::now();
                     self.on_incoming(incoming).await
@@ -325,7 +318,12 @@ impl<G: Game, L: Link> Session<G, L> {
                     if now.saturating_duration_since(last_heard) >= timeouts.idle() {
                         return Exit::End(Ending::tell(CloseReason::IdleTimeout, "nothing received in time"));
                     }
-                    self.send(&ServerMessage::Ping(Ping { sent_at_us: unix_us() })).await
+                    if self.room.is_some() {
+                        // The room pings its members, with their updates.
+                        Ok(())
+                    } else {
+                        self.send(&ServerMessage::Ping(Ping { sent_at_us: unix_us() })).await
+                    }
                 }
             };
             if let Err(ending) = step {
@@ -364,10 +362,46 @@ impl<G: Game, L: Link> Session<G, L> {
         self.send_frame(frame).await
     }
 
-    async fn send_update(&mut self, frame: Bytes) -> Result<(), Ending> {
-        self.send_frame(frame).await?;
-        self.shared.metrics.updates_sent.inc();
+    /// Sends what the room left in the slot: the newest update, a ping
+    /// and a pong it could not write itself, or the rest of a direct write.
+    async fn send_batch(&mut self, batch: SlotBatch) -> Result<(), Ending> {
+        let mut sent = false;
+        if let Some(update) = batch.update {
+            self.send_frame(update).await?;
+            self.shared.metrics.updates_sent.inc();
+            sent = true;
+        }
+        for frame in batch.control.into_iter().flatten() {
+            self.send_frame(frame).await?;
+            sent = true;
+        }
+        if batch.flush && !sent {
+            // Any write above sends what a direct write left first.
+            let write = self.shared.config.timeouts.write();
+            let flushed = tokio::time::timeout(write, self.link.flush()).await;
+            self.written(flushed)?;
+        }
         Ok(())
+    }
+
+    /// Answers a client's ping: with the next update where the room writes
+    /// to the connection itself (one write instead of two, the wait told
+    /// in `held_us`), else now.
+    async fn answer_ping(&mut self, ping: Ping) -> Result<(), Ending> {
+        let held = HeldPong::new(ping);
+        let carried = self
+            .room
+            .as_ref()
+            .filter(|room| room.direct.as_ref().is_some_and(|d| d.carries_control()));
+        let now = match carried {
+            // A ping the room has not answered yet is answered now.
+            Some(room) => room.slot.hold_pong(held),
+            None => Some(held),
+        };
+        match now {
+            Some(held) => self.send(&ServerMessage::Pong(held.answer())).await,
+            None => Ok(()),
+        }
     }
 
     async fn send_frame(&mut self, frame: Bytes) -> Result<(), Ending> {
@@ -445,15 +479,9 @@ impl<G: Game, L: Link> Session<G, L> {
                 )
                 .await
             }
-            (ClientMessage::Ping(ping), _) => {
-                self.send(&ServerMessage::Pong(Pong {
-                    ping_sent_at_us: ping.sent_at_us,
-                    sent_at_us: unix_us(),
-                }))
-                .await
-            }
+            (ClientMessage::Ping(ping), _) => self.answer_ping(ping).await,
             (ClientMessage::Pong(pong), _) => {
-                self.rtt_us = Some(unix_us().saturating_sub(pong.ping_sent_at_us));
+                self.rtt_us = Some(pong.rtt_us(unix_us()));
                 Ok(())
             }
             (ClientMessage::Close(close), _) => {
@@ -507,7 +535,9 @@ impl<G: Game, L: Link> Session<G, L> {
                 .await
             }
             (ClientMessage::LeaveRoom(leave), SessionState::InRoom { room, .. }) => {
-                self.leave_room(true).await;
+                if let Some(held) = self.leave_room(true).await {
+                    self.send(&ServerMessage::Pong(held.answer())).await?;
+                }
                 let left = Left {
                     request_id: Some(leave.request_id),
                     room,
@@ -689,14 +719,16 @@ impl<G: Game, L: Link> Session<G, L> {
 
     /// Leaves the current room. With `confirm`, waits (bounded) until the
     /// room has freed the seat, so that what the client hears next (its
-    /// `Left`, a room list) already reflects it.
-    async fn leave_room(&mut self, confirm: bool) {
+    /// `Left`, a room list) already reflects it. Returns the answer to a
+    /// client's ping the room had not carried yet.
+    async fn leave_room(&mut self, confirm: bool) -> Option<HeldPong> {
         self.state = SessionState::Lobby;
-        let Some(room) = self.room.take() else { return };
+        let room = self.room.take()?;
         // No update may follow what the client hears next.
         if let Some(direct) = &room.direct {
             direct.allow(false);
         }
+        let held = room.slot.take_held_pong();
         let (done_tx, done_rx) = oneshot::channel();
         let leave = RoomCommand::Leave {
             player: self.player,
@@ -709,6 +741,7 @@ impl<G: Game, L: Link> Session<G, L> {
             let _ = tokio::time::timeout(JOIN_TIMEOUT, done_rx).await;
         }
         debug!(player = %self.player, room = %room.id, role = ?room.role, "left room");
+        held
     }
 
     async fn finish(mut self, ending: Ending) {

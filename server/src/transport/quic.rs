@@ -212,11 +212,20 @@ impl DirectWrite for DirectQuic {
         self.allowed.store(allowed, Ordering::Release);
     }
 
-    fn try_send(&self, frame: &Bytes) -> DirectOutcome {
+    /// Pings and pongs travel on the reliable control stream, which is
+    /// the session's.
+    fn carries_control(&self) -> bool {
+        false
+    }
+
+    fn try_send(&self, frames: &[&Bytes]) -> DirectOutcome {
+        let [frame] = frames else {
+            return DirectOutcome::Declined;
+        };
         if !self.allowed.load(Ordering::Acquire) || !fits_datagram(&self.connection, frame) {
             return DirectOutcome::Declined;
         }
-        match self.connection.send_datagram(frame.clone()) {
+        match self.connection.send_datagram(Bytes::clone(frame)) {
             Ok(()) => DirectOutcome::Written,
             Err(_) => DirectOutcome::Declined,
         }

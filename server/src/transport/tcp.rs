@@ -207,10 +207,11 @@ impl DirectTcp {
         lock(&self.conn).direct = allowed;
     }
 
-    /// Writes one message (`head` then `body`) now, if direct writes are
-    /// allowed, this is the socket's home thread, nothing else is waiting
-    /// to go out, and the socket takes at least part of it.
-    pub fn try_write(&self, head: &[u8], body: &[u8]) -> DirectOutcome {
+    /// Writes `parts` (whole messages, in order) in one write now, if
+    /// direct writes are allowed, this is the socket's home thread, nothing
+    /// else is waiting to go out, and the socket takes at least part of
+    /// them; the rest waits in `pending`.
+    pub fn try_write(&self, parts: &[io::IoSlice<'_>]) -> DirectOutcome {
         let mut conn = lock(&self.conn);
         let ready = conn.direct
             && !conn.owner_mid_write
@@ -222,15 +223,17 @@ impl DirectTcp {
         if !ready {
             return DirectOutcome::Declined;
         }
-        let parts = [io::IoSlice::new(head), io::IoSlice::new(body)];
-        let written = match stream.try_write_vectored(&parts) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut written = match stream.try_write_vectored(parts) {
             Ok(0) | Err(_) => return DirectOutcome::Declined,
-            Ok(n) if n == head.len() + body.len() => return DirectOutcome::Written,
+            Ok(n) if n == total => return DirectOutcome::Written,
             Ok(n) => n,
         };
-        let (head_done, body_done) = (written.min(head.len()), written.saturating_sub(head.len()));
-        conn.pending.extend_from_slice(&head[head_done..]);
-        conn.pending.extend_from_slice(&body[body_done..]);
+        for part in parts {
+            let done = written.min(part.len());
+            conn.pending.extend_from_slice(&part[done..]);
+            written -= done;
+        }
         DirectOutcome::Queued
     }
 }
@@ -318,6 +321,11 @@ mod tests {
         (ours, peer, direct)
     }
 
+    /// A direct write of two parts.
+    fn write_two(direct: &DirectTcp, head: &[u8], body: &[u8]) -> DirectOutcome {
+        direct.try_write(&[io::IoSlice::new(head), io::IoSlice::new(body)])
+    }
+
     /// Reads `len` bytes on the peer's side, concurrently.
     fn read_all(mut peer: TcpStream, len: usize) -> tokio::task::JoinHandle<Vec<u8>> {
         tokio::spawn(async move {
@@ -332,27 +340,27 @@ mod tests {
         let (mut ours, mut peer) = pair(false).await;
         let direct = ours.direct().expect("plain TCP has a direct handle");
         assert_eq!(
-            direct.try_write(b"x", b"y"),
+            write_two(&direct, b"x", b"y"),
             DirectOutcome::Declined,
             "not allowed"
         );
         direct.allow(true);
         assert_eq!(
-            direct.try_write(b"x", b"y"),
+            write_two(&direct, b"x", b"y"),
             DirectOutcome::Declined,
             "not on a shard yet"
         );
         ours.attach().expect("attach here");
-        assert_eq!(direct.try_write(b"he", b"llo"), DirectOutcome::Written);
+        assert_eq!(write_two(&direct, b"he", b"llo"), DirectOutcome::Written);
         let elsewhere = direct.clone();
-        let outcome = std::thread::spawn(move || elsewhere.try_write(b"x", b"y"))
+        let outcome = std::thread::spawn(move || write_two(&elsewhere, b"x", b"y"))
             .join()
             .expect("thread");
         assert_eq!(outcome, DirectOutcome::Declined, "not from another thread");
         ours.write_all(b", ").await.expect("owner writes");
         ours.detach().expect("detach");
         assert_eq!(
-            direct.try_write(b"x", b"y"),
+            write_two(&direct, b"x", b"y"),
             DirectOutcome::Declined,
             "detached"
         );
@@ -360,10 +368,10 @@ mod tests {
         // A socket newly registered is writable once the IO driver has
         // seen it say so (until then a direct write is declined).
         tokio::task::yield_now().await;
-        assert_eq!(direct.try_write(b"wor", b"ld"), DirectOutcome::Written);
+        assert_eq!(write_two(&direct, b"wor", b"ld"), DirectOutcome::Written);
         direct.allow(false);
         assert_eq!(
-            direct.try_write(b"x", b"y"),
+            write_two(&direct, b"x", b"y"),
             DirectOutcome::Declined,
             "stopped"
         );
@@ -376,20 +384,21 @@ mod tests {
     async fn what_the_socket_leaves_goes_out_before_the_owners_next_write() {
         let (mut ours, peer, direct) = choked().await;
         let body = vec![7u8; 8 << 20];
-        assert_eq!(direct.try_write(b"<", &body), DirectOutcome::Queued);
+        let parts = [b"<".as_slice(), &body, b"|"].map(io::IoSlice::new);
+        assert_eq!(direct.try_write(&parts), DirectOutcome::Queued);
         assert_eq!(
-            direct.try_write(b"x", b"y"),
+            write_two(&direct, b"x", b"y"),
             DirectOutcome::Declined,
             "the rest of a message waits"
         );
-        let reader = read_all(peer, 1 + body.len() + 5);
+        let reader = read_all(peer, 1 + body.len() + 1 + 5);
         ours.write_all(b">tail").await.expect("owner writes");
         ours.flush().await.expect("flushes");
         let got = reader.await.expect("reader");
         assert_eq!(got[0], b'<');
         assert!(got[1..=body.len()].iter().all(|&b| b == 7), "body intact");
-        assert_eq!(&got[body.len() + 1..], b">tail");
-        assert_eq!(direct.try_write(b"a", b"b"), DirectOutcome::Written);
+        assert_eq!(&got[body.len() + 1..], b"|>tail", "every part, in order");
+        assert_eq!(write_two(&direct, b"a", b"b"), DirectOutcome::Written);
     }
 
     #[tokio::test]
@@ -398,12 +407,12 @@ mod tests {
         let message = vec![9u8; 8 << 20];
         let taken = ours.write(&message).await.expect("owner writes");
         assert!(taken < message.len(), "the socket took it whole");
-        assert_eq!(direct.try_write(b"x", b"y"), DirectOutcome::Declined);
+        assert_eq!(write_two(&direct, b"x", b"y"), DirectOutcome::Declined);
         let reader = read_all(peer, message.len() + 2);
         ours.write_all(&message[taken..])
             .await
             .expect("owner finishes");
-        assert_eq!(direct.try_write(b"o", b"k"), DirectOutcome::Written);
+        assert_eq!(write_two(&direct, b"o", b"k"), DirectOutcome::Written);
         let got = reader.await.expect("reader");
         assert!(got[..message.len()].iter().all(|&b| b == 9));
         assert_eq!(&got[message.len()..], b"ok");

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, FrameHeader};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::tcp::{DirectTcp, Movable};
-use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError};
+use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError, MAX_DIRECT_MESSAGES};
 
 /// The path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/ws";
@@ -160,20 +160,32 @@ impl DirectWrite for DirectWs {
         self.tcp.allow(allowed);
     }
 
-    fn try_send(&self, frame: &Bytes) -> DirectOutcome {
+    fn try_send(&self, frames: &[&Bytes]) -> DirectOutcome {
+        if frames.len() > MAX_DIRECT_MESSAGES {
+            return DirectOutcome::Declined;
+        }
         let header = FrameHeader {
             opcode: OpCode::Data(Data::Binary),
             ..FrameHeader::default()
         };
-        // The longest header RFC 6455 allows: 2 bytes, an 8-byte length
-        // and a 4-byte mask.
-        let mut head = [0u8; 14];
-        let mut cursor = std::io::Cursor::new(&mut head[..]);
-        if header.format(frame.len() as u64, &mut cursor).is_err() {
-            return DirectOutcome::Declined;
+        // One binary frame each. The longest header RFC 6455 allows: 2
+        // bytes, an 8-byte length and a 4-byte mask.
+        let mut heads = [[0u8; 14]; MAX_DIRECT_MESSAGES];
+        let mut head_lens = [0usize; MAX_DIRECT_MESSAGES];
+        for ((frame, head), head_len) in frames.iter().zip(&mut heads).zip(&mut head_lens) {
+            let mut cursor = std::io::Cursor::new(&mut head[..]);
+            if header.format(frame.len() as u64, &mut cursor).is_err() {
+                return DirectOutcome::Declined;
+            }
+            *head_len = cursor.position() as usize;
         }
-        let len = cursor.position() as usize;
-        self.tcp.try_write(&head[..len], frame)
+        let empty = std::io::IoSlice::new(&[]);
+        let mut parts = [empty; 2 * MAX_DIRECT_MESSAGES];
+        for (i, frame) in frames.iter().enumerate() {
+            parts[2 * i] = std::io::IoSlice::new(&heads[i][..head_lens[i]]);
+            parts[2 * i + 1] = std::io::IoSlice::new(frame);
+        }
+        self.tcp.try_write(&parts[..2 * frames.len()])
     }
 }
 

@@ -115,6 +115,7 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             ClientMessage::Pong(Pong {
                 ping_sent_at_us: 5,
                 sent_at_us: 6,
+                held_us: 0,
             }),
         ),
         (
@@ -202,6 +203,7 @@ pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             ServerMessage::Pong(Pong {
                 ping_sent_at_us: 1_700_000_000_000_000,
                 sent_at_us: 2,
+                held_us: 33_333,
             }),
         ),
         (
