@@ -5,7 +5,7 @@
 //! state; unknown and full rooms; NaN, infinite, undecodable and stale
 //! inputs; message floods; bad `Hello`s; and abrupt disconnects. Each abuse
 //! must get its documented answer (an `Error`, or a `Close`/`Rejected` plus
-//! the matching WebSocket close code, or an HTTP 503), show up in the
+//! the matching WebSocket close code, or an HTTP 503 or 426), show up in the
 //! metrics, and leave the witness's room ticking with every checksum good.
 
 mod support;
@@ -728,4 +728,39 @@ async fn abrupt_disconnects_free_the_seat() {
     }
     witness.finish().await;
     server.stop().await.expect("clean stop");
+}
+
+/// `GET /ws` without asking to upgrade (a browser opening the address, a
+/// health probe pointed at the wrong path) gets an HTTP answer saying what
+/// the endpoint is, not a silently closed connection; a real upgrade on
+/// the same port still works.
+#[tokio::test]
+async fn the_websocket_path_without_an_upgrade_is_answered_426() {
+    let server = TestServer::start().await;
+    let mut stream = raw(&server).await;
+    let request = "GET /ws HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let response = read_until_closed(&mut stream).await;
+    assert!(
+        response.starts_with("HTTP/1.1 426"),
+        "expected 426 Upgrade Required: {response:?}"
+    );
+    let lower = response.to_ascii_lowercase();
+    assert!(
+        lower.contains("\r\nupgrade: websocket\r\n"),
+        "a 426 names the protocol to upgrade to: {response:?}"
+    );
+    assert!(
+        lower.contains("websocket endpoint"),
+        "says what to do: {response:?}"
+    );
+    let mut client = Client::greeted(&server, "still-upgrades").await;
+    assert!(
+        client.list().await.is_empty(),
+        "a WebSocket session on the same port works"
+    );
+    server.stop().await.expect("clean shutdown");
 }

@@ -101,6 +101,8 @@ impl From<hyper::Error> for HttpError {
 /// - `GET /metrics`: the metrics in OpenMetrics text;
 /// - `GET /rooms`: the public rooms as a JSON array (never their invite
 ///   codes);
+/// - `GET /ws` without `Upgrade: websocket` (a browser opening the
+///   endpoint's address, a probe): 426 Upgrade Required, saying so;
 /// - anything else: 404, or 405 for a known path with another method.
 ///
 /// Every request, whatever its answer, is counted in
@@ -111,6 +113,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/rooms", get(rooms))
+        .route(crate::transport::ws::WS_PATH, get(upgrade_required))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(metrics, count_request))
         .with_state(state)
@@ -246,6 +249,19 @@ async fn rooms(State(state): State<HttpState>) -> Json<Vec<PublicRoom>> {
 /// Any other path.
 async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// The WebSocket endpoint asked for without an upgrade. RFC 9110 requires
+/// the `Upgrade` header on a 426.
+async fn upgrade_required() -> impl IntoResponse {
+    (
+        StatusCode::UPGRADE_REQUIRED,
+        [
+            (header::UPGRADE, "websocket"),
+            (header::CONNECTION, "Upgrade"),
+        ],
+        "this is a WebSocket endpoint: connect with a WebSocket client\n",
+    )
 }
 
 #[cfg(test)]

@@ -484,7 +484,7 @@ async fn serve_plain<G: Game>(
     match route {
         Err(_) => {
             shared.metrics.connection_rejected("handshake_timeout");
-            debug!(%peer, "request line never arrived");
+            debug!(%peer, "request head never arrived");
         }
         Ok(None) => {}
         Ok(Some(Route::Http)) => {

@@ -30,9 +30,9 @@ pub const WS_PATH: &str = "/ws";
 /// zero-fills the free part of it before every read, and client messages
 /// are tens of bytes (bigger ones take a few reads).
 const READ_BUFFER: usize = 512;
-/// How much of a request line is looked at to route a connection.
+/// How much of a request's head is looked at to route a connection.
 const PEEK_LIMIT: usize = 2048;
-/// Pause between looks at a request line that has not fully arrived.
+/// Pause between looks at a request head that has not fully arrived.
 const PEEK_RETRY: Duration = Duration::from_millis(5);
 /// How long a closing connection waits for the peer's close frame (or, for
 /// a refused connection, for the peer to hang up), draining what it sends.
@@ -46,15 +46,16 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// Which side of the port a connection asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
-    /// `GET /ws`: a WebSocket upgrade.
+    /// `GET /ws` asking to upgrade to WebSocket.
     WebSocket,
-    /// Anything else: plain HTTP.
+    /// Anything else, `GET /ws` without `Upgrade: websocket` included
+    /// (the HTTP side answers it 426 Upgrade Required).
     Http,
 }
 
-/// Looks at (without consuming) the request line to route the connection.
-/// Returns `None` when the peer closes or the line is not HTTP. Bounded by
-/// the caller's timeout.
+/// Looks at (without consuming) the request's head to route the
+/// connection. Returns `None` when the peer closes first. Bounded by the
+/// caller's timeout.
 pub async fn peek_route(stream: &TcpStream) -> Option<Route> {
     let mut buf = [0u8; PEEK_LIMIT];
     loop {
@@ -63,23 +64,56 @@ pub async fn peek_route(stream: &TcpStream) -> Option<Route> {
             return None;
         }
         let seen = &buf[..n];
-        if let Some(end) = seen.windows(2).position(|w| w == b"\r\n") {
-            return Some(route_of(&seen[..end]));
-        }
-        if n == PEEK_LIMIT {
+        let line_end = seen.windows(2).position(|w| w == b"\r\n");
+        if let Some(line_end) = line_end {
+            if !is_ws_path(&seen[..line_end]) {
+                return Some(Route::Http);
+            }
+            if let Some(head_end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                return Some(route_of(&seen[..head_end]));
+            }
+            if n == PEEK_LIMIT {
+                // Headers too long to look at here (big cookies): the
+                // WebSocket handshake reads them, and refuses a request
+                // that is not an upgrade.
+                return Some(Route::WebSocket);
+            }
+        } else if n == PEEK_LIMIT {
             return Some(Route::Http); // hyper answers the oversized line
         }
         tokio::time::sleep(PEEK_RETRY).await;
     }
 }
 
-fn route_of(request_line: &[u8]) -> Route {
+/// Whether a request line is `GET /ws` (any query).
+fn is_ws_path(request_line: &[u8]) -> bool {
     let mut parts = request_line.split(|&b| b == b' ');
     let (method, target) = (parts.next(), parts.next());
     let path = target.map(|t| t.split(|&b| b == b'?').next().unwrap_or(t));
-    match (method, path) {
-        (Some(b"GET"), Some(p)) if p == WS_PATH.as_bytes() => Route::WebSocket,
-        _ => Route::Http,
+    matches!((method, path), (Some(b"GET"), Some(p)) if p == WS_PATH.as_bytes())
+}
+
+/// Routes a whole request head (request line and headers, without the
+/// blank line): WebSocket for `GET /ws` with `Upgrade: websocket`.
+fn route_of(head: &[u8]) -> Route {
+    let mut lines = head.split(|&b| b == b'\n').map(|l| l.trim_ascii());
+    let Some(request_line) = lines.next() else {
+        return Route::Http;
+    };
+    let upgrade = lines.any(|line| {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        name.trim_ascii().eq_ignore_ascii_case(b"upgrade")
+            && value
+                .split(|&b| b == b',')
+                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    });
+    if upgrade && is_ws_path(request_line) {
+        Route::WebSocket
+    } else {
+        Route::Http
     }
 }
 
@@ -294,12 +328,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_by_method_and_path() {
-        assert_eq!(route_of(b"GET /ws HTTP/1.1"), Route::WebSocket);
-        assert_eq!(route_of(b"GET /ws?token=1 HTTP/1.1"), Route::WebSocket);
-        assert_eq!(route_of(b"GET /wsx HTTP/1.1"), Route::Http);
-        assert_eq!(route_of(b"POST /ws HTTP/1.1"), Route::Http);
-        assert_eq!(route_of(b"GET /metrics HTTP/1.1"), Route::Http);
+    fn routes_by_method_path_and_upgrade_header() {
+        let upgrade = "\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket";
+        let head = |line: &str| format!("{line}{upgrade}").into_bytes();
+        assert_eq!(route_of(&head("GET /ws HTTP/1.1")), Route::WebSocket);
+        assert_eq!(
+            route_of(&head("GET /ws?token=1 HTTP/1.1")),
+            Route::WebSocket
+        );
+        assert_eq!(route_of(&head("GET /wsx HTTP/1.1")), Route::Http);
+        assert_eq!(route_of(&head("POST /ws HTTP/1.1")), Route::Http);
+        assert_eq!(route_of(&head("GET /metrics HTTP/1.1")), Route::Http);
         assert_eq!(route_of(b"garbage"), Route::Http);
+        // The header's name and token in any case, among other tokens.
+        assert_eq!(
+            route_of(b"GET /ws HTTP/1.1\r\nupgrade:  h2c, WebSocket "),
+            Route::WebSocket
+        );
+        // GET /ws without asking to upgrade is for the HTTP side (426).
+        assert_eq!(
+            route_of(b"GET /ws HTTP/1.1\r\nHost: x\r\nAccept: */*"),
+            Route::Http
+        );
+        assert_eq!(
+            route_of(b"GET /ws HTTP/1.1\r\nX-Upgrade: websocket"),
+            Route::Http
+        );
     }
 }
