@@ -97,6 +97,15 @@ async fn a_room_answers_a_members_ping_with_the_next_update_saying_how_long_it_w
         round_trip - u64::from(pong.held_us)
     );
     assert!(pings >= 3, "the room pings every 3 ticks");
+    // The client answered them: the server reports its round-trip times.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.metric("tickwire_rtt_seconds_count").await < 3.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "round trips never reached the metrics"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.stop().await.expect("clean shutdown");
 }
 

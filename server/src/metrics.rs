@@ -32,6 +32,15 @@ const TICK_BUCKET_FACTOR: f64 = 1.25;
 /// Tick-duration buckets: 10 µs growing by 1.25 up to about 180 ms.
 const TICK_BUCKETS: u16 = 45;
 
+/// Smallest round-trip bucket, seconds (100 µs).
+const RTT_BUCKET_START: f64 = 100e-6;
+
+/// Growth from one round-trip bucket to the next.
+const RTT_BUCKET_FACTOR: f64 = 1.5;
+
+/// Round-trip buckets: 100 µs growing by 1.5 up to about 3.5 s.
+const RTT_BUCKETS: u16 = 27;
+
 /// A `reason` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
@@ -77,6 +86,9 @@ pub struct Metrics {
     pub late_ticks: Counter,
     /// `tickwire_tick_duration_seconds`.
     tick_duration: Histogram,
+    /// `tickwire_rtt_seconds`: clients' round-trip times, from the pongs
+    /// answering the server's pings (their `held_us` left out).
+    rtt: Histogram,
     /// `tickwire_bytes_received_total`: WebSocket payload bytes received.
     pub bytes_in: Counter,
     /// `tickwire_bytes_sent_total`: WebSocket payload bytes sent.
@@ -173,6 +185,17 @@ impl Metrics {
             Unit::Seconds,
             tick_duration.clone(),
         );
+        let rtt = Histogram::new(exponential_buckets(
+            RTT_BUCKET_START,
+            RTT_BUCKET_FACTOR,
+            RTT_BUCKETS,
+        ));
+        r.register_with_unit(
+            "rtt",
+            "Clients' round-trip times, from their answers to the server's pings",
+            Unit::Seconds,
+            rtt.clone(),
+        );
         let bytes_in = counter(r, "bytes_received", "WebSocket payload bytes received");
         let bytes_out = counter(r, "bytes_sent", "WebSocket payload bytes sent");
         let messages_in = counter(r, "messages_received", "WebSocket messages received");
@@ -211,6 +234,7 @@ impl Metrics {
             ticks,
             late_ticks,
             tick_duration,
+            rtt,
             bytes_in,
             bytes_out,
             messages_in,
@@ -260,6 +284,11 @@ impl Metrics {
         self.tick_duration.observe(d.as_secs_f64());
     }
 
+    /// Records a client's round-trip time.
+    pub fn observe_rtt(&self, d: Duration) {
+        self.rtt.observe(d.as_secs_f64());
+    }
+
     /// Every metric in the OpenMetrics text format, ending in `# EOF`; serve
     /// it with [`CONTENT_TYPE`].
     pub fn render(&self) -> String {
@@ -279,7 +308,7 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 24] = [
+    const NAMES: [&str; 25] = [
         "tickwire_session_moves_total",
         "tickwire_connections",
         "tickwire_http_requests_total",
@@ -293,6 +322,7 @@ mod tests {
         "tickwire_ticks_total",
         "tickwire_late_ticks_total",
         "tickwire_tick_duration_seconds",
+        "tickwire_rtt_seconds",
         "tickwire_bytes_received_total",
         "tickwire_bytes_sent_total",
         "tickwire_messages_received_total",
@@ -412,6 +442,28 @@ mod tests {
             .matches("tickwire_tick_duration_seconds_bucket{")
             .count();
         assert_eq!(buckets, usize::from(TICK_BUCKETS) + 1, "45 bounds and +Inf");
+    }
+
+    #[test]
+    fn round_trips_land_in_their_buckets() {
+        let metrics = Metrics::new();
+        metrics.observe_rtt(Duration::from_micros(400));
+        metrics.observe_rtt(Duration::from_millis(80));
+        let text = metrics.render();
+        assert_eq!(
+            value_of(&text, "tickwire_rtt_seconds_count").as_deref(),
+            Some("2")
+        );
+        // 100 µs x 1.5^4 = 506 µs is the first bound above 400 µs.
+        assert_eq!(
+            value_of(&text, "tickwire_rtt_seconds_bucket{le=\"0.00050625\"}").as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(
+            value_of(&text, "tickwire_rtt_seconds_bucket{le=\"+Inf\"}").as_deref(),
+            Some("2")
+        );
     }
 
     #[test]

@@ -481,7 +481,11 @@ impl<G: Game, L: Link> Session<G, L> {
             }
             (ClientMessage::Ping(ping), _) => self.answer_ping(ping).await,
             (ClientMessage::Pong(pong), _) => {
-                self.rtt_us = Some(pong.rtt_us(unix_us()));
+                let rtt_us = pong.rtt_us(unix_us());
+                self.rtt_us = Some(rtt_us);
+                self.shared
+                    .metrics
+                    .observe_rtt(std::time::Duration::from_micros(rtt_us));
                 Ok(())
             }
             (ClientMessage::Close(close), _) => {
