@@ -894,8 +894,8 @@ impl Client {
             }
             ServerMessage::Pong(pong) => ClientEvent::Rtt(pong.rtt_us(unix_us())),
             ServerMessage::Update(update) => {
-                // A ping held since before the previous update has waited
-                // for an input that did not come: answer it on its own.
+                // A ping held for half a tick has waited for an input that
+                // did not come: answer it on its own.
                 let half_tick = self
                     .room
                     .as_ref()
@@ -1003,6 +1003,7 @@ impl Client {
                     self.room = None;
                     self.replica.reset();
                     self.pending_ack = None;
+                    self.answer_held_ping().await?;
                     Ok(ServerMessage::Left(left))
                 }
                 other => Ok(other),

@@ -199,7 +199,7 @@ struct ClientIo {
     slot: Arc<UpdateSlot>,
     direct: Option<Arc<dyn DirectWrite>>,
     control: mpsc::Sender<ServerMessage>,
-    /// The tick after which the client is pinged next.
+    /// The tick with whose update the client is pinged next.
     next_ping: u32,
 }
 
