@@ -81,7 +81,11 @@ async fn a_room_answers_a_members_ping_with_the_next_update_saying_how_long_it_w
         if pong.is_some() && pings >= 3 {
             break;
         }
-        previous = message;
+        // A ping and a pong of the same tick travel together after the
+        // update: what they follow is the last other message.
+        if !matches!(message, ServerMessage::Ping(_) | ServerMessage::Pong(_)) {
+            previous = message;
+        }
     }
     let (pong, arrived_us) = pong.expect("the ping was answered");
     assert_eq!(pong.ping_sent_at_us, sent_at_us);
