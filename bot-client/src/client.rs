@@ -398,11 +398,7 @@ pub fn unix_us() -> u64 {
 
 /// The answer to a server ping that arrived at `received`, leaving now.
 fn answer((ping, received): (Ping, Instant)) -> Pong {
-    Pong {
-        ping_sent_at_us: ping.sent_at_us,
-        sent_at_us: unix_us(),
-        held_us: u32::try_from(received.elapsed().as_micros()).unwrap_or(u32::MAX),
-    }
+    Pong::answering(ping, unix_us(), received.elapsed())
 }
 
 /// The client's WebSocket read buffer. tungstenite zero-fills the free

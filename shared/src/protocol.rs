@@ -124,6 +124,16 @@ pub struct Pong {
 }
 
 impl Pong {
+    /// The answer to `ping`, leaving at `sent_at_us` (the answerer's clock)
+    /// after waiting `held` since the ping arrived.
+    pub fn answering(ping: Ping, sent_at_us: u64, held: std::time::Duration) -> Self {
+        Self {
+            ping_sent_at_us: ping.sent_at_us,
+            sent_at_us,
+            held_us: u32::try_from(held.as_micros()).unwrap_or(u32::MAX),
+        }
+    }
+
     /// The round-trip time this answer measures, in microseconds, given
     /// the pinger's clock now.
     pub fn rtt_us(&self, now_us: u64) -> u64 {
@@ -271,6 +281,18 @@ mod tests {
             CloseReason::UnsupportedFrame as usize + 1,
             "ALL lists every reason"
         );
+    }
+
+    #[test]
+    fn a_pong_says_how_long_it_waited_and_the_rtt_leaves_that_out() {
+        let ping = Ping { sent_at_us: 1_000 };
+        let pong = Pong::answering(ping, 9_000, std::time::Duration::from_micros(5_000));
+        assert_eq!((pong.ping_sent_at_us, pong.held_us), (1_000, 5_000));
+        assert_eq!(pong.rtt_us(7_500), 1_500);
+        // A wait past u32 microseconds saturates; the RTT never underflows.
+        let long = Pong::answering(ping, 0, std::time::Duration::from_secs(5_000));
+        assert_eq!(long.held_us, u32::MAX);
+        assert_eq!(long.rtt_us(2_000), 0);
     }
 
     #[test]

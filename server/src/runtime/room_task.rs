@@ -51,7 +51,7 @@ struct Pending {
 /// A client's ping, waiting to be answered with the next update.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HeldPong {
-    ping_sent_at_us: u64,
+    ping: Ping,
     received: Instant,
 }
 
@@ -59,18 +59,14 @@ impl HeldPong {
     /// A ping that arrived just now.
     pub(crate) fn new(ping: Ping) -> Self {
         Self {
-            ping_sent_at_us: ping.sent_at_us,
+            ping,
             received: Instant::now(),
         }
     }
 
     /// The answer, if it leaves now.
     pub(crate) fn answer(&self) -> Pong {
-        Pong {
-            ping_sent_at_us: self.ping_sent_at_us,
-            sent_at_us: unix_us(),
-            held_us: u32::try_from(self.received.elapsed().as_micros()).unwrap_or(u32::MAX),
-        }
+        Pong::answering(self.ping, unix_us(), self.received.elapsed())
     }
 }
 
@@ -126,9 +122,9 @@ impl UpdateSlot {
 }
 
 /// A room's tick schedule on the monotonic clock: tick `n` is due at
-/// `start + period * n`. Sessions align their heartbeats to it, so that a
-/// ping goes out in the same wake-up as a tick rather than waking the
-/// shard on its own.
+/// `start + period * n`. Members are pinged on it, and their sessions'
+/// heartbeats (idle checks) beat on its instants, so neither wakes the
+/// shard between ticks.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TickClock {
     start: tokio::time::Instant,
@@ -148,10 +144,15 @@ impl TickClock {
         u32::try_from(n).map_or(at, |n| self.due(n))
     }
 
+    /// How many ticks `every` is, rounded (at least one).
+    pub(crate) fn ticks_in(&self, every: Duration) -> u32 {
+        let ticks = (every.as_secs_f64() / self.period.as_secs_f64()).round();
+        ticks.clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+
     /// `every` rounded to a whole number of ticks (at least one).
     pub(crate) fn whole_ticks(&self, every: Duration) -> Duration {
-        let ticks = (every.as_secs_f64() / self.period.as_secs_f64()).round();
-        self.period * (ticks.clamp(1.0, f64::from(u32::MAX)) as u32)
+        self.period * self.ticks_in(every)
     }
 }
 
@@ -308,10 +309,7 @@ pub(crate) async fn run<G: Game>(
     let metrics = Arc::clone(&shared.metrics);
     let empty_grace = shared.config.timeouts.empty_room();
     // Members are pinged on ticks, every heartbeat rounded to whole ticks.
-    let ping_every = (clock
-        .whole_ticks(shared.config.timeouts.heartbeat())
-        .as_nanos()
-        / period.as_nanos().max(1)) as u32;
+    let ping_every = clock.ticks_in(shared.config.timeouts.heartbeat());
 
     loop {
         let due = clock.due(room.tick().0 + 1);

@@ -335,10 +335,11 @@ impl<G: Game, L: Link> Session<G, L> {
         }
     }
 
-    /// The heartbeat timer. In a room it beats on the room's tick instants
-    /// (`every` rounded to whole ticks), so the ping leaves in the wake-up
-    /// that sends an update instead of waking the shard on its own; in the
-    /// lobby it beats from now.
+    /// The heartbeat timer: each beat checks for silence, and in the lobby
+    /// pings (in a room the room pings, with the updates). In a room it
+    /// beats on the room's tick instants (`every` rounded to whole ticks),
+    /// so the check rides in a tick's wake-up instead of waking the shard
+    /// on its own; in the lobby it beats from now.
     fn heartbeat(&self, every: std::time::Duration) -> tokio::time::Interval {
         let mut timer = match &self.room {
             Some(room) => {
