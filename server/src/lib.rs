@@ -46,6 +46,8 @@ pub mod error;
 pub mod http;
 pub mod lobby;
 pub mod metrics;
+pub mod outbox;
+pub mod reason;
 pub mod room;
 pub(crate) mod runtime;
 pub mod session;
@@ -63,7 +65,8 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::ServerConfig;
-use crate::runtime::{Entry, Shared};
+use crate::runtime::Shared;
+use crate::runtime::accept::Entry;
 use crate::tls::ServerTls;
 
 /// The bound TLS port.
@@ -193,8 +196,8 @@ impl<G: Game> Server<G> {
             info!(%addr, fingerprint = tls.fingerprint(), "TLS listening (wss://{addr}/ws)");
             let entry = Entry::Tls(tls.acceptor().clone());
             // Stops on the server's cancellation, which follows `shutdown`.
-            shared.tracker.spawn(runtime::accept_loop(
-                Arc::clone(&shared),
+            shared.tracker.spawn(runtime::accept::accept_loop(
+                runtime::front(&shared),
                 listener,
                 entry,
                 std::future::pending(),
@@ -205,14 +208,14 @@ impl<G: Game> Server<G> {
                 .local_addr()
                 .map_or_else(|_| "?".into(), |a| a.to_string());
             info!(%addr, "QUIC listening (quic://{addr}, ALPN tickwire/1)");
-            shared.tracker.spawn(runtime::quic_accept_loop(
-                Arc::clone(&shared),
+            shared.tracker.spawn(runtime::accept::quic_accept_loop(
+                runtime::front(&shared),
                 endpoint.clone(),
             ));
         }
         let router = runtime::router(&shared);
-        runtime::accept_loop(
-            Arc::clone(&shared),
+        runtime::accept::accept_loop(
+            runtime::front(&shared),
             listener,
             Entry::Plain(router),
             shutdown,

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use tickwire_shared::protocol::CloseReason;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -15,6 +17,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::reason::{InputDrop, Label, Rejection};
 
 /// Content type of [`Metrics::render`]'s output (OpenMetrics text).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -249,34 +253,39 @@ impl Metrics {
         }
     }
 
-    /// Counts a connection refused or dropped before its session started
-    /// (`"server_full"`, `"ip_limit"`, `"handshake_limit"`,
-    /// `"handshake_timeout"`, `"handshake_failed"`, `"bad_request"`).
-    pub fn connection_rejected(&self, reason: &'static str) {
+    /// Counts a connection refused or dropped before its session started.
+    pub fn connection_rejected(&self, reason: Rejection) {
         self.connections_rejected
-            .get_or_create(&ReasonLabel { reason })
+            .get_or_create(&ReasonLabel {
+                reason: reason.label(),
+            })
             .inc();
     }
 
     /// Counts a session that ended, by why it ended.
-    pub fn session_closed(&self, reason: &'static str) {
+    pub fn session_closed(&self, reason: CloseReason) {
         self.sessions_closed
-            .get_or_create(&ReasonLabel { reason })
+            .get_or_create(&ReasonLabel {
+                reason: reason.label(),
+            })
             .inc();
     }
 
-    /// Counts a dropped player input (`"stale"`, `"invalid"`,
-    /// `"undecodable"`, `"not_a_player"`, `"queue_full"`).
-    pub fn input_dropped(&self, reason: &'static str) {
+    /// Counts a dropped player input.
+    pub fn input_dropped(&self, reason: InputDrop) {
         self.inputs_dropped
-            .get_or_create(&ReasonLabel { reason })
+            .get_or_create(&ReasonLabel {
+                reason: reason.label(),
+            })
             .inc();
     }
 
-    /// Counts an error of some kind (`"malformed_frame"`, `"room_full"`,
-    /// `"slow_consumer"`, ...).
-    pub fn error(&self, kind: &'static str) {
-        self.errors.get_or_create(&KindLabel { kind }).inc();
+    /// Counts an error of some kind: a refused request, a session closed
+    /// for cause, a fault of the server's machinery.
+    pub fn error(&self, kind: &impl Label) {
+        self.errors
+            .get_or_create(&KindLabel { kind: kind.label() })
+            .inc();
     }
 
     /// Records how long one tick took.
@@ -307,6 +316,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason::Refusal;
 
     const NAMES: [&str; 25] = [
         "tickwire_session_moves_total",
@@ -348,10 +358,10 @@ mod tests {
     #[test]
     fn every_metric_is_rendered_and_the_text_ends_in_eof() {
         let metrics = Metrics::new();
-        metrics.connection_rejected("server_full");
-        metrics.session_closed("client_closed");
-        metrics.input_dropped("stale");
-        metrics.error("malformed_frame");
+        metrics.connection_rejected(Rejection::ServerFull);
+        metrics.session_closed(CloseReason::Normal);
+        metrics.input_dropped(InputDrop::Stale);
+        metrics.error(&CloseReason::MalformedFrame);
         let text = metrics.render();
         for name in NAMES {
             assert!(text.contains(name), "{name} missing from:\n{text}");
@@ -390,18 +400,21 @@ mod tests {
     #[test]
     fn families_show_their_labels() {
         let metrics = Metrics::new();
-        metrics.connection_rejected("ip_limit");
-        metrics.connection_rejected("ip_limit");
-        metrics.session_closed("idle");
-        metrics.input_dropped("queue_full");
-        metrics.error("room_not_found");
+        metrics.connection_rejected(Rejection::IpLimit);
+        metrics.connection_rejected(Rejection::IpLimit);
+        metrics.session_closed(CloseReason::IdleTimeout);
+        metrics.input_dropped(InputDrop::QueueFull);
+        metrics.error(&Refusal::RoomClosed);
         let text = metrics.render();
         let cases = [
             (
                 "tickwire_connections_rejected_total{reason=\"ip_limit\"}",
                 "2",
             ),
-            ("tickwire_sessions_closed_total{reason=\"idle\"}", "1"),
+            (
+                "tickwire_sessions_closed_total{reason=\"idle_timeout\"}",
+                "1",
+            ),
             ("tickwire_inputs_dropped_total{reason=\"queue_full\"}", "1"),
             ("tickwire_errors_total{kind=\"room_not_found\"}", "1"),
         ];

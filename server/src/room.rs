@@ -6,6 +6,9 @@
 //! [`Room::updates`], which encodes one update per distinct baseline and
 //! hands every client the shared buffer for its baseline.
 
+pub mod clock;
+pub mod members;
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -18,21 +21,19 @@ use tickwire_shared::protocol::{Inputs, Role};
 use tickwire_shared::snapshot::WorldSnapshot;
 use tickwire_shared::tick::Tick;
 
+use crate::reason::InputDrop;
+
 /// Most inputs one `Inputs` message may carry (the newest and a few
 /// repeats for lossy transports).
 pub const MAX_INPUTS_PER_MESSAGE: usize = 8;
 
 /// What became of one `Inputs` message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct InputReport {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputVerdict {
     /// The newest input was taken.
-    pub accepted: bool,
-    /// The message was not newer than the last one taken.
-    pub stale: bool,
-    /// The newest input did not decode.
-    pub undecodable: bool,
-    /// The newest input decoded but the game rejected it.
-    pub invalid: bool,
+    Accepted,
+    /// The message was dropped, and why.
+    Dropped(InputDrop),
 }
 
 /// Why a room refused something.
@@ -174,40 +175,33 @@ impl<G: Game> Room<G> {
         &mut self,
         player: PlayerId,
         inputs: &Inputs,
-    ) -> Result<InputReport, RoomError> {
+    ) -> Result<InputVerdict, RoomError> {
         let member = self.members.get_mut(&player).ok_or(RoomError::NotMember)?;
         if member.role != Role::Player {
             return Err(RoomError::NotAPlayer);
         }
-        let mut report = InputReport::default();
         if member
             .last_seq
             .is_some_and(|last| inputs.newest_seq <= last)
         {
-            report.stale = true;
-            return Ok(report);
+            return Ok(InputVerdict::Dropped(InputDrop::Stale));
         }
         // Whatever the verdict, this sequence number is now used up.
         member.last_seq = Some(inputs.newest_seq);
-        let Some(newest) = inputs.inputs.last() else {
-            report.undecodable = true;
-            return Ok(report);
+        let newest = match inputs.inputs.last() {
+            Some(newest) if inputs.inputs.len() <= MAX_INPUTS_PER_MESSAGE => newest,
+            _ => return Ok(InputVerdict::Dropped(InputDrop::Undecodable)),
         };
-        if inputs.inputs.len() > MAX_INPUTS_PER_MESSAGE {
-            report.undecodable = true;
-            return Ok(report);
+        let Ok(input) = codec::decode_value::<G::Input>(newest, self.max_input_bytes) else {
+            return Ok(InputVerdict::Dropped(InputDrop::Undecodable));
+        };
+        match self.game.validate_input(input) {
+            Err(_) => Ok(InputVerdict::Dropped(InputDrop::Invalid)),
+            Ok(input) => {
+                member.input = input;
+                Ok(InputVerdict::Accepted)
+            }
         }
-        match codec::decode_value::<G::Input>(newest, self.max_input_bytes) {
-            Err(_) => report.undecodable = true,
-            Ok(input) => match self.game.validate_input(input) {
-                Err(_) => report.invalid = true,
-                Ok(input) => {
-                    member.input = input;
-                    report.accepted = true;
-                }
-            },
-        }
-        Ok(report)
     }
 
     /// Records a client's acknowledgement. Acks for ticks not yet simulated
@@ -425,32 +419,32 @@ mod tests {
             move_x: 1.0,
             ..ArenaInput::default()
         };
-        assert!(room.receive_inputs(p, &inputs(5, go)).unwrap().accepted);
+        assert!(room.receive_inputs(p, &inputs(5, go)).unwrap() == InputVerdict::Accepted);
         assert!(
-            room.receive_inputs(p, &inputs(5, go)).unwrap().stale,
+            room.receive_inputs(p, &inputs(5, go)).unwrap() == InputVerdict::Dropped(InputDrop::Stale),
             "duplicate"
         );
         assert!(
-            room.receive_inputs(p, &inputs(4, go)).unwrap().stale,
+            room.receive_inputs(p, &inputs(4, go)).unwrap() == InputVerdict::Dropped(InputDrop::Stale),
             "older"
         );
         let nan = ArenaInput {
             move_x: f32::NAN,
             ..ArenaInput::default()
         };
-        assert!(room.receive_inputs(p, &inputs(6, nan)).unwrap().invalid);
+        assert!(room.receive_inputs(p, &inputs(6, nan)).unwrap() == InputVerdict::Dropped(InputDrop::Invalid));
         let garbage = Inputs {
             newest_seq: 7,
             inputs: vec![vec![0xff; 3]],
             ack: None,
         };
-        assert!(room.receive_inputs(p, &garbage).unwrap().undecodable);
+        assert!(room.receive_inputs(p, &garbage).unwrap() == InputVerdict::Dropped(InputDrop::Undecodable));
         let empty = Inputs {
             newest_seq: 8,
             inputs: vec![],
             ack: None,
         };
-        assert!(room.receive_inputs(p, &empty).unwrap().undecodable);
+        assert!(room.receive_inputs(p, &empty).unwrap() == InputVerdict::Dropped(InputDrop::Undecodable));
         // The valid input still drives the player.
         let before = room.game().player(p).unwrap().position;
         room.step();

@@ -1,131 +1,801 @@
-//! Per-connection rules that need no IO (pure): the session's state, the
-//! handshake check, and the flood limiter. The session task drives them.
+//! One client's session (pure): the per-connection state machine, in
+//! quinn's sans-IO shape. It owns no socket, task or channel and reads no
+//! clock; time comes in as [`Now`].
+//!
+//! The IO shell around it (the session task, or the test harness) calls:
+//! - `handle_*` for what happened: a frame from the client
+//!   ([`Session::handle_frame`]), a keep-alive the transport answered, the
+//!   peer gone, a transport violation, the answer to a request it asked
+//!   for ([`Session::handle_answer`]), a deadline passed
+//!   ([`Session::handle_timeout`]), or the server closing it
+//!   ([`Session::close`]);
+//! - then drains, after every call: [`Session::poll_command`] (requests
+//!   for the lobby or the room, carried out by the shell),
+//!   [`Session::poll_transmit`] (frames and outbox changes, in order, for
+//!   the connection's [`crate::outbox::Outbox`]), and
+//!   [`Session::poll_close`] (once: the session is over, and how to close
+//!   the connection);
+//! - and wakes it at [`Session::poll_timeout`].
+//!
+//! # Lifecycle
+//! ```text
+//! Handshaking --Hello--> Lobby --Join/QuickJoin/Create--> Requesting --Joined--> Joined
+//!                          ^                                  |                   |
+//!                          +----------- refused / created ----+      LeaveRoom    |
+//!                          +------------------ Left <-------- Leaving <-----------+
+//! any state --violation, flood, idle, Close, shutdown--> Closed
+//! ```
+//! While `Requesting` or `Leaving` the session waits for the shell's
+//! answer and takes no frames ([`Session::wants_frames`]); the client's
+//! next messages wait in the transport, in order.
 
-use std::time::Instant;
+mod flood;
+mod hello;
 
-use tickwire_shared::ids::RoomId;
-use tickwire_shared::protocol::{CloseReason, Hello, PROTOCOL_VERSION, Role};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Longest client name, bytes.
-pub const MAX_CLIENT_NAME: usize = 32;
+use bytes::Bytes;
+use tickwire_shared::codec;
+use tickwire_shared::game::GameOptions;
+use tickwire_shared::ids::{PlayerId, RoomId};
+use tickwire_shared::protocol::{
+    ClientMessage, Close, CloseReason, Inputs, Joined, LeaveReason, Left, PROTOCOL_VERSION, Ping,
+    Pong, Rejected, ResumeToken, Role, RoomCreated, RoomEvent, RoomInfo, RoomList, RoomTarget,
+    ServerMessage, Welcome,
+};
+use tickwire_shared::tick::Tick;
+use tracing::{debug, info, warn};
+
+pub use flood::FloodGuard;
+pub use hello::{HelloError, MAX_CLIENT_NAME, check_hello};
+
+use crate::config::ServerConfig;
+use crate::lobby::NewRoom;
+use crate::metrics::Metrics;
+use crate::reason::{InputDrop, Refusal, Rejection, WrongState};
+use crate::room::clock::{RoomTiming, TickClock};
+
 /// Longest event name, bytes.
 pub const MAX_EVENT_NAME: usize = 64;
 
-/// Where a greeted session is.
+/// The time a call happens at: the monotonic clock for deadlines and the
+/// wall clock (microseconds since the Unix epoch) for what goes on the
+/// wire. Both come from the caller; the session reads no clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionState {
-    /// In no room: lobby requests only.
+pub struct Now {
+    /// Monotonic time.
+    pub at: Instant,
+    /// Wall-clock time, microseconds since the Unix epoch.
+    pub unix_us: u64,
+}
+
+/// The settings a session runs by (from [`ServerConfig`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Largest client frame, bytes.
+    pub max_client_frame: usize,
+    /// Sustained messages per second.
+    pub messages_per_second: u32,
+    /// Burst above the sustained rate.
+    pub message_burst: u32,
+    /// From connection to `Hello`.
+    pub handshake: Duration,
+    /// Silence before the client is dropped.
+    pub idle: Duration,
+    /// Heartbeat: idle checks, and pings in the lobby.
+    pub heartbeat: Duration,
+}
+
+impl SessionConfig {
+    /// The session's part of the server's settings.
+    pub fn from_server(config: &ServerConfig) -> Self {
+        Self {
+            max_client_frame: config.limits.max_client_frame,
+            messages_per_second: config.limits.messages_per_second,
+            message_burst: config.limits.message_burst,
+            handshake: config.timeouts.handshake(),
+            idle: config.timeouts.idle(),
+            heartbeat: config.timeouts.heartbeat(),
+        }
+    }
+}
+
+/// Where a session is. States carry their data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for `Hello` until `deadline`.
+    Handshaking {
+        /// When the handshake times out.
+        deadline: Instant,
+    },
+    /// Greeted, in no room: lobby requests only.
     Lobby,
+    /// A join, quick-join or create asked of the lobby, its answer not in
+    /// yet.
+    Requesting {
+        /// The request's id.
+        request_id: u32,
+    },
     /// In a room.
-    InRoom {
+    Joined {
         /// Which.
         room: RoomId,
         /// As what.
         role: Role,
+        /// Its tick schedule, which the heartbeat follows.
+        clock: TickClock,
+    },
+    /// Leaving a room at the client's request; waiting for the seat to
+    /// be free before saying `Left`.
+    Leaving {
+        /// The room left.
+        room: RoomId,
+        /// The `LeaveRoom` request's id.
+        request_id: u32,
+    },
+    /// Over.
+    Closed {
+        /// Why.
+        reason: CloseReason,
     },
 }
 
-/// Checks a client's first message. The error is the close reason and the
-/// message for the `Rejected` answer.
-pub fn check_hello(hello: &Hello) -> Result<(), (CloseReason, String)> {
-    if hello.protocol_version != PROTOCOL_VERSION {
-        return Err((
-            CloseReason::VersionMismatch,
-            format!(
-                "server speaks protocol {PROTOCOL_VERSION}, client {}",
-                hello.protocol_version
-            ),
-        ));
-    }
-    let name = hello.client_name.trim();
-    if name.is_empty() || name.len() > MAX_CLIENT_NAME || name.chars().any(char::is_control) {
-        return Err((
-            CloseReason::ProtocolViolation,
-            format!("client name must be 1..={MAX_CLIENT_NAME} printable bytes"),
-        ));
-    }
-    Ok(())
+/// What a session asks of the lobby or its room; the shell carries it out
+/// and answers lobby requests with [`Session::handle_answer`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// List the public rooms; answer [`Answer::RoomList`].
+    ListRooms {
+        /// The request's id.
+        request_id: u32,
+    },
+    /// Create a room, and join it when `join_as` says so; answer
+    /// [`Answer::RoomCreated`], [`Answer::Joined`] or [`Answer::Refused`].
+    CreateRoom {
+        /// The request's id.
+        request_id: u32,
+        /// The room.
+        room: NewRoom,
+        /// Join it as this.
+        join_as: Option<Role>,
+    },
+    /// Join a room by id or code; answer [`Answer::Joined`] or
+    /// [`Answer::Refused`].
+    JoinRoom {
+        /// The request's id.
+        request_id: u32,
+        /// Which room.
+        target: RoomTarget,
+        /// As what.
+        role: Role,
+    },
+    /// Join the fullest fitting public room, or a new one; answer
+    /// [`Answer::Joined`] or [`Answer::Refused`].
+    QuickJoin {
+        /// The request's id.
+        request_id: u32,
+        /// The game options the room must have.
+        options: GameOptions,
+    },
+    /// Leave the room. With `confirm`, answer [`Answer::Left`] once the
+    /// seat is free; without, nothing waits for it (the session is over).
+    LeaveRoom {
+        /// The room.
+        room: RoomId,
+        /// Whether the session waits for the seat to be free.
+        confirm: bool,
+    },
+    /// Something for the room, queued without waiting.
+    ToRoom(RoomInput),
 }
 
-/// A token bucket: `rate` messages per second sustained, `burst` at once.
-#[derive(Clone, Debug)]
-pub struct FloodGuard {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
+/// What a member sends its room.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoomInput {
+    /// Game inputs.
+    Inputs(Inputs),
+    /// The newest tick received.
+    Ack(Tick),
+    /// A custom event.
+    Event(RoomEvent),
 }
 
-impl FloodGuard {
-    /// A full bucket at `now`.
-    pub fn new(rate: u32, burst: u32, now: Instant) -> Self {
-        let burst = f64::from(burst.max(1));
+/// The shell's answer to a lobby request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// The public rooms.
+    RoomList {
+        /// The request's id.
+        request_id: u32,
+        /// The rooms.
+        rooms: Vec<RoomInfo>,
+    },
+    /// A room was created and not joined.
+    RoomCreated {
+        /// The request's id.
+        request_id: u32,
+        /// The room.
+        room: RoomInfo,
+    },
+    /// The client is in the room now.
+    Joined {
+        /// The request's id.
+        request_id: u32,
+        /// The room (code included).
+        room: RoomInfo,
+        /// As what.
+        role: Role,
+        /// The room's schedule.
+        timing: RoomTiming,
+    },
+    /// The request was refused.
+    Refused {
+        /// The request's id.
+        request_id: u32,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// The room freed the seat of a `LeaveRoom`.
+    Left,
+}
+
+/// What the session hands its outbox, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transmit {
+    /// A reliable frame.
+    Frame(Bytes),
+    /// The answer to the client's ping: the outbox carries it with the
+    /// next update where the room writes to the connection itself, else
+    /// sends it now.
+    Pong(HeldPong),
+    /// The client has been told it joined: the room may hand it updates
+    /// from here on.
+    OpenUpdates,
+    /// No update may follow what comes next (leaving, closing): drop a
+    /// pending one, stop direct writes, answer a held ping now.
+    StopUpdates,
+}
+
+/// A client's ping, waiting to be answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldPong {
+    /// The ping.
+    pub ping: Ping,
+    /// When it arrived.
+    pub received: Instant,
+}
+
+impl HeldPong {
+    /// The answer, if it leaves at `now`.
+    pub fn answer(&self, now: Now) -> Pong {
+        Pong::answering(
+            self.ping,
+            now.unix_us,
+            now.at.saturating_duration_since(self.received),
+        )
+    }
+}
+
+/// How the session ended and how to close the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closing {
+    /// Why.
+    pub reason: CloseReason,
+    /// The detail, for the client and the log.
+    pub message: Cow<'static, str>,
+    /// Whether the client can still be told (false when the peer is gone
+    /// or stuck): then the shell closes the transport with the reason
+    /// after the last frames (the `Close` or `Rejected` already queued).
+    pub tell: bool,
+}
+
+/// One client's session. See the module doc for how to drive it.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    metrics: Arc<Metrics>,
+    peer: SocketAddr,
+    player: PlayerId,
+    resume_token: ResumeToken,
+    state: State,
+    welcomed: bool,
+    flood: FloodGuard,
+    last_heard: Instant,
+    /// The next heartbeat, and the time between beats.
+    next_beat: Option<Instant>,
+    beat_every: Duration,
+    transmits: VecDeque<Transmit>,
+    commands: VecDeque<Command>,
+    closing: Option<Closing>,
+    rtt_us: Option<u64>,
+    buf: Vec<u8>,
+}
+
+impl Session {
+    /// A session for a connection accepted from `peer`, created at `now`,
+    /// whose `Hello` must arrive by `handshake_deadline`. The player id
+    /// and the resume token (drawn by the shell, from the OS RNG) are its
+    /// if the handshake succeeds.
+    pub fn new(
+        now: Instant,
+        handshake_deadline: Instant,
+        config: SessionConfig,
+        metrics: Arc<Metrics>,
+        peer: SocketAddr,
+        player: PlayerId,
+        resume_token: ResumeToken,
+    ) -> Self {
         Self {
-            rate: f64::from(rate),
-            burst,
-            tokens: burst,
-            last: now,
+            flood: FloodGuard::new(config.messages_per_second, config.message_burst, now),
+            state: State::Handshaking {
+                deadline: handshake_deadline,
+            },
+            beat_every: config.heartbeat,
+            config,
+            metrics,
+            peer,
+            player,
+            resume_token,
+            welcomed: false,
+            last_heard: now,
+            next_beat: None,
+            transmits: VecDeque::new(),
+            commands: VecDeque::new(),
+            closing: None,
+            rtt_us: None,
+            buf: Vec::with_capacity(256),
         }
     }
 
-    /// Takes a token for a message arriving at `now`; false when the client
-    /// is over its rate.
-    pub fn allow(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last);
-        self.last = now;
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
+    /// The player this session is (once greeted).
+    pub fn player(&self) -> PlayerId {
+        self.player
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The room the session is in, if any.
+    pub fn room(&self) -> Option<RoomId> {
+        match self.state {
+            State::Joined { room, .. } | State::Leaving { room, .. } => Some(room),
+            _ => None,
+        }
+    }
+
+    /// Whether the session takes the client's next frame now: not while
+    /// it waits for an answer, nor once closed.
+    pub fn wants_frames(&self) -> bool {
+        !matches!(
+            self.state,
+            State::Requesting { .. } | State::Leaving { .. } | State::Closed { .. }
+        )
+    }
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed { .. })
+    }
+
+    /// The last round-trip time measured.
+    pub fn rtt_us(&self) -> Option<u64> {
+        self.rtt_us
+    }
+
+    /// The next request for the lobby or the room.
+    #[must_use]
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    /// The next frame or outbox change, in order.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Once, when the session is over: how to close the connection. Drain
+    /// [`Session::poll_command`] and [`Session::poll_transmit`] first.
+    #[must_use]
+    pub fn poll_close(&mut self) -> Option<Closing> {
+        self.closing.take()
+    }
+
+    /// When [`Session::handle_timeout`] is due next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Handshaking { deadline } => Some(deadline),
+            State::Closed { .. } => None,
+            _ => self.next_beat,
+        }
+    }
+
+    /// A frame from the client.
+    pub fn handle_frame(&mut self, now: Now, frame: &[u8]) {
+        if self.is_closed() {
+            return;
+        }
+        self.last_heard = now.at;
+        self.metrics.bytes_in.inc_by(frame.len() as u64);
+        self.metrics.messages_in.inc();
+        let handshaking = matches!(self.state, State::Handshaking { .. });
+        if !handshaking && !self.flood.allow(now.at) {
+            return self.end(now, CloseReason::Flooding, "too many messages", true);
+        }
+        let message = match codec::decode_client(frame, self.config.max_client_frame) {
+            Ok(message) => message,
+            Err(e) => return self.end(now, CloseReason::MalformedFrame, e.to_string(), true),
+        };
+        if handshaking {
+            self.on_hello(now, message);
         } else {
-            false
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn hello(version: u16, name: &str) -> Hello {
-        Hello {
-            protocol_version: version,
-            client_name: name.into(),
-            auth_ticket: None,
-            resume_token: None,
+            self.on_message(now, message);
         }
     }
 
-    #[test]
-    fn hello_checks_version_and_name() {
-        assert!(check_hello(&hello(PROTOCOL_VERSION, "bot")).is_ok());
-        assert_eq!(
-            check_hello(&hello(99, "bot")).unwrap_err().0,
-            CloseReason::VersionMismatch
-        );
-        assert_eq!(
-            check_hello(&hello(PROTOCOL_VERSION, " ")).unwrap_err().0,
-            CloseReason::ProtocolViolation
-        );
-        assert!(check_hello(&hello(PROTOCOL_VERSION, &"x".repeat(33))).is_err());
-        assert!(check_hello(&hello(PROTOCOL_VERSION, "a\u{7}b")).is_err());
+    /// A keep-alive or control frame the transport answered itself: it
+    /// counts against the flood limit (after the handshake) and as a sign
+    /// of life.
+    pub fn handle_keepalive(&mut self, now: Now) {
+        if self.is_closed() {
+            return;
+        }
+        self.last_heard = now.at;
+        let handshaking = matches!(self.state, State::Handshaking { .. });
+        if !handshaking && !self.flood.allow(now.at) {
+            self.end(now, CloseReason::Flooding, "too many messages", true);
+        }
     }
 
-    #[test]
-    fn flood_guard_allows_the_burst_then_the_rate() {
-        let t0 = Instant::now();
-        let mut guard = FloodGuard::new(10, 5, t0);
-        assert!((0..5).all(|_| guard.allow(t0)));
-        assert!(!guard.allow(t0), "burst spent");
-        assert!(
-            guard.allow(t0 + Duration::from_millis(100)),
-            "one token per 100 ms"
-        );
-        assert!(!guard.allow(t0 + Duration::from_millis(100)));
-        // A long pause refills to the burst, not beyond.
-        let later = t0 + Duration::from_secs(60);
-        assert_eq!((0..10).filter(|_| guard.allow(later)).count(), 5);
+    /// The peer closed the connection (cleanly or not): nothing more can
+    /// be told.
+    pub fn handle_peer_closed(&mut self, now: Now) {
+        let message = if self.welcomed {
+            "client disconnected"
+        } else {
+            "closed during handshake"
+        };
+        self.end(now, CloseReason::Normal, message, false);
+    }
+
+    /// The peer broke the transport's rules.
+    pub fn handle_violation(&mut self, now: Now, reason: CloseReason, message: &'static str) {
+        self.end(now, reason, message, true);
+    }
+
+    /// The server closes the session (shutting down, say).
+    pub fn close(&mut self, now: Now, reason: CloseReason, message: &'static str) {
+        self.end(now, reason, message, true);
+    }
+
+    /// The connection can no longer be written to: a write failed or took
+    /// too long (then `reason` is [`CloseReason::SlowConsumer`]).
+    pub fn handle_write_failed(&mut self, now: Now, reason: CloseReason, message: String) {
+        self.end(now, reason, message, false);
+    }
+
+    /// Deadlines: the handshake's, and the heartbeat (idle check, and a
+    /// ping in the lobby).
+    pub fn handle_timeout(&mut self, now: Now) {
+        match self.state {
+            State::Closed { .. } => {}
+            State::Handshaking { deadline } => {
+                if now.at >= deadline {
+                    self.metrics
+                        .connection_rejected(Rejection::HandshakeTimeout);
+                    self.end(now, CloseReason::HandshakeTimeout, "no Hello in time", true);
+                }
+            }
+            _ => {
+                let Some(beat) = self.next_beat else { return };
+                if now.at < beat {
+                    return;
+                }
+                // Missed beats are skipped: the next one stays on the
+                // schedule (the room's tick instants, in a room).
+                let behind = now.at.saturating_duration_since(beat).as_nanos();
+                let every = self.beat_every.as_nanos().max(1);
+                let skip = u32::try_from(behind / every + 1).unwrap_or(u32::MAX);
+                self.next_beat = Some(beat + self.beat_every * skip);
+                if now.at.saturating_duration_since(self.last_heard) >= self.config.idle {
+                    return self.end(now, CloseReason::IdleTimeout, "nothing received in time", true);
+                }
+                if !matches!(self.state, State::Joined { .. }) {
+                    // In a room the room pings, with the updates.
+                    self.send(&ServerMessage::Ping(Ping {
+                        sent_at_us: now.unix_us,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The shell's answer to a lobby request the session asked for.
+    pub fn handle_answer(&mut self, now: Now, answer: Answer) {
+        if self.is_closed() {
+            return;
+        }
+        match answer {
+            Answer::RoomList { request_id, rooms } => {
+                self.send(&ServerMessage::RoomList(RoomList { request_id, rooms }));
+            }
+            Answer::RoomCreated { request_id, room } => {
+                self.state = State::Lobby;
+                self.send(&ServerMessage::RoomCreated(RoomCreated { request_id, room }));
+            }
+            Answer::Refused {
+                request_id,
+                refusal,
+            } => {
+                if matches!(self.state, State::Requesting { .. }) {
+                    self.state = State::Lobby;
+                }
+                self.refuse(Some(request_id), &refusal);
+            }
+            Answer::Joined {
+                request_id,
+                room,
+                role,
+                timing,
+            } => {
+                self.state = State::Joined {
+                    room: room.id,
+                    role,
+                    clock: timing.clock,
+                };
+                // The heartbeat beats on the room's tick instants, so the
+                // idle check rides in a tick's wake-up.
+                self.beat_every = timing.clock.whole_ticks(self.config.heartbeat);
+                self.next_beat = Some(timing.clock.next_after(now.at));
+                self.send(&ServerMessage::Joined(Joined {
+                    request_id: Some(request_id),
+                    room,
+                    role,
+                    tick_rate: timing.tick_rate,
+                    tick_zero_unix_us: timing.tick_zero_unix_us,
+                    tick: timing.tick,
+                }));
+                // The client knows its room now: updates may follow.
+                self.transmits.push_back(Transmit::OpenUpdates);
+            }
+            Answer::Left => {
+                let State::Leaving { room, request_id } = self.state else {
+                    return;
+                };
+                self.enter_lobby(now);
+                self.send(&ServerMessage::Left(Left {
+                    request_id: Some(request_id),
+                    room,
+                    reason: LeaveReason::Requested,
+                }));
+            }
+        }
+    }
+
+    fn on_hello(&mut self, now: Now, message: ClientMessage) {
+        let ClientMessage::Hello(hello) = message else {
+            return self.end(
+                now,
+                CloseReason::ProtocolViolation,
+                "the first message must be Hello",
+                true,
+            );
+        };
+        match check_hello(&hello) {
+            Err(e) => self.end(now, e.reason(), e.to_string(), true),
+            Ok(name) => {
+                info!(peer = %self.peer, player = %self.player, name, "session opened");
+                self.welcomed = true;
+                self.metrics.connections.inc();
+                self.send(&ServerMessage::Welcome(Welcome {
+                    protocol_version: PROTOCOL_VERSION,
+                    player: self.player,
+                    resume_token: self.resume_token,
+                    resumed: false,
+                    heartbeat_interval_ms: u32::try_from(self.config.heartbeat.as_millis())
+                        .unwrap_or(u32::MAX),
+                    reconnect_grace_ms: 0,
+                }));
+                self.enter_lobby(now);
+            }
+        }
+    }
+
+    /// In the lobby the heartbeat beats from now, the first beat at once.
+    fn enter_lobby(&mut self, now: Now) {
+        self.state = State::Lobby;
+        self.beat_every = self.config.heartbeat;
+        self.next_beat = Some(now.at);
+    }
+
+    fn on_message(&mut self, now: Now, message: ClientMessage) {
+        match (message, &self.state) {
+            (ClientMessage::Hello(_), _) => self.refuse(None, &WrongState::AlreadyGreeted.into()),
+            (ClientMessage::Ping(ping), _) => {
+                self.transmits.push_back(Transmit::Pong(HeldPong {
+                    ping,
+                    received: now.at,
+                }));
+            }
+            (ClientMessage::Pong(pong), _) => {
+                let rtt_us = pong.rtt_us(now.unix_us);
+                self.rtt_us = Some(rtt_us);
+                self.metrics.observe_rtt(Duration::from_micros(rtt_us));
+            }
+            (ClientMessage::Close(close), _) => {
+                debug!(player = %self.player, reason = ?close.reason, message = %close.message, "client closing");
+                self.end(now, CloseReason::Normal, "goodbye", true);
+            }
+            (ClientMessage::ListRooms(list), _) => self.commands.push_back(Command::ListRooms {
+                request_id: list.request_id,
+            }),
+            (ClientMessage::CreateRoom(create), State::Lobby) => {
+                self.state = State::Requesting {
+                    request_id: create.request_id,
+                };
+                self.commands.push_back(Command::CreateRoom {
+                    request_id: create.request_id,
+                    room: NewRoom {
+                        name: create.name,
+                        visibility: create.visibility,
+                        max_players: create.max_players,
+                        options: create.options,
+                    },
+                    join_as: create.join_as,
+                });
+            }
+            (ClientMessage::JoinRoom(join), State::Lobby) => {
+                self.state = State::Requesting {
+                    request_id: join.request_id,
+                };
+                self.commands.push_back(Command::JoinRoom {
+                    request_id: join.request_id,
+                    target: join.target,
+                    role: join.role,
+                });
+            }
+            (ClientMessage::QuickJoin(quick), State::Lobby) => {
+                self.state = State::Requesting {
+                    request_id: quick.request_id,
+                };
+                self.commands.push_back(Command::QuickJoin {
+                    request_id: quick.request_id,
+                    options: quick.options,
+                });
+            }
+            (
+                ClientMessage::CreateRoom(tickwire_shared::protocol::CreateRoom {
+                    request_id, ..
+                })
+                | ClientMessage::JoinRoom(tickwire_shared::protocol::JoinRoom {
+                    request_id, ..
+                })
+                | ClientMessage::QuickJoin(tickwire_shared::protocol::QuickJoin {
+                    request_id, ..
+                }),
+                _,
+            ) => self.refuse(Some(request_id), &WrongState::InRoom.into()),
+            (ClientMessage::LeaveRoom(leave), &State::Joined { room, .. }) => {
+                self.state = State::Leaving {
+                    room,
+                    request_id: leave.request_id,
+                };
+                // No update may follow the `Left`.
+                self.transmits.push_back(Transmit::StopUpdates);
+                self.commands.push_back(Command::LeaveRoom {
+                    room,
+                    confirm: true,
+                });
+            }
+            (ClientMessage::LeaveRoom(leave), _) => {
+                self.refuse(Some(leave.request_id), &WrongState::NotInRoom.into());
+            }
+            (ClientMessage::Inputs(inputs), State::Joined { .. }) => {
+                self.commands
+                    .push_back(Command::ToRoom(RoomInput::Inputs(inputs)));
+            }
+            (ClientMessage::Ack(ack), State::Joined { .. }) => {
+                self.commands
+                    .push_back(Command::ToRoom(RoomInput::Ack(ack.tick)));
+            }
+            (ClientMessage::Event(event), State::Joined { .. }) => {
+                if event.name.is_empty() || event.name.len() > MAX_EVENT_NAME {
+                    let refusal = Refusal::BadEventName {
+                        max: MAX_EVENT_NAME,
+                    };
+                    return self.refuse(None, &refusal);
+                }
+                self.commands
+                    .push_back(Command::ToRoom(RoomInput::Event(event)));
+            }
+            (ClientMessage::EventReply(_), State::Joined { .. }) => {}
+            (
+                ClientMessage::Inputs(_)
+                | ClientMessage::Ack(_)
+                | ClientMessage::Event(_)
+                | ClientMessage::EventReply(_),
+                _,
+            ) => {
+                self.metrics.input_dropped(InputDrop::NotAPlayer);
+                self.refuse(None, &WrongState::NotJoined.into());
+            }
+        }
+    }
+
+    /// Tells the client a request failed; the session goes on.
+    fn refuse(&mut self, request_id: Option<u32>, refusal: &Refusal) {
+        self.metrics.error(refusal);
+        debug!(player = %self.player, kind = crate::reason::Label::label(refusal), message = %refusal, "request refused");
+        self.send(&ServerMessage::Error(refusal.to_message(request_id)));
+    }
+
+    /// Queues one message as a reliable frame.
+    fn send(&mut self, message: &ServerMessage) {
+        self.buf.clear();
+        if codec::encode_server(message, &mut self.buf).is_err() {
+            warn!(player = %self.player, "unencodable message dropped");
+            return;
+        }
+        self.transmits
+            .push_back(Transmit::Frame(Bytes::copy_from_slice(&self.buf)));
+    }
+
+    /// Ends the session: leaves its room, counts and logs why, and (with
+    /// `tell`) queues the `Close` (or, before the handshake finished, the
+    /// `Rejected`) that tells the client.
+    fn end(&mut self, now: Now, reason: CloseReason, message: impl Into<Cow<'static, str>>, tell: bool) {
+        if self.is_closed() {
+            return;
+        }
+        let _ = now;
+        let message = message.into();
+        if let Some(room) = self.room() {
+            self.transmits.push_back(Transmit::StopUpdates);
+            self.commands.push_back(Command::LeaveRoom {
+                room,
+                confirm: false,
+            });
+        }
+        self.state = State::Closed { reason };
+        self.metrics.session_closed(reason);
+        let label = reason.label();
+        if self.welcomed {
+            if !matches!(reason, CloseReason::Normal | CloseReason::ServerShutdown) {
+                self.metrics.error(&reason);
+            }
+            info!(
+                peer = %self.peer, player = %self.player, reason = label, %message,
+                rtt_ms = self.rtt_us.map(|us| us as f64 / 1e3), "session closed"
+            );
+            self.metrics.connections.dec();
+        } else {
+            self.metrics.error(&reason);
+            info!(peer = %self.peer, reason = label, %message, "handshake refused");
+        }
+        if tell {
+            let goodbye = if self.welcomed {
+                ServerMessage::Close(Close {
+                    reason,
+                    message: message.clone().into_owned(),
+                })
+            } else {
+                ServerMessage::Rejected(Rejected {
+                    reason,
+                    message: message.clone().into_owned(),
+                })
+            };
+            self.send(&goodbye);
+        }
+        self.closing = Some(Closing {
+            reason,
+            message,
+            tell,
+        });
     }
 }

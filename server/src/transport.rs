@@ -13,6 +13,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tickwire_shared::protocol::CloseReason;
 
+use crate::outbox::Delivery;
+
 /// What a link received.
 #[derive(Debug)]
 pub enum Incoming {
@@ -33,9 +35,18 @@ pub enum LinkError {
     /// The connection is gone.
     #[error("connection closed")]
     Closed,
-    /// A frame could not be written.
-    #[error("transport error: {0}")]
-    Transport(String),
+    /// The WebSocket failed.
+    #[error("WebSocket: {0}")]
+    WebSocket(#[source] Box<tokio_tungstenite::tungstenite::Error>),
+    /// The QUIC control stream failed.
+    #[error("QUIC stream: {0}")]
+    QuicStream(#[source] quinn::WriteError),
+    /// A QUIC datagram could not be queued.
+    #[error("QUIC datagram: {0}")]
+    QuicDatagram(#[source] quinn::SendDatagramError),
+    /// A frame longer than the transport can frame.
+    #[error("a frame of {0} bytes is too large")]
+    TooLarge(usize),
 }
 
 /// What became of a direct write.
@@ -56,8 +67,9 @@ pub const MAX_DIRECT_MESSAGES: usize = 3;
 
 /// A room's way to write a member's updates to its connection itself, on
 /// the room's thread, instead of waking the member's session for each.
-/// Only where the session allows it and the connection can take the
-/// messages whole at once; anything else is the session's to send.
+/// Only the connection's [`crate::outbox::Outbox`] calls it, when the
+/// session allows it, nothing older waits, and the connection can take
+/// the messages whole at once; anything else is the session's to send.
 pub trait DirectWrite: Send + Sync + std::fmt::Debug {
     /// Allows or stops direct writes.
     fn allow(&self, allowed: bool);
@@ -66,9 +78,9 @@ pub trait DirectWrite: Send + Sync + std::fmt::Debug {
     fn carries_control(&self) -> bool {
         true
     }
-    /// Writes `frames` (an update first, then at most
-    /// [`MAX_DIRECT_MESSAGES`] in all), each as one message, in one write
-    /// if it can right now; all of them or none.
+    /// Writes `frames` (an update, delivered [`Delivery::LatestWins`],
+    /// then reliable ones, at most [`MAX_DIRECT_MESSAGES`] in all), each as
+    /// one message, in one write if it can right now; all of them or none.
     fn try_send(&self, frames: &[&Bytes]) -> DirectOutcome;
 }
 
@@ -76,8 +88,13 @@ pub trait DirectWrite: Send + Sync + std::fmt::Debug {
 pub trait Link: Send {
     /// The next frame. Cancel-safe: dropping the future loses nothing.
     fn recv(&mut self) -> impl Future<Output = Incoming> + Send;
-    /// Writes one frame and flushes it.
-    fn send(&mut self, frame: Bytes) -> impl Future<Output = Result<(), LinkError>> + Send;
+    /// Writes one frame and flushes it, as its delivery class allows (a
+    /// latest-wins update may travel unreliably).
+    fn send(
+        &mut self,
+        frame: Bytes,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<(), LinkError>> + Send;
     /// Closes the transport with a reason the peer can read.
     fn close(&mut self, reason: CloseReason, message: &str) -> impl Future<Output = ()> + Send;
     /// Unhooks the connection from this thread's IO driver before the

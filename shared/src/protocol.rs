@@ -198,6 +198,26 @@ impl CloseReason {
         }
     }
 
+    /// A short snake-case name for logs and metric labels.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::ServerShutdown => "server_shutdown",
+            Self::ProtocolViolation => "protocol_violation",
+            Self::MalformedFrame => "malformed_frame",
+            Self::FrameTooLarge => "frame_too_large",
+            Self::VersionMismatch => "version_mismatch",
+            Self::HandshakeTimeout => "handshake_timeout",
+            Self::IdleTimeout => "idle_timeout",
+            Self::Flooding => "flooding",
+            Self::SlowConsumer => "slow_consumer",
+            Self::ServerFull => "server_full",
+            Self::AuthFailed => "auth_failed",
+            Self::Replaced => "replaced",
+            Self::UnsupportedFrame => "text_frame",
+        }
+    }
+
     /// Every reason, in kind order.
     pub const ALL: [Self; 14] = [
         Self::Normal,

@@ -19,11 +19,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use quinn::{Connection, RecvStream, SendStream, TransportConfig, VarInt};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tickwire_shared::protocol::{CloseReason, ServerMessage};
+use tickwire_shared::protocol::CloseReason;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError};
+use crate::outbox::Delivery;
 
 /// The application protocol a client must offer.
 pub const ALPN: &[u8] = b"tickwire/1";
@@ -219,25 +220,24 @@ impl DirectWrite for DirectQuic {
     }
 
     fn try_send(&self, frames: &[&Bytes]) -> DirectOutcome {
-        let [frame] = frames else {
+        let [update] = frames else {
             return DirectOutcome::Declined;
         };
-        if !self.allowed.load(Ordering::Acquire) || !fits_datagram(&self.connection, frame) {
+        if !self.allowed.load(Ordering::Acquire) || !fits_datagram(&self.connection, update) {
             return DirectOutcome::Declined;
         }
-        match self.connection.send_datagram(Bytes::clone(frame)) {
+        match self.connection.send_datagram(Bytes::clone(update)) {
             Ok(()) => DirectOutcome::Written,
             Err(_) => DirectOutcome::Declined,
         }
     }
 }
 
-/// Whether an update goes as one datagram on this connection.
+/// Whether a frame fits one datagram on this connection.
 fn fits_datagram(connection: &Connection, frame: &[u8]) -> bool {
-    frame.first() == Some(&ServerMessage::UPDATE_KIND)
-        && connection
-            .max_datagram_size()
-            .is_some_and(|max| frame.len() <= max)
+    connection
+        .max_datagram_size()
+        .is_some_and(|max| frame.len() <= max)
 }
 
 impl Link for QuicLink {
@@ -245,17 +245,18 @@ impl Link for QuicLink {
         self.incoming.recv().await.unwrap_or(Incoming::Closed)
     }
 
-    async fn send(&mut self, frame: Bytes) -> Result<(), LinkError> {
-        if fits_datagram(&self.connection, &frame) {
+    /// A latest-wins frame (an update) goes as a datagram when it fits the
+    /// path; everything else, and a larger update, on the control stream.
+    async fn send(&mut self, frame: Bytes, delivery: Delivery) -> Result<(), LinkError> {
+        if delivery == Delivery::LatestWins && fits_datagram(&self.connection, &frame) {
             // Unreliable on purpose: quinn drops the oldest datagram when its
             // send buffer is full, and a newer update supersedes it anyway.
             return self
                 .connection
                 .send_datagram(frame)
-                .map_err(|e| LinkError::Transport(e.to_string()));
+                .map_err(LinkError::QuicDatagram);
         }
-        let len = u32::try_from(frame.len())
-            .map_err(|_| LinkError::Transport("frame too large".into()))?;
+        let len = u32::try_from(frame.len()).map_err(|_| LinkError::TooLarge(frame.len()))?;
         let write = async {
             self.control.write_all(&len.to_le_bytes()).await?;
             self.control.write_all(&frame).await
@@ -264,7 +265,7 @@ impl Link for QuicLink {
             quinn::WriteError::ConnectionLost(_) | quinn::WriteError::ClosedStream => {
                 LinkError::Closed
             }
-            other => LinkError::Transport(other.to_string()),
+            other => LinkError::QuicStream(other),
         })
     }
 
@@ -295,7 +296,7 @@ mod tests {
 
     use quinn::Endpoint;
     use tickwire_shared::codec;
-    use tickwire_shared::protocol::Update;
+    use tickwire_shared::protocol::{ServerMessage, Update};
     use tickwire_shared::tick::Tick;
 
     use super::*;
@@ -416,15 +417,19 @@ mod tests {
 
         // A small update goes as a datagram, a big one and control on the stream.
         let small = update(20);
-        link.send(small.clone()).await.expect("send");
+        link.send(small.clone(), Delivery::LatestWins)
+            .await
+            .expect("send");
         let got = tokio::time::timeout(WAIT, conn.read_datagram())
             .await
             .expect("in time")
             .expect("datagram");
         assert_eq!(got, small);
         let big = update(8 * 1024);
-        link.send(big.clone()).await.expect("send");
-        link.send(Bytes::from_static(b"\x0bcontrol"))
+        link.send(big.clone(), Delivery::LatestWins)
+            .await
+            .expect("send");
+        link.send(Bytes::from_static(b"\x0bcontrol"), Delivery::Reliable)
             .await
             .expect("send");
         assert_eq!(

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, FrameHeader};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::tcp::{DirectTcp, Movable};
+use crate::outbox::Delivery;
 use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError, MAX_DIRECT_MESSAGES};
 
 /// The path of the WebSocket endpoint.
@@ -226,7 +227,7 @@ impl DirectWrite for DirectWs {
 fn link_error(e: WsError) -> LinkError {
     match e {
         WsError::ConnectionClosed | WsError::AlreadyClosed => LinkError::Closed,
-        other => LinkError::Transport(other.to_string()),
+        other => LinkError::WebSocket(Box::new(other)),
     }
 }
 
@@ -271,7 +272,8 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
         }
     }
 
-    async fn send(&mut self, frame: Bytes) -> Result<(), LinkError> {
+    /// Every frame is reliable on a WebSocket.
+    async fn send(&mut self, frame: Bytes, _delivery: Delivery) -> Result<(), LinkError> {
         self.ws
             .send(Message::Binary(frame))
             .await

@@ -1,0 +1,250 @@
+//! Why things are refused, dropped or fail (pure): one typed enum per kind
+//! of outcome, each with the short `label()` its metric and log line use.
+//! No reason travels as a `&'static str` or a `String` where one of these
+//! says it.
+
+use tickwire_shared::game::GameError;
+use tickwire_shared::protocol::{CloseReason, ErrorCode, ErrorMessage};
+
+use crate::lobby::LobbyError;
+
+/// Something with a short snake-case name for metric labels and logs.
+pub trait Label {
+    /// The label.
+    fn label(&self) -> &'static str;
+}
+
+impl Label for CloseReason {
+    fn label(&self) -> &'static str {
+        CloseReason::label(*self)
+    }
+}
+
+/// Why a connection was refused or dropped before its session started
+/// (`tickwire_connections_rejected_total{reason}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The server holds its most connections.
+    #[error("the server holds its most connections")]
+    ServerFull,
+    /// The peer's address holds its most connections.
+    #[error("too many connections from this address")]
+    IpLimit,
+    /// Too many connections are still in their handshake.
+    #[error("too many pending handshakes")]
+    HandshakeLimit,
+    /// The transport, WebSocket or tickwire handshake did not finish in
+    /// time.
+    #[error("the handshake did not finish in time")]
+    HandshakeTimeout,
+    /// The WebSocket upgrade (or QUIC control stream) failed.
+    #[error("the handshake failed")]
+    HandshakeFailed,
+    /// The TLS handshake failed (plain TCP to the TLS port, no common
+    /// ALPN, a refused certificate).
+    #[error("the TLS handshake failed")]
+    TlsHandshakeFailed,
+}
+
+impl Label for Rejection {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::ServerFull => "server_full",
+            Self::IpLimit => "ip_limit",
+            Self::HandshakeLimit => "handshake_limit",
+            Self::HandshakeTimeout => "handshake_timeout",
+            Self::HandshakeFailed => "handshake_failed",
+            Self::TlsHandshakeFailed => "tls_handshake_failed",
+        }
+    }
+}
+
+/// Why a player's input was not used (`tickwire_inputs_dropped_total{reason}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputDrop {
+    /// Not newer than the last input taken.
+    #[error("stale")]
+    Stale,
+    /// The newest input did not decode (or the message carried none, or
+    /// too many).
+    #[error("undecodable")]
+    Undecodable,
+    /// The game rejected the decoded input.
+    #[error("invalid")]
+    Invalid,
+    /// The sender is no player (a spectator, or in no room).
+    #[error("not a player")]
+    NotAPlayer,
+    /// The room's queue was full.
+    #[error("the room's queue is full")]
+    QueueFull,
+}
+
+impl Label for InputDrop {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Stale => "stale",
+            Self::Undecodable => "undecodable",
+            Self::Invalid => "invalid",
+            Self::NotAPlayer => "not_a_player",
+            Self::QueueFull => "queue_full",
+        }
+    }
+}
+
+/// A failure of the server's own machinery, counted in
+/// `tickwire_errors_total{kind}` beside refusals and closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// A write to a client took longer than `write_ms`.
+    #[error("a write took too long")]
+    SlowConsumer,
+    /// A client's outbox was full; a message for it was dropped.
+    #[error("the client's outbox is full")]
+    OutboxFull,
+    /// `accept()` failed (out of file descriptors and the like).
+    #[error("accept failed")]
+    AcceptFailed,
+}
+
+impl Label for Fault {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::SlowConsumer => "slow_consumer",
+            Self::OutboxFull => "control_queue_full",
+            Self::AcceptFailed => "accept_failed",
+        }
+    }
+}
+
+/// A request that is not valid in the session's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WrongState {
+    /// `Hello` after the handshake.
+    #[error("already greeted")]
+    AlreadyGreeted,
+    /// A lobby request from a room member.
+    #[error("leave your room first")]
+    InRoom,
+    /// `LeaveRoom` from the lobby.
+    #[error("not in a room")]
+    NotInRoom,
+    /// Inputs, acks or events from the lobby.
+    #[error("join a room first")]
+    NotJoined,
+}
+
+/// A refused request: the session goes on, and the client gets an
+/// [`ErrorMessage`] with [`Refusal::code`] and this text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The lobby refused (no such room, full, too many rooms, invalid).
+    #[error(transparent)]
+    Lobby(#[from] LobbyError),
+    /// The game refused (bad options, join refused, invalid input).
+    #[error(transparent)]
+    Game(#[from] GameError),
+    /// Not valid in the session's state.
+    #[error(transparent)]
+    WrongState(#[from] WrongState),
+    /// An event name out of bounds.
+    #[error("event name must be 1..={max} bytes")]
+    BadEventName {
+        /// The longest name allowed.
+        max: usize,
+    },
+    /// The room closed while the client was joining.
+    #[error("the room has closed")]
+    RoomClosed,
+    /// The client is already a member of the room.
+    #[error("already a member of this room")]
+    AlreadyMember,
+    /// A spectator sent inputs.
+    #[error("spectators send no inputs")]
+    NotAPlayer,
+    /// An input was refused.
+    #[error("input {seq} rejected: {why}")]
+    Input {
+        /// The newest sequence number of the message.
+        seq: u32,
+        /// Why.
+        why: InputDrop,
+    },
+}
+
+impl Refusal {
+    /// The wire error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Lobby(e) => e.code(),
+            Self::Game(GameError::BadOption { .. }) => ErrorCode::BadOptions,
+            Self::Game(GameError::JoinRefused(_)) => ErrorCode::JoinRefused,
+            Self::Game(GameError::InvalidInput(_)) | Self::Input { .. } => ErrorCode::InvalidInput,
+            Self::WrongState(WrongState::AlreadyGreeted) => ErrorCode::InvalidRequest,
+            Self::WrongState(WrongState::InRoom) => ErrorCode::AlreadyInRoom,
+            Self::WrongState(WrongState::NotInRoom | WrongState::NotJoined) => {
+                ErrorCode::NotInRoom
+            }
+            Self::BadEventName { .. } | Self::AlreadyMember => ErrorCode::InvalidRequest,
+            Self::RoomClosed => ErrorCode::RoomNotFound,
+            Self::NotAPlayer => ErrorCode::NotAPlayer,
+        }
+    }
+
+    /// The message the client gets.
+    pub fn to_message(&self, request_id: Option<u32>) -> ErrorMessage {
+        ErrorMessage {
+            request_id,
+            code: self.code(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl Label for Refusal {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Lobby(e) => e.kind(),
+            Self::Game(GameError::BadOption { .. }) => "bad_options",
+            Self::Game(GameError::JoinRefused(_)) => "join_refused",
+            Self::Game(GameError::InvalidInput(_)) => "invalid_input",
+            Self::WrongState(_) => "wrong_state",
+            Self::BadEventName { .. } => "bad_event",
+            Self::RoomClosed => "room_not_found",
+            Self::AlreadyMember => "already_member",
+            Self::NotAPlayer => "not_a_player",
+            Self::Input { why, .. } => why.label(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_keep_their_wire_codes_messages_and_labels() {
+        let r = Refusal::from(WrongState::InRoom);
+        assert_eq!(r.code(), ErrorCode::AlreadyInRoom);
+        assert_eq!(r.to_string(), "leave your room first");
+        assert_eq!(r.label(), "wrong_state");
+        let r = Refusal::from(LobbyError::RoomFull);
+        assert_eq!(
+            (r.code(), r.label()),
+            (ErrorCode::RoomFull, "room_full")
+        );
+        let r = Refusal::Input {
+            seq: 7,
+            why: InputDrop::Invalid,
+        };
+        assert_eq!(r.to_message(None).message, "input 7 rejected: invalid");
+        assert_eq!(r.code(), ErrorCode::InvalidInput);
+        assert_eq!(
+            Refusal::BadEventName { max: 64 }.to_string(),
+            "event name must be 1..=64 bytes"
+        );
+        assert_eq!(CloseReason::UnsupportedFrame.label(), "text_frame");
+        assert_eq!(Rejection::TlsHandshakeFailed.label(), "tls_handshake_failed");
+        assert_eq!(Fault::OutboxFull.label(), "control_queue_full");
+    }
+}

@@ -1,0 +1,137 @@
+//! Admission (shell): the connection caps every listener goes through: all
+//! connections, one address's, connections still in their handshake, and
+//! refused connections lingering to deliver their refusal. Not generic
+//! over the game.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Limits;
+use crate::reason::Rejection;
+
+/// Refused connections drained at once; past this, refused sockets are
+/// dropped straight away.
+const REFUSALS_LINGERING: usize = 64;
+
+/// The caps, shared by every listener of one server.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    max_per_ip: usize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    connections: Arc<Semaphore>,
+    handshakes: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
+}
+
+/// What a connection holds while it lives; dropping it frees the slots.
+#[derive(Debug)]
+pub(crate) struct ConnectionPermits {
+    _connection: OwnedSemaphorePermit,
+    _ip: IpSlot,
+}
+
+/// One address's connection slot, held until dropped.
+#[derive(Debug)]
+struct IpSlot {
+    admission: Arc<Admission>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut per_ip = self.admission.per_ip();
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Admission {
+    /// Caps from the server's limits.
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self {
+            max_per_ip: limits.max_connections_per_ip,
+            per_ip: Mutex::new(HashMap::new()),
+            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            handshakes: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
+            refusals: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
+        }
+    }
+
+    fn per_ip(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.per_ip.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the slots a new connection from `peer` needs (one of all
+    /// connections, one of its address's, a pending-handshake permit), or
+    /// says which limit refuses it.
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        peer: SocketAddr,
+    ) -> Result<(ConnectionPermits, OwnedSemaphorePermit), Rejection> {
+        let connection = Arc::clone(&self.connections)
+            .try_acquire_owned()
+            .map_err(|_| Rejection::ServerFull)?;
+        let ip = {
+            let mut per_ip = self.per_ip();
+            let count = per_ip.entry(peer.ip()).or_insert(0);
+            if *count >= self.max_per_ip {
+                return Err(Rejection::IpLimit);
+            }
+            *count += 1;
+            IpSlot {
+                admission: Arc::clone(self),
+                ip: peer.ip(),
+            }
+        };
+        let handshake = Arc::clone(&self.handshakes)
+            .try_acquire_owned()
+            .map_err(|_| Rejection::HandshakeLimit)?;
+        Ok((
+            ConnectionPermits {
+                _connection: connection,
+                _ip: ip,
+            },
+            handshake,
+        ))
+    }
+
+    /// A place for a refused connection to linger in, if one is free.
+    pub(crate) fn linger_permit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.refusals).try_acquire_owned().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_refuse_with_their_reason_and_free_their_slots_when_dropped() {
+        let limits = Limits {
+            max_connections: 3,
+            max_connections_per_ip: 2,
+            max_pending_handshakes: 2,
+            ..Limits::default()
+        };
+        let admission = Arc::new(Admission::new(&limits));
+        let a: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+        let b: SocketAddr = "127.0.0.2:1".parse().expect("addr");
+        let first = admission.admit(a).expect("first");
+        let second = admission.admit(a).expect("second");
+        assert_eq!(admission.admit(a).err(), Some(Rejection::IpLimit));
+        assert_eq!(admission.admit(b).err(), Some(Rejection::HandshakeLimit));
+        drop(first.1);
+        let third = admission.admit(b).expect("a handshake permit is free again");
+        assert_eq!(admission.admit(b).err(), Some(Rejection::ServerFull));
+        drop((second, third));
+        assert!(admission.admit(a).is_ok(), "every slot freed");
+        assert!(admission.per_ip().len() <= 1);
+    }
+}
