@@ -3,7 +3,7 @@
 //! once a second.
 //!
 //! ```sh
-//! cargo run --release -p tickwire-server &
+//! cargo run --release -p tickwire-server-cli &
 //! cargo run --release -p tickwire-bot --example play -- ws://127.0.0.1:7000/ws 10
 //! ```
 

@@ -41,7 +41,9 @@ impl Size {
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// No server binary.
-    #[error("server binary not found at {0} (build it: cargo build --release -p tickwire-server)")]
+    #[error(
+        "server binary not found at {0} (build it: cargo build --release -p tickwire-server-cli)"
+    )]
     NoServer(PathBuf),
     /// The OS refused something.
     #[error("{what}: {source}")]

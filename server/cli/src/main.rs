@@ -1,7 +1,11 @@
 //! `tickwire-server`: runs a server with the built-in arena game.
 //!
 //! Flags override the optional TOML file (`--config`), which overrides the
-//! defaults.
+//! defaults. This binary is its own package (`tickwire-server-cli`), so the
+//! command line (clap), logging setup (tracing-subscriber), the TOML file
+//! (toml) and the open-file limit (rlimit) stay out of the
+//! `tickwire-server` library a studio embeds; the library only takes a
+//! ready [`ServerConfig`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +19,7 @@ use tickwire_shared::tick::TickRate;
 
 /// tickwire: an authoritative game state server (arena game built in).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "tickwire-server", version, about)]
 struct Cli {
     /// TOML file with server settings (see `ServerConfig`; flags win).
     #[arg(long, short = 'c')]
