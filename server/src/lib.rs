@@ -52,6 +52,8 @@ pub mod room;
 pub(crate) mod runtime;
 pub mod session;
 pub mod shutdown;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tls;
 pub mod transport;
 

@@ -1,0 +1,452 @@
+//! Session behaviour in virtual time: handshake and idle timeouts, floods,
+//! acks and baselines, ping timing, leave and rejoin, wrong-state
+//! requests, and the order of what a member receives. Deterministic and
+//! fast: no sockets, no sleeps.
+
+use std::time::Duration;
+
+use tickwire_shared::arena::{Arena, ArenaInput};
+use tickwire_shared::codec;
+use tickwire_shared::game::GameOptions;
+use tickwire_shared::ids::RoomId;
+use tickwire_shared::protocol::{
+    Ack, ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, Inputs, JoinRoom, LeaveReason,
+    LeaveRoom, ListRooms, Ping, Role, RoomEvent, RoomTarget, ServerMessage, Visibility,
+};
+use tickwire_shared::tick::Tick;
+
+use super::{ClientId, Harness};
+use crate::config::ServerConfig;
+use crate::outbox::Delivery;
+use crate::session::State;
+
+/// One tick at the arena's 30 Hz.
+const TICK: Duration = Duration::from_nanos(33_333_334);
+
+fn harness() -> Harness<Arena> {
+    Harness::new(ServerConfig::default(), Default::default())
+}
+
+/// A greeted client, its `Welcome` consumed.
+fn greeted(h: &mut Harness<Arena>, name: &str) -> ClientId {
+    let c = h.connect();
+    h.hello(c, name);
+    let got = h.received(c);
+    assert!(
+        matches!(got.first(), Some(ServerMessage::Welcome(_))),
+        "Welcome first: {got:?}"
+    );
+    c
+}
+
+fn create(request_id: u32, join_as: Option<Role>) -> ClientMessage {
+    ClientMessage::CreateRoom(CreateRoom {
+        request_id,
+        name: "room".into(),
+        visibility: Visibility::Public,
+        max_players: 4,
+        options: GameOptions::default(),
+        join_as,
+    })
+}
+
+/// Creates a room and joins it; returns the room once `Joined` arrived.
+fn in_new_room(h: &mut Harness<Arena>, c: ClientId) -> RoomId {
+    h.send(c, &create(1, Some(Role::Player)));
+    h.advance(TICK);
+    let joined = h
+        .received(c)
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::Joined(j) => Some(j),
+            _ => None,
+        })
+        .expect("joined at the room's next tick");
+    joined.room.id
+}
+
+fn join(h: &mut Harness<Arena>, c: ClientId, room: RoomId, role: Role) {
+    h.send(
+        c,
+        &ClientMessage::JoinRoom(JoinRoom {
+            request_id: 2,
+            target: RoomTarget::Id(room),
+            role,
+        }),
+    );
+    h.advance(TICK);
+}
+
+fn error_codes(messages: &[ServerMessage]) -> Vec<ErrorCode> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Error(e) => Some(e.code),
+            _ => None,
+        })
+        .collect()
+}
+
+fn updates(messages: &[ServerMessage]) -> Vec<&tickwire_shared::protocol::Update> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Update(u) => Some(u),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_client_that_never_says_hello_is_closed_at_the_handshake_deadline() {
+    let mut h = harness();
+    let c = h.connect();
+    h.advance(Duration::from_millis(4_999));
+    assert!(h.closed(c).is_none(), "not before the deadline");
+    h.advance(Duration::from_millis(1));
+    let closing = h.closed(c).expect("closed at the deadline");
+    assert_eq!(closing.reason, CloseReason::HandshakeTimeout);
+    assert!(closing.tell);
+    assert!(matches!(
+        h.received(c).as_slice(),
+        [ServerMessage::Rejected(r)] if r.reason == CloseReason::HandshakeTimeout
+    ));
+    let text = h.metrics().render();
+    assert!(text.contains("tickwire_connections_rejected_total{reason=\"handshake_timeout\"} 1"));
+}
+
+#[test]
+fn the_first_message_must_be_a_valid_hello() {
+    let mut h = harness();
+    let c = h.connect();
+    h.send(c, &ClientMessage::ListRooms(ListRooms { request_id: 1 }));
+    assert_eq!(
+        h.closed(c).map(|c| c.reason),
+        Some(CloseReason::ProtocolViolation)
+    );
+    let c = h.connect();
+    h.send_raw(c, vec![0xff, 0xff, 0xff]);
+    assert_eq!(
+        h.closed(c).map(|c| c.reason),
+        Some(CloseReason::MalformedFrame)
+    );
+    let c = h.connect();
+    h.hello(c, "");
+    assert_eq!(
+        h.closed(c).map(|c| c.reason),
+        Some(CloseReason::ProtocolViolation)
+    );
+}
+
+#[test]
+fn silence_is_an_idle_timeout_within_one_heartbeat() {
+    let mut h = harness();
+    let quiet = greeted(&mut h, "quiet");
+    let chatty = greeted(&mut h, "chatty");
+    for _ in 0..16 {
+        h.advance(Duration::from_secs(1));
+        h.send(chatty, &ClientMessage::Ping(Ping { sent_at_us: 1 }));
+    }
+    assert_eq!(
+        h.closed(quiet).map(|c| c.reason),
+        Some(CloseReason::IdleTimeout),
+        "15 s of silence, checked every 1 s heartbeat"
+    );
+    assert!(h.closed(chatty).is_none(), "a client that talks stays");
+    // Keep-alives the transport answered count as life too.
+    let keeper = greeted(&mut h, "keeper");
+    for _ in 0..20 {
+        h.advance(Duration::from_secs(1));
+        h.keepalive(keeper);
+    }
+    assert!(h.closed(keeper).is_none());
+}
+
+#[test]
+fn the_lobby_heartbeat_pings_every_interval() {
+    let mut h = harness();
+    let c = greeted(&mut h, "c");
+    h.advance(Duration::from_millis(3_500));
+    let pings = h
+        .received(c)
+        .iter()
+        .filter(|m| matches!(m, ServerMessage::Ping(_)))
+        .count();
+    assert_eq!(pings, 4, "one at once after Welcome, then at 1 s, 2 s and 3 s");
+}
+
+#[test]
+fn a_flood_is_closed_and_counted() {
+    let mut h = harness();
+    let c = greeted(&mut h, "flooder");
+    let ping = ClientMessage::Ping(Ping { sent_at_us: 1 });
+    for _ in 0..241 {
+        h.send(c, &ping);
+    }
+    let closing = h.closed(c).expect("closed");
+    assert_eq!(closing.reason, CloseReason::Flooding);
+    let got = h.received(c);
+    assert!(
+        matches!(got.last(), Some(ServerMessage::Close(Close { reason: CloseReason::Flooding, .. }))),
+        "told why, last"
+    );
+    assert!(h.metrics().render().contains("tickwire_sessions_closed_total{reason=\"flooding\"} 1"));
+}
+
+#[test]
+fn wrong_state_requests_get_typed_errors_and_the_session_goes_on() {
+    let mut h = harness();
+    let c = greeted(&mut h, "c");
+    h.send(c, &ClientMessage::LeaveRoom(LeaveRoom { request_id: 7 }));
+    h.send(
+        c,
+        &ClientMessage::Ack(Ack { tick: Tick(1) }),
+    );
+    assert_eq!(
+        error_codes(&h.received(c)),
+        vec![ErrorCode::NotInRoom, ErrorCode::NotInRoom]
+    );
+    let room = in_new_room(&mut h, c);
+    h.send(c, &create(3, None));
+    h.hello(c, "again");
+    let got = h.received(c);
+    assert_eq!(
+        error_codes(&got),
+        vec![ErrorCode::AlreadyInRoom, ErrorCode::InvalidRequest]
+    );
+    assert_eq!(h.session(c).room(), Some(room), "still in its room");
+    assert!(h.closed(c).is_none());
+    // An unknown room is refused by the lobby, not the room.
+    let d = greeted(&mut h, "d");
+    h.send(
+        d,
+        &ClientMessage::JoinRoom(JoinRoom {
+            request_id: 9,
+            target: RoomTarget::Id(RoomId(999)),
+            role: Role::Player,
+        }),
+    );
+    assert_eq!(error_codes(&h.received(d)), vec![ErrorCode::RoomNotFound]);
+    assert_eq!(h.session(d).state(), &State::Lobby);
+}
+
+#[test]
+fn joined_comes_before_the_first_update_and_updates_are_latest_wins() {
+    let mut h = harness();
+    let c = greeted(&mut h, "c");
+    h.send(c, &create(1, Some(Role::Player)));
+    assert!(
+        matches!(h.session(c).state(), State::Requesting { request_id: 1 }),
+        "waits for the room"
+    );
+    h.advance(TICK * 3);
+    let got = h.received_with_delivery(c);
+    let first_update = got
+        .iter()
+        .position(|(m, _)| matches!(m, ServerMessage::Update(_)))
+        .expect("updates");
+    let joined = got
+        .iter()
+        .position(|(m, _)| matches!(m, ServerMessage::Joined(_)))
+        .expect("joined");
+    assert!(joined < first_update);
+    for (message, delivery) in &got {
+        let expected = if matches!(message, ServerMessage::Update(_)) {
+            Delivery::LatestWins
+        } else {
+            Delivery::Reliable
+        };
+        assert_eq!(*delivery, expected, "{message:?}");
+    }
+}
+
+#[test]
+fn acks_move_the_baseline_and_stale_acks_fall_back_to_full_snapshots() {
+    let mut h = harness();
+    let c = greeted(&mut h, "c");
+    let room = in_new_room(&mut h, c);
+    h.advance(TICK * 2);
+    let got = h.received(c);
+    let ups = updates(&got);
+    assert!(ups.iter().all(|u| u.baseline.is_none()), "no ack yet: full snapshots");
+    let acked = ups.last().expect("an update").tick;
+    h.send(c, &ClientMessage::Ack(Ack { tick: acked }));
+    h.advance(TICK * 2);
+    let got = h.received(c);
+    let ups = updates(&got);
+    assert!(
+        ups.iter().skip(1).all(|u| u.baseline == Some(acked)),
+        "deltas against the acked tick: {:?}",
+        ups.iter().map(|u| u.baseline).collect::<Vec<_>>()
+    );
+    // 40 ticks later the baseline is older than max_baseline_age (32).
+    h.advance(TICK * 40);
+    let now_tick = h.room_tick(room).expect("room");
+    let got = h.received(c);
+    let last = updates(&got).last().map(|u| (u.tick, u.baseline));
+    assert_eq!(last, Some((now_tick, None)), "too old: a full snapshot again");
+}
+
+#[test]
+fn the_room_pings_members_on_ticks_and_answers_their_pings_with_updates() {
+    let mut h = harness();
+    let c = greeted(&mut h, "c");
+    in_new_room(&mut h, c);
+    h.advance(TICK * 31);
+    let got = h.received(c);
+    // Every ping the room sends directly follows an update of the same tick.
+    let mut room_pings = 0;
+    for pair in got.windows(2) {
+        if let [ServerMessage::Update(_), ServerMessage::Ping(_)] = pair {
+            room_pings += 1;
+        }
+    }
+    let pings = got
+        .iter()
+        .filter(|m| matches!(m, ServerMessage::Ping(_)))
+        .count();
+    assert_eq!(room_pings, 1, "one ping a second (30 ticks), after an update");
+    assert_eq!(pings, 1, "no lobby pings in a room");
+    // Without a direct writer the answer to a client ping leaves at once.
+    h.send(c, &ClientMessage::Ping(Ping { sent_at_us: 42 }));
+    let got = h.received(c);
+    assert!(
+        matches!(got.as_slice(), [ServerMessage::Pong(p)] if p.ping_sent_at_us == 42 && p.held_us == 0),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn leave_and_rejoin_free_and_take_the_seat_and_no_update_follows_left() {
+    let mut h = harness();
+    let c = greeted(&mut h, "c");
+    let room = in_new_room(&mut h, c);
+    h.advance(TICK * 2);
+    h.received(c);
+    h.send(c, &ClientMessage::LeaveRoom(LeaveRoom { request_id: 5 }));
+    assert!(matches!(h.session(c).state(), State::Leaving { .. }));
+    // What the client sends meanwhile waits, in order, for the answer.
+    h.send(c, &ClientMessage::ListRooms(ListRooms { request_id: 6 }));
+    h.advance(TICK * 3);
+    let got = h.received(c);
+    let left = got
+        .iter()
+        .position(|m| {
+            matches!(m, ServerMessage::Left(l) if l.request_id == Some(5) && l.reason == LeaveReason::Requested)
+        })
+        .expect("Left");
+    assert!(
+        got[left..].iter().all(|m| !matches!(m, ServerMessage::Update(_))),
+        "no update after Left: {got:?}"
+    );
+    let list = got
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::RoomList(l) if l.request_id == 6 => Some(l),
+            _ => None,
+        })
+        .expect("the list, after Left");
+    assert_eq!(list.rooms.len(), 1);
+    assert_eq!(list.rooms[0].players, 0, "the seat is free when Left arrives");
+    join(&mut h, c, room, Role::Player);
+    assert_eq!(h.session(c).room(), Some(room), "rejoined");
+    h.advance(TICK);
+    assert!(!updates(&h.received(c)).is_empty());
+}
+
+#[test]
+fn inputs_reach_the_room_bad_inputs_and_spectator_inputs_are_refused() {
+    let mut h = harness();
+    let player = greeted(&mut h, "p");
+    let room = in_new_room(&mut h, player);
+    let watcher = greeted(&mut h, "w");
+    join(&mut h, watcher, room, Role::Spectator);
+    h.received(player);
+    h.received(watcher);
+    let mut input = Vec::new();
+    codec::encode_value(
+        &ArenaInput {
+            move_x: f32::NAN,
+            move_y: 0.0,
+            aim: 0.0,
+            fire: false,
+        },
+        &mut input,
+    )
+    .expect("encodes");
+    let inputs = |seq| {
+        ClientMessage::Inputs(Inputs {
+            newest_seq: seq,
+            inputs: vec![input.clone()],
+            ack: None,
+        })
+    };
+    h.send(player, &inputs(1));
+    h.send(watcher, &inputs(1));
+    h.advance(TICK);
+    assert_eq!(error_codes(&h.received(player)), vec![ErrorCode::InvalidInput]);
+    assert_eq!(error_codes(&h.received(watcher)), vec![ErrorCode::NotAPlayer]);
+    let text = h.metrics().render();
+    assert!(text.contains("tickwire_inputs_dropped_total{reason=\"invalid\"} 1"));
+    assert!(text.contains("tickwire_inputs_dropped_total{reason=\"not_a_player\"} 1"));
+}
+
+#[test]
+fn events_are_relayed_to_the_others_and_acked_to_the_sender() {
+    let mut h = harness();
+    let a = greeted(&mut h, "a");
+    let room = in_new_room(&mut h, a);
+    let b = greeted(&mut h, "b");
+    join(&mut h, b, room, Role::Player);
+    h.received(a);
+    h.received(b);
+    let event = |name: &str| {
+        ClientMessage::Event(RoomEvent {
+            name: name.into(),
+            data: vec![1, 2],
+            ack_id: Some(4),
+        })
+    };
+    h.send(a, &event("hi"));
+    h.advance(TICK);
+    assert!(h.received(b).iter().any(
+        |m| matches!(m, ServerMessage::Event(e) if e.name == "hi" && e.ack_id.is_none())
+    ));
+    assert!(h
+        .received(a)
+        .iter()
+        .any(|m| matches!(m, ServerMessage::EventReply(r) if r.ack_id == 4)));
+    h.send(a, &event(&"x".repeat(65)));
+    assert_eq!(error_codes(&h.received(a)), vec![ErrorCode::InvalidRequest]);
+}
+
+#[test]
+fn a_client_that_hangs_up_frees_its_seat_and_a_close_is_answered() {
+    let mut h = harness();
+    let a = greeted(&mut h, "a");
+    in_new_room(&mut h, a);
+    h.hang_up(a);
+    let closing = h.closed(a).expect("closed");
+    assert_eq!(closing.reason, CloseReason::Normal);
+    assert!(!closing.tell, "nobody to tell");
+    h.advance(TICK);
+    let b = greeted(&mut h, "b");
+    h.send(b, &ClientMessage::ListRooms(ListRooms { request_id: 1 }));
+    let got = h.received(b);
+    assert!(
+        matches!(got.as_slice(), [.., ServerMessage::RoomList(l)] if l.rooms[0].players == 0),
+        "{got:?}"
+    );
+    h.send(
+        b,
+        &ClientMessage::Close(Close {
+            reason: CloseReason::Normal,
+            message: "bye".into(),
+        }),
+    );
+    assert!(matches!(
+        h.received(b).last(),
+        Some(ServerMessage::Close(c)) if c.reason == CloseReason::Normal
+    ));
+    assert_eq!(h.closed(b).map(|c| c.tell), Some(true));
+}
