@@ -234,6 +234,11 @@ fn link_error(e: WsError) -> LinkError {
 /// payload is at most 125 bytes (RFC 6455 §5.5), two of them the code.
 const MAX_CLOSE_REASON: usize = 123;
 
+/// How long a close frame we sent first waits for the peer's answer
+/// before we shut our side down anyway: half of `LINGER`, so that hanging
+/// up fits in the rest (an answer that comes later is still read, and
+/// discarded, while we wait for the peer to hang up).
+const ANSWER_WAIT: Duration = Duration::from_millis(500);
 /// How long shutting our side down may take on its own (TLS writes its
 /// `close_notify` first), even when the closing handshake used up
 /// `LINGER`.
@@ -317,8 +322,9 @@ enum Closing {
 ///   violation gets (1002, or 1007 for invalid UTF-8); [`Link::close`]
 ///   sends that code instead of the tickwire reason's own.
 /// - The server closes first: [`Link::close`] sends a close frame with the
-///   code and the message, waits for the client's answer, shuts our side
-///   down and waits for the client to hang up (all at most `LINGER`).
+///   code and the message, waits for the client's answer (at most
+///   `ANSWER_WAIT`), shuts our side down and waits for the client to hang
+///   up (all at most `LINGER`).
 #[derive(Debug)]
 pub struct WsLink<S> {
     ws: WebSocketStream<S>,
@@ -454,10 +460,10 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
     /// Runs the closing handshake: sends the close frame (the code of a
     /// WebSocket violation `recv` reported, else `reason`'s, and `message`
     /// cut to 123 bytes), then reads and discards until the peer's
-    /// answering close frame, then hangs up, all within `LINGER`. A
-    /// flooder always has unread input; once it answers our close frame,
-    /// it has read everything before it. Where the peer closed first, only
-    /// finishes answering it.
+    /// answering close frame (at most `ANSWER_WAIT`), then hangs up, all
+    /// within `LINGER`. A flooder always has unread input; once it answers
+    /// our close frame, it has read everything before it. Where the peer
+    /// closed first, only finishes answering it.
     async fn close(&mut self, reason: CloseReason, message: &str) {
         if self.closed().await {
             return;
@@ -483,7 +489,7 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
                 }
             }
         };
-        let _ = tokio::time::timeout_at(deadline, handshake).await;
+        let _ = tokio::time::timeout(ANSWER_WAIT, handshake).await;
         self.hang_up(deadline).await;
     }
 
