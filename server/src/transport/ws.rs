@@ -34,8 +34,10 @@ const READ_BUFFER: usize = 512;
 const PEEK_LIMIT: usize = 2048;
 /// Pause between looks at a request head that has not fully arrived.
 const PEEK_RETRY: Duration = Duration::from_millis(5);
-/// How long a closing connection waits for the peer's close frame (or, for
-/// a refused connection, for the peer to hang up), draining what it sends.
+/// How long a closing connection lingers, draining what the peer sends: a
+/// WebSocket's closing handshake (the wait for the peer's close frame, at
+/// most `ANSWER_WAIT` of it) and the wait for the peer to hang up after
+/// ours, or, for a refused connection, the wait for the peer to hang up.
 /// A well-behaved peer answers within a round trip; this bounds what a
 /// misbehaving one can hold, and keeps a graceful shutdown (close message
 /// write, then this) well inside its default 3 s.
