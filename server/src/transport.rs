@@ -22,7 +22,11 @@ pub enum Incoming {
     Frame(Bytes),
     /// A keep-alive or control frame the transport answered itself.
     Control,
-    /// The peer closed (cleanly or not); nothing more will come.
+    /// The peer closed (cleanly or not); nothing more will come. A
+    /// transport with a closing handshake of its own has completed it
+    /// before returning this (the WebSocket link has answered the client's
+    /// close frame and hung up), so the session need not close the link,
+    /// though doing so is harmless.
     Closed,
     /// The peer broke the transport's rules; the session closes with this
     /// reason.

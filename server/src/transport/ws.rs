@@ -35,8 +35,10 @@ const READ_BUFFER: usize = 512;
 const PEEK_LIMIT: usize = 2048;
 /// Pause between looks at a request head that has not fully arrived.
 const PEEK_RETRY: Duration = Duration::from_millis(5);
-/// How long a closing connection waits for the peer's close frame (or, for
-/// a refused connection, for the peer to hang up), draining what it sends.
+/// How long a closing connection lingers, draining what the peer sends: a
+/// WebSocket's closing handshake (the wait for the peer's close frame, at
+/// most `ANSWER_WAIT` of it) and the wait for the peer to hang up after
+/// ours, or, for a refused connection, the wait for the peer to hang up.
 /// A well-behaved peer answers within a round trip; this bounds what a
 /// misbehaving one can hold, and keeps a graceful shutdown (close message
 /// write, then this) well inside its default 3 s.
@@ -231,69 +233,257 @@ fn link_error(e: WsError) -> LinkError {
     }
 }
 
+/// The longest close reason a close frame carries: a control frame's
+/// payload is at most 125 bytes (RFC 6455 §5.5), two of them the code.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// How long a close frame we sent first waits for the peer's answer
+/// before we shut our side down anyway: half of `LINGER`, so that hanging
+/// up fits in the rest (an answer that comes later is still read, and
+/// discarded, while we wait for the peer to hang up).
+const ANSWER_WAIT: Duration = Duration::from_millis(500);
+/// How long shutting our side down may take on its own (TLS writes its
+/// `close_notify` first), even when the closing handshake used up
+/// `LINGER`.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(100);
+
+/// A WebSocket-level violation by the client: the close code RFC 6455
+/// gives it and what to tell the client. `None` for what is no violation
+/// of the WebSocket protocol itself: a dropped connection, an IO error, or
+/// a frame over our size limit (which keeps tickwire's own close code).
+fn ws_violation(error: &WsError) -> Option<(CloseCode, &'static str)> {
+    let protocol = |what| Some((CloseCode::Protocol, what));
+    match error {
+        WsError::Protocol(e) => match e {
+            // The peer dropped the connection without a close frame: an
+            // abrupt disconnect, not a protocol violation.
+            ProtocolError::ResetWithoutClosingHandshake => None,
+            ProtocolError::UnmaskedFrameFromClient => protocol("unmasked frame from a client"),
+            ProtocolError::NonZeroReservedBits => protocol("reserved bits set"),
+            ProtocolError::InvalidOpcode(_)
+            | ProtocolError::UnknownControlFrameType(_)
+            | ProtocolError::UnknownDataFrameType(_) => protocol("reserved opcode"),
+            ProtocolError::ControlFrameTooBig => protocol("control frame over 125 bytes"),
+            ProtocolError::FragmentedControlFrame => protocol("fragmented control frame"),
+            ProtocolError::UnexpectedContinueFrame => {
+                protocol("continuation frame with nothing to continue")
+            }
+            ProtocolError::ExpectedFragment(_) => {
+                protocol("new message before the fragmented one ended")
+            }
+            ProtocolError::InvalidCloseSequence => protocol("malformed close frame"),
+            ProtocolError::ReceivedAfterClosing => protocol("frame after a close frame"),
+            _ => protocol("WebSocket protocol violation"),
+        },
+        // A close reason (or a text frame) that is not UTF-8: 1007, invalid
+        // frame payload data (RFC 6455 §7.4.1).
+        WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid UTF-8")),
+        _ => None,
+    }
+}
+
+/// `message` cut (at a character boundary) to what a close frame can
+/// carry.
+fn close_reason(message: &str) -> &str {
+    if message.len() <= MAX_CLOSE_REASON {
+        return message;
+    }
+    let mut end = MAX_CLOSE_REASON;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+/// Where the WebSocket closing handshake (RFC 6455 §7) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Closing {
+    /// Nobody has sent a close frame.
+    Open,
+    /// The peer sent a close frame and tungstenite has queued the answer
+    /// (the peer's code echoed, or 1002 for a code no endpoint may send):
+    /// the answer still has to be written and our side shut down.
+    AnswerOwed,
+    /// Our close frame (first or in answer) is written, or could not be,
+    /// and our side of the connection is shut down: nothing more is sent.
+    Done,
+}
+
 /// A [`Link`] over an upgraded WebSocket, on plain TCP or TLS.
+///
+/// Closing follows RFC 6455 §5.5.1 and §7 whichever side starts it:
+/// - The client closes first: [`Link::recv`] writes the answering close
+///   frame (tungstenite echoes the client's code, answers a close frame
+///   without a code with one without a code, and a code no endpoint may
+///   send, such as 1005 or 999, with 1002), shuts our side down and waits
+///   (at most `LINGER`) for the client to hang up, all before returning
+///   [`Incoming::Closed`]. The session need not call [`Link::close`]
+///   then (doing so is harmless); if it drops `recv` half-way, the next
+///   `recv`, `send`, `flush` or `close` finishes the answer.
+/// - The client broke the WebSocket protocol: `recv` reports
+///   [`Incoming::Violation`] and remembers the WebSocket close code the
+///   violation gets (1002, or 1007 for invalid UTF-8); [`Link::close`]
+///   sends that code instead of the tickwire reason's own.
+/// - The server closes first: [`Link::close`] sends a close frame with the
+///   code and the message, waits for the client's answer (at most
+///   `ANSWER_WAIT`), shuts our side down and waits for the client to hang
+///   up (all at most `LINGER`).
 #[derive(Debug)]
 pub struct WsLink<S> {
     ws: WebSocketStream<S>,
+    closing: Closing,
+    /// The close code of a WebSocket protocol violation `recv` reported,
+    /// which [`Link::close`] sends instead of the tickwire reason's code.
+    violation: Option<CloseCode>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> WsLink<S> {
     /// Wraps an upgraded stream.
     pub fn new(ws: WebSocketStream<S>) -> Self {
-        Self { ws }
+        Self {
+            ws,
+            closing: Closing::Open,
+            violation: None,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> WsLink<S> {
+    /// Stops the room's direct writes: nothing may follow a close frame.
+    fn stop_direct(&self) {
+        if let Some(direct) = self.ws.get_ref().direct() {
+            direct.allow(false);
+        }
+    }
+
+    /// Finishes answering the peer's close frame, if that is owed: writes
+    /// the answer tungstenite queued, then hangs up. Bounded by `LINGER`.
+    async fn answer_close(&mut self) {
+        if self.closing != Closing::AnswerOwed {
+            return;
+        }
+        self.stop_direct();
+        let deadline = tokio::time::Instant::now() + LINGER;
+        // Writes the queued answer; tungstenite then reports the handshake
+        // finished, which `flush` passes on as success.
+        let _ = tokio::time::timeout_at(deadline, self.ws.flush()).await;
+        self.hang_up(deadline).await;
+    }
+
+    /// Ends our side once the close frames are exchanged (or cannot be):
+    /// shuts our side down, so that the client sees the end right after
+    /// our close frame (RFC 6455 §7.1.1: the server closes the TCP
+    /// connection first), then reads and discards until the client hangs
+    /// up too (until `deadline`, at most `LINGER_BYTES`). Dropping a socket
+    /// that still has unread input makes the kernel answer with a reset,
+    /// which destroys what the client has not read yet, our close frame
+    /// among it.
+    async fn hang_up(&mut self, deadline: tokio::time::Instant) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.closing = Closing::Done;
+        let stream = self.ws.get_mut();
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, stream.shutdown()).await;
+        let drain = async {
+            let mut buf = [0u8; 1024];
+            let mut drained = 0;
+            while drained < LINGER_BYTES {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => drained += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout_at(deadline, drain).await;
+    }
+
+    /// Whether nothing more may be sent, after finishing an owed answer.
+    async fn closed(&mut self) -> bool {
+        match self.closing {
+            Closing::Open => false,
+            Closing::AnswerOwed => {
+                self.answer_close().await;
+                true
+            }
+            Closing::Done => true,
+        }
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
+    /// The next frame. When the client closes, answers its close frame and
+    /// hangs up before returning [`Incoming::Closed`] (see [`WsLink`]).
     async fn recv(&mut self) -> Incoming {
-        match self.ws.next().await {
-            None => Incoming::Closed,
-            Some(Ok(Message::Binary(bytes))) => Incoming::Frame(bytes),
-            Some(Ok(Message::Text(_))) => Incoming::Violation(
-                CloseReason::UnsupportedFrame,
-                "text frames are not accepted",
-            ),
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Control,
-            Some(Ok(Message::Close(_))) => Incoming::Closed,
-            Some(Err(WsError::Capacity(_))) => Incoming::Violation(
+        if self.closed().await {
+            return Incoming::Closed;
+        }
+        let error = match self.ws.next().await {
+            None => return Incoming::Closed,
+            Some(Ok(Message::Binary(bytes))) => return Incoming::Frame(bytes),
+            Some(Ok(Message::Text(_))) => {
+                return Incoming::Violation(
+                    CloseReason::UnsupportedFrame,
+                    "text frames are not accepted",
+                );
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                return Incoming::Control;
+            }
+            Some(Ok(Message::Close(_))) => {
+                self.closing = Closing::AnswerOwed;
+                self.answer_close().await;
+                return Incoming::Closed;
+            }
+            Some(Err(error)) => error,
+        };
+        if let WsError::Capacity(_) = error {
+            return Incoming::Violation(
                 CloseReason::FrameTooLarge,
                 "frame or message over the size limit",
-            ),
-            // The peer dropped the connection without a close frame: an
-            // abrupt disconnect, not a protocol violation.
-            Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
-                Incoming::Closed
+            );
+        }
+        match ws_violation(&error) {
+            Some((code, message)) => {
+                self.violation = Some(code);
+                Incoming::Violation(CloseReason::ProtocolViolation, message)
             }
-            Some(Err(WsError::Protocol(_) | WsError::Utf8(_))) => Incoming::Violation(
-                CloseReason::ProtocolViolation,
-                "WebSocket protocol violation",
-            ),
-            Some(Err(_)) => Incoming::Closed,
+            None => Incoming::Closed,
         }
     }
 
     /// Every frame is reliable on a WebSocket.
     async fn send(&mut self, frame: Bytes, _delivery: Delivery) -> Result<(), LinkError> {
+        if self.closed().await {
+            return Err(LinkError::Closed);
+        }
         self.ws
             .send(Message::Binary(frame))
             .await
             .map_err(link_error)
     }
 
-    /// Runs the closing handshake: sends the close frame, then reads and
-    /// discards until the peer's answering close frame (at most
-    /// `LINGER`), then shuts our side down. Dropping a socket that still
-    /// has unread input makes the kernel answer with a reset, which destroys
-    /// what the peer has not read yet: the `Close` message and close frame
-    /// that tell it why. A flooder always has unread input; once it answers
-    /// our close frame, it has read everything before it.
+    /// Runs the closing handshake: sends the close frame (the code of a
+    /// WebSocket violation `recv` reported, else `reason`'s, and `message`
+    /// cut to 123 bytes), then reads and discards until the peer's
+    /// answering close frame (at most `ANSWER_WAIT`), then hangs up, all
+    /// within `LINGER`. A flooder always has unread input; once it answers
+    /// our close frame, it has read everything before it. Where the peer
+    /// closed first, only finishes answering it.
     async fn close(&mut self, reason: CloseReason, message: &str) {
-        use tokio::io::AsyncWriteExt;
+        if self.closed().await {
+            return;
+        }
+        self.stop_direct();
+        let deadline = tokio::time::Instant::now() + LINGER;
+        let code = self
+            .violation
+            .unwrap_or_else(|| CloseCode::from(reason.code()));
         let frame = CloseFrame {
-            code: CloseCode::from(reason.code()),
-            reason: message.to_owned().into(),
+            code,
+            reason: close_reason(message).to_owned().into(),
         };
         let handshake = async {
+            // After a read error the stream yields nothing more: the close
+            // frame is still written, and `hang_up` drains what follows.
             if self.ws.close(Some(frame)).await.is_err() {
                 return;
             }
@@ -303,8 +493,8 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
                 }
             }
         };
-        let _ = tokio::time::timeout(LINGER, handshake).await;
-        let _ = self.ws.get_mut().shutdown().await;
+        let _ = tokio::time::timeout(ANSWER_WAIT, handshake).await;
+        self.hang_up(deadline).await;
     }
 
     fn detach(&mut self) -> std::io::Result<()> {
@@ -321,6 +511,9 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
     }
 
     async fn flush(&mut self) -> Result<(), LinkError> {
+        if self.closed().await {
+            return Err(LinkError::Closed);
+        }
         self.ws.flush().await.map_err(link_error)
     }
 }
@@ -328,6 +521,55 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn websocket_violations_get_rfc_6455_close_codes() {
+        let code = |e: WsError| ws_violation(&e).map(|(code, _)| u16::from(code));
+        for e in [
+            ProtocolError::UnmaskedFrameFromClient,
+            ProtocolError::NonZeroReservedBits,
+            ProtocolError::InvalidOpcode(3),
+            ProtocolError::InvalidOpcode(0xb),
+            ProtocolError::ControlFrameTooBig,
+            ProtocolError::FragmentedControlFrame,
+            ProtocolError::UnexpectedContinueFrame,
+            ProtocolError::ExpectedFragment(Data::Binary),
+            ProtocolError::InvalidCloseSequence,
+            ProtocolError::ReceivedAfterClosing,
+        ] {
+            assert_eq!(code(WsError::Protocol(e.clone())), Some(1002), "{e:?}");
+        }
+        assert_eq!(code(WsError::Utf8("bad".into())), Some(1007));
+        // An abrupt disconnect, an IO error and an oversize frame are no
+        // WebSocket violations: a silent end, and tickwire's own code.
+        assert_eq!(
+            code(WsError::Protocol(
+                ProtocolError::ResetWithoutClosingHandshake
+            )),
+            None
+        );
+        assert_eq!(
+            code(WsError::Io(std::io::ErrorKind::BrokenPipe.into())),
+            None
+        );
+        let too_long = tokio_tungstenite::tungstenite::error::CapacityError::MessageTooLong {
+            size: 2,
+            max_size: 1,
+        };
+        assert_eq!(code(WsError::Capacity(too_long)), None);
+    }
+
+    #[test]
+    fn close_reasons_fit_a_control_frame() {
+        assert_eq!(close_reason("bye"), "bye");
+        let long = "x".repeat(200);
+        assert_eq!(close_reason(&long).len(), MAX_CLOSE_REASON);
+        // Cut at a character boundary: 'é' is two bytes.
+        let accents = "é".repeat(100);
+        let cut = close_reason(&accents);
+        assert_eq!(cut.len(), MAX_CLOSE_REASON - 1);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
 
     #[test]
     fn routes_by_method_path_and_upgrade_header() {
