@@ -161,8 +161,7 @@ impl Outbox {
                 } else {
                     Some(held)
                 };
-                if let Some(pong) = held.and_then(|h| encode(&ServerMessage::Pong(h.answer(now))))
-                {
+                if let Some(pong) = held.and_then(|h| encode(&ServerMessage::Pong(h.answer(now)))) {
                     queue.push_reliable(pong);
                 }
             }
@@ -338,7 +337,7 @@ mod tests {
             if !self.allowed.load(Ordering::Relaxed) || self.decline.load(Ordering::Relaxed) {
                 return DirectOutcome::Declined;
             }
-            let frames = frames.iter().map(|f| Bytes::clone(f)).collect();
+            let frames = frames.iter().copied().cloned().collect();
             self.writes.lock().expect("lock").push(frames);
             DirectOutcome::Written
         }
@@ -368,7 +367,10 @@ mod tests {
     fn frames_leave_in_the_order_they_were_queued_or_offered() {
         let outbox = Outbox::new(None, 8);
         let t = now();
-        assert!(outbox.offer_update(&frame(0), None, t).dropped, "not open yet");
+        assert!(
+            outbox.offer_update(&frame(0), None, t).dropped,
+            "not open yet"
+        );
         outbox.queue(Transmit::Frame(frame(1)), t);
         outbox.queue(Transmit::OpenUpdates, t);
         outbox.offer_update(&frame(2), Some(&frame(3)), t);

@@ -16,7 +16,7 @@ pub trait Label {
 
 impl Label for CloseReason {
     fn label(&self) -> &'static str {
-        CloseReason::label(*self)
+        Self::label(*self)
     }
 }
 
@@ -182,9 +182,7 @@ impl Refusal {
             Self::Game(GameError::InvalidInput(_)) | Self::Input { .. } => ErrorCode::InvalidInput,
             Self::WrongState(WrongState::AlreadyGreeted) => ErrorCode::InvalidRequest,
             Self::WrongState(WrongState::InRoom) => ErrorCode::AlreadyInRoom,
-            Self::WrongState(WrongState::NotInRoom | WrongState::NotJoined) => {
-                ErrorCode::NotInRoom
-            }
+            Self::WrongState(WrongState::NotInRoom | WrongState::NotJoined) => ErrorCode::NotInRoom,
             Self::BadEventName { .. } | Self::AlreadyMember => ErrorCode::InvalidRequest,
             Self::RoomClosed => ErrorCode::RoomNotFound,
             Self::NotAPlayer => ErrorCode::NotAPlayer,
@@ -229,10 +227,7 @@ mod tests {
         assert_eq!(r.to_string(), "leave your room first");
         assert_eq!(r.label(), "wrong_state");
         let r = Refusal::from(LobbyError::RoomFull);
-        assert_eq!(
-            (r.code(), r.label()),
-            (ErrorCode::RoomFull, "room_full")
-        );
+        assert_eq!((r.code(), r.label()), (ErrorCode::RoomFull, "room_full"));
         let r = Refusal::Input {
             seq: 7,
             why: InputDrop::Invalid,
@@ -244,7 +239,10 @@ mod tests {
             "event name must be 1..=64 bytes"
         );
         assert_eq!(CloseReason::UnsupportedFrame.label(), "text_frame");
-        assert_eq!(Rejection::TlsHandshakeFailed.label(), "tls_handshake_failed");
+        assert_eq!(
+            Rejection::TlsHandshakeFailed.label(),
+            "tls_handshake_failed"
+        );
         assert_eq!(Fault::OutboxFull.label(), "control_queue_full");
     }
 }

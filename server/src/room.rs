@@ -421,30 +421,41 @@ mod tests {
         };
         assert!(room.receive_inputs(p, &inputs(5, go)).unwrap() == InputVerdict::Accepted);
         assert!(
-            room.receive_inputs(p, &inputs(5, go)).unwrap() == InputVerdict::Dropped(InputDrop::Stale),
+            room.receive_inputs(p, &inputs(5, go)).unwrap()
+                == InputVerdict::Dropped(InputDrop::Stale),
             "duplicate"
         );
         assert!(
-            room.receive_inputs(p, &inputs(4, go)).unwrap() == InputVerdict::Dropped(InputDrop::Stale),
+            room.receive_inputs(p, &inputs(4, go)).unwrap()
+                == InputVerdict::Dropped(InputDrop::Stale),
             "older"
         );
         let nan = ArenaInput {
             move_x: f32::NAN,
             ..ArenaInput::default()
         };
-        assert!(room.receive_inputs(p, &inputs(6, nan)).unwrap() == InputVerdict::Dropped(InputDrop::Invalid));
+        assert!(
+            room.receive_inputs(p, &inputs(6, nan)).unwrap()
+                == InputVerdict::Dropped(InputDrop::Invalid)
+        );
         let garbage = Inputs {
             newest_seq: 7,
             inputs: vec![vec![0xff; 3]],
             ack: None,
         };
-        assert!(room.receive_inputs(p, &garbage).unwrap() == InputVerdict::Dropped(InputDrop::Undecodable));
+        assert!(
+            room.receive_inputs(p, &garbage).unwrap()
+                == InputVerdict::Dropped(InputDrop::Undecodable)
+        );
         let empty = Inputs {
             newest_seq: 8,
             inputs: vec![],
             ack: None,
         };
-        assert!(room.receive_inputs(p, &empty).unwrap() == InputVerdict::Dropped(InputDrop::Undecodable));
+        assert!(
+            room.receive_inputs(p, &empty).unwrap()
+                == InputVerdict::Dropped(InputDrop::Undecodable)
+        );
         // The valid input still drives the player.
         let before = room.game().player(p).unwrap().position;
         room.step();

@@ -465,7 +465,7 @@ impl Session {
     }
 
     /// The peer broke the transport's rules.
-    pub fn handle_violation(&mut self, now: Now, reason: CloseReason, message: &'static str) {
+    pub fn handle_violation(&mut self, now: Now, reason: CloseReason, message: String) {
         self.end(now, reason, message, true);
     }
 
@@ -504,7 +504,12 @@ impl Session {
                 let skip = u32::try_from(behind / every + 1).unwrap_or(u32::MAX);
                 self.next_beat = Some(beat + self.beat_every * skip);
                 if now.at.saturating_duration_since(self.last_heard) >= self.config.idle {
-                    return self.end(now, CloseReason::IdleTimeout, "nothing received in time", true);
+                    return self.end(
+                        now,
+                        CloseReason::IdleTimeout,
+                        "nothing received in time",
+                        true,
+                    );
                 }
                 if !matches!(self.state, State::Joined { .. }) {
                     // In a room the room pings, with the updates.
@@ -527,7 +532,10 @@ impl Session {
             }
             Answer::RoomCreated { request_id, room } => {
                 self.state = State::Lobby;
-                self.send(&ServerMessage::RoomCreated(RoomCreated { request_id, room }));
+                self.send(&ServerMessage::RoomCreated(RoomCreated {
+                    request_id,
+                    room,
+                }));
             }
             Answer::Refused {
                 request_id,
@@ -673,9 +681,7 @@ impl Session {
                 ClientMessage::CreateRoom(tickwire_shared::protocol::CreateRoom {
                     request_id, ..
                 })
-                | ClientMessage::JoinRoom(tickwire_shared::protocol::JoinRoom {
-                    request_id, ..
-                })
+                | ClientMessage::JoinRoom(tickwire_shared::protocol::JoinRoom { request_id, .. })
                 | ClientMessage::QuickJoin(tickwire_shared::protocol::QuickJoin {
                     request_id, ..
                 }),
@@ -749,7 +755,13 @@ impl Session {
     /// Ends the session: leaves its room, counts and logs why, and (with
     /// `tell`) queues the `Close` (or, before the handshake finished, the
     /// `Rejected`) that tells the client.
-    fn end(&mut self, now: Now, reason: CloseReason, message: impl Into<Cow<'static, str>>, tell: bool) {
+    fn end(
+        &mut self,
+        now: Now,
+        reason: CloseReason,
+        message: impl Into<Cow<'static, str>>,
+        tell: bool,
+    ) {
         if self.is_closed() {
             return;
         }

@@ -308,8 +308,7 @@ impl<G: Game> Harness<G> {
                 } => {
                     let player = self.clients[client.0].session.player();
                     let outbox = Arc::clone(&self.clients[client.0].outbox);
-                    let answer = match hosted.members.join(&mut hosted.room, player, role, outbox)
-                    {
+                    let answer = match hosted.members.join(&mut hosted.room, player, role, outbox) {
                         Ok(()) => Answer::Joined {
                             request_id,
                             room: info,
@@ -385,11 +384,12 @@ impl<G: Game> Harness<G> {
         let now = self.now();
         let mut progress = false;
         let client = &mut self.clients[id.0];
-        if client.closed.is_none() && client.session.wants_frames() {
-            if let Some(frame) = client.unread.pop_front() {
-                client.session.handle_frame(now, &frame);
-                progress = true;
-            }
+        if client.closed.is_none()
+            && client.session.wants_frames()
+            && let Some(frame) = client.unread.pop_front()
+        {
+            client.session.handle_frame(now, &frame);
+            progress = true;
         }
         while let Some(command) = self.clients[id.0].session.poll_command() {
             progress = true;
@@ -500,7 +500,13 @@ impl<G: Game> Harness<G> {
     }
 
     /// Reserves a seat; the room answers at its next tick.
-    fn join(&mut self, client: ClientId, room: RoomId, role: Role, request_id: u32) -> Option<Answer> {
+    fn join(
+        &mut self,
+        client: ClientId,
+        room: RoomId,
+        role: Role,
+        request_id: u32,
+    ) -> Option<Answer> {
         match self.lobby.reserve(room, role) {
             Err(e) => Some(Answer::Refused {
                 request_id,
@@ -519,7 +525,10 @@ impl<G: Game> Harness<G> {
         }
     }
 
-    fn create_room(&mut self, request: NewRoom) -> Result<tickwire_shared::protocol::RoomInfo, Refusal> {
+    fn create_room(
+        &mut self,
+        request: NewRoom,
+    ) -> Result<tickwire_shared::protocol::RoomInfo, Refusal> {
         self.lobby.check_new(&request)?;
         let id = self.lobby.next_id();
         let seed = self.config.seed.wrapping_add(u64::from(id.0));
@@ -528,7 +537,9 @@ impl<G: Game> Harness<G> {
         let info = self.lobby.create(
             request,
             || {
-                codes = codes.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                codes = codes
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
                 codes
             },
             |_| (),

@@ -28,9 +28,42 @@ pub enum Incoming {
     /// close frame and hung up), so the session need not close the link,
     /// though doing so is harmless.
     Closed,
-    /// The peer broke the transport's rules; the session closes with this
-    /// reason.
-    Violation(CloseReason, &'static str),
+    /// The peer broke the transport's rules; the session closes with
+    /// [`Violation::reason`].
+    Violation(Violation),
+}
+
+/// How a peer broke its transport's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// A WebSocket text frame: tickwire speaks binary frames only.
+    #[error("text frames are not accepted")]
+    TextFrame,
+    /// A WebSocket frame or message over the size limit.
+    #[error("frame or message over the size limit")]
+    MessageTooLarge,
+    /// A QUIC stream frame over the size limit.
+    #[error("frame over the size limit")]
+    FrameTooLarge,
+    /// A QUIC datagram over the size limit.
+    #[error("datagram over the size limit")]
+    DatagramTooLarge,
+    /// The WebSocket protocol itself was broken (RFC 6455).
+    #[error(transparent)]
+    WebSocket(#[from] ws::WsViolation),
+}
+
+impl Violation {
+    /// The session's close reason.
+    pub fn reason(&self) -> CloseReason {
+        match self {
+            Self::TextFrame => CloseReason::UnsupportedFrame,
+            Self::MessageTooLarge | Self::FrameTooLarge | Self::DatagramTooLarge => {
+                CloseReason::FrameTooLarge
+            }
+            Self::WebSocket(_) => CloseReason::ProtocolViolation,
+        }
+    }
 }
 
 /// A writing failure.

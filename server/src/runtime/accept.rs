@@ -29,8 +29,10 @@ use crate::transport::quic::QuicLink;
 use crate::transport::tcp::{Movable, MovableTcp};
 use crate::transport::ws::{self, Route, WsLink};
 
-/// An upgraded connection, whatever the transport.
+/// An upgraded connection, whatever the transport. Made once per
+/// connection and unpacked at once, so its size does not matter.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum AnyLink {
     /// WebSocket on the plain port.
     Ws(WsLink<MovableTcp>),
@@ -111,7 +113,6 @@ impl Entry {
     }
 }
 
-
 /// Accepts connections until `shutdown` (or the server's cancellation),
 /// then returns (see [`crate::Server::run`]). The same connection caps,
 /// per-IP limit and pending-handshake permits hold whatever the `entry`.
@@ -157,7 +158,6 @@ pub(crate) async fn accept_loop(
     }
 }
 
-
 /// Accepts QUIC connections until the server's cancellation, under the
 /// same limits as the TCP listeners; each becomes a session over a
 /// [`QuicLink`] once its TLS handshake and control stream are up (both
@@ -200,7 +200,9 @@ pub(crate) async fn quic_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoin
             };
             match link {
                 Err(_) => {
-                    front.metrics.connection_rejected(Rejection::HandshakeTimeout);
+                    front
+                        .metrics
+                        .connection_rejected(Rejection::HandshakeTimeout);
                     debug!(%peer, "QUIC handshake timed out");
                 }
                 Ok(Err((reason, error))) => {
@@ -223,20 +225,13 @@ pub(crate) async fn quic_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoin
     }
 }
 
-
 /// Refuses a connection over a limit with an HTTP 503 (on the plain port;
 /// a TLS client could not read it, so the TLS port just closes). The
 /// answer is written at once (a fresh socket's buffer takes it); lingering
 /// so that it is not reset away runs in a task of its own, bounded by a
 /// semaphore so a flood of refusals cannot pile up tasks: past that bound
 /// the socket is simply dropped.
-fn reject(
-    front: &Arc<Front>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    reason: Rejection,
-    http: bool,
-) {
+fn reject(front: &Arc<Front>, stream: TcpStream, peer: SocketAddr, reason: Rejection, http: bool) {
     front.metrics.connection_rejected(reason);
     debug!(%peer, %reason, "connection refused");
     if http {
@@ -279,14 +274,18 @@ async fn handle_connection(
             };
             match accepted {
                 Err(_) => {
-                    front.metrics.connection_rejected(Rejection::HandshakeTimeout);
+                    front
+                        .metrics
+                        .connection_rejected(Rejection::HandshakeTimeout);
                     debug!(%peer, "TLS handshake timed out");
                 }
                 Ok(Err(e)) => {
                     // The rustls error: plain TCP or HTTP to the TLS port,
                     // no common ALPN protocol, a client that refused our
                     // certificate (its alert), ...
-                    front.metrics.connection_rejected(Rejection::TlsHandshakeFailed);
+                    front
+                        .metrics
+                        .connection_rejected(Rejection::TlsHandshakeFailed);
                     debug!(%peer, error = %e, "TLS handshake failed");
                 }
                 Ok(Ok(tls)) => {
@@ -313,7 +312,9 @@ async fn serve_plain(
     };
     match route {
         Err(_) => {
-            front.metrics.connection_rejected(Rejection::HandshakeTimeout);
+            front
+                .metrics
+                .connection_rejected(Rejection::HandshakeTimeout);
             debug!(%peer, "request head never arrived");
         }
         Ok(None) => {}
@@ -355,11 +356,15 @@ async fn serve_websocket<S>(
     };
     match upgraded {
         Err(_) => {
-            front.metrics.connection_rejected(Rejection::HandshakeTimeout);
+            front
+                .metrics
+                .connection_rejected(Rejection::HandshakeTimeout);
             debug!(%peer, "websocket handshake timed out");
         }
         Ok(Err(e)) => {
-            front.metrics.connection_rejected(Rejection::HandshakeFailed);
+            front
+                .metrics
+                .connection_rejected(Rejection::HandshakeFailed);
             debug!(%peer, error = %e, "websocket handshake failed");
         }
         Ok(Ok(ws)) => {

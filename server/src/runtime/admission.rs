@@ -128,7 +128,9 @@ mod tests {
         assert_eq!(admission.admit(a).err(), Some(Rejection::IpLimit));
         assert_eq!(admission.admit(b).err(), Some(Rejection::HandshakeLimit));
         drop(first.1);
-        let third = admission.admit(b).expect("a handshake permit is free again");
+        let third = admission
+            .admit(b)
+            .expect("a handshake permit is free again");
         assert_eq!(admission.admit(b).err(), Some(Rejection::ServerFull));
         drop((second, third));
         assert!(admission.admit(a).is_ok(), "every slot freed");

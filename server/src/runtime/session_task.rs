@@ -180,8 +180,9 @@ impl<G: Game, L: Link> Task<G, L> {
             Incoming::Frame(frame) => self.session.handle_frame(now, &frame),
             Incoming::Control => self.session.handle_keepalive(now),
             Incoming::Closed => self.session.handle_peer_closed(now),
-            Incoming::Violation(reason, message) => {
-                self.session.handle_violation(now, reason, message);
+            Incoming::Violation(violation) => {
+                self.session
+                    .handle_violation(now, violation.reason(), violation.to_string());
             }
         }
     }
@@ -190,7 +191,10 @@ impl<G: Game, L: Link> Task<G, L> {
     /// outbox, until neither has more.
     async fn pump(&mut self) {
         loop {
-            if !matches!(self.session.state(), crate::session::State::Handshaking { .. }) {
+            if !matches!(
+                self.session.state(),
+                crate::session::State::Handshaking { .. }
+            ) {
                 self.handshake = None;
             }
             let mut progress = false;

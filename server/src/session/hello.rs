@@ -65,7 +65,9 @@ mod tests {
             CloseReason::VersionMismatch
         );
         assert_eq!(
-            check_hello(&hello(PROTOCOL_VERSION, " ")).unwrap_err().reason(),
+            check_hello(&hello(PROTOCOL_VERSION, " "))
+                .unwrap_err()
+                .reason(),
             CloseReason::ProtocolViolation
         );
         assert!(check_hello(&hello(PROTOCOL_VERSION, &"x".repeat(33))).is_err());

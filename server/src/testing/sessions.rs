@@ -172,7 +172,10 @@ fn the_lobby_heartbeat_pings_every_interval() {
         .iter()
         .filter(|m| matches!(m, ServerMessage::Ping(_)))
         .count();
-    assert_eq!(pings, 4, "one at once after Welcome, then at 1 s, 2 s and 3 s");
+    assert_eq!(
+        pings, 4,
+        "one at once after Welcome, then at 1 s, 2 s and 3 s"
+    );
 }
 
 #[test]
@@ -187,10 +190,20 @@ fn a_flood_is_closed_and_counted() {
     assert_eq!(closing.reason, CloseReason::Flooding);
     let got = h.received(c);
     assert!(
-        matches!(got.last(), Some(ServerMessage::Close(Close { reason: CloseReason::Flooding, .. }))),
+        matches!(
+            got.last(),
+            Some(ServerMessage::Close(Close {
+                reason: CloseReason::Flooding,
+                ..
+            }))
+        ),
         "told why, last"
     );
-    assert!(h.metrics().render().contains("tickwire_sessions_closed_total{reason=\"flooding\"} 1"));
+    assert!(
+        h.metrics()
+            .render()
+            .contains("tickwire_sessions_closed_total{reason=\"flooding\"} 1")
+    );
 }
 
 #[test]
@@ -198,10 +211,7 @@ fn wrong_state_requests_get_typed_errors_and_the_session_goes_on() {
     let mut h = harness();
     let c = greeted(&mut h, "c");
     h.send(c, &ClientMessage::LeaveRoom(LeaveRoom { request_id: 7 }));
-    h.send(
-        c,
-        &ClientMessage::Ack(Ack { tick: Tick(1) }),
-    );
+    h.send(c, &ClientMessage::Ack(Ack { tick: Tick(1) }));
     assert_eq!(
         error_codes(&h.received(c)),
         vec![ErrorCode::NotInRoom, ErrorCode::NotInRoom]
@@ -268,7 +278,10 @@ fn acks_move_the_baseline_and_stale_acks_fall_back_to_full_snapshots() {
     h.advance(TICK * 2);
     let got = h.received(c);
     let ups = updates(&got);
-    assert!(ups.iter().all(|u| u.baseline.is_none()), "no ack yet: full snapshots");
+    assert!(
+        ups.iter().all(|u| u.baseline.is_none()),
+        "no ack yet: full snapshots"
+    );
     let acked = ups.last().expect("an update").tick;
     h.send(c, &ClientMessage::Ack(Ack { tick: acked }));
     h.advance(TICK * 2);
@@ -284,7 +297,11 @@ fn acks_move_the_baseline_and_stale_acks_fall_back_to_full_snapshots() {
     let now_tick = h.room_tick(room).expect("room");
     let got = h.received(c);
     let last = updates(&got).last().map(|u| (u.tick, u.baseline));
-    assert_eq!(last, Some((now_tick, None)), "too old: a full snapshot again");
+    assert_eq!(
+        last,
+        Some((now_tick, None)),
+        "too old: a full snapshot again"
+    );
 }
 
 #[test]
@@ -305,7 +322,10 @@ fn the_room_pings_members_on_ticks_and_answers_their_pings_with_updates() {
         .iter()
         .filter(|m| matches!(m, ServerMessage::Ping(_)))
         .count();
-    assert_eq!(room_pings, 1, "one ping a second (30 ticks), after an update");
+    assert_eq!(
+        room_pings, 1,
+        "one ping a second (30 ticks), after an update"
+    );
     assert_eq!(pings, 1, "no lobby pings in a room");
     // Without a direct writer the answer to a client ping leaves at once.
     h.send(c, &ClientMessage::Ping(Ping { sent_at_us: 42 }));
@@ -336,7 +356,9 @@ fn leave_and_rejoin_free_and_take_the_seat_and_no_update_follows_left() {
         })
         .expect("Left");
     assert!(
-        got[left..].iter().all(|m| !matches!(m, ServerMessage::Update(_))),
+        got[left..]
+            .iter()
+            .all(|m| !matches!(m, ServerMessage::Update(_))),
         "no update after Left: {got:?}"
     );
     let list = got
@@ -347,7 +369,10 @@ fn leave_and_rejoin_free_and_take_the_seat_and_no_update_follows_left() {
         })
         .expect("the list, after Left");
     assert_eq!(list.rooms.len(), 1);
-    assert_eq!(list.rooms[0].players, 0, "the seat is free when Left arrives");
+    assert_eq!(
+        list.rooms[0].players, 0,
+        "the seat is free when Left arrives"
+    );
     join(&mut h, c, room, Role::Player);
     assert_eq!(h.session(c).room(), Some(room), "rejoined");
     h.advance(TICK);
@@ -384,8 +409,14 @@ fn inputs_reach_the_room_bad_inputs_and_spectator_inputs_are_refused() {
     h.send(player, &inputs(1));
     h.send(watcher, &inputs(1));
     h.advance(TICK);
-    assert_eq!(error_codes(&h.received(player)), vec![ErrorCode::InvalidInput]);
-    assert_eq!(error_codes(&h.received(watcher)), vec![ErrorCode::NotAPlayer]);
+    assert_eq!(
+        error_codes(&h.received(player)),
+        vec![ErrorCode::InvalidInput]
+    );
+    assert_eq!(
+        error_codes(&h.received(watcher)),
+        vec![ErrorCode::NotAPlayer]
+    );
     let text = h.metrics().render();
     assert!(text.contains("tickwire_inputs_dropped_total{reason=\"invalid\"} 1"));
     assert!(text.contains("tickwire_inputs_dropped_total{reason=\"not_a_player\"} 1"));
@@ -409,13 +440,16 @@ fn events_are_relayed_to_the_others_and_acked_to_the_sender() {
     };
     h.send(a, &event("hi"));
     h.advance(TICK);
-    assert!(h.received(b).iter().any(
-        |m| matches!(m, ServerMessage::Event(e) if e.name == "hi" && e.ack_id.is_none())
-    ));
-    assert!(h
-        .received(a)
-        .iter()
-        .any(|m| matches!(m, ServerMessage::EventReply(r) if r.ack_id == 4)));
+    assert!(
+        h.received(b)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Event(e) if e.name == "hi" && e.ack_id.is_none()))
+    );
+    assert!(
+        h.received(a)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::EventReply(r) if r.ack_id == 4))
+    );
     h.send(a, &event(&"x".repeat(65)));
     assert_eq!(error_codes(&h.received(a)), vec![ErrorCode::InvalidRequest]);
 }

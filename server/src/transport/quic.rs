@@ -23,7 +23,7 @@ use tickwire_shared::protocol::CloseReason;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError};
+use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError, Violation};
 use crate::outbox::Delivery;
 
 /// The application protocol a client must offer.
@@ -161,10 +161,7 @@ async fn read_frames(
             }
             let len = u32::from_le_bytes(len) as usize;
             if len > max_frame {
-                return Incoming::Violation(
-                    CloseReason::FrameTooLarge,
-                    "frame over the size limit",
-                );
+                return Incoming::Violation(Violation::FrameTooLarge);
             }
             let mut frame = vec![0u8; len];
             if recv.read_exact(&mut frame).await.is_err() {
@@ -180,10 +177,7 @@ async fn read_frames(
             match connection.read_datagram().await {
                 Err(_) => return Incoming::Closed,
                 Ok(d) if d.len() > max_frame => {
-                    return Incoming::Violation(
-                        CloseReason::FrameTooLarge,
-                        "datagram over the size limit",
-                    );
+                    return Incoming::Violation(Violation::DatagramTooLarge);
                 }
                 // Past the read-ahead, drop: inputs are repeated.
                 Ok(d) => {
@@ -451,7 +445,7 @@ mod tests {
             tokio::time::timeout(WAIT, link.recv())
                 .await
                 .expect("in time"),
-            Incoming::Violation(CloseReason::FrameTooLarge, _)
+            Incoming::Violation(Violation::FrameTooLarge)
         ));
 
         // Close carries the reason's code to the client.

@@ -22,8 +22,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, FrameHeader};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::tcp::{DirectTcp, Movable};
+use super::{
+    DirectOutcome, DirectWrite, Incoming, Link, LinkError, MAX_DIRECT_MESSAGES, Violation,
+};
 use crate::outbox::Delivery;
-use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError, MAX_DIRECT_MESSAGES};
 
 /// The path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/ws";
@@ -247,37 +249,80 @@ const ANSWER_WAIT: Duration = Duration::from_millis(500);
 /// `LINGER`.
 const SHUTDOWN_WAIT: Duration = Duration::from_millis(100);
 
-/// A WebSocket-level violation by the client: the close code RFC 6455
-/// gives it and what to tell the client. `None` for what is no violation
-/// of the WebSocket protocol itself: a dropped connection, an IO error, or
-/// a frame over our size limit (which keeps tickwire's own close code).
-fn ws_violation(error: &WsError) -> Option<(CloseCode, &'static str)> {
-    let protocol = |what| Some((CloseCode::Protocol, what));
+/// How a client broke the WebSocket protocol itself (RFC 6455); closed
+/// with [`WsViolation::code`], the way the Autobahn test suite expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WsViolation {
+    /// A client frame without a mask.
+    #[error("unmasked frame from a client")]
+    Unmasked,
+    /// Reserved bits set (no extension was negotiated).
+    #[error("reserved bits set")]
+    ReservedBits,
+    /// A reserved opcode.
+    #[error("reserved opcode")]
+    ReservedOpcode,
+    /// A control frame over 125 bytes.
+    #[error("control frame over 125 bytes")]
+    ControlTooBig,
+    /// A fragmented control frame.
+    #[error("fragmented control frame")]
+    FragmentedControl,
+    /// A continuation frame with nothing to continue.
+    #[error("continuation frame with nothing to continue")]
+    LoneContinuation,
+    /// A new message before the fragmented one ended.
+    #[error("new message before the fragmented one ended")]
+    UnfinishedFragment,
+    /// A close frame too short to hold its code.
+    #[error("malformed close frame")]
+    MalformedClose,
+    /// A frame after the client's close frame.
+    #[error("frame after a close frame")]
+    AfterClose,
+    /// Any other breach tungstenite reports.
+    #[error("WebSocket protocol violation")]
+    Other,
+    /// A close reason (or a text frame) that is not UTF-8.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+}
+
+impl WsViolation {
+    /// The close code: 1007 (invalid frame payload data) for invalid
+    /// UTF-8, else 1002 (protocol error), RFC 6455 §7.4.1.
+    pub fn code(self) -> CloseCode {
+        match self {
+            Self::InvalidUtf8 => CloseCode::Invalid,
+            _ => CloseCode::Protocol,
+        }
+    }
+}
+
+/// The WebSocket protocol violation a tungstenite read error reports, if
+/// it reports one.
+fn ws_violation(error: &WsError) -> Option<WsViolation> {
     match error {
         WsError::Protocol(e) => match e {
             // The peer dropped the connection without a close frame: an
             // abrupt disconnect, not a protocol violation.
             ProtocolError::ResetWithoutClosingHandshake => None,
-            ProtocolError::UnmaskedFrameFromClient => protocol("unmasked frame from a client"),
-            ProtocolError::NonZeroReservedBits => protocol("reserved bits set"),
+            ProtocolError::UnmaskedFrameFromClient => Some(WsViolation::Unmasked),
+            ProtocolError::NonZeroReservedBits => Some(WsViolation::ReservedBits),
             ProtocolError::InvalidOpcode(_)
             | ProtocolError::UnknownControlFrameType(_)
-            | ProtocolError::UnknownDataFrameType(_) => protocol("reserved opcode"),
-            ProtocolError::ControlFrameTooBig => protocol("control frame over 125 bytes"),
-            ProtocolError::FragmentedControlFrame => protocol("fragmented control frame"),
-            ProtocolError::UnexpectedContinueFrame => {
-                protocol("continuation frame with nothing to continue")
-            }
-            ProtocolError::ExpectedFragment(_) => {
-                protocol("new message before the fragmented one ended")
-            }
-            ProtocolError::InvalidCloseSequence => protocol("malformed close frame"),
-            ProtocolError::ReceivedAfterClosing => protocol("frame after a close frame"),
-            _ => protocol("WebSocket protocol violation"),
+            | ProtocolError::UnknownDataFrameType(_) => Some(WsViolation::ReservedOpcode),
+            ProtocolError::ControlFrameTooBig => Some(WsViolation::ControlTooBig),
+            ProtocolError::FragmentedControlFrame => Some(WsViolation::FragmentedControl),
+            ProtocolError::UnexpectedContinueFrame => Some(WsViolation::LoneContinuation),
+            ProtocolError::ExpectedFragment(_) => Some(WsViolation::UnfinishedFragment),
+            ProtocolError::InvalidCloseSequence => Some(WsViolation::MalformedClose),
+            ProtocolError::ReceivedAfterClosing => Some(WsViolation::AfterClose),
+            _ => Some(WsViolation::Other),
         },
         // A close reason (or a text frame) that is not UTF-8: 1007, invalid
         // frame payload data (RFC 6455 §7.4.1).
-        WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid UTF-8")),
+        WsError::Utf8(_) => Some(WsViolation::InvalidUtf8),
         _ => None,
     }
 }
@@ -420,10 +465,7 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
             None => return Incoming::Closed,
             Some(Ok(Message::Binary(bytes))) => return Incoming::Frame(bytes),
             Some(Ok(Message::Text(_))) => {
-                return Incoming::Violation(
-                    CloseReason::UnsupportedFrame,
-                    "text frames are not accepted",
-                );
+                return Incoming::Violation(Violation::TextFrame);
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
                 return Incoming::Control;
@@ -436,15 +478,12 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
             Some(Err(error)) => error,
         };
         if let WsError::Capacity(_) = error {
-            return Incoming::Violation(
-                CloseReason::FrameTooLarge,
-                "frame or message over the size limit",
-            );
+            return Incoming::Violation(Violation::MessageTooLarge);
         }
         match ws_violation(&error) {
-            Some((code, message)) => {
-                self.violation = Some(code);
-                Incoming::Violation(CloseReason::ProtocolViolation, message)
+            Some(violation) => {
+                self.violation = Some(violation.code());
+                Incoming::Violation(violation.into())
             }
             None => Incoming::Closed,
         }
@@ -524,7 +563,7 @@ mod tests {
 
     #[test]
     fn websocket_violations_get_rfc_6455_close_codes() {
-        let code = |e: WsError| ws_violation(&e).map(|(code, _)| u16::from(code));
+        let code = |e: WsError| ws_violation(&e).map(|v| u16::from(v.code()));
         for e in [
             ProtocolError::UnmaskedFrameFromClient,
             ProtocolError::NonZeroReservedBits,
