@@ -82,6 +82,9 @@ async fn sessions_follow_their_rooms_across_shards() {
     // One move per join (the resident's, the traveller's three); every
     // connection counted once wherever it runs.
     assert_eq!(server.metric("tickwire_session_moves_total").await, 4.0);
+    // On its room's shard, each one's room read its connection (the
+    // traveller's leaves were carried out by the room itself).
+    assert_eq!(server.metric("tickwire_sessions_attached_total").await, 4.0);
     assert_eq!(server.metric("tickwire_connections").await, 3.0);
     // On their rooms' shards, the rooms wrote the updates to the sockets
     // themselves; the sessions sent the ones before each move.

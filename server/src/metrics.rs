@@ -115,6 +115,9 @@ pub struct Metrics {
     /// `tickwire_session_moves_total`: sessions moved to the shard of the
     /// room they joined.
     pub session_moves: Counter,
+    /// `tickwire_sessions_attached_total`: sessions whose room took over
+    /// reading their connection (on the room's shard, at each tick).
+    pub sessions_attached: Counter,
     /// `tickwire_inputs_dropped_total{reason}`.
     inputs_dropped: Family<ReasonLabel, Counter>,
     /// `tickwire_errors_total{kind}`.
@@ -221,6 +224,11 @@ impl Metrics {
             "session_moves",
             "Sessions moved to the shard of the room they joined",
         );
+        let sessions_attached = counter(
+            r,
+            "sessions_attached",
+            "Sessions whose room reads their connection at each tick",
+        );
         let inputs_dropped = family(r, "inputs_dropped", "Player inputs dropped, by reason");
         let errors = family(r, "errors", "Errors, by kind");
 
@@ -248,6 +256,7 @@ impl Metrics {
             full_snapshots,
             updates_superseded,
             session_moves,
+            sessions_attached,
             inputs_dropped,
             errors,
         }
@@ -318,8 +327,9 @@ mod tests {
     use super::*;
     use crate::reason::Refusal;
 
-    const NAMES: [&str; 25] = [
+    const NAMES: [&str; 26] = [
         "tickwire_session_moves_total",
+        "tickwire_sessions_attached_total",
         "tickwire_connections",
         "tickwire_http_requests_total",
         "tickwire_connections_rejected_total",

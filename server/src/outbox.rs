@@ -151,6 +151,7 @@ impl Outbox {
     /// Takes what the session handed out, in order.
     pub fn queue(&self, transmit: Transmit, now: Now) {
         let mut queue = self.lock();
+        let before = queue.reliable.len();
         match transmit {
             Transmit::Frame(frame) => queue.push_reliable(frame),
             Transmit::Pong(held) => {
@@ -186,8 +187,12 @@ impl Outbox {
                 }
             }
         }
+        // Only a frame to write wakes the shell (a held pong does not).
+        let wake = queue.reliable.len() > before;
         drop(queue);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     /// The room offers this tick's update, with `ping` when the member is

@@ -81,6 +81,11 @@ impl Members {
         self.members.len()
     }
 
+    /// Whether `player` is a member.
+    pub fn contains(&self, player: PlayerId) -> bool {
+        self.members.contains_key(&player)
+    }
+
     /// Whether the room has no member.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()

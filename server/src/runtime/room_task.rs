@@ -1,25 +1,31 @@
 //! One room's task (shell): the drift-free tick loop around a pure
-//! [`Room`] and its [`Members`]. Between ticks it applies the commands
-//! sessions queued; after each tick the members' fan-out offers every
-//! member its update through its outbox (see [`crate::outbox`]), which
-//! writes it to the socket right here where it can.
+//! [`Room`] and its [`Members`]. At each tick it applies the commands
+//! sessions queued, reads what its attached members sent (their sessions
+//! and connections live on this shard: see
+//! [`super::session_task::Drivable`]) and carries out their requests
+//! itself, steps the game, and the members' fan-out offers every member
+//! its update through its outbox (see [`crate::outbox`]), which writes it
+//! to the socket right here where it can.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
 use tickwire_shared::game::Game;
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::Role;
+
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use super::session_task::{AttachState, Driven};
 use super::{Shared, now};
 use crate::outbox::Outbox;
 use crate::reason::Refusal;
 use crate::room::Room;
 use crate::room::clock::{RoomTiming, TickClock};
 use crate::room::members::Members;
-use crate::session::RoomInput;
+use crate::session::{Answer, Command, Now, RoomInput};
 
 /// What sessions ask of a room.
 #[derive(Debug)]
@@ -40,6 +46,32 @@ pub(crate) enum RoomCommand {
     },
     /// Inputs, an ack or an event from a member.
     Input { player: PlayerId, input: RoomInput },
+    /// A member's session now runs on this shard: the room reads its
+    /// connection at each tick and wakes the session's task through
+    /// `wake` when it hands the session back (left, or ended).
+    Attach {
+        conn: Driven,
+        outbox: Arc<Outbox>,
+        attach: Arc<AttachState>,
+    },
+}
+
+/// Most frames read from one member at one tick: a player sends about one
+/// a tick; a flood beyond this waits for the next tick (and the session's
+/// flood limit closes it).
+const MAX_READS_PER_TICK: usize = 16;
+
+/// An attached member's connection, as the room holds it.
+struct Attachment {
+    conn: Driven,
+    outbox: Arc<Outbox>,
+    attach: Arc<AttachState>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment").finish_non_exhaustive()
+    }
 }
 
 /// Runs the room until it is disposed (empty for the grace period) or the
@@ -58,6 +90,7 @@ pub(crate) async fn run<G: Game>(
     // Members are pinged on ticks, every heartbeat rounded to whole ticks.
     let ping_every = clock.ticks_in(shared.config.timeouts.heartbeat());
     let mut members = Members::new(id, ping_every, Arc::clone(&metrics));
+    let mut attached: BTreeMap<PlayerId, Attachment> = BTreeMap::new();
     let mut empty_since = Some(Instant::now());
     let empty_grace = shared.config.timeouts.empty_room();
 
@@ -91,8 +124,17 @@ pub(crate) async fn run<G: Game>(
             clock,
         };
         while let Ok(command) = commands.try_recv() {
-            handle(&shared, id, &mut room, &mut members, command, timing);
+            handle(
+                &shared,
+                id,
+                &mut room,
+                &mut members,
+                &mut attached,
+                command,
+                timing,
+            );
         }
+        read_members(&shared, id, &mut room, &mut members, &mut attached, began);
         // Sessions that ended without saying so.
         let gone: Vec<PlayerId> = members.gone().collect();
         for player in gone {
@@ -134,6 +176,9 @@ pub(crate) async fn run<G: Game>(
     }
 
     // Shutdown: members get told by their sessions; free the seats here.
+    for (_, attachment) in std::mem::take(&mut attached) {
+        attachment.attach.hand_back();
+    }
     for role in members.clear(&mut room) {
         shared.lobby().release(id, role);
     }
@@ -142,11 +187,64 @@ pub(crate) async fn run<G: Game>(
     info!(room = %id, ticks = room.tick().0, "room stopped");
 }
 
+/// Reads what every attached member sent and carries out its session's
+/// requests here; hands back (wakes) the sessions that left or ended.
+fn read_members<G: Game>(
+    shared: &Shared<G>,
+    id: RoomId,
+    room: &mut Room<G>,
+    members: &mut Members,
+    attached: &mut BTreeMap<PlayerId, Attachment>,
+    now: Now,
+) {
+    let mut detached = Vec::new();
+    for (&player, attachment) in attached.iter() {
+        // Busy only while its task writes to a stalled socket: read it at
+        // the next tick.
+        let Ok(mut conn) = attachment.conn.try_lock() else {
+            continue;
+        };
+        conn.read_ready(now, MAX_READS_PER_TICK);
+        let session = conn.session();
+        while let Some(command) = session.poll_command() {
+            match command {
+                Command::ToRoom(input) => members.receive(room, player, input),
+                Command::LeaveRoom { confirm, .. } => {
+                    if let Some(role) = members.leave(room, player) {
+                        shared.lobby().release(id, role);
+                    }
+                    if confirm {
+                        session.handle_answer(now, Answer::Left);
+                    }
+                }
+                Command::ListRooms { request_id } => {
+                    let rooms = shared.lobby().public_rooms();
+                    session.handle_answer(now, Answer::RoomList { request_id, rooms });
+                }
+                // A member's session refuses lobby requests itself.
+                other => warn!(room = %id, %player, ?other, "lobby request from a member ignored"),
+            }
+        }
+        while let Some(transmit) = session.poll_transmit() {
+            attachment.outbox.queue(transmit, now);
+        }
+        if session.room() != Some(id) || session.is_closed() {
+            detached.push(player);
+        }
+    }
+    for player in detached {
+        if let Some(attachment) = attached.remove(&player) {
+            attachment.attach.hand_back();
+        }
+    }
+}
+
 fn handle<G: Game>(
     shared: &Shared<G>,
     id: RoomId,
     room: &mut Room<G>,
     members: &mut Members,
+    attached: &mut BTreeMap<PlayerId, Attachment>,
     command: RoomCommand,
     timing: RoomTiming,
 ) {
@@ -171,6 +269,9 @@ fn handle<G: Game>(
             }
         },
         RoomCommand::Leave { player, done } => {
+            if let Some(attachment) = attached.remove(&player) {
+                attachment.attach.hand_back();
+            }
             if let Some(role) = members.leave(room, player) {
                 shared.lobby().release(id, role);
             }
@@ -179,5 +280,27 @@ fn handle<G: Game>(
             }
         }
         RoomCommand::Input { player, input } => members.receive(room, player, input),
+        RoomCommand::Attach {
+            conn,
+            outbox,
+            attach,
+        } => {
+            let player = conn.try_lock().map(|mut c| c.session().player());
+            match player {
+                Ok(player) if members.contains(player) => {
+                    shared.metrics.sessions_attached.inc();
+                    attached.insert(
+                        player,
+                        Attachment {
+                            conn,
+                            outbox,
+                            attach,
+                        },
+                    );
+                }
+                // Gone meanwhile, or busy: its task goes on reading it.
+                _ => attach.hand_back(),
+            }
+        }
     }
 }

@@ -4,16 +4,27 @@
 //! room queued in the connection's [`Outbox`] to the link, and wakes the
 //! session at its deadlines. When the session joins a room on another
 //! shard, the task (socket included) moves there.
+//!
+//! Once the session is in a room and runs on the room's shard, it
+//! attaches its session and link to the room ([`Attached`]): from then on
+//! the room reads what the client sent at each tick, feeds the session and
+//! carries out its requests itself (inputs and acks go straight into the
+//! room), so a client's message costs no task wake-up and no channel hop.
+//! The task then only writes what the outbox holds beyond what the room
+//! wrote itself, runs the heartbeat, and takes the session back when it
+//! leaves the room or ends.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use tickwire_shared::game::Game;
-use tickwire_shared::ids::RoomId;
+use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, oneshot};
 use tracing::debug;
 
 use super::room_task::RoomCommand;
@@ -22,7 +33,7 @@ use super::{RoomHandle, Shared, now};
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
 use crate::runtime::admission::ConnectionPermits;
-use crate::session::{Answer, Closing, Command, Session, SessionConfig};
+use crate::session::{Answer, Closing, Command, Now, Session, SessionConfig};
 use crate::transport::{Incoming, Link, LinkError};
 
 /// How long a session waits for a room to answer a join (a room answers
@@ -38,13 +49,93 @@ struct RoomLink {
     handle: RoomHandle,
 }
 
+/// A session and its connection: the task's, and, while attached, read by
+/// the member's room at each tick.
+pub(crate) struct Attached<L> {
+    session: Session,
+    link: L,
+}
+
+/// A member's session and connection as its room drives them, whatever
+/// the transport.
+pub(crate) trait Drivable: Send {
+    /// The session.
+    fn session(&mut self) -> &mut Session;
+    /// Feeds the session what the client has sent, without waiting: at
+    /// most `max` frames, and none once the session takes no more.
+    fn read_ready(&mut self, now: Now, max: usize);
+}
+
+impl<L: Link> Drivable for Attached<L> {
+    fn session(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    fn read_ready(&mut self, now: Now, max: usize) {
+        for _ in 0..max {
+            if !self.session.wants_frames() {
+                return;
+            }
+            // Polled once with a no-op waker: the link is cancel-safe, and
+            // no task is woken when more arrives (the room reads again at
+            // its next tick).
+            match self.link.recv().now_or_never() {
+                Some(incoming) => feed(&mut self.session, now, incoming),
+                None => return,
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for dyn Drivable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drivable").finish_non_exhaustive()
+    }
+}
+
+/// A member's attachment, shared with its room.
+pub(crate) type Driven = Arc<Mutex<dyn Drivable>>;
+
+/// Whether the room reads a session's connection, and the task's wake-up
+/// when it stops (the session left or ended, or the room could not take
+/// it).
+#[derive(Debug, Default)]
+pub(crate) struct AttachState {
+    attached: AtomicBool,
+    notify: Notify,
+}
+
+impl AttachState {
+    /// The room stops reading the connection and hands it back.
+    pub(crate) fn hand_back(&self) {
+        self.attached.store(false, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+/// Hands what the link received to the session.
+fn feed(session: &mut Session, now: Now, incoming: Incoming) {
+    match incoming {
+        Incoming::Frame(frame) => session.handle_frame(now, &frame),
+        Incoming::Control => session.handle_keepalive(now),
+        Incoming::Closed => session.handle_peer_closed(now),
+        Incoming::Violation(violation) => {
+            session.handle_violation(now, violation.reason(), violation.to_string());
+        }
+    }
+}
+
 /// One client's task.
 struct Task<G: Game, L: Link> {
     shared: Arc<Shared<G>>,
-    link: L,
-    session: Session,
+    conn: Arc<Mutex<Attached<L>>>,
     outbox: Arc<Outbox>,
     room: Option<RoomLink>,
+    /// Whether the room reads the connection (see the module doc), and
+    /// the wake-up when it hands it back.
+    attach: Arc<AttachState>,
+    /// The room the connection was last offered to.
+    offered_to: Option<RoomId>,
     /// The pending-handshake permit, released once the client is greeted.
     handshake: Option<OwnedSemaphorePermit>,
     /// The connection's slots (all connections, its address's), held for
@@ -82,10 +173,11 @@ pub(crate) async fn run<G: Game, L: Link + 'static>(
     ));
     let task = Task {
         shared,
-        link,
-        session,
+        conn: Arc::new(Mutex::new(Attached { session, link })),
         outbox,
         room: None,
+        attach: Arc::new(AttachState::default()),
+        offered_to: None,
         handshake: Some(handshake),
         _permits: permits,
         moving_to: None,
@@ -104,8 +196,9 @@ fn drive<G: Game, L: Link + 'static>(
         let Some(shard) = task.serve().await else {
             return task.finish().await;
         };
-        if let Err(e) = task.link.detach() {
-            task.session.handle_write_failed(
+        let detached = task.conn.lock().await.link.detach();
+        if let Err(e) = detached {
+            task.conn.lock().await.session.handle_write_failed(
                 now(),
                 CloseReason::Normal,
                 format!("moving shards: {e}"),
@@ -115,10 +208,11 @@ fn drive<G: Game, L: Link + 'static>(
         let shared = Arc::clone(&task.shared);
         shared.metrics.session_moves.inc();
         let moved = async move {
-            match task.link.attach() {
+            let attached = task.conn.lock().await.link.attach();
+            match attached {
                 Ok(()) => drive(task).await,
                 Err(e) => {
-                    task.session.handle_write_failed(
+                    task.conn.lock().await.session.handle_write_failed(
                         now(),
                         CloseReason::Normal,
                         format!("moving shards: {e}"),
@@ -133,7 +227,7 @@ fn drive<G: Game, L: Link + 'static>(
     })
 }
 
-impl<G: Game, L: Link> Task<G, L> {
+impl<G: Game, L: Link + 'static> Task<G, L> {
     /// Runs the session until it is over (`None`) or must move to another
     /// shard.
     async fn serve(&mut self) -> Option<ShardId> {
@@ -145,68 +239,103 @@ impl<G: Game, L: Link> Task<G, L> {
         let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
         let timer = tokio::time::sleep_until(far);
         tokio::pin!(timer);
+        let conn = Arc::clone(&self.conn);
+        let outbox = Arc::clone(&self.outbox);
+        let attach = Arc::clone(&self.attach);
         loop {
-            self.pump().await;
-            if self.session.is_closed() {
+            let mut guard = conn.lock().await;
+            self.pump(&mut guard).await;
+            if guard.session.is_closed() {
                 return None;
             }
             if let Some(shard) = self.moving_to.take() {
                 return Some(shard);
             }
-            let deadline = self
+            if self.room.is_some() && guard.session.room().is_none() {
+                // The room took the session out (it left); it is ours again.
+                self.room = None;
+                self.offered_to = None;
+            }
+            let attached = self.attach.attached.load(Ordering::Acquire) || self.offer();
+            let deadline = guard
                 .session
                 .poll_timeout()
                 .map_or(far, tokio::time::Instant::from_std);
             if timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
-            let outbox = Arc::clone(&self.outbox);
-            let wants_frames = self.session.wants_frames();
-            tokio::select! {
-                biased;
-                () = &mut cancelled => {
-                    self.session.close(now(), CloseReason::ServerShutdown, "server shutting down");
+            if attached {
+                // The room reads the connection: wait without holding it.
+                drop(guard);
+                tokio::select! {
+                    biased;
+                    () = &mut cancelled => {
+                        conn.lock().await.session.close(now(), CloseReason::ServerShutdown, "server shutting down");
+                    }
+                    () = outbox.ready() => {}
+                    () = attach.notify.notified() => {}
+                    () = &mut timer => conn.lock().await.session.handle_timeout(now()),
                 }
-                () = outbox.ready() => {}
-                incoming = self.link.recv(), if wants_frames => self.on_incoming(incoming),
-                () = &mut timer => self.session.handle_timeout(now()),
+            } else {
+                let wants_frames = guard.session.wants_frames();
+                let Attached { session, link } = &mut *guard;
+                tokio::select! {
+                    biased;
+                    () = &mut cancelled => {
+                        session.close(now(), CloseReason::ServerShutdown, "server shutting down");
+                    }
+                    () = outbox.ready() => {}
+                    incoming = link.recv(), if wants_frames => feed(session, now(), incoming),
+                    () = &mut timer => session.handle_timeout(now()),
+                }
             }
         }
     }
 
-    fn on_incoming(&mut self, incoming: Incoming) {
-        let now = now();
-        match incoming {
-            Incoming::Frame(frame) => self.session.handle_frame(now, &frame),
-            Incoming::Control => self.session.handle_keepalive(now),
-            Incoming::Closed => self.session.handle_peer_closed(now),
-            Incoming::Violation(violation) => {
-                self.session
-                    .handle_violation(now, violation.reason(), violation.to_string());
-            }
+    /// Offers the connection to the room, once per room, when the session
+    /// is in one and runs on the room's shard; true when offered.
+    fn offer(&mut self) -> bool {
+        let Some(room) = &self.room else { return false };
+        if self.offered_to == Some(room.id)
+            || self.shared.shards.current() != Some(room.handle.shard)
+        {
+            return false;
         }
+        self.offered_to = Some(room.id);
+        let conn: Driven = Arc::clone(&self.conn) as Driven;
+        let command = RoomCommand::Attach {
+            conn,
+            outbox: Arc::clone(&self.outbox),
+            attach: Arc::clone(&self.attach),
+        };
+        self.attach.attached.store(true, Ordering::Release);
+        if room.handle.commands.try_send(command).is_err() {
+            self.attach.attached.store(false, Ordering::Release);
+            return false;
+        }
+        true
     }
 
     /// Carries out what the session asked for and writes what waits in the
     /// outbox, until neither has more.
-    async fn pump(&mut self) {
+    async fn pump(&mut self, conn: &mut Attached<L>) {
         loop {
             if !matches!(
-                self.session.state(),
+                conn.session.state(),
                 crate::session::State::Handshaking { .. }
             ) {
                 self.handshake = None;
             }
             let mut progress = false;
-            while let Some(command) = self.session.poll_command() {
+            while let Some(command) = conn.session.poll_command() {
                 progress = true;
-                self.carry_out(command).await;
+                self.carry_out(&mut conn.session, command).await;
             }
-            while let Some(transmit) = self.session.poll_transmit() {
+            while let Some(transmit) = conn.session.poll_transmit() {
                 progress = true;
                 self.outbox.queue(transmit, now());
             }
-            if !self.write_out().await {
+            if !self.write_out(conn).await {
                 return;
             }
             if !progress {
@@ -217,17 +346,17 @@ impl<G: Game, L: Link> Task<G, L> {
 
     /// Writes what the outbox holds; false when the link failed (the
     /// session is told and closes).
-    async fn write_out(&mut self) -> bool {
+    async fn write_out(&mut self, conn: &mut Attached<L>) -> bool {
         let write = self.shared.config.timeouts.write();
         while let Some(next) = self.outbox.take() {
             let (result, sent) = match next {
                 Outgoing::Frame(frame, delivery) => {
                     let len = frame.len() as u64;
                     let update = delivery == crate::outbox::Delivery::LatestWins;
-                    let sent = tokio::time::timeout(write, self.link.send(frame, delivery)).await;
+                    let sent = tokio::time::timeout(write, conn.link.send(frame, delivery)).await;
                     (sent, Some((len, update)))
                 }
-                Outgoing::Flush => (tokio::time::timeout(write, self.link.flush()).await, None),
+                Outgoing::Flush => (tokio::time::timeout(write, conn.link.flush()).await, None),
             };
             self.outbox.written();
             match result {
@@ -242,12 +371,12 @@ impl<G: Game, L: Link> Task<G, L> {
                     }
                 }
                 Ok(Err(e)) => {
-                    self.write_failed(e);
+                    write_failed(&mut conn.session, e);
                     return false;
                 }
                 Err(_) => {
                     self.shared.metrics.error(&Fault::SlowConsumer);
-                    self.session.handle_write_failed(
+                    conn.session.handle_write_failed(
                         now(),
                         CloseReason::SlowConsumer,
                         Fault::SlowConsumer.to_string(),
@@ -259,13 +388,8 @@ impl<G: Game, L: Link> Task<G, L> {
         true
     }
 
-    fn write_failed(&mut self, e: LinkError) {
-        self.session
-            .handle_write_failed(now(), CloseReason::Normal, format!("write failed: {e}"));
-    }
-
-    async fn carry_out(&mut self, command: Command) {
-        let player = self.session.player();
+    async fn carry_out(&mut self, session: &mut Session, command: Command) {
+        let player = session.player();
         let answer = match command {
             Command::ListRooms { request_id } => Some(Answer::RoomList {
                 request_id,
@@ -280,7 +404,7 @@ impl<G: Game, L: Link> Task<G, L> {
                     request_id,
                     refusal,
                 },
-                (Ok(info), Some(role)) => self.join(info.id, role, request_id).await,
+                (Ok(info), Some(role)) => self.join(player, info.id, role, request_id).await,
                 (Ok(info), None) => Answer::RoomCreated {
                     request_id,
                     room: info,
@@ -293,7 +417,7 @@ impl<G: Game, L: Link> Task<G, L> {
             } => {
                 let found = self.shared.lobby().find(target);
                 Some(match found {
-                    Ok(room) => self.join(room, role, request_id).await,
+                    Ok(room) => self.join(player, room, role, request_id).await,
                     Err(e) => Answer::Refused {
                         request_id,
                         refusal: e.into(),
@@ -313,7 +437,7 @@ impl<G: Game, L: Link> Task<G, L> {
                     }
                 };
                 Some(match room {
-                    Ok(room) => self.join(room, Role::Player, request_id).await,
+                    Ok(room) => self.join(player, room, Role::Player, request_id).await,
                     Err(refusal) => Answer::Refused {
                         request_id,
                         refusal,
@@ -321,7 +445,7 @@ impl<G: Game, L: Link> Task<G, L> {
                 })
             }
             Command::LeaveRoom { room, confirm } => {
-                self.leave(room, confirm).await;
+                self.leave(player, room, confirm).await;
                 confirm.then_some(Answer::Left)
             }
             Command::ToRoom(input) => {
@@ -336,13 +460,19 @@ impl<G: Game, L: Link> Task<G, L> {
             }
         };
         if let Some(answer) = answer {
-            self.session.handle_answer(now(), answer);
+            session.handle_answer(now(), answer);
         }
     }
 
     /// Reserves a seat and hands the client to the room; the answer is the
     /// room's.
-    async fn join(&mut self, room: RoomId, role: Role, request_id: u32) -> Answer {
+    async fn join(
+        &mut self,
+        player: PlayerId,
+        room: RoomId,
+        role: Role,
+        request_id: u32,
+    ) -> Answer {
         let refused = |refusal: Refusal| Answer::Refused {
             request_id,
             refusal,
@@ -357,7 +487,7 @@ impl<G: Game, L: Link> Task<G, L> {
         let release = |shared: &Shared<G>| shared.lobby().release(room, role);
         let (reply_tx, reply_rx) = oneshot::channel();
         let command = RoomCommand::Join {
-            player: self.session.player(),
+            player,
             role,
             outbox: Arc::clone(&self.outbox),
             reply: reply_tx,
@@ -398,12 +528,14 @@ impl<G: Game, L: Link> Task<G, L> {
     /// Tells the room the client left. With `confirm`, waits (bounded)
     /// until the room has freed the seat, so that what the client hears
     /// next (its `Left`, a room list) already reflects it.
-    async fn leave(&mut self, room: RoomId, confirm: bool) {
+    async fn leave(&mut self, player: PlayerId, room: RoomId, confirm: bool) {
+        self.attach.attached.store(false, Ordering::Release);
+        self.offered_to = None;
         let Some(link) = self.room.take() else { return };
         debug_assert_eq!(link.id, room);
         let (done_tx, done_rx) = oneshot::channel();
         let leave = RoomCommand::Leave {
-            player: self.session.player(),
+            player,
             done: confirm.then_some(done_tx),
         };
         // Waits for queue space (bounded): a lost leave would hold the seat
@@ -412,31 +544,38 @@ impl<G: Game, L: Link> Task<G, L> {
         if confirm && matches!(queued, Ok(Ok(()))) {
             let _ = tokio::time::timeout(ROOM_TIMEOUT, done_rx).await;
         }
-        debug!(player = %self.session.player(), %room, "left room");
+        debug!(%player, %room, "left room");
     }
 
     /// The session is over: tell the room, send the last frames (the
     /// `Close` or `Rejected`), and close the transport with the reason.
     async fn finish(mut self) {
-        while let Some(command) = self.session.poll_command() {
-            self.carry_out(command).await;
+        let conn = Arc::clone(&self.conn);
+        let mut guard = conn.lock().await;
+        while let Some(command) = guard.session.poll_command() {
+            self.carry_out(&mut guard.session, command).await;
         }
         let Some(Closing {
             reason,
             message,
             tell,
-        }) = self.session.poll_close()
+        }) = guard.session.poll_close()
         else {
             return;
         };
         if !tell {
             return;
         }
-        while let Some(transmit) = self.session.poll_transmit() {
+        while let Some(transmit) = guard.session.poll_transmit() {
             self.outbox.queue(transmit, now());
         }
         let write = self.shared.config.timeouts.write().min(CLOSE_WRITE);
-        let _ = tokio::time::timeout(write, self.write_out()).await;
-        let _ = tokio::time::timeout(write, self.link.close(reason, &message)).await;
+        let _ = tokio::time::timeout(write, self.write_out(&mut guard)).await;
+        let _ = tokio::time::timeout(write, guard.link.close(reason, &message)).await;
     }
+}
+
+/// A write failed: the session ends without telling the client.
+fn write_failed(session: &mut Session, e: LinkError) {
+    session.handle_write_failed(now(), CloseReason::Normal, format!("write failed: {e}"));
 }
