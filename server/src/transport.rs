@@ -145,6 +145,16 @@ pub trait Link: Send {
     fn attach(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Takes the connection out of the IO driver while its room reads it
+    /// at each tick (see [`tcp::Movable::park`]); transports without a
+    /// socket of their own do nothing.
+    fn park(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Hooks a parked connection to the IO driver again.
+    fn unpark(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// The connection's [`DirectWrite`], where it has one.
     fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
         None

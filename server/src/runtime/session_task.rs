@@ -265,7 +265,12 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
                 timer.as_mut().reset(deadline);
             }
             if attached {
-                // The room reads the connection: wait without holding it.
+                // The room reads the connection at its ticks: out of the IO
+                // driver, so that the client's messages wake nobody; wait
+                // without holding it.
+                if let Err(e) = guard.link.park() {
+                    debug!(error = %e, "parking the connection failed");
+                }
                 drop(guard);
                 tokio::select! {
                     biased;
@@ -277,6 +282,14 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
                     () = &mut timer => conn.lock().await.session.handle_timeout(now()),
                 }
             } else {
+                if let Err(e) = guard.link.unpark() {
+                    guard.session.handle_write_failed(
+                        now(),
+                        CloseReason::Normal,
+                        format!("unparking the connection: {e}"),
+                    );
+                    continue;
+                }
                 let wants_frames = guard.session.wants_frames();
                 let Attached { session, link } = &mut *guard;
                 tokio::select! {
@@ -552,6 +565,8 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
     async fn finish(mut self) {
         let conn = Arc::clone(&self.conn);
         let mut guard = conn.lock().await;
+        // The closing handshake reads and waits: through the IO driver.
+        let _ = guard.link.unpark();
         while let Some(command) = guard.session.poll_command() {
             self.carry_out(&mut guard.session, command).await;
         }

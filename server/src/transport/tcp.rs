@@ -27,6 +27,18 @@ pub trait Movable {
     /// Hooks detached sockets to the IO driver of the runtime this is
     /// called on (a no-op when attached).
     fn attach(&mut self) -> io::Result<()>;
+    /// Takes the sockets out of the IO driver while someone else polls
+    /// them at times of its own (a room, at each tick): reads are then
+    /// made without registering interest, so data arriving wakes no
+    /// thread; a write that cannot go at once hooks the socket to the
+    /// driver again to wait. A no-op where not attached.
+    fn park(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Hooks parked sockets to the IO driver again (a no-op otherwise).
+    fn unpark(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// A handle through which a room on the socket's thread can write
     /// to it directly; `None` where bytes must pass through a layer with
     /// state of its own (TLS).
@@ -66,6 +78,9 @@ struct Conn {
 enum State {
     Attached(TcpStream),
     Detached(std::net::TcpStream),
+    /// Out of the IO driver, at home, polled without wakers (see
+    /// [`Movable::park`]).
+    Parked(std::net::TcpStream),
     /// A move failed half-way; the connection is lost.
     Broken,
 }
@@ -78,8 +93,41 @@ fn detached() -> io::Error {
 }
 
 impl Conn {
+    /// Hooks a parked socket to the IO driver again, so that a write can
+    /// wait for room.
+    fn unpark(&mut self) -> io::Result<()> {
+        if let State::Parked(_) = self.state {
+            let State::Parked(stream) = std::mem::replace(&mut self.state, State::Broken) else {
+                unreachable!("checked just above");
+            };
+            self.state = State::Attached(TcpStream::from_std(stream)?);
+        }
+        Ok(())
+    }
+
+    /// Reads for the owner: through the driver, or, parked, straight from
+    /// the socket without registering a waker (whoever parked it polls
+    /// again at a time of its own).
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match &mut self.state {
+            State::Attached(stream) => Pin::new(stream).poll_read(cx, buf),
+            State::Parked(stream) => match io::Read::read(stream, buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    Poll::Ready(Ok(()))
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+            State::Detached(_) | State::Broken => Poll::Ready(Err(detached())),
+        }
+    }
+
     /// Writes what a direct write left over; ready once none is left.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.pending.is_empty() {
+            self.unpark()?;
+        }
         while !self.pending.is_empty() {
             let State::Attached(stream) = &mut self.state else {
                 return Poll::Ready(Err(detached()));
@@ -99,9 +147,11 @@ impl Conn {
         &mut self,
         poll: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
+        // The owner writes through the driver, so that it can wait.
+        self.unpark()?;
         match &mut self.state {
             State::Attached(stream) => poll(Pin::new(stream)),
-            State::Detached(_) | State::Broken => Poll::Ready(Err(detached())),
+            State::Detached(_) | State::Parked(_) | State::Broken => Poll::Ready(Err(detached())),
         }
     }
 
@@ -153,6 +203,10 @@ impl Movable for MovableTcp {
                 conn.state = State::Detached(stream.into_std()?);
                 Ok(())
             }
+            State::Parked(stream) => {
+                conn.state = State::Detached(stream);
+                Ok(())
+            }
             other => {
                 conn.state = other;
                 Ok(())
@@ -163,7 +217,7 @@ impl Movable for MovableTcp {
     fn attach(&mut self) -> io::Result<()> {
         let mut conn = self.conn();
         let attached = match std::mem::replace(&mut conn.state, State::Broken) {
-            State::Detached(stream) => TcpStream::from_std(stream)?,
+            State::Detached(stream) | State::Parked(stream) => TcpStream::from_std(stream)?,
             State::Attached(stream) => stream,
             State::Broken => {
                 return Err(io::Error::new(
@@ -182,6 +236,21 @@ impl Movable for MovableTcp {
             conn: Arc::clone(&self.conn),
         })
     }
+
+    fn park(&mut self) -> io::Result<()> {
+        let mut conn = self.conn();
+        if let State::Attached(_) = conn.state {
+            let State::Attached(stream) = std::mem::replace(&mut conn.state, State::Broken) else {
+                unreachable!("checked just above");
+            };
+            conn.state = State::Parked(stream.into_std()?);
+        }
+        Ok(())
+    }
+
+    fn unpark(&mut self) -> io::Result<()> {
+        self.conn().unpark()
+    }
 }
 
 impl<S: Movable> Movable for tokio_rustls::server::TlsStream<S> {
@@ -191,6 +260,14 @@ impl<S: Movable> Movable for tokio_rustls::server::TlsStream<S> {
 
     fn attach(&mut self) -> io::Result<()> {
         self.get_mut().0.attach()
+    }
+
+    fn park(&mut self) -> io::Result<()> {
+        self.get_mut().0.park()
+    }
+
+    fn unpark(&mut self) -> io::Result<()> {
+        self.get_mut().0.unpark()
     }
 }
 
@@ -217,14 +294,16 @@ impl DirectTcp {
             && !conn.owner_mid_write
             && conn.pending.is_empty()
             && conn.home == Some(std::thread::current().id());
-        let State::Attached(stream) = &conn.state else {
-            return DirectOutcome::Declined;
-        };
         if !ready {
             return DirectOutcome::Declined;
         }
+        let written = match &conn.state {
+            State::Attached(stream) => stream.try_write_vectored(parts),
+            State::Parked(stream) => io::Write::write_vectored(&mut &*stream, parts),
+            State::Detached(_) | State::Broken => return DirectOutcome::Declined,
+        };
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        let mut written = match stream.try_write_vectored(parts) {
+        let mut written = match written {
             Ok(0) | Err(_) => return DirectOutcome::Declined,
             Ok(n) if n == total => return DirectOutcome::Written,
             Ok(n) => n,
@@ -244,8 +323,7 @@ impl AsyncRead for MovableTcp {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.conn()
-            .poll_attached(|stream| stream.poll_read(cx, buf))
+        self.conn().poll_read(cx, buf)
     }
 }
 
@@ -270,7 +348,11 @@ impl AsyncWrite for MovableTcp {
     }
 
     fn is_write_vectored(&self) -> bool {
-        matches!(&self.conn().state, State::Attached(stream) if stream.is_write_vectored())
+        match &self.conn().state {
+            State::Attached(stream) => stream.is_write_vectored(),
+            State::Parked(_) => true,
+            State::Detached(_) | State::Broken => false,
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -416,6 +498,42 @@ mod tests {
         let got = reader.await.expect("reader");
         assert!(got[..message.len()].iter().all(|&b| b == 9));
         assert_eq!(&got[message.len()..], b"ok");
+    }
+
+    #[tokio::test]
+    async fn a_parked_stream_is_read_without_the_driver_and_written_through_it() {
+        use futures_util::FutureExt;
+        let (mut ours, mut peer) = pair(false).await;
+        ours.attach().expect("attach here");
+        let direct = ours.direct().expect("plain TCP has a direct handle");
+        direct.allow(true);
+        ours.park().expect("park");
+        let mut buf = [0u8; 8];
+        assert!(
+            ours.read(&mut buf).now_or_never().is_none(),
+            "nothing to read yet: pending, not an error"
+        );
+        peer.write_all(b"abc").await.expect("peer writes");
+        let mut got = None;
+        for _ in 0..1000 {
+            if let Some(read) = ours.read(&mut buf).now_or_never() {
+                got = Some(read.expect("reads"));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let n = got.expect("the data arrived within 2 s");
+        assert_eq!(&buf[..n], b"abc");
+        assert_eq!(
+            write_two(&direct, b"x", b"y"),
+            DirectOutcome::Written,
+            "direct writes go out parked"
+        );
+        ours.write_all(b"z").await.expect("the owner writes");
+        ours.flush().await.expect("flushes");
+        let mut echoed = [0u8; 3];
+        peer.read_exact(&mut echoed).await.expect("peer reads");
+        assert_eq!(&echoed, b"xyz");
     }
 
     /// A stream moved to another runtime keeps its unread data and goes on

@@ -544,6 +544,14 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
         self.ws.get_mut().attach()
     }
 
+    fn park(&mut self) -> std::io::Result<()> {
+        self.ws.get_mut().park()
+    }
+
+    fn unpark(&mut self) -> std::io::Result<()> {
+        self.ws.get_mut().unpark()
+    }
+
     fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
         let tcp = self.ws.get_ref().direct()?;
         Some(Arc::new(DirectWs { tcp }))
