@@ -8,24 +8,45 @@
 //!
 //! # Layout
 //!
-//! Pure (no IO, no clock, unit-tested in place):
+//! Pure (no IO, no clock: time comes in as an argument; unit-tested in
+//! place):
 //! - [`config`]: every limit and timeout, with its reason.
+//! - [`session`]: one client's state machine in quinn's sans-IO shape
+//!   (`handle_*` in, `poll_command` / `poll_transmit` / `poll_close` /
+//!   `poll_timeout` out): handshake, lobby requests, join and leave,
+//!   inputs, acks, pings, events, close.
 //! - [`lobby`]: room registry, public list, quick-join, codes, seats.
 //! - [`room`]: one room's game, members, inputs, acks and per-baseline
-//!   update encoding.
-//! - [`session`]: handshake checks and the flood limiter.
+//!   update encoding; [`room::members`] hands each member its update
+//!   through its outbox and takes what members send; [`room::clock`] is
+//!   the tick schedule.
+//! - [`outbox`]: one connection's outbox, the one home of what goes to a
+//!   client (latest-wins update, reliable frames in order, held pong,
+//!   direct writes); shared by the room and the session's task, no IO.
+//! - [`reason`]: typed reasons for refusals, drops and faults, with the
+//!   labels the metrics use.
+//! - `testing` (feature `testing`): the harness that runs lobby, rooms and
+//!   sessions in virtual time with in-memory queues.
 //!
 //! Shell (tokio):
-//! - [`transport`]: the [`transport::Link`] every transport produces;
-//!   [`transport::ws`] is the WebSocket adapter, [`transport::quic`] the
-//!   QUIC one, [`transport::tcp`] the socket that moves between shards.
-//! - `runtime`: the accept loop with connection caps, the room tick task,
-//!   the session task, and the room shards (one single-threaded runtime
-//!   per core; a room's members' sessions move to its shard).
+//! - [`transport`]: the [`transport::Link`] every transport produces (it
+//!   moves frames only); [`transport::ws`] is the WebSocket adapter,
+//!   [`transport::quic`] the QUIC one, [`transport::tcp`] the socket that
+//!   moves between shards, parks while its room reads it, and takes the
+//!   room's direct writes.
+//! - `runtime`: `admission` (connection caps), `accept` (the accept loops
+//!   and handshakes, not generic over the game), `shards` (one
+//!   single-threaded runtime per core), `room_task` (a room's tick loop,
+//!   which also reads its members' connections on its shard),
+//!   `session_task` (a client's short loop around its [`session::Session`]).
 //! - [`tls`]: the TLS certificate (PEM files or a generated development
 //!   one), its fingerprint and the acceptor of the wss port.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.
 //! - [`shutdown`]: SIGINT / SIGTERM, installed before the server listens.
+//!
+//! The binary (`tickwire-server`, flags and the TOML file) is the
+//! `tickwire-server-cli` package in `server/cli/`, so that a studio
+//! embedding this library compiles none of its dependencies.
 //!
 //! # Use
 //!

@@ -32,9 +32,12 @@ pub enum LobbyError {
     /// The server's room limit is reached.
     #[error("the server runs its maximum number of rooms")]
     TooManyRooms,
-    /// The request itself is invalid.
-    #[error("invalid request: {0}")]
-    Invalid(&'static str),
+    /// The room's name is empty or too long.
+    #[error("invalid request: room name must be 1..={MAX_ROOM_NAME} bytes")]
+    BadName,
+    /// The room's seats are out of range.
+    #[error("invalid request: max_players out of range")]
+    BadSeats,
 }
 
 impl LobbyError {
@@ -44,7 +47,7 @@ impl LobbyError {
             Self::RoomNotFound => ErrorCode::RoomNotFound,
             Self::RoomFull | Self::SpectatorsFull => ErrorCode::RoomFull,
             Self::TooManyRooms => ErrorCode::TooManyRooms,
-            Self::Invalid(_) => ErrorCode::InvalidRequest,
+            Self::BadName | Self::BadSeats => ErrorCode::InvalidRequest,
         }
     }
 
@@ -54,7 +57,7 @@ impl LobbyError {
             Self::RoomNotFound => "room_not_found",
             Self::RoomFull | Self::SpectatorsFull => "room_full",
             Self::TooManyRooms => "too_many_rooms",
-            Self::Invalid(_) => "invalid_request",
+            Self::BadName | Self::BadSeats => "invalid_request",
         }
     }
 }
@@ -112,10 +115,10 @@ impl<H> Lobby<H> {
     pub fn check_new(&self, request: &NewRoom) -> Result<(), LobbyError> {
         let name = request.name.trim();
         if name.is_empty() || name.len() > MAX_ROOM_NAME {
-            return Err(LobbyError::Invalid("room name must be 1..=64 bytes"));
+            return Err(LobbyError::BadName);
         }
         if request.max_players == 0 || request.max_players > self.max_players {
-            return Err(LobbyError::Invalid("max_players out of range"));
+            return Err(LobbyError::BadSeats);
         }
         if self.rooms.len() >= self.max_rooms {
             return Err(LobbyError::TooManyRooms);
@@ -379,15 +382,15 @@ mod tests {
         let mut l = lobby();
         assert!(matches!(
             l.create(room(" ", Visibility::Public, 2), || 1, |i| i.0),
-            Err(LobbyError::Invalid(_))
+            Err(LobbyError::BadName)
         ));
         assert!(matches!(
             l.create(room("x", Visibility::Public, 5), || 1, |i| i.0),
-            Err(LobbyError::Invalid(_))
+            Err(LobbyError::BadSeats)
         ));
         assert!(matches!(
             l.create(room("x", Visibility::Public, 0), || 1, |i| i.0),
-            Err(LobbyError::Invalid(_))
+            Err(LobbyError::BadSeats)
         ));
         let long = "x".repeat(MAX_ROOM_NAME + 1);
         assert!(

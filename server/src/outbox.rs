@@ -115,7 +115,10 @@ pub struct Outbox {
     room_capacity: usize,
 }
 
-fn encode(message: &ServerMessage) -> Option<Bytes> {
+/// One message as a frame of its own; `None` (logged) if it cannot be
+/// encoded. For the few frames the room and the outbox make themselves
+/// (pings, pongs, errors, relayed events).
+pub fn encode_frame(message: &ServerMessage) -> Option<Bytes> {
     let mut buf = Vec::with_capacity(32);
     match codec::encode_server(message, &mut buf) {
         Ok(()) => Some(Bytes::from(buf)),
@@ -162,7 +165,9 @@ impl Outbox {
                 } else {
                     Some(held)
                 };
-                if let Some(pong) = held.and_then(|h| encode(&ServerMessage::Pong(h.answer(now)))) {
+                if let Some(pong) =
+                    held.and_then(|h| encode_frame(&ServerMessage::Pong(h.answer(now))))
+                {
                     queue.push_reliable(pong);
                 }
             }
@@ -181,7 +186,7 @@ impl Outbox {
                 if let Some(pong) = queue
                     .held_pong
                     .take()
-                    .and_then(|h| encode(&ServerMessage::Pong(h.answer(now))))
+                    .and_then(|h| encode_frame(&ServerMessage::Pong(h.answer(now))))
                 {
                     queue.push_reliable(pong);
                 }
@@ -210,7 +215,7 @@ impl Outbox {
         let pong = queue
             .held_pong
             .take()
-            .and_then(|h| encode(&ServerMessage::Pong(h.answer(now))));
+            .and_then(|h| encode_frame(&ServerMessage::Pong(h.answer(now))));
         let mut rest = [ping, pong.as_ref()];
         if let (Some(direct), true) = (&self.direct, queue.idle()) {
             let mut frames: [&Bytes; MAX_DIRECT_MESSAGES] = [update; MAX_DIRECT_MESSAGES];

@@ -8,15 +8,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tickwire_shared::codec;
 use tickwire_shared::game::Game;
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{EventReply, Ping, Role, RoomEvent, ServerMessage};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::{InputVerdict, Room, RoomError};
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, encode_frame};
 use crate::reason::{Fault, InputDrop, Label, Refusal};
 use crate::session::{Now, RoomInput};
 
@@ -52,17 +51,6 @@ pub struct Members {
     /// Members are pinged every this many ticks.
     ping_every: u32,
     metrics: Arc<Metrics>,
-}
-
-fn encode(message: &ServerMessage) -> Option<Bytes> {
-    let mut buf = Vec::with_capacity(32);
-    match codec::encode_server(message, &mut buf) {
-        Ok(()) => Some(Bytes::from(buf)),
-        Err(e) => {
-            warn!(error = %e, "unencodable message dropped");
-            None
-        }
-    }
 }
 
 impl Members {
@@ -156,7 +144,9 @@ impl Members {
     /// Queues a reliable message for a member, counting it when its outbox
     /// is full.
     fn tell(&self, member: &Member, message: &ServerMessage) {
-        let Some(frame) = encode(message) else { return };
+        let Some(frame) = encode_frame(message) else {
+            return;
+        };
         if member.outbox.push_from_room(frame).is_err() {
             self.metrics.error(&Fault::OutboxFull);
         }
@@ -239,7 +229,7 @@ impl Members {
             let ping = due
                 .then(|| {
                     ping.get_or_insert_with(|| {
-                        encode(&ServerMessage::Ping(Ping {
+                        encode_frame(&ServerMessage::Ping(Ping {
                             sent_at_us: now.unix_us,
                         }))
                     })
