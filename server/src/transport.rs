@@ -155,6 +155,11 @@ pub trait Link: Send {
     fn unpark(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// When the newest data read while parked arrived (microseconds since
+    /// the Unix epoch), where the transport knows.
+    fn received_at(&self) -> Option<u64> {
+        None
+    }
     /// The connection's [`DirectWrite`], where it has one.
     fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
         None

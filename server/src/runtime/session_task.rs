@@ -80,7 +80,14 @@ impl<L: Link> Drivable for Attached<L> {
             // no task is woken when more arrives (the room reads again at
             // its next tick).
             match self.link.recv().now_or_never() {
-                Some(incoming) => feed(&mut self.session, now, incoming),
+                // The session hears of the frame at the time it arrived:
+                // it waited in the socket until this tick, and a ping's
+                // answer must not count that wait as round trip.
+                Some(incoming) => feed(
+                    &mut self.session,
+                    arrived(now, self.link.received_at()),
+                    incoming,
+                ),
                 None => return,
             }
         }
@@ -90,6 +97,22 @@ impl<L: Link> Drivable for Attached<L> {
 impl std::fmt::Debug for dyn Drivable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Drivable").finish_non_exhaustive()
+    }
+}
+
+/// `now`, moved back to when a frame arrived (`arrived_us`, Unix
+/// microseconds) when the transport knows and it is not in the future.
+fn arrived(now: Now, arrived_us: Option<u64>) -> Now {
+    let Some(arrived_us) = arrived_us.filter(|&us| us <= now.unix_us) else {
+        return now;
+    };
+    let waited = Duration::from_micros(now.unix_us - arrived_us);
+    match now.at.checked_sub(waited) {
+        Some(at) => Now {
+            at,
+            unix_us: arrived_us,
+        },
+        None => now,
     }
 }
 
@@ -593,4 +616,22 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
 /// A write failed: the session ends without telling the client.
 fn write_failed(session: &mut Session, e: LinkError) {
     session.handle_write_failed(now(), CloseReason::Normal, format!("write failed: {e}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_is_heard_of_at_the_time_it_arrived() {
+        let now = Now {
+            at: Instant::now() + Duration::from_secs(1),
+            unix_us: 2_000_000,
+        };
+        let then = arrived(now, Some(1_995_000));
+        assert_eq!(then.unix_us, 1_995_000);
+        assert_eq!(now.at - then.at, Duration::from_millis(5));
+        assert_eq!(arrived(now, None), now, "no stamp: now");
+        assert_eq!(arrived(now, Some(2_000_001)), now, "never in the future");
+    }
 }

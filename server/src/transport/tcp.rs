@@ -39,6 +39,13 @@ pub trait Movable {
     fn unpark(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// When the newest data read while parked arrived (the kernel's
+    /// receive timestamp, microseconds since the Unix epoch): data waits in
+    /// the socket until its room reads it, and whoever answers it (a ping)
+    /// must count that wait.
+    fn received_at(&self) -> Option<u64> {
+        None
+    }
     /// A handle through which a room on the socket's thread can write
     /// to it directly; `None` where bytes must pass through a layer with
     /// state of its own (TLS).
@@ -72,6 +79,12 @@ struct Conn {
     /// tungstenite passes its whole unsent buffer to every write, so a
     /// write taken whole means no frame of its is half-sent.
     owner_mid_write: bool,
+    /// The kernel's receive timestamp of the newest data read while
+    /// parked, microseconds since the Unix epoch.
+    received_at: Option<u64>,
+    /// Whether the socket stamps what it receives (`SO_TIMESTAMPNS`, set
+    /// when first parked).
+    stamping: bool,
 }
 
 #[derive(Debug)]
@@ -111,9 +124,12 @@ impl Conn {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match &mut self.state {
             State::Attached(stream) => Pin::new(stream).poll_read(cx, buf),
-            State::Parked(stream) => match io::Read::read(stream, buf.initialize_unfilled()) {
-                Ok(n) => {
+            State::Parked(stream) => match stamped::read(stream, buf.initialize_unfilled()) {
+                Ok((n, stamp)) => {
                     buf.advance(n);
+                    if stamp.is_some() {
+                        self.received_at = stamp;
+                    }
                     Poll::Ready(Ok(()))
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
@@ -181,6 +197,8 @@ impl MovableTcp {
                 direct: false,
                 pending: Vec::new(),
                 owner_mid_write: false,
+                received_at: None,
+                stamping: false,
             })),
         }
     }
@@ -243,13 +261,94 @@ impl Movable for MovableTcp {
             let State::Attached(stream) = std::mem::replace(&mut conn.state, State::Broken) else {
                 unreachable!("checked just above");
             };
-            conn.state = State::Parked(stream.into_std()?);
+            let stream = stream.into_std()?;
+            if !conn.stamping {
+                // Without stamps the session counts from when it read.
+                conn.stamping = stamped::enable(&stream).is_ok();
+            }
+            conn.state = State::Parked(stream);
         }
         Ok(())
     }
 
     fn unpark(&mut self) -> io::Result<()> {
         self.conn().unpark()
+    }
+
+    fn received_at(&self) -> Option<u64> {
+        self.conn().received_at
+    }
+}
+
+/// Reads with the kernel's receive timestamp (`SO_TIMESTAMPNS`, which
+/// Linux gives TCP sockets too: the arrival of the newest data read).
+mod stamped {
+    use std::io;
+    use std::os::fd::AsRawFd;
+
+    /// Asks the kernel to stamp what `stream` receives.
+    pub(super) fn enable(stream: &std::net::TcpStream) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket, and a pointer to an int of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// One non-blocking read into `buf`: the bytes read, and when the
+    /// newest of them arrived (microseconds since the Unix epoch) if the
+    /// kernel said.
+    pub(super) fn read(
+        stream: &std::net::TcpStream,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, Option<u64>)> {
+        // Room for one `SCM_TIMESTAMPNS` (a timespec) with its header.
+        let mut control = [0u64; 8];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: zeroed is a valid msghdr; every pointer set below points
+        // to a live buffer of the length given with it.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of_val(&control) as _;
+        // SAFETY: a valid socket and the msghdr above.
+        let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &raw mut msg, libc::MSG_DONTWAIT) };
+        let Ok(n) = usize::try_from(n) else {
+            return Err(io::Error::last_os_error());
+        };
+        let mut stamp = None;
+        // SAFETY: the kernel filled `msg`'s control part; the CMSG macros
+        // walk it within `msg_controllen`.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let ts =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::timespec>());
+                    let us = i128::from(ts.tv_sec) * 1_000_000 + i128::from(ts.tv_nsec) / 1_000;
+                    stamp = u64::try_from(us).ok();
+                }
+                cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);
+            }
+        }
+        Ok((n, stamp))
     }
 }
 
@@ -268,6 +367,10 @@ impl<S: Movable> Movable for tokio_rustls::server::TlsStream<S> {
 
     fn unpark(&mut self) -> io::Result<()> {
         self.get_mut().0.unpark()
+    }
+
+    fn received_at(&self) -> Option<u64> {
+        self.get_ref().0.received_at()
     }
 }
 
@@ -513,7 +616,14 @@ mod tests {
             ours.read(&mut buf).now_or_never().is_none(),
             "nothing to read yet: pending, not an error"
         );
+        let unix_us = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64)
+        };
+        let written_at = unix_us();
         peer.write_all(b"abc").await.expect("peer writes");
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         let mut got = None;
         for _ in 0..1000 {
             if let Some(read) = ours.read(&mut buf).now_or_never() {
@@ -524,6 +634,14 @@ mod tests {
         }
         let n = got.expect("the data arrived within 2 s");
         assert_eq!(&buf[..n], b"abc");
+        // The kernel's stamp says when it arrived, not when it was read.
+        let arrived = ours.received_at().expect("parked reads are stamped");
+        assert!(
+            arrived + 1_000 >= written_at && arrived + 20_000 <= unix_us(),
+            "arrived {} us after the write, read {} us after it arrived",
+            arrived as i64 - written_at as i64,
+            unix_us() as i64 - arrived as i64
+        );
         assert_eq!(
             write_two(&direct, b"x", b"y"),
             DirectOutcome::Written,

@@ -552,6 +552,10 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
         self.ws.get_mut().unpark()
     }
 
+    fn received_at(&self) -> Option<u64> {
+        self.ws.get_ref().received_at()
+    }
+
     fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
         let tcp = self.ws.get_ref().direct()?;
         Some(Arc::new(DirectWs { tcp }))
