@@ -19,7 +19,10 @@ use futures_util::{SinkExt, StreamExt};
 use support::bots::{any_port, pinned};
 use support::{TestServer, WAIT, code_of, hello};
 use tickwire_shared::codec;
-use tickwire_shared::protocol::{ClientMessage, CloseReason, ServerMessage};
+use tickwire_shared::game::GameOptions;
+use tickwire_shared::protocol::{
+    ClientMessage, CloseReason, CreateRoom, Role, ServerMessage, Visibility,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -233,6 +236,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawWs<S> {
         }
     }
 
+    /// Creates a room and joins it; reads until the `Joined`.
+    async fn join_new_room(&mut self) {
+        let create = ClientMessage::CreateRoom(CreateRoom {
+            request_id: 1,
+            name: "closing".into(),
+            visibility: Visibility::Public,
+            max_players: 4,
+            options: GameOptions::default(),
+            join_as: Some(Role::Player),
+        });
+        let mut bytes = Vec::new();
+        codec::encode_client(&create, &mut bytes).expect("encodes");
+        self.send(&masked(BINARY, &bytes)).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let frame = self.frame(deadline).await.expect("a Joined");
+            if frame.opcode != 2 {
+                continue;
+            }
+            let message = codec::decode_server(&frame.payload, codec::MAX_SERVER_FRAME)
+                .expect("server frames decode");
+            if let ServerMessage::Joined(_) = message {
+                return;
+            }
+        }
+    }
+
     /// Reads until the server's close frame: its code and reason, and the
     /// tickwire messages before it. Nothing but binary, ping and pong
     /// frames may come first.
@@ -357,6 +387,33 @@ async fn a_client_close_is_echoed_and_the_server_hangs_up_first() {
             .await,
         6.0
     );
+    server.stop().await.expect("clean stop");
+}
+
+/// A member's room reads its connection at each tick (the socket parked):
+/// closing by the book holds there too, whoever starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_member_whose_room_reads_its_connection_closes_by_the_book() {
+    let server = TestServer::start().await;
+    let mut leaving = ws(&server).await;
+    leaving.greet().await;
+    leaving.join_new_room().await;
+    metric_becomes(&server, "tickwire_sessions_attached_total", 1.0).await;
+    leaving.send(&close(1000, "done")).await;
+    let closed = leaving.close_frame().await;
+    assert_eq!((closed.code, closed.reason.as_str()), (Some(1000), "done"));
+    let took = leaving.ends_within(HANG_UP).await;
+    assert!(took < AT_ONCE, "the server hung up only after {took:?}");
+
+    let mut breaking = ws(&server).await;
+    breaking.greet().await;
+    breaking.join_new_room().await;
+    metric_becomes(&server, "tickwire_sessions_attached_total", 2.0).await;
+    breaking.send(&frame(BINARY, false, b"unmasked")).await;
+    let closed = breaking.close_frame().await;
+    assert_eq!(closed.code, Some(1002), "{closed:?}");
+    breaking.ends_within(HANG_UP).await;
+    metric_becomes(&server, "tickwire_players", 0.0).await;
     server.stop().await.expect("clean stop");
 }
 

@@ -1,11 +1,11 @@
 //! One room's task (shell): the drift-free tick loop around a pure
-//! [`Room`] and its [`Members`]. At each tick it applies the commands
-//! sessions queued, reads what its attached members sent (their sessions
-//! and connections live on this shard: see
-//! [`super::session_task::Drivable`]) and carries out their requests
-//! itself, steps the game, and the members' fan-out offers every member
-//! its update through its outbox (see [`crate::outbox`]), which writes it
-//! to the socket right here where it can.
+//! [`Room`] and its [`Members`]. Just before each tick it reads what its
+//! attached members sent (their sessions and connections live on this
+//! shard: see [`super::session_task::Drivable`]) and carries out their
+//! requests itself; at the tick it applies the commands sessions queued,
+//! steps the game, and the members' fan-out offers every member its update
+//! through its outbox (see [`crate::outbox`]), which writes it to the
+//! socket right here where it can.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +61,16 @@ pub(crate) enum RoomCommand {
 /// flood limit closes it).
 const MAX_READS_PER_TICK: usize = 16;
 
+/// The least time before a tick that the room reads its attached members.
+const MIN_READ_LEAD: Duration = Duration::from_micros(300);
+
+/// How long before the next tick to read the members, after a read that
+/// took `took`: twice that plus the minimum (so a slower read still ends
+/// before the tick), at most a quarter of the period.
+fn lead_after(took: Duration, period: Duration) -> Duration {
+    (took * 2 + MIN_READ_LEAD).min(period / 4)
+}
+
 /// An attached member's connection, as the room holds it.
 struct Attachment {
     conn: Driven,
@@ -91,11 +101,26 @@ pub(crate) async fn run<G: Game>(
     let ping_every = clock.ticks_in(shared.config.timeouts.heartbeat());
     let mut members = Members::new(id, ping_every, Arc::clone(&metrics));
     let mut attached: BTreeMap<PlayerId, Attachment> = BTreeMap::new();
+    let mut read_lead = MIN_READ_LEAD;
     let mut empty_since = Some(Instant::now());
     let empty_grace = shared.config.timeouts.empty_room();
 
     loop {
         let due = clock.due(room.tick().0 + 1);
+        if !attached.is_empty() {
+            // Read the members just before the tick, so that the step and
+            // the fan-out start on time; what arrives in the lead waits a
+            // tick.
+            let read_at = due.checked_sub(read_lead).unwrap_or(due);
+            tokio::select! {
+                biased;
+                () = shared.cancel.cancelled() => break,
+                () = tokio::time::sleep_until(read_at.into()) => {}
+            }
+            let reading = now();
+            read_members(&shared, id, &mut room, &mut members, &mut attached, reading);
+            read_lead = lead_after(reading.at.elapsed(), period);
+        }
         tokio::select! {
             biased;
             () = shared.cancel.cancelled() => break,
@@ -134,7 +159,6 @@ pub(crate) async fn run<G: Game>(
                 timing,
             );
         }
-        read_members(&shared, id, &mut room, &mut members, &mut attached, began);
         // Sessions that ended without saying so.
         let gone: Vec<PlayerId> = members.gone().collect();
         for player in gone {
@@ -302,5 +326,21 @@ fn handle<G: Game>(
                 _ => attach.hand_back(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_lead_follows_the_read_cost_within_bounds() {
+        let period = Duration::from_millis(33);
+        assert_eq!(lead_after(Duration::ZERO, period), MIN_READ_LEAD);
+        assert_eq!(
+            lead_after(Duration::from_millis(1), period),
+            Duration::from_micros(2_300)
+        );
+        assert_eq!(lead_after(Duration::from_secs(1), period), period / 4);
     }
 }
