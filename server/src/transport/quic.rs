@@ -12,16 +12,17 @@
 //! Clients send their inputs as datagrams that repeat the last few inputs,
 //! and may send anything else on the stream.
 
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use quinn::{Connection, RecvStream, SendStream, TransportConfig, VarInt};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tickwire_shared::protocol::CloseReason;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError, Violation};
 use crate::outbox::Delivery;
@@ -29,10 +30,6 @@ use crate::outbox::Delivery;
 /// The application protocol a client must offer.
 pub const ALPN: &[u8] = b"tickwire/1";
 
-/// Frames read ahead of the session, per connection. Control frames wait
-/// for room (the stream's flow control then slows the peer); datagrams past
-/// it are dropped, which costs nothing as inputs repeat.
-const READ_AHEAD: usize = 64;
 /// How long a closing connection waits for the peer to read the last
 /// control frames before the connection is closed.
 const LINGER: Duration = Duration::from_secs(1);
@@ -105,37 +102,104 @@ pub fn server_config(
     Ok(config)
 }
 
-/// A [`Link`] over one QUIC connection.
+/// A [`Link`] over one QUIC connection. It has no task of its own:
+/// [`Link::recv`] reads the control stream and the connection's datagrams
+/// itself, so a frame goes from quinn's connection straight to whoever
+/// polls the link.
 #[derive(Debug)]
 pub struct QuicLink {
     connection: Connection,
     control: SendStream,
-    incoming: mpsc::Receiver<Incoming>,
-    reader: JoinHandle<()>,
+    recv: RecvStream,
+    /// The control-stream frame being read, kept between polls.
+    frame: StreamFrame,
+    max_frame: usize,
+    /// Whether the link has returned its last [`Incoming`] (the peer
+    /// closed or broke a rule); it says [`Incoming::Closed`] from then on.
+    ended: bool,
 }
 
-impl Drop for QuicLink {
-    fn drop(&mut self) {
-        self.reader.abort();
+/// A length-prefixed frame read from the control stream a piece at a time:
+/// whatever a poll read stays here, so dropping a [`Link::recv`] future
+/// (or polling it once) never loses part of a frame.
+#[derive(Debug, Default)]
+struct StreamFrame {
+    /// The little-endian length prefix.
+    len: [u8; 4],
+    /// How many bytes of `len` are in.
+    len_read: usize,
+    /// The body, once the prefix is complete and within the limit.
+    body: Option<Vec<u8>>,
+    /// How many bytes of `body` are in.
+    body_read: usize,
+}
+
+impl StreamFrame {
+    /// Reads what the stream holds towards the next frame: `Ready` with a
+    /// whole frame, the stream's end ([`Incoming::Closed`], also for a
+    /// reset or a lost connection) or [`Violation::FrameTooLarge`];
+    /// `Pending` once the stream has nothing more for now (the task is
+    /// then woken when it has).
+    fn poll_next(
+        &mut self,
+        recv: &mut RecvStream,
+        cx: &mut Context<'_>,
+        max_frame: usize,
+    ) -> Poll<Incoming> {
+        loop {
+            let target = match &mut self.body {
+                None => &mut self.len[self.len_read..],
+                Some(body) => &mut body[self.body_read..],
+            };
+            if !target.is_empty() {
+                match recv.poll_read(cx, target) {
+                    Poll::Pending => return Poll::Pending,
+                    // 0 bytes into a non-empty buffer: the peer finished
+                    // the stream.
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Incoming::Closed);
+                    }
+                    Poll::Ready(Ok(n)) => match self.body {
+                        None => self.len_read += n,
+                        Some(_) => self.body_read += n,
+                    },
+                }
+            }
+            match &mut self.body {
+                None if self.len_read == self.len.len() => {
+                    let len = u32::from_le_bytes(self.len) as usize;
+                    if len > max_frame {
+                        return Poll::Ready(Incoming::Violation(Violation::FrameTooLarge));
+                    }
+                    self.body = Some(vec![0; len]);
+                    self.body_read = 0;
+                }
+                Some(body) if self.body_read == body.len() => {
+                    let body = std::mem::take(body);
+                    *self = Self::default();
+                    return Poll::Ready(Incoming::Frame(Bytes::from(body)));
+                }
+                _ => {}
+            }
+        }
     }
 }
 
 impl QuicLink {
     /// Takes a connection whose handshake is done: waits (the caller bounds
-    /// it) for the client's control stream, then reads frames and datagrams
-    /// into a bounded queue.
+    /// it) for the client's control stream.
     pub async fn accept(
         connection: Connection,
         max_frame: usize,
     ) -> Result<Self, quinn::ConnectionError> {
         let (control, recv) = connection.accept_bi().await?;
-        let (tx, incoming) = mpsc::channel(READ_AHEAD);
-        let reader = tokio::spawn(read_frames(connection.clone(), recv, tx, max_frame));
         Ok(Self {
             connection,
             control,
-            incoming,
-            reader,
+            recv,
+            frame: StreamFrame::default(),
+            max_frame,
+            ended: false,
         })
     }
 
@@ -143,54 +207,6 @@ impl QuicLink {
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
-}
-
-/// Reads length-prefixed frames from the control stream and datagrams,
-/// whichever comes, into `tx`, until either ends or a frame breaks a rule.
-async fn read_frames(
-    connection: Connection,
-    mut recv: RecvStream,
-    tx: mpsc::Sender<Incoming>,
-    max_frame: usize,
-) {
-    let stream = async {
-        loop {
-            let mut len = [0u8; 4];
-            if recv.read_exact(&mut len).await.is_err() {
-                return Incoming::Closed;
-            }
-            let len = u32::from_le_bytes(len) as usize;
-            if len > max_frame {
-                return Incoming::Violation(Violation::FrameTooLarge);
-            }
-            let mut frame = vec![0u8; len];
-            if recv.read_exact(&mut frame).await.is_err() {
-                return Incoming::Closed;
-            }
-            if tx.send(Incoming::Frame(Bytes::from(frame))).await.is_err() {
-                return Incoming::Closed;
-            }
-        }
-    };
-    let datagrams = async {
-        loop {
-            match connection.read_datagram().await {
-                Err(_) => return Incoming::Closed,
-                Ok(d) if d.len() > max_frame => {
-                    return Incoming::Violation(Violation::DatagramTooLarge);
-                }
-                // Past the read-ahead, drop: inputs are repeated.
-                Ok(d) => {
-                    let _ = tx.try_send(Incoming::Frame(d));
-                }
-            }
-        }
-    };
-    let ending = tokio::select! {
-        ending = stream => ending,
-        ending = datagrams => ending,
-    };
-    let _ = tx.send(ending).await;
 }
 
 /// Sends update datagrams for a room: a datagram needs no session state
@@ -235,8 +251,40 @@ fn fits_datagram(connection: &Connection, frame: &[u8]) -> bool {
 }
 
 impl Link for QuicLink {
+    /// A whole control-stream frame first, else the next datagram, else
+    /// waits for either. Cancel-safe, and a single poll (with any waker)
+    /// returns whatever is already there: the part of a stream frame read
+    /// so far stays in the link, and a datagram is taken from quinn only
+    /// when it is returned. The stream's end or a frame over the limit ends
+    /// the link (then only [`Incoming::Closed`]); a datagram over the limit
+    /// too.
     async fn recv(&mut self) -> Incoming {
-        self.incoming.recv().await.unwrap_or(Incoming::Closed)
+        if self.ended {
+            return Incoming::Closed;
+        }
+        let Self {
+            connection,
+            recv,
+            frame,
+            max_frame,
+            ..
+        } = self;
+        let max_frame = *max_frame;
+        // Made once per call: quinn wakes the waiters registered with it.
+        let mut datagram = pin!(connection.read_datagram());
+        let incoming = poll_fn(|cx| {
+            if let Poll::Ready(incoming) = frame.poll_next(recv, cx, max_frame) {
+                return Poll::Ready(incoming);
+            }
+            datagram.as_mut().poll(cx).map(|read| match read {
+                Ok(d) if d.len() > max_frame => Incoming::Violation(Violation::DatagramTooLarge),
+                Ok(d) => Incoming::Frame(d),
+                Err(_) => Incoming::Closed,
+            })
+        })
+        .await;
+        self.ended = !matches!(incoming, Incoming::Frame(_));
+        incoming
     }
 
     /// A latest-wins frame (an update) goes as a datagram when it fits the
@@ -288,6 +336,7 @@ impl Link for QuicLink {
 mod tests {
     use std::net::SocketAddr;
 
+    use futures_util::FutureExt;
     use quinn::Endpoint;
     use tickwire_shared::codec;
     use tickwire_shared::protocol::{ServerMessage, Update};
@@ -463,6 +512,122 @@ mod tests {
             }
             other => panic!("unexpected close {other:?}"),
         }
+    }
+
+    /// A connected client (its connection and control stream, on which it
+    /// wrote `first`) and the server's link, with frames up to `max_frame`.
+    async fn connected(
+        p: &Pair,
+        first: &[u8],
+        max_frame: usize,
+    ) -> (Connection, SendStream, QuicLink) {
+        let (client, link) = tokio::join!(
+            async {
+                let conn = p
+                    .client
+                    .connect_with(client_config(&p.cert, ALPN), p.addr, "localhost")
+                    .expect("connect");
+                let conn = tokio::time::timeout(WAIT, conn)
+                    .await
+                    .expect("in time")
+                    .expect("handshake");
+                let (mut send, _recv) = conn.open_bi().await.expect("stream");
+                send.write_all(first).await.expect("first bytes");
+                (conn, send)
+            },
+            async {
+                let incoming = tokio::time::timeout(WAIT, p.server.accept())
+                    .await
+                    .expect("in time")
+                    .expect("incoming");
+                let conn = incoming.await.expect("handshake");
+                tokio::time::timeout(WAIT, QuicLink::accept(conn, max_frame))
+                    .await
+                    .expect("in time")
+                    .expect("stream")
+            }
+        );
+        (client.0, client.1, link)
+    }
+
+    /// Polls `link.recv()` once at a time (a fresh future, a no-op waker,
+    /// as a room reading its members' links at each tick does) until it
+    /// returns something, for at most `WAIT`.
+    async fn poll_once_until_ready(link: &mut QuicLink) -> Incoming {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(incoming) = link.recv().now_or_never() {
+                return incoming;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "nothing came");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn single_polls_and_dropped_reads_lose_no_part_of_a_frame() {
+        let p = pair();
+        // The length prefix and half the body.
+        let mut first = 10u32.to_le_bytes().to_vec();
+        first.extend_from_slice(b"hello");
+        let (conn, mut send, mut link) = connected(&p, &first, MAX_FRAME).await;
+        // Single polls and a read cancelled by a timeout, while only half
+        // of the frame is there: nothing comes, nothing is lost.
+        for _ in 0..10 {
+            assert!(link.recv().now_or_never().is_none());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), link.recv())
+                .await
+                .is_err()
+        );
+        // A datagram comes through while the stream frame is half read.
+        conn.send_datagram(Bytes::from_static(b"input"))
+            .expect("datagram");
+        assert!(matches!(
+            poll_once_until_ready(&mut link).await,
+            Incoming::Frame(f) if f.as_ref() == b"input"
+        ));
+        // The rest of the frame, and a whole one behind it in the same
+        // write: both whole, in order, one per poll.
+        let mut rest = b"world".to_vec();
+        rest.extend_from_slice(&3u32.to_le_bytes());
+        rest.extend_from_slice(b"end");
+        send.write_all(&rest).await.expect("rest");
+        assert!(matches!(
+            poll_once_until_ready(&mut link).await,
+            Incoming::Frame(f) if f.as_ref() == b"helloworld"
+        ));
+        assert!(matches!(
+            link.recv().now_or_never(),
+            Some(Incoming::Frame(f)) if f.as_ref() == b"end"
+        ));
+        // The end of the stream ends the link, for good.
+        send.finish().expect("finish");
+        assert!(matches!(
+            poll_once_until_ready(&mut link).await,
+            Incoming::Closed
+        ));
+        assert!(matches!(link.recv().now_or_never(), Some(Incoming::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_datagram_over_the_limit_ends_the_link() {
+        let p = pair();
+        // Datagrams fit a packet: a smaller limit than MAX_FRAME.
+        let max_frame = 100;
+        let (conn, _send, mut link) = connected(&p, &0u32.to_le_bytes(), max_frame).await;
+        assert!(matches!(link.recv().await, Incoming::Frame(f) if f.is_empty()));
+        conn.send_datagram(Bytes::from(vec![0u8; max_frame + 1]))
+            .expect("datagram");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv())
+                .await
+                .expect("in time"),
+            Incoming::Violation(Violation::DatagramTooLarge)
+        ));
+        assert!(matches!(link.recv().await, Incoming::Closed));
     }
 
     #[tokio::test]
