@@ -12,7 +12,11 @@
 //! Clients send their inputs as datagrams that repeat the last few inputs,
 //! and may send anything else on the stream.
 
+pub(crate) mod roaming;
+
 use std::future::{Future, poll_fn};
+use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,6 +106,27 @@ pub fn server_config(
     Ok(config)
 }
 
+/// The server's endpoint on `addr`, made on `runtime` (the endpoint's task
+/// and socket stay there) with a quinn runtime whose connection drivers can
+/// move with their sessions (see [`QuicLink`] and the `roaming` module).
+pub fn endpoint(
+    config: quinn::ServerConfig,
+    addr: SocketAddr,
+    runtime: &tokio::runtime::Handle,
+) -> io::Result<quinn::Endpoint> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let _on = runtime.enter();
+    let endpoint = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        socket,
+        Arc::new(roaming::RoamingRuntime),
+    )?;
+    // The endpoint's driver: it stays where it is.
+    drop(roaming::take_spawned());
+    Ok(endpoint)
+}
+
 /// A [`Link`] over one QUIC connection. It has no task of its own:
 /// [`Link::recv`] reads the control stream and the connection's datagrams
 /// itself, so a frame goes from quinn's connection straight to whoever
@@ -117,6 +142,9 @@ pub struct QuicLink {
     /// Whether the link has returned its last [`Incoming`] (the peer
     /// closed or broke a rule); it says [`Incoming::Closed`] from then on.
     ended: bool,
+    /// The connection's quinn driver, when it can follow the session
+    /// between shards (an endpoint made by [`endpoint`]).
+    driver: Option<roaming::Driver>,
 }
 
 /// A length-prefixed frame read from the control stream a piece at a time:
@@ -200,7 +228,15 @@ impl QuicLink {
             frame: StreamFrame::default(),
             max_frame,
             ended: false,
+            driver: None,
         })
+    }
+
+    /// The connection's driver, which [`Link::attach`] moves to the
+    /// session's new shard.
+    pub(crate) fn with_driver(mut self, driver: Option<roaming::Driver>) -> Self {
+        self.driver = driver;
+        self
     }
 
     /// The connection, for its address and statistics.
@@ -309,6 +345,16 @@ impl Link for QuicLink {
             }
             other => LinkError::QuicStream(other),
         })
+    }
+
+    /// Moves the connection's quinn driver to the shard the session moved
+    /// to, so that the room's updates, the driver and the session's reads
+    /// share its thread.
+    fn attach(&mut self) -> io::Result<()> {
+        if let Some(driver) = &self.driver {
+            driver.move_here();
+        }
+        Ok(())
     }
 
     fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
