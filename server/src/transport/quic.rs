@@ -269,21 +269,16 @@ impl DirectWrite for DirectQuic {
         let [update] = frames else {
             return DirectOutcome::Declined;
         };
-        if !self.allowed.load(Ordering::Acquire) || !fits_datagram(&self.connection, update) {
+        if !self.allowed.load(Ordering::Acquire) {
             return DirectOutcome::Declined;
         }
+        // One lock of the connection: quinn refuses a datagram that does
+        // not fit without queueing anything.
         match self.connection.send_datagram(Bytes::clone(update)) {
             Ok(()) => DirectOutcome::Written,
             Err(_) => DirectOutcome::Declined,
         }
     }
-}
-
-/// Whether a frame fits one datagram on this connection.
-fn fits_datagram(connection: &Connection, frame: &[u8]) -> bool {
-    connection
-        .max_datagram_size()
-        .is_some_and(|max| frame.len() <= max)
 }
 
 impl Link for QuicLink {
@@ -326,13 +321,20 @@ impl Link for QuicLink {
     /// A latest-wins frame (an update) goes as a datagram when it fits the
     /// path; everything else, and a larger update, on the control stream.
     async fn send(&mut self, frame: Bytes, delivery: Delivery) -> Result<(), LinkError> {
-        if delivery == Delivery::LatestWins && fits_datagram(&self.connection, &frame) {
+        if delivery == Delivery::LatestWins {
             // Unreliable on purpose: quinn drops the oldest datagram when its
             // send buffer is full, and a newer update supersedes it anyway.
-            return self
-                .connection
-                .send_datagram(frame)
-                .map_err(LinkError::QuicDatagram);
+            // One that does not fit the path (or a peer without datagrams)
+            // goes on the stream.
+            match self.connection.send_datagram(frame.clone()) {
+                Ok(()) => return Ok(()),
+                Err(
+                    quinn::SendDatagramError::TooLarge
+                    | quinn::SendDatagramError::UnsupportedByPeer
+                    | quinn::SendDatagramError::Disabled,
+                ) => {}
+                Err(e) => return Err(LinkError::QuicDatagram(e)),
+            }
         }
         let len = u32::try_from(frame.len()).map_err(|_| LinkError::TooLarge(frame.len()))?;
         let write = async {

@@ -112,7 +112,8 @@ impl Home {
 
     /// The runtime to move to, once per request.
     fn take_target(&self) -> Option<Handle> {
-        if !self.moving.swap(false, Ordering::Acquire) {
+        // A plain load first: this runs at every poll of every driver.
+        if !self.moving.load(Ordering::Relaxed) || !self.moving.swap(false, Ordering::Acquire) {
             return None;
         }
         self.target.lock().unwrap_or_else(|p| p.into_inner()).take()
