@@ -11,6 +11,15 @@
 //! a larger update (a full snapshot of a big room) goes on the stream.
 //! Clients send their inputs as datagrams that repeat the last few inputs,
 //! and may send anything else on the stream.
+//!
+//! Threads: the endpoint ([`endpoint`]: its UDP socket and quinn's task
+//! that reads it) lives on the first room shard. Each connection's quinn
+//! driver starts where its handshake runs (the accepting runtime, which
+//! spreads the TLS work over its threads) and moves with its session to
+//! the shard of the room it joins (module `roaming`); the [`QuicLink`] has no
+//! task of its own. Once there, a room's update datagrams, the driver that
+//! sends them and the session that reads the inputs share one thread; on a
+//! server whose rooms sit on the first shard, so does the endpoint.
 
 pub(crate) mod roaming;
 
@@ -66,9 +75,16 @@ pub fn transport_config(idle: Duration) -> TransportConfig {
     t.receive_window(VarInt::from_u32(128 * 1024));
     // What we may have unacknowledged towards a peer: a few full snapshots.
     t.send_window(256 * 1024);
-    // Datagrams are inputs (in) and updates (out), tens of bytes each:
-    // 64 KiB is hundreds of them either way; quinn drops the oldest beyond.
-    t.datagram_receive_buffer_size(Some(64 * 1024));
+    // Datagrams are inputs (in) and updates (out), tens of bytes each.
+    // Inputs wait in quinn until the link reads them: 8 KiB (quinn counts
+    // 32 B per datagram besides its bytes) is about a hundred inputs, three
+    // seconds of them, read ahead at most, so a session that catches up
+    // after a stall never sees a burst near the flood limit's; quinn drops
+    // the oldest beyond, which costs nothing as inputs repeat. It is also
+    // the largest datagram a client may send (the transport parameter),
+    // above any frame the server accepts.
+    t.datagram_receive_buffer_size(Some(8 * 1024));
+    // Updates: 64 KiB is hundreds of them; quinn drops the oldest beyond.
     t.datagram_send_buffer_size(64 * 1024);
     // Silence ends a connection like the session idle timeout does.
     t.max_idle_timeout(Some(
@@ -658,6 +674,28 @@ mod tests {
             Incoming::Closed
         ));
         assert!(matches!(link.recv().now_or_never(), Some(Incoming::Closed)));
+    }
+
+    #[tokio::test]
+    async fn unread_datagrams_are_bounded_and_the_oldest_dropped() {
+        let p = pair();
+        let (conn, _send, mut link) = connected(&p, &0u32.to_le_bytes(), MAX_FRAME).await;
+        assert!(matches!(link.recv().await, Incoming::Frame(f) if f.is_empty()));
+        // 500 inputs of 40 bytes while the link reads nothing.
+        for i in 0..500u32 {
+            let mut datagram = vec![0u8; 40];
+            datagram[..4].copy_from_slice(&i.to_le_bytes());
+            conn.send_datagram(Bytes::from(datagram)).expect("datagram");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut read = Vec::new();
+        while let Some(Incoming::Frame(f)) = link.recv().now_or_never() {
+            read.push(u32::from_le_bytes(f[..4].try_into().expect("4 bytes")));
+        }
+        // 8 KiB at 40 + 32 bytes each: the newest 113 at most.
+        assert!((50..=113).contains(&read.len()), "{}", read.len());
+        assert_eq!(read.last(), Some(&499), "the newest is kept");
+        assert!(read.windows(2).all(|w| w[0] < w[1]), "in order");
     }
 
     #[tokio::test]
