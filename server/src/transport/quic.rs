@@ -43,6 +43,9 @@ use crate::outbox::Delivery;
 /// The application protocol a client must offer.
 pub const ALPN: &[u8] = b"tickwire/1";
 
+/// The receive buffer asked for the endpoint's UDP socket: a few thousand
+/// small datagrams, about 100 ms of inputs from a thousand clients.
+const RECV_BUFFER: usize = 2 * 1024 * 1024;
 /// How long a closing connection waits for the peer to read the last
 /// control frames before the connection is closed.
 const LINGER: Duration = Duration::from_secs(1);
@@ -131,6 +134,11 @@ pub fn endpoint(
     runtime: &tokio::runtime::Handle,
 ) -> io::Result<quinn::Endpoint> {
     let socket = std::net::UdpSocket::bind(addr)?;
+    // Best effort (the kernel caps it at net.core.rmem_max): the default
+    // (about 200 KiB) holds only a few hundred small datagrams, as each
+    // costs the kernel about a kilobyte, so a stall of a few milliseconds
+    // with a thousand clients would drop their inputs and handshakes.
+    let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER);
     let _on = runtime.enter();
     let endpoint = quinn::Endpoint::new(
         quinn::EndpointConfig::default(),
