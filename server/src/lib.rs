@@ -155,23 +155,30 @@ impl<G: Game> Server<G> {
                 Some(TlsListener { listener, addr })
             }
         };
-        let quic = match (config.quic_bind, &tls) {
-            (Some(addr), Some(tls)) => {
-                let quic_config = transport::quic::server_config(
+        let quic_config = match (config.quic_bind, &tls) {
+            (Some(addr), Some(tls)) => Some((
+                addr,
+                transport::quic::server_config(
                     tls.chain().to_vec(),
                     tls.key().clone_key(),
                     config.timeouts.idle(),
                     config.limits.max_pending_handshakes,
-                )?;
-                let endpoint = quinn::Endpoint::server(quic_config, addr)
-                    .map_err(|source| ServerError::Bind { addr, source })?;
-                Some(endpoint)
-            }
+                )?,
+            )),
             _ => None,
         };
         let (listener, local_addr) = listen(config.bind).await?;
+        let shared = Arc::new(Shared::new(config, game_config).map_err(ServerError::Shards)?);
+        // On a shard: its connections' drivers move to their rooms' shards.
+        let quic = match quic_config {
+            Some((addr, quic_config)) => Some(
+                transport::quic::endpoint(quic_config, addr, shared.shards.endpoint_runtime())
+                    .map_err(|source| ServerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         Ok(Self {
-            shared: Arc::new(Shared::new(config, game_config).map_err(ServerError::Shards)?),
+            shared,
             listener,
             local_addr,
             tls,

@@ -25,7 +25,7 @@ use crate::config::ServerConfig;
 use crate::http;
 use crate::metrics::Metrics;
 use crate::reason::{Fault, Label, Rejection};
-use crate::transport::quic::QuicLink;
+use crate::transport::quic::{QuicLink, roaming};
 use crate::transport::tcp::{Movable, MovableTcp};
 use crate::transport::ws::{self, Route, WsLink};
 
@@ -187,11 +187,17 @@ pub(crate) async fn quic_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoin
             let deadline = tokio::time::Instant::now() + front.config.timeouts.handshake();
             let max_frame = front.config.limits.max_client_frame;
             let connecting = async {
-                let connection = incoming
+                // quinn spawns the connection's driver here, on this
+                // thread; the link moves it along with the session.
+                let connecting = incoming.accept();
+                let driver = roaming::take_spawned();
+                let connection = connecting
+                    .map_err(|e| (Rejection::TlsHandshakeFailed, e))?
                     .await
                     .map_err(|e| (Rejection::TlsHandshakeFailed, e))?;
                 QuicLink::accept(connection, max_frame)
                     .await
+                    .map(|link| link.with_driver(driver))
                     .map_err(|e| (Rejection::HandshakeFailed, e))
             };
             let link = tokio::select! {

@@ -125,6 +125,14 @@ impl Shards {
         }
     }
 
+    /// The runtime of the shard that hosts the QUIC endpoint: the first,
+    /// which rooms also fill first (see [`Shards::place_room`]), so that
+    /// on a server with one room the endpoint, the room and its members'
+    /// connections share a thread.
+    pub(crate) fn endpoint_runtime(&self) -> &Handle {
+        &self.shards[0].handle
+    }
+
     /// Runs `future` on `shard`.
     pub(crate) fn spawn<F>(&self, shard: ShardId, future: F)
     where

@@ -11,17 +11,31 @@
 //! a larger update (a full snapshot of a big room) goes on the stream.
 //! Clients send their inputs as datagrams that repeat the last few inputs,
 //! and may send anything else on the stream.
+//!
+//! Threads: the endpoint ([`endpoint`]: its UDP socket and quinn's task
+//! that reads it) lives on the first room shard. Each connection's quinn
+//! driver starts where its handshake runs (the accepting runtime, which
+//! spreads the TLS work over its threads) and moves with its session to
+//! the shard of the room it joins (module `roaming`); the [`QuicLink`] has no
+//! task of its own. Once there, a room's update datagrams, the driver that
+//! sends them and the session that reads the inputs share one thread; on a
+//! server whose rooms sit on the first shard, so does the endpoint.
 
+pub(crate) mod roaming;
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use quinn::{Connection, RecvStream, SendStream, TransportConfig, VarInt};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tickwire_shared::protocol::CloseReason;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::{DirectOutcome, DirectWrite, Incoming, Link, LinkError, Violation};
 use crate::outbox::Delivery;
@@ -29,10 +43,9 @@ use crate::outbox::Delivery;
 /// The application protocol a client must offer.
 pub const ALPN: &[u8] = b"tickwire/1";
 
-/// Frames read ahead of the session, per connection. Control frames wait
-/// for room (the stream's flow control then slows the peer); datagrams past
-/// it are dropped, which costs nothing as inputs repeat.
-const READ_AHEAD: usize = 64;
+/// The receive buffer asked for the endpoint's UDP socket: a few thousand
+/// small datagrams, about 100 ms of inputs from a thousand clients.
+const RECV_BUFFER: usize = 2 * 1024 * 1024;
 /// How long a closing connection waits for the peer to read the last
 /// control frames before the connection is closed.
 const LINGER: Duration = Duration::from_secs(1);
@@ -65,9 +78,16 @@ pub fn transport_config(idle: Duration) -> TransportConfig {
     t.receive_window(VarInt::from_u32(128 * 1024));
     // What we may have unacknowledged towards a peer: a few full snapshots.
     t.send_window(256 * 1024);
-    // Datagrams are inputs (in) and updates (out), tens of bytes each:
-    // 64 KiB is hundreds of them either way; quinn drops the oldest beyond.
-    t.datagram_receive_buffer_size(Some(64 * 1024));
+    // Datagrams are inputs (in) and updates (out), tens of bytes each.
+    // Inputs wait in quinn until the link reads them: 8 KiB (quinn counts
+    // 32 B per datagram besides its bytes) is about a hundred inputs, three
+    // seconds of them, read ahead at most, so a session that catches up
+    // after a stall never sees a burst near the flood limit's; quinn drops
+    // the oldest beyond, which costs nothing as inputs repeat. It is also
+    // the largest datagram a client may send (the transport parameter),
+    // above any frame the server accepts.
+    t.datagram_receive_buffer_size(Some(8 * 1024));
+    // Updates: 64 KiB is hundreds of them; quinn drops the oldest beyond.
     t.datagram_send_buffer_size(64 * 1024);
     // Silence ends a connection like the session idle timeout does.
     t.max_idle_timeout(Some(
@@ -105,92 +125,148 @@ pub fn server_config(
     Ok(config)
 }
 
-/// A [`Link`] over one QUIC connection.
+/// The server's endpoint on `addr`, made on `runtime` (the endpoint's task
+/// and socket stay there) with a quinn runtime whose connection drivers can
+/// move with their sessions (see [`QuicLink`] and the `roaming` module).
+pub fn endpoint(
+    config: quinn::ServerConfig,
+    addr: SocketAddr,
+    runtime: &tokio::runtime::Handle,
+) -> io::Result<quinn::Endpoint> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    // Best effort (the kernel caps it at net.core.rmem_max): the default
+    // (about 200 KiB) holds only a few hundred small datagrams, as each
+    // costs the kernel about a kilobyte, so a stall of a few milliseconds
+    // with a thousand clients would drop their inputs and handshakes.
+    let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER);
+    let _on = runtime.enter();
+    let endpoint = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        socket,
+        Arc::new(roaming::RoamingRuntime),
+    )?;
+    // The endpoint's driver: it stays where it is.
+    drop(roaming::take_spawned());
+    Ok(endpoint)
+}
+
+/// A [`Link`] over one QUIC connection. It has no task of its own:
+/// [`Link::recv`] reads the control stream and the connection's datagrams
+/// itself, so a frame goes from quinn's connection straight to whoever
+/// polls the link.
 #[derive(Debug)]
 pub struct QuicLink {
     connection: Connection,
     control: SendStream,
-    incoming: mpsc::Receiver<Incoming>,
-    reader: JoinHandle<()>,
+    recv: RecvStream,
+    /// The control-stream frame being read, kept between polls.
+    frame: StreamFrame,
+    max_frame: usize,
+    /// Whether the link has returned its last [`Incoming`] (the peer
+    /// closed or broke a rule); it says [`Incoming::Closed`] from then on.
+    ended: bool,
+    /// The connection's quinn driver, when it can follow the session
+    /// between shards (an endpoint made by [`endpoint`]).
+    driver: Option<roaming::Driver>,
 }
 
-impl Drop for QuicLink {
-    fn drop(&mut self) {
-        self.reader.abort();
+/// A length-prefixed frame read from the control stream a piece at a time:
+/// whatever a poll read stays here, so dropping a [`Link::recv`] future
+/// (or polling it once) never loses part of a frame.
+#[derive(Debug, Default)]
+struct StreamFrame {
+    /// The little-endian length prefix.
+    len: [u8; 4],
+    /// How many bytes of `len` are in.
+    len_read: usize,
+    /// The body, once the prefix is complete and within the limit.
+    body: Option<Vec<u8>>,
+    /// How many bytes of `body` are in.
+    body_read: usize,
+}
+
+impl StreamFrame {
+    /// Reads what the stream holds towards the next frame: `Ready` with a
+    /// whole frame, the stream's end ([`Incoming::Closed`], also for a
+    /// reset or a lost connection) or [`Violation::FrameTooLarge`];
+    /// `Pending` once the stream has nothing more for now (the task is
+    /// then woken when it has).
+    fn poll_next(
+        &mut self,
+        recv: &mut RecvStream,
+        cx: &mut Context<'_>,
+        max_frame: usize,
+    ) -> Poll<Incoming> {
+        loop {
+            let target = match &mut self.body {
+                None => &mut self.len[self.len_read..],
+                Some(body) => &mut body[self.body_read..],
+            };
+            if !target.is_empty() {
+                match recv.poll_read(cx, target) {
+                    Poll::Pending => return Poll::Pending,
+                    // 0 bytes into a non-empty buffer: the peer finished
+                    // the stream.
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Incoming::Closed);
+                    }
+                    Poll::Ready(Ok(n)) => match self.body {
+                        None => self.len_read += n,
+                        Some(_) => self.body_read += n,
+                    },
+                }
+            }
+            match &mut self.body {
+                None if self.len_read == self.len.len() => {
+                    let len = u32::from_le_bytes(self.len) as usize;
+                    if len > max_frame {
+                        return Poll::Ready(Incoming::Violation(Violation::FrameTooLarge));
+                    }
+                    self.body = Some(vec![0; len]);
+                    self.body_read = 0;
+                }
+                Some(body) if self.body_read == body.len() => {
+                    let body = std::mem::take(body);
+                    *self = Self::default();
+                    return Poll::Ready(Incoming::Frame(Bytes::from(body)));
+                }
+                _ => {}
+            }
+        }
     }
 }
 
 impl QuicLink {
     /// Takes a connection whose handshake is done: waits (the caller bounds
-    /// it) for the client's control stream, then reads frames and datagrams
-    /// into a bounded queue.
+    /// it) for the client's control stream.
     pub async fn accept(
         connection: Connection,
         max_frame: usize,
     ) -> Result<Self, quinn::ConnectionError> {
         let (control, recv) = connection.accept_bi().await?;
-        let (tx, incoming) = mpsc::channel(READ_AHEAD);
-        let reader = tokio::spawn(read_frames(connection.clone(), recv, tx, max_frame));
         Ok(Self {
             connection,
             control,
-            incoming,
-            reader,
+            recv,
+            frame: StreamFrame::default(),
+            max_frame,
+            ended: false,
+            driver: None,
         })
+    }
+
+    /// The connection's driver, which [`Link::attach`] moves to the
+    /// session's new shard.
+    pub(crate) fn with_driver(mut self, driver: Option<roaming::Driver>) -> Self {
+        self.driver = driver;
+        self
     }
 
     /// The connection, for its address and statistics.
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
-}
-
-/// Reads length-prefixed frames from the control stream and datagrams,
-/// whichever comes, into `tx`, until either ends or a frame breaks a rule.
-async fn read_frames(
-    connection: Connection,
-    mut recv: RecvStream,
-    tx: mpsc::Sender<Incoming>,
-    max_frame: usize,
-) {
-    let stream = async {
-        loop {
-            let mut len = [0u8; 4];
-            if recv.read_exact(&mut len).await.is_err() {
-                return Incoming::Closed;
-            }
-            let len = u32::from_le_bytes(len) as usize;
-            if len > max_frame {
-                return Incoming::Violation(Violation::FrameTooLarge);
-            }
-            let mut frame = vec![0u8; len];
-            if recv.read_exact(&mut frame).await.is_err() {
-                return Incoming::Closed;
-            }
-            if tx.send(Incoming::Frame(Bytes::from(frame))).await.is_err() {
-                return Incoming::Closed;
-            }
-        }
-    };
-    let datagrams = async {
-        loop {
-            match connection.read_datagram().await {
-                Err(_) => return Incoming::Closed,
-                Ok(d) if d.len() > max_frame => {
-                    return Incoming::Violation(Violation::DatagramTooLarge);
-                }
-                // Past the read-ahead, drop: inputs are repeated.
-                Ok(d) => {
-                    let _ = tx.try_send(Incoming::Frame(d));
-                }
-            }
-        }
-    };
-    let ending = tokio::select! {
-        ending = stream => ending,
-        ending = datagrams => ending,
-    };
-    let _ = tx.send(ending).await;
 }
 
 /// Sends update datagrams for a room: a datagram needs no session state
@@ -217,9 +293,11 @@ impl DirectWrite for DirectQuic {
         let [update] = frames else {
             return DirectOutcome::Declined;
         };
-        if !self.allowed.load(Ordering::Acquire) || !fits_datagram(&self.connection, update) {
+        if !self.allowed.load(Ordering::Acquire) {
             return DirectOutcome::Declined;
         }
+        // One lock of the connection: quinn refuses a datagram that does
+        // not fit without queueing anything.
         match self.connection.send_datagram(Bytes::clone(update)) {
             Ok(()) => DirectOutcome::Written,
             Err(_) => DirectOutcome::Declined,
@@ -227,28 +305,60 @@ impl DirectWrite for DirectQuic {
     }
 }
 
-/// Whether a frame fits one datagram on this connection.
-fn fits_datagram(connection: &Connection, frame: &[u8]) -> bool {
-    connection
-        .max_datagram_size()
-        .is_some_and(|max| frame.len() <= max)
-}
-
 impl Link for QuicLink {
+    /// A whole control-stream frame first, else the next datagram, else
+    /// waits for either. Cancel-safe, and a single poll (with any waker)
+    /// returns whatever is already there: the part of a stream frame read
+    /// so far stays in the link, and a datagram is taken from quinn only
+    /// when it is returned. The stream's end or a frame over the limit ends
+    /// the link (then only [`Incoming::Closed`]); a datagram over the limit
+    /// too.
     async fn recv(&mut self) -> Incoming {
-        self.incoming.recv().await.unwrap_or(Incoming::Closed)
+        if self.ended {
+            return Incoming::Closed;
+        }
+        let Self {
+            connection,
+            recv,
+            frame,
+            max_frame,
+            ..
+        } = self;
+        let max_frame = *max_frame;
+        // Made once per call: quinn wakes the waiters registered with it.
+        let mut datagram = pin!(connection.read_datagram());
+        let incoming = poll_fn(|cx| {
+            if let Poll::Ready(incoming) = frame.poll_next(recv, cx, max_frame) {
+                return Poll::Ready(incoming);
+            }
+            datagram.as_mut().poll(cx).map(|read| match read {
+                Ok(d) if d.len() > max_frame => Incoming::Violation(Violation::DatagramTooLarge),
+                Ok(d) => Incoming::Frame(d),
+                Err(_) => Incoming::Closed,
+            })
+        })
+        .await;
+        self.ended = !matches!(incoming, Incoming::Frame(_));
+        incoming
     }
 
     /// A latest-wins frame (an update) goes as a datagram when it fits the
     /// path; everything else, and a larger update, on the control stream.
     async fn send(&mut self, frame: Bytes, delivery: Delivery) -> Result<(), LinkError> {
-        if delivery == Delivery::LatestWins && fits_datagram(&self.connection, &frame) {
+        if delivery == Delivery::LatestWins {
             // Unreliable on purpose: quinn drops the oldest datagram when its
             // send buffer is full, and a newer update supersedes it anyway.
-            return self
-                .connection
-                .send_datagram(frame)
-                .map_err(LinkError::QuicDatagram);
+            // One that does not fit the path (or a peer without datagrams)
+            // goes on the stream.
+            match self.connection.send_datagram(frame.clone()) {
+                Ok(()) => return Ok(()),
+                Err(
+                    quinn::SendDatagramError::TooLarge
+                    | quinn::SendDatagramError::UnsupportedByPeer
+                    | quinn::SendDatagramError::Disabled,
+                ) => {}
+                Err(e) => return Err(LinkError::QuicDatagram(e)),
+            }
         }
         let len = u32::try_from(frame.len()).map_err(|_| LinkError::TooLarge(frame.len()))?;
         let write = async {
@@ -261,6 +371,16 @@ impl Link for QuicLink {
             }
             other => LinkError::QuicStream(other),
         })
+    }
+
+    /// Moves the connection's quinn driver to the shard the session moved
+    /// to, so that the room's updates, the driver and the session's reads
+    /// share its thread.
+    fn attach(&mut self) -> io::Result<()> {
+        if let Some(driver) = &self.driver {
+            driver.move_here();
+        }
+        Ok(())
     }
 
     fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
@@ -288,6 +408,7 @@ impl Link for QuicLink {
 mod tests {
     use std::net::SocketAddr;
 
+    use futures_util::FutureExt;
     use quinn::Endpoint;
     use tickwire_shared::codec;
     use tickwire_shared::protocol::{ServerMessage, Update};
@@ -463,6 +584,144 @@ mod tests {
             }
             other => panic!("unexpected close {other:?}"),
         }
+    }
+
+    /// A connected client (its connection and control stream, on which it
+    /// wrote `first`) and the server's link, with frames up to `max_frame`.
+    async fn connected(
+        p: &Pair,
+        first: &[u8],
+        max_frame: usize,
+    ) -> (Connection, SendStream, QuicLink) {
+        let (client, link) = tokio::join!(
+            async {
+                let conn = p
+                    .client
+                    .connect_with(client_config(&p.cert, ALPN), p.addr, "localhost")
+                    .expect("connect");
+                let conn = tokio::time::timeout(WAIT, conn)
+                    .await
+                    .expect("in time")
+                    .expect("handshake");
+                let (mut send, _recv) = conn.open_bi().await.expect("stream");
+                send.write_all(first).await.expect("first bytes");
+                (conn, send)
+            },
+            async {
+                let incoming = tokio::time::timeout(WAIT, p.server.accept())
+                    .await
+                    .expect("in time")
+                    .expect("incoming");
+                let conn = incoming.await.expect("handshake");
+                tokio::time::timeout(WAIT, QuicLink::accept(conn, max_frame))
+                    .await
+                    .expect("in time")
+                    .expect("stream")
+            }
+        );
+        (client.0, client.1, link)
+    }
+
+    /// Polls `link.recv()` once at a time (a fresh future, a no-op waker,
+    /// as a room reading its members' links at each tick does) until it
+    /// returns something, for at most `WAIT`.
+    async fn poll_once_until_ready(link: &mut QuicLink) -> Incoming {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(incoming) = link.recv().now_or_never() {
+                return incoming;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "nothing came");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn single_polls_and_dropped_reads_lose_no_part_of_a_frame() {
+        let p = pair();
+        // The length prefix and half the body.
+        let mut first = 10u32.to_le_bytes().to_vec();
+        first.extend_from_slice(b"hello");
+        let (conn, mut send, mut link) = connected(&p, &first, MAX_FRAME).await;
+        // Single polls and a read cancelled by a timeout, while only half
+        // of the frame is there: nothing comes, nothing is lost.
+        for _ in 0..10 {
+            assert!(link.recv().now_or_never().is_none());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), link.recv())
+                .await
+                .is_err()
+        );
+        // A datagram comes through while the stream frame is half read.
+        conn.send_datagram(Bytes::from_static(b"input"))
+            .expect("datagram");
+        assert!(matches!(
+            poll_once_until_ready(&mut link).await,
+            Incoming::Frame(f) if f.as_ref() == b"input"
+        ));
+        // The rest of the frame, and a whole one behind it in the same
+        // write: both whole, in order, one per poll.
+        let mut rest = b"world".to_vec();
+        rest.extend_from_slice(&3u32.to_le_bytes());
+        rest.extend_from_slice(b"end");
+        send.write_all(&rest).await.expect("rest");
+        assert!(matches!(
+            poll_once_until_ready(&mut link).await,
+            Incoming::Frame(f) if f.as_ref() == b"helloworld"
+        ));
+        assert!(matches!(
+            link.recv().now_or_never(),
+            Some(Incoming::Frame(f)) if f.as_ref() == b"end"
+        ));
+        // The end of the stream ends the link, for good.
+        send.finish().expect("finish");
+        assert!(matches!(
+            poll_once_until_ready(&mut link).await,
+            Incoming::Closed
+        ));
+        assert!(matches!(link.recv().now_or_never(), Some(Incoming::Closed)));
+    }
+
+    #[tokio::test]
+    async fn unread_datagrams_are_bounded_and_the_oldest_dropped() {
+        let p = pair();
+        let (conn, _send, mut link) = connected(&p, &0u32.to_le_bytes(), MAX_FRAME).await;
+        assert!(matches!(link.recv().await, Incoming::Frame(f) if f.is_empty()));
+        // 500 inputs of 40 bytes while the link reads nothing.
+        for i in 0..500u32 {
+            let mut datagram = vec![0u8; 40];
+            datagram[..4].copy_from_slice(&i.to_le_bytes());
+            conn.send_datagram(Bytes::from(datagram)).expect("datagram");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut read = Vec::new();
+        while let Some(Incoming::Frame(f)) = link.recv().now_or_never() {
+            read.push(u32::from_le_bytes(f[..4].try_into().expect("4 bytes")));
+        }
+        // 8 KiB at 40 + 32 bytes each: the newest 113 at most.
+        assert!((50..=113).contains(&read.len()), "{}", read.len());
+        assert_eq!(read.last(), Some(&499), "the newest is kept");
+        assert!(read.windows(2).all(|w| w[0] < w[1]), "in order");
+    }
+
+    #[tokio::test]
+    async fn a_datagram_over_the_limit_ends_the_link() {
+        let p = pair();
+        // Datagrams fit a packet: a smaller limit than MAX_FRAME.
+        let max_frame = 100;
+        let (conn, _send, mut link) = connected(&p, &0u32.to_le_bytes(), max_frame).await;
+        assert!(matches!(link.recv().await, Incoming::Frame(f) if f.is_empty()));
+        conn.send_datagram(Bytes::from(vec![0u8; max_frame + 1]))
+            .expect("datagram");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv())
+                .await
+                .expect("in time"),
+            Incoming::Violation(Violation::DatagramTooLarge)
+        ));
+        assert!(matches!(link.recv().await, Incoming::Closed));
     }
 
     #[tokio::test]
