@@ -155,6 +155,12 @@ pub trait Link: Send {
     fn unpark(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Whether the connection can park and say when what it read arrived,
+    /// so that its room may read it at the tick without distorting
+    /// round-trip times (TCP: yes; QUIC: quinn keeps no arrival times).
+    fn parks(&self) -> bool {
+        false
+    }
     /// When the newest data read while parked arrived (microseconds since
     /// the Unix epoch), where the transport knows.
     fn received_at(&self) -> Option<u64> {

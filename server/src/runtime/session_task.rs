@@ -5,8 +5,9 @@
 //! session at its deadlines. When the session joins a room on another
 //! shard, the task (socket included) moves there.
 //!
-//! Once the session is in a room and runs on the room's shard, it
-//! attaches its session and link to the room ([`Attached`]): from then on
+//! Once the session is in a room and runs on the room's shard, and its
+//! link can park ([`Link::parks`]: TCP, not QUIC), it attaches its session
+//! and link to the room ([`Attached`]): from then on
 //! the room reads what the client sent at each tick, feeds the session and
 //! carries out its requests itself (inputs and acks go straight into the
 //! room), so a client's message costs no task wake-up and no channel hop.
@@ -279,7 +280,8 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
                 self.room = None;
                 self.offered_to = None;
             }
-            let attached = self.attach.attached.load(Ordering::Acquire) || self.offer();
+            let attached = self.attach.attached.load(Ordering::Acquire)
+                || (guard.link.parks() && self.offer());
             let deadline = guard
                 .session
                 .poll_timeout()

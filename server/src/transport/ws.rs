@@ -556,6 +556,10 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
         self.ws.get_ref().received_at()
     }
 
+    fn parks(&self) -> bool {
+        true
+    }
+
     fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
         let tcp = self.ws.get_ref().direct()?;
         Some(Arc::new(DirectWs { tcp }))
