@@ -29,10 +29,11 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use quinn::{Connection, RecvStream, SendStream, TransportConfig, VarInt};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tickwire_shared::protocol::CloseReason;
@@ -162,6 +163,10 @@ pub struct QuicLink {
     recv: RecvStream,
     /// The control-stream frame being read, kept between polls.
     frame: StreamFrame,
+    /// Whether the control stream may have something to read.
+    stream_news: Arc<StreamNews>,
+    /// The waker the control stream is polled with: `stream_news`'s.
+    stream_waker: Waker,
     max_frame: usize,
     /// Whether the link has returned its last [`Incoming`] (the peer
     /// closed or broke a rule); it says [`Incoming::Closed`] from then on.
@@ -237,6 +242,30 @@ impl StreamFrame {
     }
 }
 
+/// Says that the control stream has something new (data, its end, an
+/// error) and wakes whoever reads the link. The stream is polled with its
+/// own waker, this, so that reading the link (at each input datagram, or
+/// at each tick with a no-op waker) only takes the connection's lock for
+/// the stream when quinn said there is news on it.
+#[derive(Debug)]
+struct StreamNews {
+    /// Set by quinn's wake-up, taken by the reader; set at first.
+    news: AtomicBool,
+    /// The waker of the link's last reader.
+    reader: AtomicWaker,
+}
+
+impl Wake for StreamNews {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.news.store(true, Ordering::Release);
+        self.reader.wake();
+    }
+}
+
 impl QuicLink {
     /// Takes a connection whose handshake is done: waits (the caller bounds
     /// it) for the client's control stream.
@@ -245,11 +274,17 @@ impl QuicLink {
         max_frame: usize,
     ) -> Result<Self, quinn::ConnectionError> {
         let (control, recv) = connection.accept_bi().await?;
+        let stream_news = Arc::new(StreamNews {
+            news: AtomicBool::new(true),
+            reader: AtomicWaker::new(),
+        });
         Ok(Self {
             connection,
             control,
             recv,
             frame: StreamFrame::default(),
+            stream_waker: Waker::from(Arc::clone(&stream_news)),
+            stream_news,
             max_frame,
             ended: false,
             driver: None,
@@ -321,6 +356,8 @@ impl Link for QuicLink {
             connection,
             recv,
             frame,
+            stream_news,
+            stream_waker,
             max_frame,
             ..
         } = self;
@@ -328,8 +365,19 @@ impl Link for QuicLink {
         // Made once per call: quinn wakes the waiters registered with it.
         let mut datagram = pin!(connection.read_datagram());
         let incoming = poll_fn(|cx| {
-            if let Poll::Ready(incoming) = frame.poll_next(recv, cx, max_frame) {
-                return Poll::Ready(incoming);
+            // Registered before the news is taken, so news that comes
+            // after it wakes this reader.
+            stream_news.reader.register(cx.waker());
+            if stream_news.news.load(Ordering::Relaxed)
+                && stream_news.news.swap(false, Ordering::Acquire)
+            {
+                let mut stream_cx = Context::from_waker(stream_waker);
+                if let Poll::Ready(incoming) = frame.poll_next(recv, &mut stream_cx, max_frame) {
+                    // More may wait behind it.
+                    stream_news.news.store(true, Ordering::Release);
+                    return Poll::Ready(incoming);
+                }
+                // Pending: quinn holds `stream_waker` until there is news.
             }
             datagram.as_mut().poll(cx).map(|read| match read {
                 Ok(d) if d.len() > max_frame => Incoming::Violation(Violation::DatagramTooLarge),
