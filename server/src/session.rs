@@ -141,6 +141,8 @@ pub enum State {
     Closed {
         /// Why.
         reason: CloseReason,
+        /// Since when.
+        at: Instant,
     },
 }
 
@@ -765,7 +767,6 @@ impl Session {
         if self.is_closed() {
             return;
         }
-        let _ = now;
         let message = message.into();
         if let Some(room) = self.room() {
             self.transmits.push_back(Transmit::StopUpdates);
@@ -774,7 +775,7 @@ impl Session {
                 confirm: false,
             });
         }
-        self.state = State::Closed { reason };
+        self.state = State::Closed { reason, at: now.at };
         self.metrics.session_closed(reason);
         let label = reason.label();
         if self.welcomed {
