@@ -222,15 +222,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawWs<S> {
         codec::encode_client(&ClientMessage::Hello(hello("raw")), &mut hello_frame)
             .expect("encodes");
         self.send(&masked(BINARY, &hello_frame)).await;
+        self.until(|m| matches!(m, ServerMessage::Welcome(_))).await;
+    }
+
+    /// Reads until a tickwire message that `wanted` picks.
+    async fn until(&mut self, wanted: impl Fn(&ServerMessage) -> bool) {
         let deadline = Instant::now() + WAIT;
         loop {
-            let frame = self.frame(deadline).await.expect("a Welcome");
+            let frame = self.frame(deadline).await.expect("the message in time");
             if frame.opcode != 2 {
                 continue;
             }
             let message = codec::decode_server(&frame.payload, codec::MAX_SERVER_FRAME)
                 .expect("server frames decode");
-            if let ServerMessage::Welcome(_) = message {
+            if wanted(&message) {
                 return;
             }
         }
@@ -249,18 +254,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawWs<S> {
         let mut bytes = Vec::new();
         codec::encode_client(&create, &mut bytes).expect("encodes");
         self.send(&masked(BINARY, &bytes)).await;
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let frame = self.frame(deadline).await.expect("a Joined");
-            if frame.opcode != 2 {
-                continue;
-            }
-            let message = codec::decode_server(&frame.payload, codec::MAX_SERVER_FRAME)
-                .expect("server frames decode");
-            if let ServerMessage::Joined(_) = message {
-                return;
-            }
-        }
+        self.until(|m| matches!(m, ServerMessage::Joined(_))).await;
     }
 
     /// Reads until the server's close frame: its code and reason, and the
