@@ -2,8 +2,7 @@
 //! [`Room`] and its [`Members`]. Just before each tick it reads what its
 //! attached members sent (their sessions and connections live on this
 //! shard: see [`super::session_task::Drivable`]) and carries out their
-//! requests itself (a short read goes in the tick's own wake-up); at the
-//! tick it applies the commands sessions queued,
+//! requests itself; at the tick it applies the commands sessions queued,
 //! steps the game, and the members' fan-out offers every member its update
 //! through its outbox (see [`crate::outbox`]), which writes it to the
 //! socket right here where it can.
@@ -62,20 +61,19 @@ pub(crate) enum RoomCommand {
 /// flood limit closes it).
 const MAX_READS_PER_TICK: usize = 16;
 
-/// A read of the attached members shorter than this goes in the tick's
-/// own wake-up (a 16-player room reads in about 60 µs); a longer one (256
-/// players: about 1.5 ms) goes just before the tick, in a wake-up of its
-/// own, so that it never delays the step and the fan-out.
-const READ_IN_TICK_BELOW: Duration = Duration::from_micros(250);
-/// The least time before a tick that a long read starts.
+/// The least time before a tick that the room reads its attached
+/// members. The read gets a wake-up of its own just before the tick, so
+/// that it never delays the step and the fan-out (a 16-player room reads
+/// in about 60 µs, a 256-player one in about 1.5 ms; reading in the tick's
+/// own wake-up raised update latency p99 on crowd and lobbies, where 32
+/// rooms share a shard).
 const MIN_READ_LEAD: Duration = Duration::from_micros(300);
 
-/// Where the next read of the members goes, after one that took `took`:
-/// in the tick (`None`), or this long before it: twice the read plus the
-/// minimum (so a slower read still ends before the tick), at most a
-/// quarter of the period.
-fn lead_after(took: Duration, period: Duration) -> Option<Duration> {
-    (took >= READ_IN_TICK_BELOW).then(|| (took * 2 + MIN_READ_LEAD).min(period / 4))
+/// How long before the next tick to read the members, after a read that
+/// took `took`: twice that plus the minimum (so a slower read still ends
+/// before the tick), at most a quarter of the period.
+fn lead_after(took: Duration, period: Duration) -> Duration {
+    (took * 2 + MIN_READ_LEAD).min(period / 4)
 }
 
 /// An attached member's connection, as the room holds it.
@@ -108,18 +106,17 @@ pub(crate) async fn run<G: Game>(
     let ping_every = clock.ticks_in(shared.config.timeouts.heartbeat());
     let mut members = Members::new(id, ping_every, Arc::clone(&metrics));
     let mut attached: BTreeMap<PlayerId, Attachment> = BTreeMap::new();
-    let mut read_lead = None;
+    let mut read_lead = MIN_READ_LEAD;
     let mut empty_since = Some(Instant::now());
     let empty_grace = shared.config.timeouts.empty_room();
 
     loop {
         let due = clock.due(room.tick().0 + 1);
-        let read_early = read_lead.is_some() && !attached.is_empty();
-        if let (Some(lead), true) = (read_lead, read_early) {
-            // A long read (many members) goes just before the tick, so that
-            // the step and the fan-out start on time; what arrives in the
-            // lead waits a tick.
-            let read_at = due.checked_sub(lead).unwrap_or(due);
+        if !attached.is_empty() {
+            // Read the members just before the tick, so that the step and
+            // the fan-out start on time; what arrives in the lead waits a
+            // tick.
+            let read_at = due.checked_sub(read_lead).unwrap_or(due);
             tokio::select! {
                 biased;
                 () = shared.cancel.cancelled() => break,
@@ -166,12 +163,6 @@ pub(crate) async fn run<G: Game>(
                 command,
                 timing,
             );
-        }
-        if !read_early && !attached.is_empty() {
-            // A short read goes in the tick's own wake-up.
-            let reading = now();
-            read_members(&shared, id, &mut room, &mut members, &mut attached, reading);
-            read_lead = lead_after(reading.at.elapsed(), period);
         }
         // Sessions that ended without saying so.
         let gone: Vec<PlayerId> = members.gone().collect();
@@ -350,12 +341,11 @@ mod tests {
     #[test]
     fn the_read_lead_follows_the_read_cost_within_bounds() {
         let period = Duration::from_millis(33);
-        assert_eq!(lead_after(Duration::ZERO, period), None);
-        assert_eq!(lead_after(Duration::from_micros(249), period), None);
+        assert_eq!(lead_after(Duration::ZERO, period), MIN_READ_LEAD);
         assert_eq!(
             lead_after(Duration::from_millis(1), period),
-            Some(Duration::from_micros(2_300))
+            Duration::from_micros(2_300)
         );
-        assert_eq!(lead_after(Duration::from_secs(1), period), Some(period / 4));
+        assert_eq!(lead_after(Duration::from_secs(1), period), period / 4);
     }
 }
