@@ -369,9 +369,10 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
                 progress = true;
                 self.carry_out(&mut conn.session, command).await;
             }
+            let queued_at = now();
             while let Some(transmit) = conn.session.poll_transmit() {
                 progress = true;
-                self.outbox.queue(transmit, now());
+                self.outbox.queue(transmit, queued_at);
             }
             if !self.write_out(conn).await {
                 return;
@@ -606,8 +607,9 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
         if !tell {
             return;
         }
+        let queued_at = now();
         while let Some(transmit) = guard.session.poll_transmit() {
-            self.outbox.queue(transmit, now());
+            self.outbox.queue(transmit, queued_at);
         }
         let write = self.shared.config.timeouts.write().min(CLOSE_WRITE);
         let _ = tokio::time::timeout(write, self.write_out(&mut guard)).await;
