@@ -56,7 +56,7 @@ impl ArenaRun {
         let mut bots = Vec::new();
         let mut inputs = Vec::new();
         for p in 0..players {
-            game.join(PlayerId(p)).expect("seat");
+            game.seat(PlayerId(p)).expect("seat");
             bots.push(ArenaBot::new(BotConfig::default(), SEED, u64::from(p)));
             inputs.push(PlayerInput {
                 player: PlayerId(p),

@@ -49,7 +49,8 @@ use glam::{IVec2, Vec2};
 use serde::{Deserialize, Serialize};
 
 use crate::delta::quantize::{angle_from_fixed, from_fixed, to_fixed};
-use crate::game::{Game, GameError, GameOptions, PlayerInput};
+use crate::game::{Game, GameError, GameOptions, JoinRequest, LeaveCause, PlayerInput, RoomContext};
+use crate::protocol::Role;
 use crate::ids::{EntityId, PlayerId};
 use crate::rng::SimRng;
 use crate::schema::{Boundary, FieldSchema, KindSchema, LinearMotion, Schema};
@@ -678,6 +679,52 @@ impl Arena {
             score: u32::try_from(a.score).unwrap_or(0),
         }
     }
+
+    /// Seats `player`: a new avatar at a random position.
+    pub fn seat(&mut self, player: PlayerId) -> Result<(), GameError> {
+        let Err(slot) = self.world.avatar_index(player) else {
+            return Err(GameError::JoinRefused("already seated".into()));
+        };
+        let Some(entity) = allocate_entity(&mut self.world.next_entity) else {
+            return Err(GameError::JoinRefused("entity ids exhausted".into()));
+        };
+        let pos = random_position(&mut self.world.rng, self.params.max);
+        self.world.avatars.insert(
+            slot,
+            Avatar {
+                player,
+                entity,
+                pos,
+                vel: IVec2::ZERO,
+                aim: 0,
+                hp: self.params.max_hp,
+                score: 0,
+                input: ArenaInput::default(),
+                last_shot: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes `player`'s avatar.
+    pub fn unseat(&mut self, player: PlayerId) {
+        if let Ok(index) = self.world.avatar_index(player) {
+            self.world.avatars.remove(index);
+        }
+    }
+
+    /// Advances one step with each seated player's latest input.
+    pub fn advance(&mut self, inputs: &[PlayerInput<ArenaInput>]) {
+        let world = &mut self.world;
+        let params = &self.params;
+        world.hits.clear();
+        rules::apply_inputs(world, inputs);
+        rules::move_players(world, params);
+        rules::fire(world, params);
+        rules::move_projectiles(world, params);
+        rules::resolve_hits(world, params);
+        world.tick += 1;
+    }
 }
 
 impl Game for Arena {
@@ -711,47 +758,25 @@ impl Game for Arena {
         rules::normalise_input(input)
     }
 
-    fn join(&mut self, player: PlayerId) -> Result<(), GameError> {
-        let Err(slot) = self.world.avatar_index(player) else {
-            return Err(GameError::JoinRefused("already seated".into()));
-        };
-        let Some(entity) = allocate_entity(&mut self.world.next_entity) else {
-            return Err(GameError::JoinRefused("entity ids exhausted".into()));
-        };
-        let pos = random_position(&mut self.world.rng, self.params.max);
-        self.world.avatars.insert(
-            slot,
-            Avatar {
-                player,
-                entity,
-                pos,
-                vel: IVec2::ZERO,
-                aim: 0,
-                hp: self.params.max_hp,
-                score: 0,
-                input: ArenaInput::default(),
-                last_shot: None,
-            },
-        );
-        Ok(())
-    }
-
-    fn leave(&mut self, player: PlayerId) {
-        if let Ok(index) = self.world.avatar_index(player) {
-            self.world.avatars.remove(index);
+    fn join(
+        &mut self,
+        _ctx: &mut RoomContext<'_>,
+        request: &JoinRequest<'_>,
+    ) -> Result<(), GameError> {
+        match request.role {
+            Role::Player => self.seat(request.player),
+            Role::Spectator => Ok(()),
         }
     }
 
-    fn step(&mut self, inputs: &[PlayerInput<ArenaInput>]) {
-        let world = &mut self.world;
-        let params = &self.params;
-        world.hits.clear();
-        rules::apply_inputs(world, inputs);
-        rules::move_players(world, params);
-        rules::fire(world, params);
-        rules::move_projectiles(world, params);
-        rules::resolve_hits(world, params);
-        world.tick += 1;
+    fn leave(&mut self, _ctx: &mut RoomContext<'_>, player: PlayerId, role: Role, _: LeaveCause) {
+        if role == Role::Player {
+            self.unseat(player);
+        }
+    }
+
+    fn step(&mut self, _ctx: &mut RoomContext<'_>, inputs: &[PlayerInput<ArenaInput>]) {
+        self.advance(inputs);
     }
 
     fn snapshot(&self, out: &mut WorldSnapshot) {
@@ -798,7 +823,7 @@ mod tests {
             .map(|i| ArenaBot::new(BotConfig::default(), seed, i))
             .collect();
         for p in 1..=players {
-            arena.join(PlayerId(p)).expect("join");
+            arena.seat(PlayerId(p)).expect("join");
         }
         let mut inputs = Vec::new();
         let mut snap = WorldSnapshot::default();
@@ -813,7 +838,7 @@ mod tests {
                     input,
                 });
             }
-            arena.step(&inputs);
+            arena.advance(&inputs);
             snapshot_of(&arena, tick, &mut snap);
             visit(tick, &arena, &snap, &inputs);
         }
@@ -924,7 +949,7 @@ mod tests {
     fn a_held_move_into_a_wall_extrapolates_over_1_and_10_ticks() {
         let mut arena =
             Arena::new(&ArenaConfig::default(), &GameOptions::default(), 3).expect("default arena");
-        arena.join(PlayerId(9)).expect("join");
+        arena.seat(PlayerId(9)).expect("join");
         let held = [PlayerInput {
             player: PlayerId(9),
             input: ArenaInput {
@@ -936,7 +961,7 @@ mod tests {
         }];
         let mut history: Vec<WorldSnapshot> = Vec::new();
         for tick in 0..300 {
-            arena.step(&held);
+            arena.advance(&held);
             let mut snap = WorldSnapshot::default();
             snapshot_of(&arena, tick, &mut snap);
             if let Some(before) = history.last() {

@@ -1,12 +1,40 @@
 //! The contract a studio implements to run its own game on tickwire: inputs
-//! in, a fixed step, a replicated world out.
+//! in, a fixed step, a replicated world out, and hooks for everything else
+//! that happens to its room.
 //!
-//! The room owns the game and calls it from one task, in this order each
-//! tick: [`Game::join`] / [`Game::leave`] for seats that changed, then
-//! [`Game::step`] with every seated player's latest input, then
-//! [`Game::snapshot`]. A game must be deterministic: the same seed, options
-//! and inputs give the same snapshots, so a game reads no clock and no global
-//! RNG (use [`SimRng`](crate::rng::SimRng)).
+//! # Call order
+//!
+//! The room owns the game and calls it from one task. Between two ticks,
+//! in the order things arrived: [`Game::join`] for each client asking to
+//! join, [`Game::leave`] for each member gone, [`Game::event`] for each
+//! event a member sent, and [`Game::answer`] for each answer to an event
+//! the game emitted. A member's messages (inputs, events, answers) are
+//! taken in the order it sent them; its inputs only replace its latest
+//! input, which [`Game::step`] reads. Then, at the tick: answers that timed
+//! out ([`Game::answer`] with [`AnswerOutcome::TimedOut`]), [`Game::step`]
+//! with every seated player's latest input, and [`Game::snapshot`]. So an
+//! event that arrived before tick `n` was read is seen before step `n`,
+//! and what a hook emits before or during step `n` reaches each member
+//! before the update of tick `n`. [`Game::created`] runs once before any
+//! of them, [`Game::disposing`] once after the last.
+//!
+//! Every hook but `snapshot` gets a [`RoomContext`] to act on the room:
+//! answer, emit, kick, lock, set metadata, close. A game that needs none
+//! of the hooks implements only `new`, `tick_rate`, `validate_input`,
+//! `step` and `snapshot` (and `join` to seat its players).
+//!
+//! A game must be deterministic: the same seed, options, hooks and inputs
+//! give the same snapshots, so a game reads no clock and no global RNG
+//! (use [`SimRng`](crate::rng::SimRng)); time is the room's tick.
+
+mod context;
+mod hooks;
+
+pub use context::{
+    Audience, EmitError, EventLimits, MAX_EVENT_NAME, MAX_METADATA_KEY, MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE, MemberInfo, PendingAnswer, RoomAction, RoomActions, RoomContext,
+};
+pub use hooks::{Answer, AnswerOutcome, AnswerTo, EmitId, Event, JoinRequest, LeaveCause};
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -15,6 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::PlayerId;
+use crate::protocol::Role;
 use crate::schema::Schema;
 use crate::snapshot::WorldSnapshot;
 use crate::tick::TickRate;
@@ -76,6 +105,9 @@ pub enum GameError {
     /// An input was rejected (not a number, out of range, ...).
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
+    /// An event's data could not be read.
+    #[error("bad event data: {0}")]
+    BadEvent(String),
 }
 
 /// A game tickwire can host. See the module docs for the call order.
@@ -86,10 +118,14 @@ pub trait Game: Send + Sized + 'static {
     /// overrides, for example); room options refine them.
     type Config: Clone + Debug + Default + Send + Sync + 'static;
 
-    /// Short name, shown in room lists.
+    /// Short name, shown in room lists; the name clients create, list and
+    /// quick-join by when a server runs several games.
     const NAME: &'static str;
     /// The replicated world's layout.
     const SCHEMA: Schema;
+    /// Whether spectators may send events (refused with `NotAPlayer`
+    /// otherwise).
+    const SPECTATORS_EMIT: bool = false;
 
     /// A new game for a room.
     fn new(config: &Self::Config, options: &GameOptions, seed: u64) -> Result<Self, GameError>;
@@ -102,17 +138,53 @@ pub trait Game: Send + Sized + 'static {
     /// their previous input.
     fn validate_input(&self, input: Self::Input) -> Result<Self::Input, GameError>;
 
-    /// A player takes a seat. An error refuses the seat.
-    fn join(&mut self, player: PlayerId) -> Result<(), GameError>;
+    /// The room exists; its first tick follows. Default: nothing.
+    fn created(&mut self, ctx: &mut RoomContext<'_>) {
+        let _ = ctx;
+    }
 
-    /// A player leaves their seat for good.
-    fn leave(&mut self, player: PlayerId);
+    /// A client asks to join, as a player (a seat) or a spectator; an
+    /// error refuses it, and the client is told the error's words.
+    /// Default: everyone is welcome.
+    fn join(&mut self, ctx: &mut RoomContext<'_>, request: &JoinRequest<'_>) -> Result<(), GameError> {
+        let _ = (ctx, request);
+        Ok(())
+    }
+
+    /// A member left the room for good, and why. Default: nothing.
+    fn leave(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId, role: Role, cause: LeaveCause) {
+        let _ = (ctx, player, role, cause);
+    }
+
+    /// A member sent an event. Nothing is relayed unless the game relays
+    /// it ([`RoomContext::relay`]); an event that wants an answer should
+    /// get one ([`RoomContext::answer`] or [`RoomContext::answer_error`]).
+    /// Default: refuses it, answering with an error when asked to.
+    fn event(&mut self, ctx: &mut RoomContext<'_>, event: Event) {
+        if let Some(to) = event.answer {
+            ctx.answer_error(to, format!("{} takes no events", Self::NAME));
+        }
+    }
+
+    /// The answer to an event the game emitted with
+    /// [`RoomContext::emit_with_answer`], or that none came in time, or
+    /// that the member left. Default: nothing.
+    fn answer(&mut self, ctx: &mut RoomContext<'_>, answer: Answer) {
+        let _ = (ctx, answer);
+    }
 
     /// Advances one fixed step with each seated player's latest input,
     /// sorted by player id.
-    fn step(&mut self, inputs: &[PlayerInput<Self::Input>]);
+    fn step(&mut self, ctx: &mut RoomContext<'_>, inputs: &[PlayerInput<Self::Input>]);
 
     /// Pushes every replicated entity into `out`, which the caller has
     /// cleared and will finish.
     fn snapshot(&self, out: &mut WorldSnapshot);
+
+    /// The room is about to be disposed (empty past its grace period,
+    /// closed, or the server is stopping); its members are gone. What it
+    /// emits now reaches no one. Default: nothing.
+    fn disposing(&mut self, ctx: &mut RoomContext<'_>) {
+        let _ = ctx;
+    }
 }

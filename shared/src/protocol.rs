@@ -19,7 +19,7 @@ pub use play::*;
 
 /// The protocol version this crate speaks. A server accepts a client
 /// [`Hello`] only with the same version.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// A message from a client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -279,8 +279,17 @@ pub enum ErrorCode {
     Stale,
     /// Too many requests; slow down.
     RateLimited,
-    /// A spectator tried to act as a player.
+    /// A spectator tried to act as a player (send inputs, or emit where
+    /// the game does not allow spectators to).
     NotAPlayer,
+    /// The room is locked: it takes no new member.
+    RoomLocked,
+    /// No game by that name runs on this server.
+    UnknownGame,
+    /// An event's name or data is over the limit.
+    EventTooLarge,
+    /// The game refused the event or answered it with an error.
+    EventRefused,
 }
 
 #[cfg(test)]

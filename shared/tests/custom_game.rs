@@ -6,9 +6,12 @@
 use tickwire_shared::client::Replica;
 use tickwire_shared::codec;
 use tickwire_shared::delta::DeltaEncoder;
-use tickwire_shared::game::{Game, GameError, GameOptions, PlayerInput};
+use tickwire_shared::game::{
+    EventLimits, Game, GameError, GameOptions, JoinRequest, LeaveCause, PlayerInput, RoomActions,
+    RoomContext,
+};
 use tickwire_shared::ids::{EntityId, PlayerId};
-use tickwire_shared::protocol::{ServerMessage, Update};
+use tickwire_shared::protocol::{Role, ServerMessage, Update};
 use tickwire_shared::schema::{FieldSchema, KindSchema, Schema};
 use tickwire_shared::snapshot::{EntityKind, EntityState, WorldSnapshot};
 use tickwire_shared::tick::{Tick, TickRate};
@@ -83,19 +86,22 @@ impl Game for Tally {
         }
     }
 
-    fn join(&mut self, player: PlayerId) -> Result<(), GameError> {
+    fn join(&mut self, _: &mut RoomContext<'_>, join: &JoinRequest<'_>) -> Result<(), GameError> {
+        if join.role == Role::Spectator {
+            return Ok(());
+        }
         if self.voters.len() >= self.seats {
             return Err(GameError::JoinRefused("all seats taken".into()));
         }
-        self.voters.push((player, 0));
+        self.voters.push((join.player, 0));
         Ok(())
     }
 
-    fn leave(&mut self, player: PlayerId) {
+    fn leave(&mut self, _: &mut RoomContext<'_>, player: PlayerId, _: Role, _: LeaveCause) {
         self.voters.retain(|(p, _)| *p != player);
     }
 
-    fn step(&mut self, inputs: &[PlayerInput<i8>]) {
+    fn step(&mut self, _: &mut RoomContext<'_>, inputs: &[PlayerInput<i8>]) {
         for input in inputs {
             if let Some(voter) = self.voters.iter_mut().find(|(p, _)| *p == input.player) {
                 voter.1 += i32::from(input.input);
@@ -124,6 +130,25 @@ impl Game for Tally {
     }
 }
 
+/// Runs `hook` with a context on a room with no member, as a host would.
+fn with_ctx<R>(tick: u32, hook: impl FnOnce(&mut RoomContext<'_>) -> R) -> R {
+    let mut room = RoomActions::new(EventLimits::default());
+    let rate = TickRate::new(10).expect("10 Hz");
+    hook(&mut RoomContext::new(Tick(tick), rate, &mut room))
+}
+
+/// Seats `player` in `game` through its join hook.
+fn seat<G: Game>(game: &mut G, player: PlayerId) -> Result<(), GameError> {
+    let options = GameOptions::default();
+    let request = JoinRequest {
+        player,
+        name: "voter",
+        role: Role::Player,
+        options: &options,
+    };
+    with_ctx(0, |ctx| game.join(ctx, &request))
+}
+
 /// Steps any game with scripted inputs and follows it with a replica over
 /// encoded update frames, delta against the previous tick; returns the
 /// number of updates checked.
@@ -144,7 +169,7 @@ fn replicate<G: Game>(
                 input: game.validate_input(input_for(t, player)).expect("valid"),
             })
             .collect();
-        game.step(&inputs);
+        with_ctx(t, |ctx| game.step(ctx, &inputs));
         let mut world = WorldSnapshot::empty(Tick(t));
         game.snapshot(&mut world);
         world.finish().expect("unique ids");
@@ -180,7 +205,7 @@ fn tally_runs_through_the_game_trait_and_replicates() {
     let mut game = Tally::new(&(), &GameOptions::default(), 1).expect("defaults");
     let players = [PlayerId(4), PlayerId(9)];
     for p in players {
-        game.join(p).expect("seat");
+        seat(&mut game, p).expect("seat");
     }
     let checked = replicate(
         &mut game,
@@ -208,9 +233,9 @@ fn tally_refuses_what_it_should() {
         Err(GameError::BadOption { .. })
     ));
     let mut game = Tally::new(&(), &opts("seats", "1"), 1).expect("valid");
-    game.join(PlayerId(1)).expect("first seat");
+    seat(&mut game, PlayerId(1)).expect("first seat");
     assert!(matches!(
-        game.join(PlayerId(2)),
+        seat(&mut game, PlayerId(2)),
         Err(GameError::JoinRefused(_))
     ));
     assert!(game.validate_input(5).is_err());

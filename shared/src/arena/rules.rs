@@ -211,7 +211,7 @@ mod tests {
         let mut arena =
             Arena::new(&ArenaConfig::default(), &GameOptions::default(), 1).expect("default arena");
         for &p in players {
-            arena.join(p).expect("join");
+            arena.seat(p).expect("join");
         }
         arena
     }
@@ -274,20 +274,20 @@ mod tests {
     fn players_move_and_stop_at_the_walls() {
         let mut arena = arena(&[A]);
         place(&mut arena, A, IVec2::new(1000, 63_500));
-        arena.step(&[input(A, 1.0, 0.0, 0.0, false)]);
+        arena.advance(&[input(A, 1.0, 0.0, 0.0, false)]);
         // 200 units/s / 30 Hz * 64 = 426.67 steps.
         assert_eq!(pos(&arena, A), IVec2::new(1427, 63_500));
-        arena.step(&[input(A, -1.0, 1.0, 0.0, false)]);
+        arena.advance(&[input(A, -1.0, 1.0, 0.0, false)]);
         // Normalised to (-0.707, 0.707): 301.7 steps each way.
         assert_eq!(pos(&arena, A), IVec2::new(1125, 63_802));
         for _ in 0..10 {
-            arena.step(&[]); // the held input stays
+            arena.advance(&[]); // the held input stays
         }
         assert_eq!(pos(&arena, A), IVec2::new(0, 64_000));
         let view = arena.player(A).expect("seated");
         assert_eq!(view.position, Vec2::new(0.0, 1000.0));
         assert!((view.velocity - Vec2::new(-141.5625, 141.5625)).length() < 1e-3);
-        arena.step(&[input(A, 0.0, 0.0, 0.0, false)]);
+        arena.advance(&[input(A, 0.0, 0.0, 0.0, false)]);
         assert_eq!(pos(&arena, A), IVec2::new(0, 64_000));
         assert_eq!(arena.player(A).map(|v| v.velocity), Some(Vec2::ZERO));
     }
@@ -371,8 +371,8 @@ mod tests {
     fn an_invalid_input_reaching_step_keeps_the_previous_one() {
         let mut arena = arena(&[A]);
         place(&mut arena, A, IVec2::new(32_000, 32_000));
-        arena.step(&[input(A, 1.0, 0.0, 0.0, false)]);
-        arena.step(&[
+        arena.advance(&[input(A, 1.0, 0.0, 0.0, false)]);
+        arena.advance(&[
             input(A, f32::NAN, 0.0, 0.0, false),
             input(PlayerId(77), 1.0, 1.0, 0.0, true),
         ]);
@@ -387,7 +387,7 @@ mod tests {
         let mut ids = std::collections::BTreeSet::new();
         let mut spawned_at = Vec::new();
         for tick in 0..30 {
-            arena.step(&[input(A, 0.0, 0.0, std::f32::consts::FRAC_PI_2, true)]);
+            arena.advance(&[input(A, 0.0, 0.0, std::f32::consts::FRAC_PI_2, true)]);
             for p in arena.projectiles() {
                 if ids.insert(p.entity) {
                     spawned_at.push(tick);
@@ -423,7 +423,7 @@ mod tests {
         let alive = |arena: &Arena, id| arena.projectiles().any(|p| p.entity == id);
         for tick in 1..=29 {
             let before = snapshot(&arena);
-            arena.step(&[]);
+            arena.advance(&[]);
             let after = snapshot(&arena);
             let predicted: Vec<_> = before
                 .entities()
@@ -434,7 +434,7 @@ mod tests {
             assert!(alive(&arena, slow), "alive after {tick} ticks");
             assert_eq!(alive(&arena, fast), tick == 1, "leaves on the second move");
         }
-        arena.step(&[]);
+        arena.advance(&[]);
         assert!(!alive(&arena, slow), "gone after 30 ticks");
         assert!(
             snapshot(&arena)
@@ -448,20 +448,20 @@ mod tests {
     fn a_fired_projectile_lives_30_ticks_and_is_first_seen_moved() {
         let mut arena = arena(&[A]);
         place(&mut arena, A, IVec2::new(32_000, 32_000));
-        arena.step(&[input(A, 0.0, 0.0, 0.0, true)]);
+        arena.advance(&[input(A, 0.0, 0.0, 0.0, true)]);
         let p = arena.projectiles().next().expect("fired");
         assert_eq!(p.ticks_left, 29);
         assert_eq!(p.position, Vec2::new(520.0, 500.0));
         assert_eq!(p.velocity, Vec2::new(600.0, 0.0));
-        arena.step(&[input(A, 0.0, 0.0, 0.0, false)]);
+        arena.advance(&[input(A, 0.0, 0.0, 0.0, false)]);
         for _ in 0..23 {
-            arena.step(&[]);
+            arena.advance(&[]);
         }
         assert_eq!(
             arena.projectiles().next().map(|p| p.position.x),
             Some(1000.0)
         );
-        arena.step(&[]);
+        arena.advance(&[]);
         assert_eq!(arena.projectiles().count(), 0, "left the arena at x = 1020");
     }
 
@@ -488,7 +488,7 @@ mod tests {
             IVec2::ZERO,
             30,
         );
-        arena.step(&[]);
+        arena.advance(&[]);
         assert_eq!(arena.player(B).map(|p| p.hp), Some(90));
         assert_eq!(arena.player(A).map(|p| p.hp), Some(100));
         let left: Vec<_> = arena.projectiles().map(|p| p.entity).collect();
@@ -502,7 +502,7 @@ mod tests {
                 respawned: false
             }]
         );
-        arena.step(&[]);
+        arena.advance(&[]);
         assert!(arena.hits().is_empty(), "hits are per step");
     }
 
@@ -514,7 +514,7 @@ mod tests {
         place(&mut arena, B, spot);
         for hit in 1..=10 {
             shoot_at(&mut arena, A, spot, IVec2::ZERO, 30);
-            arena.step(&[]);
+            arena.advance(&[]);
             let b = arena.player(B).expect("seated");
             if hit < 10 {
                 assert_eq!(b.hp, 100 - 10 * hit);
@@ -537,8 +537,8 @@ mod tests {
         for _ in 0..10 {
             shoot_at(&mut arena, A, IVec2::new(50_000, 50_000), IVec2::ZERO, 30);
         }
-        arena.leave(A);
-        arena.step(&[]);
+        arena.unseat(A);
+        arena.advance(&[]);
         assert_eq!(
             arena.hits().len(),
             10,
@@ -552,7 +552,7 @@ mod tests {
     fn joining_twice_is_refused_and_leaving_removes_the_avatar() {
         let mut arena = arena(&[B, A]);
         assert_eq!(
-            arena.join(A),
+            arena.seat(A),
             Err(GameError::JoinRefused("already seated".into()))
         );
         let ids: Vec<_> = arena.players().map(|p| (p.player, p.entity)).collect();
@@ -562,22 +562,22 @@ mod tests {
             "by player id, ids by join order"
         );
         place(&mut arena, A, IVec2::new(32_000, 32_000));
-        arena.step(&[input(A, 0.0, 0.0, 0.0, true)]);
-        arena.leave(A);
-        arena.leave(A); // leaving twice is harmless
+        arena.advance(&[input(A, 0.0, 0.0, 0.0, true)]);
+        arena.unseat(A);
+        arena.unseat(A); // leaving twice is harmless
         assert!(arena.player(A).is_none());
         assert_eq!(arena.players().count(), 1);
         assert_eq!(
             arena.projectiles().map(|p| p.owner).collect::<Vec<_>>(),
             [A]
         );
-        arena.step(&[input(A, 1.0, 0.0, 0.0, true)]);
+        arena.advance(&[input(A, 1.0, 0.0, 0.0, true)]);
         assert_eq!(
             arena.projectiles().count(),
             1,
             "an unseated player's input is ignored"
         );
-        arena.join(A).expect("a player may come back");
+        arena.seat(A).expect("a player may come back");
         assert_eq!(
             arena.player(A).map(|p| (p.entity, p.hp)),
             Some((EntityId(4), 100))

@@ -319,7 +319,7 @@ mod arena_worlds {
             Arena::new(&ArenaConfig::default(), &GameOptions::default(), seed).expect("defaults");
         let mut bots: Vec<ArenaBot> = (0..players)
             .map(|p| {
-                game.join(PlayerId(p)).expect("seat");
+                game.seat(PlayerId(p)).expect("seat");
                 ArenaBot::new(BotConfig::default(), seed, u64::from(p))
             })
             .collect();
@@ -333,7 +333,7 @@ mod arena_worlds {
                         input: bot.next_input(),
                     })
                     .collect();
-                game.step(&inputs);
+                game.advance(&inputs);
                 let mut world = WorldSnapshot::empty(Tick(t));
                 game.snapshot(&mut world);
                 world.finish().expect("unique ids");

@@ -1,5 +1,7 @@
 //! Handshake and lobby messages: hello, rooms, joining and leaving.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::game::GameOptions;
@@ -95,13 +97,45 @@ pub struct RoomInfo {
     pub spectators: u16,
     /// The options it was created with.
     pub options: GameOptions,
+    /// Public metadata the game set (a small string map: mode, map,
+    /// skill, ...), which listings and quick-join filter on.
+    pub metadata: Metadata,
+    /// Whether the game locked the room: a locked room takes no new
+    /// member and is neither listed nor quick-joined.
+    pub locked: bool,
 }
 
-/// Asks for the public rooms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A room's public metadata: string keys and values the game sets.
+pub type Metadata = BTreeMap<String, String>;
+
+/// Which rooms a listing or a quick-join considers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomFilter {
+    /// Only rooms running this game; `None` for any game.
+    pub game: Option<String>,
+    /// Only rooms whose metadata has every one of these keys with exactly
+    /// this value.
+    pub metadata: Metadata,
+}
+
+impl RoomFilter {
+    /// Whether `room` passes the filter.
+    pub fn matches(&self, room: &RoomInfo) -> bool {
+        self.game.as_ref().is_none_or(|game| *game == room.game)
+            && self
+                .metadata
+                .iter()
+                .all(|(key, value)| room.metadata.get(key) == Some(value))
+    }
+}
+
+/// Asks for the public rooms (unlocked, public), filtered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRooms {
     /// Echoed in the answer.
     pub request_id: u32,
+    /// Which rooms.
+    pub filter: RoomFilter,
 }
 
 /// Public rooms.
@@ -118,6 +152,9 @@ pub struct RoomList {
 pub struct CreateRoom {
     /// Echoed in the answer.
     pub request_id: u32,
+    /// The game the room runs, by name; `None` for the server's default
+    /// game.
+    pub game: Option<String>,
     /// Display name (1..=64 bytes).
     pub name: String,
     /// Public or private.
@@ -128,6 +165,8 @@ pub struct CreateRoom {
     pub options: GameOptions,
     /// Join the new room right away in this role.
     pub join_as: Option<Role>,
+    /// Options for the game's join hook when `join_as` is set.
+    pub join_options: GameOptions,
 }
 
 /// A room was created (and not joined).
@@ -149,7 +188,7 @@ pub enum RoomTarget {
 }
 
 /// Joins a room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinRoom {
     /// Echoed in the answer.
     pub request_id: u32,
@@ -157,16 +196,26 @@ pub struct JoinRoom {
     pub target: RoomTarget,
     /// As a player or a spectator.
     pub role: Role,
+    /// Options for the game's join hook (a team, a loadout, ...), which
+    /// may refuse the join on them.
+    pub join_options: GameOptions,
 }
 
-/// Joins the public room with a free seat that has the most players, or
-/// creates one with these options.
+/// Joins, as a player, the public unlocked room with a free seat that
+/// matches and has the most players, or creates one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuickJoin {
     /// Echoed in the answer.
     pub request_id: u32,
-    /// Options a matching room must have (and a new room gets).
+    /// The game, by name; `None` for the server's default game.
+    pub game: Option<String>,
+    /// Options a matching room must have been created with (and a new
+    /// room gets).
     pub options: GameOptions,
+    /// Metadata a matching room must have (equality on each key).
+    pub metadata: Metadata,
+    /// Options for the game's join hook.
+    pub join_options: GameOptions,
 }
 
 /// Leaves the current room.
@@ -201,14 +250,14 @@ pub struct Joined {
 pub enum LeaveReason {
     /// The client asked.
     Requested,
-    /// The room was closed (shutdown, disposal).
+    /// The game closed the room.
     RoomClosed,
-    /// The game or an operator removed the player.
+    /// The game removed the player.
     Kicked,
 }
 
 /// The client is no longer in a room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Left {
     /// The request answered, if the client asked.
     pub request_id: Option<u32>,
@@ -216,4 +265,6 @@ pub struct Left {
     pub room: RoomId,
     /// Why.
     pub reason: LeaveReason,
+    /// The game's words, for a kick or a close (empty otherwise).
+    pub message: String,
 }

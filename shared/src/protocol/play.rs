@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::tick::Tick;
 
+use super::ErrorCode;
+
 /// Game inputs, oldest first; the last one has sequence number
 /// `newest_seq` and each earlier one the number before. Sending the last few
 /// again in every message makes a lost datagram cost nothing; the server
@@ -30,15 +32,18 @@ pub struct Ack {
 }
 
 /// A custom event, in either direction, like Socket.IO's
-/// `emit(event, data, ack)`.
+/// `emit(event, data, ack)`. A client's event goes to the room's game
+/// only (the game relays it if it wants to); a server event comes from
+/// the game.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomEvent {
     /// Event name (1..=64 bytes).
     pub name: String,
-    /// Payload, meaning up to the game.
+    /// Payload, meaning up to the game (the typed helpers of the game API
+    /// and the client libraries put JSON here).
     pub data: Vec<u8>,
     /// When present, the receiver answers with an [`EventReply`] carrying
-    /// this id.
+    /// this id (ids are the sender's own counter).
     pub ack_id: Option<u32>,
 }
 
@@ -47,8 +52,23 @@ pub struct RoomEvent {
 pub struct EventReply {
     /// The event's `ack_id`.
     pub ack_id: u32,
-    /// Answer payload.
-    pub data: Vec<u8>,
+    /// The answer: data, or why there is none.
+    pub outcome: EventOutcome,
+}
+
+/// What an event's answer says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventOutcome {
+    /// The receiver handled the event; its answer.
+    Data(Vec<u8>),
+    /// The event was refused (too large, too many, not allowed) or its
+    /// handler failed.
+    Error {
+        /// Machine-readable code.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+    },
 }
 
 /// One tick's world for one client: a delta against a state the client

@@ -23,7 +23,13 @@ fn room() -> RoomInfo {
         max_players: 16,
         spectators: 1,
         options: options(),
+        metadata: BTreeMap::from([("map".to_owned(), "dunes".to_owned())]),
+        locked: false,
     }
+}
+
+fn team() -> GameOptions {
+    GameOptions(BTreeMap::from([("team".to_owned(), "red".to_owned())]))
 }
 
 /// Every [`ClientMessage`] kind once, with a name for each.
@@ -40,17 +46,25 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
         ),
         (
             "list_rooms",
-            ClientMessage::ListRooms(ListRooms { request_id: 1 }),
+            ClientMessage::ListRooms(ListRooms {
+                request_id: 1,
+                filter: RoomFilter {
+                    game: Some("arena".into()),
+                    metadata: BTreeMap::from([("map".to_owned(), "dunes".to_owned())]),
+                },
+            }),
         ),
         (
             "create_room",
             ClientMessage::CreateRoom(CreateRoom {
                 request_id: 2,
+                game: Some("arena".into()),
                 name: "lobby one".into(),
                 visibility: Visibility::Public,
                 max_players: 16,
                 options: options(),
                 join_as: Some(Role::Player),
+                join_options: team(),
             }),
         ),
         (
@@ -59,6 +73,7 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 request_id: 3,
                 target: RoomTarget::Code(RoomCode::from_index(123_456)),
                 role: Role::Spectator,
+                join_options: GameOptions::default(),
             }),
         ),
         (
@@ -67,13 +82,17 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 request_id: 4,
                 target: RoomTarget::Id(RoomId(7)),
                 role: Role::Player,
+                join_options: team(),
             }),
         ),
         (
             "quick_join",
             ClientMessage::QuickJoin(QuickJoin {
                 request_id: 5,
+                game: None,
                 options: GameOptions::default(),
+                metadata: BTreeMap::from([("mode".to_owned(), "duel".to_owned())]),
+                join_options: GameOptions::default(),
             }),
         ),
         (
@@ -101,7 +120,7 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             "event_reply",
             ClientMessage::EventReply(EventReply {
                 ack_id: 12,
-                data: vec![1],
+                outcome: EventOutcome::Data(vec![1]),
             }),
         ),
         (
@@ -179,22 +198,33 @@ pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             ServerMessage::Left(Left {
                 request_id: None,
                 room: RoomId(7),
-                reason: LeaveReason::RoomClosed,
+                reason: LeaveReason::Kicked,
+                message: "afk".into(),
             }),
         ),
         (
             "event",
             ServerMessage::Event(RoomEvent {
                 name: "round_over".into(),
-                data: vec![],
-                ack_id: None,
+                data: br#"{"winner":3}"#.to_vec(),
+                ack_id: Some(1),
             }),
         ),
         (
             "event_reply",
             ServerMessage::EventReply(EventReply {
                 ack_id: 11,
-                data: b"ok".to_vec(),
+                outcome: EventOutcome::Data(b"ok".to_vec()),
+            }),
+        ),
+        (
+            "event_reply_error",
+            ServerMessage::EventReply(EventReply {
+                ack_id: 12,
+                outcome: EventOutcome::Error {
+                    code: ErrorCode::RateLimited,
+                    message: "events: 20 a second at most".into(),
+                },
             }),
         ),
         ("ping", ServerMessage::Ping(Ping { sent_at_us: 1 })),
