@@ -34,6 +34,13 @@
 //! player moves 427 steps per tick (200.2 units/s) and a projectile 1280
 //! steps per tick (600 units/s).
 //!
+//! # Events
+//!
+//! The arena takes one event, [`ECHO_EVENT`] (`"echo"`): it answers with
+//! the data it was sent, so a bot swarm can put event load on a server and
+//! measure answer latency. Any other event is refused (answered with an
+//! error when the sender asked for an answer); nothing is relayed.
+//!
 //! The world is deterministic for a seed, options and input sequence. The
 //! projectile direction uses `f32` sine and cosine from the platform's math
 //! library, so the *simulation* is reproducible on one platform; clients
@@ -49,13 +56,18 @@ use glam::{IVec2, Vec2};
 use serde::{Deserialize, Serialize};
 
 use crate::delta::quantize::{angle_from_fixed, from_fixed, to_fixed};
-use crate::game::{Game, GameError, GameOptions, JoinRequest, LeaveCause, PlayerInput, RoomContext};
-use crate::protocol::Role;
+use crate::game::{
+    Event, Game, GameError, GameOptions, JoinRequest, LeaveCause, PlayerInput, RoomContext,
+};
 use crate::ids::{EntityId, PlayerId};
+use crate::protocol::Role;
 use crate::rng::SimRng;
 use crate::schema::{Boundary, FieldSchema, KindSchema, LinearMotion, Schema};
 use crate::snapshot::{EntityKind, EntityState, WorldSnapshot};
 use crate::tick::TickRate;
+
+/// The event the arena answers with its own data (see the module doc).
+pub const ECHO_EVENT: &str = "echo";
 
 /// Fixed-point steps per world unit for positions and velocities
 /// (1/64 unit ≈ 0.016 units).
@@ -756,6 +768,15 @@ impl Game for Arena {
 
     fn validate_input(&self, input: ArenaInput) -> Result<ArenaInput, GameError> {
         rules::normalise_input(input)
+    }
+
+    fn event(&mut self, ctx: &mut RoomContext<'_>, event: Event) {
+        let Some(to) = event.answer else { return };
+        if event.name == ECHO_EVENT {
+            ctx.answer_bytes(to, event.data);
+        } else {
+            ctx.answer_error(to, format!("the arena takes only {ECHO_EVENT:?} events"));
+        }
     }
 
     fn join(

@@ -146,13 +146,23 @@ pub trait Game: Send + Sized + 'static {
     /// A client asks to join, as a player (a seat) or a spectator; an
     /// error refuses it, and the client is told the error's words.
     /// Default: everyone is welcome.
-    fn join(&mut self, ctx: &mut RoomContext<'_>, request: &JoinRequest<'_>) -> Result<(), GameError> {
+    fn join(
+        &mut self,
+        ctx: &mut RoomContext<'_>,
+        request: &JoinRequest<'_>,
+    ) -> Result<(), GameError> {
         let _ = (ctx, request);
         Ok(())
     }
 
     /// A member left the room for good, and why. Default: nothing.
-    fn leave(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId, role: Role, cause: LeaveCause) {
+    fn leave(
+        &mut self,
+        ctx: &mut RoomContext<'_>,
+        player: PlayerId,
+        role: Role,
+        cause: LeaveCause,
+    ) {
         let _ = (ctx, player, role, cause);
     }
 

@@ -443,7 +443,10 @@ impl<'a> RoomContext<'a> {
         let id = EmitId(self.room.next_emit);
         self.room.next_emit = self.room.next_emit.wrapping_add(1).max(1);
         let period = self.tick_rate.period().as_nanos().max(1);
-        let ticks = timeout.as_nanos().div_ceil(period).clamp(1, u128::from(u32::MAX / 2));
+        let ticks = timeout
+            .as_nanos()
+            .div_ceil(period)
+            .clamp(1, u128::from(u32::MAX / 2));
         self.room.pending.insert(
             id,
             PendingAnswer {
@@ -465,7 +468,11 @@ impl<'a> RoomContext<'a> {
     /// Relays a member's event, as it came, to every other member (the
     /// opt-in relay: nothing is relayed unless the game asks).
     pub fn relay(&mut self, event: &super::Event) -> Result<(), EmitError> {
-        self.emit_bytes(Audience::AllBut(event.from), &event.name, event.data.clone())
+        self.emit_bytes(
+            Audience::AllBut(event.from),
+            &event.name,
+            event.data.clone(),
+        )
     }
 
     /// Answers a member's event with `data` as JSON.
@@ -630,7 +637,10 @@ mod tests {
         );
         // Two players cost 56: what is left (48) is not enough; a tick's
         // refill (30) is.
-        assert!(ctx.emit_bytes(Audience::Players, "blob", vec![0; 16]).is_err());
+        assert!(
+            ctx.emit_bytes(Audience::Players, "blob", vec![0; 16])
+                .is_err()
+        );
         room.refill(hz10());
         let mut ctx = RoomContext::new(Tick(6), hz10(), &mut room);
         ctx.emit_bytes(Audience::Players, "blob", vec![0; 16])
@@ -693,7 +703,10 @@ mod tests {
         for i in 1..MAX_METADATA_KEYS {
             ctx.set_metadata(format!("k{i}"), "v").unwrap();
         }
-        assert_eq!(ctx.set_metadata("one_more", "v"), Err(EmitError::BadMetadata));
+        assert_eq!(
+            ctx.set_metadata("one_more", "v"),
+            Err(EmitError::BadMetadata)
+        );
         ctx.set_metadata("map", "ice").unwrap();
         ctx.close("over");
         ctx.close("again");
@@ -701,7 +714,10 @@ mod tests {
         let actions: Vec<RoomAction> = std::iter::from_fn(|| room.pop()).collect();
         assert_eq!(actions[0], RoomAction::Lock(true));
         assert_eq!(
-            actions.iter().filter(|a| matches!(a, RoomAction::Close { .. })).count(),
+            actions
+                .iter()
+                .filter(|a| matches!(a, RoomAction::Close { .. }))
+                .count(),
             1
         );
         assert_eq!(room.metadata()["map"], "ice");

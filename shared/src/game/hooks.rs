@@ -123,9 +123,9 @@ impl AnswerOutcome {
     /// with data.
     pub fn json<T: DeserializeOwned>(&self) -> Option<Result<T, GameError>> {
         match self {
-            Self::Data(data) => Some(
-                serde_json::from_slice(data).map_err(|e| GameError::BadEvent(e.to_string())),
-            ),
+            Self::Data(data) => {
+                Some(serde_json::from_slice(data).map_err(|e| GameError::BadEvent(e.to_string())))
+            }
             _ => None,
         }
     }
