@@ -28,8 +28,10 @@
 //!   packing, quantization, and the baseline history.
 //! - [`game`]: the trait a studio implements; [`arena`] is the reference game
 //!   and benchmark workload.
-//! - [`client`]: the sans-IO client replica (apply updates, choose acks),
-//!   shared by the bot client and Rust game clients.
+//! - [`client`]: the pure client, the one reference every client mirrors:
+//!   the replica (apply updates, choose acks) and the sans-IO protocol
+//!   session (request ids, acks, held pings, input redundancy, events and
+//!   their answers), used by `tickwire-client`, the bots and the tests.
 //! - [`rng`]: the seeded RNG, the one owner of randomness.
 
 #![warn(missing_docs)]

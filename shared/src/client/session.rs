@@ -1,0 +1,1199 @@
+//! The client's protocol session, sans-IO: one [`ClientSession`] per
+//! connection, driven by whoever owns the socket.
+//!
+//! # Driving it
+//!
+//! The shell (the `tickwire-client` crate, a test harness, a port to
+//! another runtime) calls, with the time as a [`Now`]:
+//!
+//! - [`ClientSession::handle`] (or [`ClientSession::handle_frame`]) for
+//!   every message the server sends;
+//! - [`ClientSession::handle_timeout`] once [`ClientSession::poll_timeout`]
+//!   has passed;
+//! - [`ClientSession::handle_connection_lost`] when the transport ends;
+//!
+//! and after each of those, and after each call that sends something
+//! (requests, inputs, emits, answers, pings), drains
+//! [`ClientSession::poll_transmit`] into the transport and
+//! [`ClientSession::poll_event`] into the application. Both queues only
+//! grow by what the calls above put in, so draining after every call keeps
+//! them short.
+//!
+//! # What it does on its own
+//!
+//! - Greets ([`ClientSession::new`] queues the `Hello`).
+//! - Numbers requests and matches answers to them, failing them after
+//!   [`SessionConfig::request_timeout`] or when the session closes.
+//! - Applies updates to the [`Replica`] and acknowledges them, at once or
+//!   with the next input ([`AckMode`]).
+//! - Answers server pings; in [`AckMode::WithInput`] the answer waits for
+//!   the next input (at most half a tick) and says how long it waited.
+//! - Numbers inputs and repeats the last few
+//!   ([`SessionConfig::input_redundancy`]) for datagram transports.
+//! - Gives emitted events an ack id when an answer is wanted and reports
+//!   the answer, the refusal or the timeout; hands the application the
+//!   server's events and sends the answers it gives to those that ask for
+//!   one.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::codec::{self, DecodeError, EncodeError};
+use crate::game::{GameOptions, MAX_EVENT_NAME};
+use crate::ids::PlayerId;
+use crate::protocol::*;
+use crate::schema::Schema;
+use crate::snapshot::WorldSnapshot;
+use crate::tick::Tick;
+
+use super::replica::{Replica, ReplicaError};
+
+/// How many inputs a datagram transport's input message carries (the
+/// newest and the ones before it): with three, a lost datagram costs
+/// nothing unless the next two are lost as well.
+pub const DATAGRAM_INPUT_REDUNDANCY: usize = 3;
+
+/// The most inputs one message may repeat: the server's client frame limit
+/// is small (4 KiB), and more than a few only helps on paths losing most
+/// packets.
+pub const MAX_INPUT_REDUNDANCY: usize = 8;
+
+/// The time, as the shell reads it: a monotonic instant for deadlines and
+/// waits, and the wall clock (microseconds since the Unix epoch) for what
+/// travels on the wire (ping stamps, the server's tick times).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic time.
+    pub at: Instant,
+    /// Wall-clock time, microseconds since the Unix epoch.
+    pub unix_us: u64,
+}
+
+impl Now {
+    /// The time `d` later on both clocks (tests step time with it).
+    pub fn after(self, d: Duration) -> Self {
+        Self {
+            at: self.at + d,
+            unix_us: self
+                .unix_us
+                .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+/// When a client acknowledges the worlds it rebuilt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AckMode {
+    /// In a message of its own, as soon as an update is applied (the
+    /// default: right for clients whose inputs follow their own clock).
+    #[default]
+    Immediate,
+    /// In the next input message: for clients that send an input as each
+    /// update arrives, so that one frame a tick goes upstream. The answer
+    /// to a server ping then waits for the next input too (at most half a
+    /// tick), and says how long it waited.
+    WithInput,
+}
+
+/// A session's settings. Every bound is here, with its default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// When updates are acknowledged. Default: [`AckMode::Immediate`].
+    pub ack_mode: AckMode,
+    /// How many inputs each input message carries, the newest last: 1 over
+    /// a reliable transport (WebSocket), [`DATAGRAM_INPUT_REDUNDANCY`] over
+    /// datagrams (QUIC). Clamped to `1..=`[`MAX_INPUT_REDUNDANCY`].
+    /// Default: 1.
+    pub input_redundancy: usize,
+    /// How long a lobby request waits for its answer. Default: 10 s (the
+    /// server answers in a round trip; a join may wait for a room to be
+    /// created).
+    pub request_timeout: Duration,
+    /// Most requests waiting for an answer at once; more is refused with
+    /// [`SessionError::TooManyRequests`]. Default: 16.
+    pub max_pending_requests: usize,
+    /// Most emitted events waiting for an answer at once; more is refused
+    /// with [`SessionError::TooManyEmits`]. Default: 256 (the server's
+    /// default event rate is 20 a second, burst 40).
+    pub max_pending_emits: usize,
+    /// Most server events waiting for this client's answer; one more is
+    /// refused at once with [`ErrorCode::RateLimited`] so that a server
+    /// cannot grow the session without bound. Default: 256.
+    pub max_owed_answers: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            ack_mode: AckMode::Immediate,
+            input_redundancy: 1,
+            request_timeout: Duration::from_secs(10),
+            max_pending_requests: 16,
+            max_pending_emits: 256,
+            max_owed_answers: 256,
+        }
+    }
+}
+
+/// A lobby request's id (the session's own counter, echoed by the answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u32);
+
+/// An event this client emitted and wants answered (the session's own
+/// counter, echoed by the server's [`EventReply`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AckId(pub u32);
+
+/// A server event waiting for this client's answer (the server's
+/// counter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplyTo(pub u32);
+
+/// A room to create: [`RoomSpec::new`] and the builder methods set what
+/// differs from the defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomSpec {
+    /// The game, by name; `None` (default) for the server's default game.
+    pub game: Option<String>,
+    /// Display name (1..=64 bytes).
+    pub name: String,
+    /// Default: [`Visibility::Public`].
+    pub visibility: Visibility,
+    /// Seats. Default: 16.
+    pub max_players: u16,
+    /// Game options. Default: none.
+    pub options: GameOptions,
+    /// Join the new room at once in this role. Default: as a player.
+    pub join_as: Option<Role>,
+    /// Options for the game's join hook when joining. Default: none.
+    pub join_options: GameOptions,
+}
+
+impl RoomSpec {
+    /// A public room of 16 seats for the default game, joined as a player.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            game: None,
+            name: name.into(),
+            visibility: Visibility::Public,
+            max_players: 16,
+            options: GameOptions::default(),
+            join_as: Some(Role::Player),
+            join_options: GameOptions::default(),
+        }
+    }
+
+    /// Runs this game.
+    pub fn game(mut self, game: impl Into<String>) -> Self {
+        self.game = Some(game.into());
+        self
+    }
+
+    /// Public or private.
+    pub fn visibility(mut self, visibility: Visibility) -> Self {
+        self.visibility = visibility;
+        self
+    }
+
+    /// Seats.
+    pub fn max_players(mut self, seats: u16) -> Self {
+        self.max_players = seats;
+        self
+    }
+
+    /// Sets a game option.
+    pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.0.insert(key.into(), value.into());
+        self
+    }
+
+    /// Joins as `role` (or not at all with `None`).
+    pub fn join_as(mut self, role: Option<Role>) -> Self {
+        self.join_as = role;
+        self
+    }
+
+    /// Sets an option for the game's join hook.
+    pub fn join_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.join_options.0.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// A lobby request. The session gives it an id and matches the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// The public rooms passing a filter; answered with
+    /// [`Answer::RoomList`].
+    ListRooms(RoomFilter),
+    /// Creates a room; answered with [`Answer::Joined`] when it joins,
+    /// else [`Answer::RoomCreated`].
+    CreateRoom(RoomSpec),
+    /// Joins a room; answered with [`Answer::Joined`].
+    JoinRoom {
+        /// By id or code.
+        target: RoomTarget,
+        /// As a player or a spectator.
+        role: Role,
+        /// Options for the game's join hook.
+        join_options: GameOptions,
+    },
+    /// Joins the fullest matching public room with a free seat, or a new
+    /// one; answered with [`Answer::Joined`].
+    QuickJoin {
+        /// The game; `None` for the server's default.
+        game: Option<String>,
+        /// Options a matching room was created with.
+        options: GameOptions,
+        /// Metadata a matching room has.
+        metadata: Metadata,
+        /// Options for the game's join hook.
+        join_options: GameOptions,
+    },
+    /// Leaves the current room; answered with [`Answer::Left`].
+    LeaveRoom,
+}
+
+impl Request {
+    fn into_message(self, request_id: u32) -> ClientMessage {
+        match self {
+            Self::ListRooms(filter) => ClientMessage::ListRooms(ListRooms { request_id, filter }),
+            Self::CreateRoom(spec) => ClientMessage::CreateRoom(CreateRoom {
+                request_id,
+                game: spec.game,
+                name: spec.name,
+                visibility: spec.visibility,
+                max_players: spec.max_players,
+                options: spec.options,
+                join_as: spec.join_as,
+                join_options: spec.join_options,
+            }),
+            Self::JoinRoom {
+                target,
+                role,
+                join_options,
+            } => ClientMessage::JoinRoom(JoinRoom {
+                request_id,
+                target,
+                role,
+                join_options,
+            }),
+            Self::QuickJoin {
+                game,
+                options,
+                metadata,
+                join_options,
+            } => ClientMessage::QuickJoin(QuickJoin {
+                request_id,
+                game,
+                options,
+                metadata,
+                join_options,
+            }),
+            Self::LeaveRoom => ClientMessage::LeaveRoom(LeaveRoom { request_id }),
+        }
+    }
+
+    fn expects(&self) -> Expect {
+        match self {
+            Self::ListRooms(_) => Expect::RoomList,
+            Self::CreateRoom(spec) if spec.join_as.is_some() => Expect::Joined,
+            Self::CreateRoom(_) => Expect::RoomCreated,
+            Self::JoinRoom { .. } | Self::QuickJoin { .. } => Expect::Joined,
+            Self::LeaveRoom => Expect::Left,
+        }
+    }
+}
+
+/// The answer a request waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    RoomList,
+    RoomCreated,
+    Joined,
+    Left,
+}
+
+/// A request's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The rooms listed.
+    RoomList(Vec<RoomInfo>),
+    /// The room created (not joined), with its invite code.
+    RoomCreated(RoomInfo),
+    /// The room joined.
+    Joined(Joined),
+    /// The room left.
+    Left(Left),
+}
+
+/// Why a request has no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestFailure {
+    /// The server refused it.
+    #[error("refused ({:?}): {}", .0.code, .0.message)]
+    Refused(ErrorMessage),
+    /// No answer within [`SessionConfig::request_timeout`].
+    #[error("no answer in time")]
+    TimedOut,
+    /// The session closed first.
+    #[error("the session closed")]
+    Closed,
+    /// The server answered with a message of the wrong kind.
+    #[error("unexpected answer kind")]
+    Unexpected,
+}
+
+/// How an event emitted with an ack ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmitOutcome {
+    /// The room's game answered with this data.
+    Answered(Vec<u8>),
+    /// The server or the game refused the event.
+    Refused {
+        /// Why, for machines ([`ErrorCode::RateLimited`],
+        /// [`ErrorCode::EventTooLarge`], [`ErrorCode::NotAPlayer`],
+        /// [`ErrorCode::EventRefused`], ...).
+        code: ErrorCode,
+        /// Why, for people.
+        message: String,
+    },
+    /// No answer before its deadline (a late answer is ignored).
+    TimedOut,
+    /// The session closed first.
+    Closed,
+}
+
+/// A server event, handed to the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncomingEvent {
+    /// Its name.
+    pub name: String,
+    /// Its data (JSON by convention).
+    pub data: Vec<u8>,
+    /// When the server wants an answer: give it with
+    /// [`ClientSession::answer`].
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// One update, as applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppliedUpdate {
+    /// Its tick.
+    pub tick: Tick,
+    /// Whether it was a full snapshot.
+    pub full: bool,
+    /// Ticks between the update and its baseline (0 for a full snapshot).
+    pub baseline_age: u32,
+    /// Delta size in bytes.
+    pub bytes: usize,
+    /// Microseconds from the server's tick start to the world being
+    /// rebuilt here (meaningful with synchronised clocks, e.g. one host).
+    pub latency_us: u64,
+}
+
+/// How a session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The server's reason (a `Close` or `Rejected` message, or a QUIC
+    /// close code); `None` when the connection just ended.
+    pub reason: Option<CloseReason>,
+    /// The detail.
+    pub message: String,
+    /// Whether the server refused the handshake (`Rejected`).
+    pub rejected: bool,
+}
+
+/// What happened, for the application.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionEvent {
+    /// The handshake is accepted.
+    Welcomed(Welcome),
+    /// A request was answered, refused, timed out or cut by the close.
+    Answered {
+        /// The request.
+        id: RequestId,
+        /// Its answer.
+        result: Result<Answer, RequestFailure>,
+    },
+    /// The client is in a room without having asked now (a resumed seat).
+    Joined(Joined),
+    /// The client is no longer in its room without having asked (kicked,
+    /// room closed).
+    Left(Left),
+    /// An update was applied (and acknowledged, or will be with the next
+    /// input); [`ClientSession::world`] is new.
+    Updated(AppliedUpdate),
+    /// An update was not applied; the replica is unchanged and the server
+    /// keeps encoding against the last acknowledged world.
+    /// [`ReplicaError::Stale`] is normal over datagrams (reordering).
+    UpdateFailed(ReplicaError),
+    /// A server event; answer it with [`ClientSession::answer`] when it
+    /// has a `reply_to`.
+    Event(IncomingEvent),
+    /// An event emitted with an ack ended.
+    Emitted {
+        /// Its ack id.
+        ack: AckId,
+        /// Its name.
+        name: String,
+        /// How it ended.
+        outcome: EmitOutcome,
+        /// From the emit to the outcome.
+        elapsed: Duration,
+    },
+    /// A ping of this client's was answered: the round-trip time, less
+    /// what the server held the answer.
+    Rtt(Duration),
+    /// A server error not answering a request: an event without an ack
+    /// refused, an input rejected, ...
+    Error(ErrorMessage),
+    /// The session ended.
+    Closed(Closed),
+}
+
+/// A message to send.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transmit {
+    /// The message.
+    pub message: ClientMessage,
+    /// How it may travel.
+    pub delivery: Delivery,
+}
+
+/// How a message may travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// In order, never lost (lobby traffic, events, answers, pings).
+    Reliable,
+    /// May be lost or reordered (inputs, which repeat, and acks, which a
+    /// newer one supersedes): a datagram when the transport has them.
+    Unreliable,
+}
+
+/// A call the session cannot carry out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The session is closing or closed.
+    #[error("the session is closed")]
+    Closed,
+    /// [`SessionConfig::max_pending_requests`] requests wait already.
+    #[error("too many requests waiting for an answer ({0})")]
+    TooManyRequests(usize),
+    /// [`SessionConfig::max_pending_emits`] events wait for an answer
+    /// already.
+    #[error("too many events waiting for an answer ({0})")]
+    TooManyEmits(usize),
+    /// An event name must have 1..=64 bytes.
+    #[error("an event name has 1..={MAX_EVENT_NAME} bytes, not {0}")]
+    EventName(usize),
+    /// The server is not waiting for this answer (it did not ask, or it
+    /// was answered already).
+    #[error("no server event waits for answer {0:?}")]
+    NotAsked(ReplyTo),
+    /// An input could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// Where the session is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    /// `Hello` sent; waiting for `Welcome`.
+    Greeting,
+    /// Welcomed, in no room.
+    Lobby,
+    /// In a room.
+    InRoom(Joined),
+    /// This client sent `Close`; waiting for the connection to end.
+    Closing,
+    /// Ended.
+    Closed(Closed),
+}
+
+/// A message waiting to be sent; pings and pongs are stamped when they
+/// leave.
+#[derive(Debug)]
+enum Outgoing {
+    Message(ClientMessage, Delivery),
+    Ping,
+    Pong { ping: Ping, arrived: Instant },
+}
+
+#[derive(Debug)]
+struct PendingRequest {
+    expect: Expect,
+    deadline: Instant,
+}
+
+#[derive(Debug)]
+struct PendingEmit {
+    name: String,
+    sent: Instant,
+    deadline: Instant,
+}
+
+/// One client connection's protocol state (see the module doc).
+#[derive(Debug)]
+pub struct ClientSession {
+    config: SessionConfig,
+    state: SessionState,
+    welcome: Option<Welcome>,
+    replica: Replica,
+    next_request: u32,
+    requests: BTreeMap<u32, PendingRequest>,
+    next_ack: u32,
+    emits: BTreeMap<u32, PendingEmit>,
+    owed: BTreeMap<u32, ()>,
+    next_seq: u32,
+    recent_inputs: VecDeque<Vec<u8>>,
+    pending_ack: Option<Tick>,
+    ping_with_input: bool,
+    held_ping: Option<(Ping, Instant)>,
+    rtt: Option<Duration>,
+    outbox: VecDeque<Outgoing>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl ClientSession {
+    /// A session greeting as `hello` (its `protocol_version` should be
+    /// [`PROTOCOL_VERSION`]) for a game with this schema; the `Hello` is
+    /// the first transmit.
+    pub fn new(hello: Hello, schema: Schema, mut config: SessionConfig) -> Self {
+        config.input_redundancy = config.input_redundancy.clamp(1, MAX_INPUT_REDUNDANCY);
+        let mut outbox = VecDeque::new();
+        outbox.push_back(Outgoing::Message(
+            ClientMessage::Hello(hello),
+            Delivery::Reliable,
+        ));
+        Self {
+            recent_inputs: VecDeque::with_capacity(config.input_redundancy),
+            config,
+            state: SessionState::Greeting,
+            welcome: None,
+            replica: Replica::new(schema),
+            next_request: 0,
+            requests: BTreeMap::new(),
+            next_ack: 0,
+            emits: BTreeMap::new(),
+            owed: BTreeMap::new(),
+            next_seq: 0,
+            pending_ack: None,
+            ping_with_input: false,
+            held_ping: None,
+            rtt: None,
+            outbox,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// A `Hello` for this protocol version, with a display name.
+    pub fn hello(name: impl Into<String>) -> Hello {
+        Hello {
+            protocol_version: PROTOCOL_VERSION,
+            client_name: name.into(),
+            auth_ticket: None,
+            resume_token: None,
+        }
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Chooses when updates are acknowledged from now on.
+    pub fn set_ack_mode(&mut self, mode: AckMode) {
+        self.config.ack_mode = mode;
+    }
+
+    /// The server's welcome, once greeted.
+    pub fn welcome(&self) -> Option<&Welcome> {
+        self.welcome.as_ref()
+    }
+
+    /// This client's player id, once greeted.
+    pub fn player(&self) -> Option<PlayerId> {
+        self.welcome.as_ref().map(|w| w.player)
+    }
+
+    /// The room the client is in.
+    pub fn room(&self) -> Option<&Joined> {
+        match &self.state {
+            SessionState::InRoom(joined) => Some(joined),
+            _ => None,
+        }
+    }
+
+    /// The replica (worlds of recent ticks).
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// The newest world rebuilt.
+    pub fn world(&self) -> Option<&WorldSnapshot> {
+        self.replica.latest()
+    }
+
+    /// The last round-trip time measured by a ping.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    /// Requests waiting for an answer.
+    pub fn pending_requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Emitted events waiting for an answer.
+    pub fn pending_emits(&self) -> usize {
+        self.emits.len()
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, SessionState::Closed(_))
+    }
+
+    fn open(&self) -> Result<(), SessionError> {
+        match self.state {
+            SessionState::Closing | SessionState::Closed(_) => Err(SessionError::Closed),
+            _ => Ok(()),
+        }
+    }
+
+    fn queue(&mut self, message: ClientMessage, delivery: Delivery) {
+        self.outbox.push_back(Outgoing::Message(message, delivery));
+    }
+
+    // ---- requests ----
+
+    /// Sends a lobby request; its answer comes as
+    /// [`SessionEvent::Answered`] with the id returned.
+    pub fn request(&mut self, now: Now, request: Request) -> Result<RequestId, SessionError> {
+        self.open()?;
+        if self.requests.len() >= self.config.max_pending_requests {
+            return Err(SessionError::TooManyRequests(self.requests.len()));
+        }
+        self.next_request = self.next_request.wrapping_add(1);
+        let id = self.next_request;
+        let expect = request.expects();
+        if expect == Expect::Joined {
+            // Forget the old room now, not when `Joined` arrives: over QUIC
+            // the new room's first update (a datagram) may overtake the
+            // `Joined` on the control stream, and must be kept.
+            self.forget_room();
+        }
+        self.queue(request.into_message(id), Delivery::Reliable);
+        self.requests.insert(
+            id,
+            PendingRequest {
+                expect,
+                deadline: now.at + self.config.request_timeout,
+            },
+        );
+        Ok(RequestId(id))
+    }
+
+    fn forget_room(&mut self) {
+        self.replica.reset();
+        self.pending_ack = None;
+        self.recent_inputs.clear();
+        if let Some((ping, arrived)) = self.held_ping.take() {
+            self.outbox.push_back(Outgoing::Pong { ping, arrived });
+        }
+    }
+
+    fn answered(&mut self, request_id: u32, message: ServerMessage) {
+        let Some(pending) = self.requests.remove(&request_id) else {
+            // A late answer to a request that timed out: nothing waits.
+            return;
+        };
+        let result = match (pending.expect, message) {
+            (_, ServerMessage::Error(e)) => Err(RequestFailure::Refused(e)),
+            (Expect::RoomList, ServerMessage::RoomList(list)) => Ok(Answer::RoomList(list.rooms)),
+            (Expect::RoomCreated, ServerMessage::RoomCreated(created)) => {
+                Ok(Answer::RoomCreated(created.room))
+            }
+            (Expect::Joined, ServerMessage::Joined(joined)) => {
+                self.state = SessionState::InRoom(joined.clone());
+                Ok(Answer::Joined(joined))
+            }
+            (Expect::Left, ServerMessage::Left(left)) => {
+                self.left();
+                Ok(Answer::Left(left))
+            }
+            _ => Err(RequestFailure::Unexpected),
+        };
+        self.events.push_back(SessionEvent::Answered {
+            id: RequestId(request_id),
+            result,
+        });
+    }
+
+    fn left(&mut self) {
+        if matches!(self.state, SessionState::InRoom(_)) {
+            self.state = SessionState::Lobby;
+        }
+        self.forget_room();
+    }
+
+    // ---- inputs, acks, pings ----
+
+    /// Sends one encoded game input with the next sequence number,
+    /// repeating the previous ones up to
+    /// [`SessionConfig::input_redundancy`]; in [`AckMode::WithInput`] the
+    /// pending acknowledgement, a held ping answer and a ping asked for
+    /// with [`ClientSession::ping_with_next_input`] go with it.
+    pub fn send_input(&mut self, input: Vec<u8>) -> Result<u32, SessionError> {
+        self.open()?;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        if self.recent_inputs.len() == self.config.input_redundancy {
+            self.recent_inputs.pop_front();
+        }
+        self.recent_inputs.push_back(input);
+        let inputs = Inputs {
+            newest_seq: self.next_seq,
+            inputs: self.recent_inputs.iter().cloned().collect(),
+            ack: self.pending_ack.take(),
+        };
+        self.queue(ClientMessage::Inputs(inputs), Delivery::Unreliable);
+        if let Some((ping, arrived)) = self.held_ping.take() {
+            self.outbox.push_back(Outgoing::Pong { ping, arrived });
+        }
+        if std::mem::take(&mut self.ping_with_input) {
+            self.outbox.push_back(Outgoing::Ping);
+        }
+        Ok(self.next_seq)
+    }
+
+    /// [`ClientSession::send_input`] with a value encoded by the codec
+    /// (the game's input type).
+    pub fn send_input_value<I: serde::Serialize>(
+        &mut self,
+        input: &I,
+    ) -> Result<u32, SessionError> {
+        let mut bytes = Vec::with_capacity(32);
+        codec::encode_value(input, &mut bytes)?;
+        self.send_input(bytes)
+    }
+
+    /// Pings the server now; the answer comes as [`SessionEvent::Rtt`].
+    pub fn ping(&mut self) -> Result<(), SessionError> {
+        self.open()?;
+        self.outbox.push_back(Outgoing::Ping);
+        Ok(())
+    }
+
+    /// Has the next input carry a ping along (one write upstream per tick
+    /// instead of two), for clients that send an input every tick.
+    pub fn ping_with_next_input(&mut self) {
+        self.ping_with_input = true;
+    }
+
+    /// How long a held ping answer may wait for an input: half a tick of
+    /// the room (an input not sent by then is not coming this tick).
+    fn hold_limit(&self) -> Duration {
+        self.room()
+            .map_or(Duration::ZERO, |j| j.tick_rate.period() / 2)
+    }
+
+    // ---- events ----
+
+    fn check_name(name: &str) -> Result<(), SessionError> {
+        if name.is_empty() || name.len() > MAX_EVENT_NAME {
+            return Err(SessionError::EventName(name.len()));
+        }
+        Ok(())
+    }
+
+    /// Emits an event to the room's game, wanting no answer. A refusal
+    /// comes back as [`SessionEvent::Error`].
+    pub fn emit(&mut self, name: &str, data: Vec<u8>) -> Result<(), SessionError> {
+        self.open()?;
+        Self::check_name(name)?;
+        self.queue(
+            ClientMessage::Event(RoomEvent {
+                name: name.to_owned(),
+                data,
+                ack_id: None,
+            }),
+            Delivery::Reliable,
+        );
+        Ok(())
+    }
+
+    /// Emits an event wanting an answer by `now + timeout`; the outcome
+    /// comes as [`SessionEvent::Emitted`] with the ack id returned.
+    pub fn emit_with_ack(
+        &mut self,
+        now: Now,
+        name: &str,
+        data: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<AckId, SessionError> {
+        self.open()?;
+        Self::check_name(name)?;
+        if self.emits.len() >= self.config.max_pending_emits {
+            return Err(SessionError::TooManyEmits(self.emits.len()));
+        }
+        self.next_ack = self.next_ack.wrapping_add(1);
+        let id = self.next_ack;
+        self.queue(
+            ClientMessage::Event(RoomEvent {
+                name: name.to_owned(),
+                data,
+                ack_id: Some(id),
+            }),
+            Delivery::Reliable,
+        );
+        self.emits.insert(
+            id,
+            PendingEmit {
+                name: name.to_owned(),
+                sent: now.at,
+                deadline: now.at + timeout,
+            },
+        );
+        Ok(AckId(id))
+    }
+
+    /// Answers a server event that asked for one.
+    pub fn answer(&mut self, to: ReplyTo, outcome: EventOutcome) -> Result<(), SessionError> {
+        self.open()?;
+        if self.owed.remove(&to.0).is_none() {
+            return Err(SessionError::NotAsked(to));
+        }
+        self.queue(
+            ClientMessage::EventReply(EventReply {
+                ack_id: to.0,
+                outcome,
+            }),
+            Delivery::Reliable,
+        );
+        Ok(())
+    }
+
+    fn emitted(&mut self, ack_id: u32, now: Now, outcome: EmitOutcome) {
+        if let Some(pending) = self.emits.remove(&ack_id) {
+            self.events.push_back(SessionEvent::Emitted {
+                ack: AckId(ack_id),
+                name: pending.name,
+                outcome,
+                elapsed: now.at.saturating_duration_since(pending.sent),
+            });
+        }
+    }
+
+    // ---- closing ----
+
+    /// Says goodbye: queues a `Close` and stops taking calls.
+    pub fn close(&mut self, message: impl Into<String>) {
+        if self.open().is_err() {
+            return;
+        }
+        self.queue(
+            ClientMessage::Close(Close {
+                reason: CloseReason::Normal,
+                message: message.into(),
+            }),
+            Delivery::Reliable,
+        );
+        self.state = SessionState::Closing;
+    }
+
+    fn end(&mut self, now: Now, closed: Closed) {
+        if self.is_closed() {
+            return;
+        }
+        let requests = std::mem::take(&mut self.requests);
+        for id in requests.into_keys() {
+            self.events.push_back(SessionEvent::Answered {
+                id: RequestId(id),
+                result: Err(RequestFailure::Closed),
+            });
+        }
+        let emits: Vec<u32> = self.emits.keys().copied().collect();
+        for id in emits {
+            self.emitted(id, now, EmitOutcome::Closed);
+        }
+        self.owed.clear();
+        self.held_ping = None;
+        self.events.push_back(SessionEvent::Closed(closed.clone()));
+        self.state = SessionState::Closed(closed);
+    }
+
+    /// The transport ended. Without a `Close` before, the reason is the
+    /// one the transport gives (a QUIC close code), or none.
+    pub fn handle_connection_lost(&mut self, now: Now, reason: Option<(CloseReason, String)>) {
+        let (reason, message) = match reason {
+            Some((reason, message)) => (Some(reason), message),
+            None => (None, "connection lost".to_owned()),
+        };
+        self.end(
+            now,
+            Closed {
+                reason,
+                message,
+                rejected: false,
+            },
+        );
+    }
+
+    // ---- input from the server ----
+
+    /// Decodes and handles a server frame.
+    pub fn handle_frame(&mut self, now: Now, frame: &[u8]) -> Result<(), DecodeError> {
+        let message = codec::decode_server(frame, codec::MAX_SERVER_FRAME)?;
+        self.handle(now, message);
+        Ok(())
+    }
+
+    /// Handles a server message.
+    pub fn handle(&mut self, now: Now, message: ServerMessage) {
+        if self.is_closed() {
+            return;
+        }
+        if let Some(id) = message.request_id()
+            && self.requests.contains_key(&id)
+        {
+            return self.answered(id, message);
+        }
+        match message {
+            ServerMessage::Welcome(welcome) => {
+                if self.state == SessionState::Greeting {
+                    self.state = SessionState::Lobby;
+                }
+                self.welcome = Some(welcome.clone());
+                self.events.push_back(SessionEvent::Welcomed(welcome));
+            }
+            ServerMessage::Rejected(r) => self.end(
+                now,
+                Closed {
+                    reason: Some(r.reason),
+                    message: r.message,
+                    rejected: true,
+                },
+            ),
+            ServerMessage::Close(c) => self.end(
+                now,
+                Closed {
+                    reason: Some(c.reason),
+                    message: c.message,
+                    rejected: false,
+                },
+            ),
+            ServerMessage::Joined(joined) => {
+                // Unasked: a seat given back on resume.
+                self.forget_room();
+                self.state = SessionState::InRoom(joined.clone());
+                self.events.push_back(SessionEvent::Joined(joined));
+            }
+            ServerMessage::Left(left) => {
+                self.left();
+                self.events.push_back(SessionEvent::Left(left));
+            }
+            ServerMessage::Update(update) => self.update(now, &update),
+            ServerMessage::Ping(ping) => self.pinged(now, ping),
+            ServerMessage::Pong(pong) => {
+                let rtt = Duration::from_micros(pong.rtt_us(now.unix_us));
+                self.rtt = Some(rtt);
+                self.events.push_back(SessionEvent::Rtt(rtt));
+            }
+            ServerMessage::Event(event) => self.server_event(event),
+            ServerMessage::EventReply(reply) => {
+                let outcome = match reply.outcome {
+                    EventOutcome::Data(data) => EmitOutcome::Answered(data),
+                    EventOutcome::Error { code, message } => EmitOutcome::Refused { code, message },
+                };
+                self.emitted(reply.ack_id, now, outcome);
+            }
+            ServerMessage::Error(e) => self.events.push_back(SessionEvent::Error(e)),
+            // Answers to nothing pending (timed out): dropped.
+            ServerMessage::RoomList(_) | ServerMessage::RoomCreated(_) => {}
+        }
+    }
+
+    fn server_event(&mut self, event: RoomEvent) {
+        let reply_to = match event.ack_id {
+            None => None,
+            Some(id) if self.owed.len() >= self.config.max_owed_answers => {
+                self.queue(
+                    ClientMessage::EventReply(EventReply {
+                        ack_id: id,
+                        outcome: EventOutcome::Error {
+                            code: ErrorCode::RateLimited,
+                            message: format!(
+                                "{} server events wait for an answer already",
+                                self.owed.len()
+                            ),
+                        },
+                    }),
+                    Delivery::Reliable,
+                );
+                return;
+            }
+            Some(id) => {
+                self.owed.insert(id, ());
+                Some(ReplyTo(id))
+            }
+        };
+        self.events.push_back(SessionEvent::Event(IncomingEvent {
+            name: event.name,
+            data: event.data,
+            reply_to,
+        }));
+    }
+
+    fn pinged(&mut self, now: Now, ping: Ping) {
+        let in_room = self.room().is_some();
+        if self.config.ack_mode == AckMode::WithInput && in_room {
+            // An older ping still held is answered now.
+            if let Some((older, arrived)) = self.held_ping.replace((ping, now.at)) {
+                self.outbox.push_back(Outgoing::Pong {
+                    ping: older,
+                    arrived,
+                });
+            }
+        } else {
+            self.outbox.push_back(Outgoing::Pong {
+                ping,
+                arrived: now.at,
+            });
+        }
+    }
+
+    fn update(&mut self, now: Now, update: &Update) {
+        // A ping held for half a tick has waited for an input that did not
+        // come: it goes on its own.
+        if let Some((ping, arrived)) = self.held_ping
+            && now.at.saturating_duration_since(arrived) >= self.hold_limit()
+        {
+            self.held_ping = None;
+            self.outbox.push_back(Outgoing::Pong { ping, arrived });
+        }
+        let tick = match self.replica.apply(update) {
+            Err(e) => {
+                self.events.push_back(SessionEvent::UpdateFailed(e));
+                return;
+            }
+            Ok(world) => world.tick,
+        };
+        let latency_us = self.room().map_or(0, |j| {
+            let period_us = u64::try_from(j.tick_rate.period().as_micros()).unwrap_or(u64::MAX);
+            let due = j
+                .tick_zero_unix_us
+                .saturating_add(u64::from(tick.0).saturating_mul(period_us))
+                .saturating_add(u64::from(update.lateness_us));
+            now.unix_us.saturating_sub(due)
+        });
+        match self.config.ack_mode {
+            AckMode::Immediate => {
+                self.queue(ClientMessage::Ack(Ack { tick }), Delivery::Unreliable);
+            }
+            AckMode::WithInput => self.pending_ack = Some(tick),
+        }
+        self.events.push_back(SessionEvent::Updated(AppliedUpdate {
+            tick,
+            full: update.baseline.is_none(),
+            baseline_age: update.baseline.and_then(|b| tick.since(b)).unwrap_or(0),
+            bytes: update.delta.len(),
+            latency_us,
+        }));
+    }
+
+    // ---- time ----
+
+    /// The earliest time [`ClientSession::handle_timeout`] has work: a
+    /// request's or an emit's deadline, or a held ping's last moment.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let requests = self.requests.values().map(|r| r.deadline);
+        let emits = self.emits.values().map(|e| e.deadline);
+        let held = self
+            .held_ping
+            .map(|(_, arrived)| arrived + self.hold_limit());
+        requests.chain(emits).chain(held).min()
+    }
+
+    /// Fails the requests and emits whose deadline has passed and sends a
+    /// held ping answer whose wait is over. Call when
+    /// [`ClientSession::poll_timeout`] has passed (calling earlier is
+    /// harmless).
+    pub fn handle_timeout(&mut self, now: Now) {
+        let expired: Vec<u32> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.deadline <= now.at)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.requests.remove(&id);
+            self.events.push_back(SessionEvent::Answered {
+                id: RequestId(id),
+                result: Err(RequestFailure::TimedOut),
+            });
+        }
+        let expired: Vec<u32> = self
+            .emits
+            .iter()
+            .filter(|(_, e)| e.deadline <= now.at)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.emitted(id, now, EmitOutcome::TimedOut);
+        }
+        if let Some((ping, arrived)) = self.held_ping
+            && now.at.saturating_duration_since(arrived) >= self.hold_limit()
+        {
+            self.held_ping = None;
+            self.outbox.push_back(Outgoing::Pong { ping, arrived });
+        }
+    }
+
+    // ---- output ----
+
+    /// The next message to send, stamped with `now` (pings carry the wall
+    /// clock; ping answers say how long they were held). Drain it after
+    /// every call that may send; over WebSocket, writing everything drained
+    /// in one flush sends an input and its companions in one segment.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Now) -> Option<Transmit> {
+        Some(match self.outbox.pop_front()? {
+            Outgoing::Message(message, delivery) => Transmit { message, delivery },
+            Outgoing::Ping => Transmit {
+                message: ClientMessage::Ping(Ping {
+                    sent_at_us: now.unix_us,
+                }),
+                delivery: Delivery::Reliable,
+            },
+            Outgoing::Pong { ping, arrived } => Transmit {
+                message: ClientMessage::Pong(Pong::answering(
+                    ping,
+                    now.unix_us,
+                    now.at.saturating_duration_since(arrived),
+                )),
+                delivery: Delivery::Reliable,
+            },
+        })
+    }
+
+    /// Whether [`ClientSession::poll_transmit`] has something.
+    pub fn has_transmit(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests;
