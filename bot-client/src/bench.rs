@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::ClientTls;
 use crate::report::{Report, ServerFigures};
 use crate::swarm::{self, Edge, SwarmConfig, Transport};
+use tickwire_client::ClientTls;
 
 /// A standard size from the workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -332,7 +332,7 @@ impl BenchTls {
             dir,
             cert,
             key,
-            fingerprint: crate::client::fingerprint(generated.cert.der()),
+            fingerprint: tickwire_client::fingerprint(generated.cert.der()),
         })
     }
 }
@@ -409,6 +409,7 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         behaviour: crate::behaviour::BehaviourKind::Arena,
         chaos: Default::default(),
         join: swarm::JoinMode::CreateRooms,
+        events_per_second: 0.0,
         quiet: config.quiet,
     };
     let mut open = ServerSample::default();

@@ -5,21 +5,34 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tickwire_shared::arena::{ArenaBot, BotConfig, SCHEMA};
+use tickwire_client::{
+    AckMode, Client, ClientError, ClientTls, Event, QuickJoinSpec, Role, RoomSpec, RoomTarget,
+};
+use tickwire_shared::arena::{ArenaBot, BotConfig, ECHO_EVENT};
 use tickwire_shared::client::ReplicaError;
-use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::RoomId;
-use tickwire_shared::protocol::{Role, RoomTarget, Visibility};
 use tickwire_shared::rng::SimRng;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::behaviour::{Behaviour, Misbehaviour};
-use crate::client::{AckMode, Client, ClientError, ClientEvent, ClientTls};
 use crate::measure::{BotRecorder, FinishedBot, Timeline, Window};
 
 /// How often a bot pings the server to measure round trips.
 const PING_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a bot's `echo` event waits for its answer.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most `echo` events a bot keeps waiting for an answer; at the
+/// server's default rate limit (20 a second) an answer comes well within
+/// this, and a bot whose answers stall skips emits instead of piling up.
+pub const MAX_EVENTS_IN_FLIGHT: usize = 64;
+
+/// The highest event rate a bot may be asked for, per second: the bot's
+/// timer cannot go much faster than the tick and the point of the load is
+/// the server's answer path, not the bot's timer.
+pub const MAX_EVENTS_PER_SECOND: f64 = 1_000.0;
 
 /// A swarm room as its followers see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +103,9 @@ pub struct Plan {
     pub seed: u64,
     /// Wait before connecting (ramp-up).
     pub start_after: Duration,
+    /// `echo` events emitted with an ack per second, while playing (0:
+    /// none; at most [`MAX_EVENTS_PER_SECOND`]).
+    pub events_per_second: f64,
 }
 
 /// What a bot reports when it stops.
@@ -108,26 +124,16 @@ pub struct Outcome {
 }
 
 fn error_kind(e: &ClientError) -> String {
-    match e {
-        ClientError::Refused(m) => format!("refused:{:?}", m.code),
-        ClientError::Closed { reason, .. } | ClientError::Rejected { reason, .. } => {
-            format!("closed:{reason:?}")
-        }
-        ClientError::Lost => "connection_lost".into(),
-        ClientError::Timeout => "timeout".into(),
-        ClientError::WebSocket(_) => "websocket".into(),
-        ClientError::Decode(_) => "undecodable_frame".into(),
-        ClientError::Encode(_) => "encode".into(),
-        ClientError::Unexpected(_) => "unexpected_answer".into(),
-        ClientError::Tls(_) => "tls".into(),
-        ClientError::Connect(_) => "connect".into(),
-        ClientError::Quic(_) => "quic".into(),
-    }
+    e.kind()
 }
 
 async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64), ClientError> {
     let t0 = Instant::now();
-    let mut client = Client::connect_with(&plan.url, name, SCHEMA, &plan.tls).await?;
+    let mut client = Client::builder(plan.url.as_str())
+        .name(name)
+        .tls(plan.tls.clone())
+        .connect()
+        .await?;
     let connect_us = t0.elapsed().as_micros() as u64;
     let t1 = Instant::now();
     match &plan.target {
@@ -137,7 +143,7 @@ async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64),
             publish,
         } => {
             let joined = client
-                .create_room(name, Visibility::Public, *seats, GameOptions::default())
+                .create_room(RoomSpec::new(name.as_str()).max_players(*seats))
                 .await?;
             publish.send_replace(RoomSlot::Ready(joined.room.id));
         }
@@ -157,7 +163,7 @@ async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64),
             client.join(RoomTarget::Id(id), Role::Player).await?;
         }
         Target::QuickJoin => {
-            client.quick_join(GameOptions::default()).await?;
+            client.quick_join(QuickJoinSpec::default()).await?;
         }
         Target::Room(id) => {
             client.join(RoomTarget::Id(*id), Role::Player).await?;
@@ -235,20 +241,23 @@ async fn play(
         AckMode::Immediate
     });
     let mut pings = tokio::time::interval(PING_EVERY);
+    let events_per_second = plan.events_per_second.clamp(0.0, MAX_EVENTS_PER_SECOND);
+    let mut emits = (events_per_second > 0.0).then(|| {
+        let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / events_per_second));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every
+    });
+    let mut echo_seq = 0u64;
     loop {
         let step = tokio::select! {
             biased;
             () = shared.stop.cancelled() => break,
-            message = client.recv() => match message {
-                Ok(Some(message)) => match client.process(message).await {
-                    Ok(event) => {
-                        let updated = matches!(event, ClientEvent::Update(_));
-                        note(&mut recorder, shared, event);
-                        if updated && arena { client.send_input(&bot.next_input()).await } else { Ok(()) }
-                    }
-                    Err(e) => Err(e),
-                },
-                Ok(None) => Err(ClientError::Lost),
+            event = client.next_event() => match event {
+                Ok(event) => {
+                    let updated = matches!(event, Event::Update(_));
+                    note(&mut recorder, shared, event);
+                    if updated && arena { client.send_input(&bot.next_input()).await } else { Ok(()) }
+                }
                 Err(e) => Err(e),
             },
             _ = pings.tick() => if arena {
@@ -256,6 +265,19 @@ async fn play(
                 Ok(())
             } else {
                 client.ping().await
+            },
+            _ = async { emits.as_mut().expect("guarded").tick().await }, if emits.is_some() => {
+                if client.session().pending_emits() >= MAX_EVENTS_IN_FLIGHT {
+                    recorder.on_emit_skipped(&shared.window);
+                    Ok(())
+                } else {
+                    echo_seq += 1;
+                    recorder.on_emit(&shared.window);
+                    client
+                        .emit_with_ack_id(ECHO_EVENT, &echo_seq, EVENT_TIMEOUT)
+                        .await
+                        .map(|_| ())
+                }
             },
         };
         recorder.track(
@@ -280,43 +302,50 @@ async fn play(
     recorder.finish()
 }
 
-fn note(recorder: &mut BotRecorder, shared: &Shared, event: ClientEvent) {
+fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
     let now = Instant::now();
     match event {
-        ClientEvent::Update(update) => {
+        Event::Update(update) => {
             recorder.on_update(&shared.window, &shared.timeline, &update, now);
             shared.updates.fetch_add(1, Ordering::Relaxed);
             shared
                 .bytes_down
                 .fetch_add(update.bytes as u64, Ordering::Relaxed);
         }
-        ClientEvent::UpdateFailed(ReplicaError::ChecksumMismatch { .. }) => {
+        Event::UpdateFailed(ReplicaError::ChecksumMismatch { .. }) => {
             recorder.checksum_mismatches += 1;
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
         // A datagram that arrived after a newer one (QUIC): dropped by the
         // replica, nothing to repair.
-        ClientEvent::UpdateFailed(ReplicaError::Stale { .. }) => {
+        Event::UpdateFailed(ReplicaError::Stale { .. }) => {
             recorder.updates_reordered += 1;
         }
-        ClientEvent::UpdateFailed(_) => {
+        Event::UpdateFailed(_) => {
             recorder.decode_errors += 1;
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
-        ClientEvent::Rtt(us) => recorder.on_rtt(&shared.window, us),
-        ClientEvent::Error(e) => {
+        Event::Rtt(rtt) => recorder.on_rtt(
+            &shared.window,
+            u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX),
+        ),
+        Event::Answer {
+            outcome, elapsed, ..
+        } => recorder.on_answer(&shared.window, &outcome, elapsed),
+        Event::Error(e) => {
             recorder.on_error(format!("error:{:?}", e.code));
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
-        ClientEvent::Left(left) => {
+        Event::Left(left) => {
             recorder.on_error(format!("left:{:?}", left.reason));
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
-        ClientEvent::Closed(reason) => {
-            recorder.on_error(format!("closed:{:?}", reason.map(|r| r.0)));
+        Event::Closed(closed) => {
+            recorder.on_error(format!("closed:{:?}", closed.reason));
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
-        ClientEvent::Event(_) | ClientEvent::EventReply(_) | ClientEvent::Other(_) => {}
+        // The arena sends no events of its own; the bots answer nothing.
+        Event::Event(_) | Event::Joined(_) => {}
     }
 }
 
@@ -384,8 +413,8 @@ async fn harm(
         while tokio::time::Instant::now() < behave_until {
             match tokio::time::timeout_at(behave_until, client.next_event()).await {
                 Err(_) => break,
-                Ok(Ok(ClientEvent::Closed(reason))) => {
-                    return format!("closed:{:?}", reason.map(|r| r.0));
+                Ok(Ok(Event::Closed(closed))) => {
+                    return format!("closed:{:?}", closed.reason);
                 }
                 Ok(Err(e)) => return error_kind(&e),
                 Ok(Ok(_)) => {}
@@ -395,7 +424,7 @@ async fn harm(
     match kind {
         Misbehaviour::Malformed | Misbehaviour::Oversize => {
             let frame = kind.offending_frame().expect("these kinds send a frame");
-            if let Err(e) = client.send_frame(frame).await {
+            if let Err(e) = client.send_raw(frame).await {
                 return error_kind(&e);
             }
         }
@@ -421,8 +450,8 @@ async fn harm(
     loop {
         match tokio::time::timeout_at(deadline, client.next_event()).await {
             Err(_) => return "not_closed".into(),
-            Ok(Ok(ClientEvent::Closed(reason))) => {
-                return format!("closed:{:?}", reason.map(|r| r.0));
+            Ok(Ok(Event::Closed(closed))) => {
+                return format!("closed:{:?}", closed.reason);
             }
             Ok(Err(e)) => return error_kind(&e),
             Ok(Ok(_)) => {}

@@ -1,17 +1,15 @@
 //! # tickwire-bot
 //!
-//! The client side of tickwire: [`client`] is the Rust client library (what
-//! a game client uses, and what every bot is built on); the rest drives
-//! swarms of bots against any tickwire server and reports what they saw.
+//! Bots for tickwire: swarms of them against any tickwire server, and
+//! reports of what they saw. Every bot is a [`tickwire_client::Client`],
+//! the Rust client library (which has none of this crate's bot, report
+//! or CLI dependencies).
 //!
 //! # Layout
 //!
-//! - [`client`]: connection, handshake, lobby requests, world replica,
-//!   acknowledgements, inputs.
 //! - [`behaviour`]: what a bot does: idle, the arena workload, or chaos
 //!   (malformed and oversize frames, floods, abrupt disconnects, slow
 //!   reading).
-//! - [`quic`]: the QUIC transport under the client (`quic://`).
 //! - [`measure`]: per-bot recorders (hdrhistogram) and the aggregate
 //!   figures.
 //! - [`swarm`]: rooms x players bots, ramp-up, the measurement window,
@@ -23,8 +21,6 @@
 pub mod behaviour;
 pub mod bench;
 pub mod bot;
-pub mod client;
 pub mod measure;
-pub mod quic;
 pub mod report;
 pub mod swarm;

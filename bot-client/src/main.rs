@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
 use tickwire_bot::bench::{self, BenchConfig, Size};
-use tickwire_bot::client::ClientTls;
 use tickwire_bot::report::Report;
 use tickwire_bot::swarm::{self, JoinMode, SwarmConfig, Transport};
+use tickwire_client::ClientTls;
 use tickwire_shared::ids::RoomId;
 
 /// Bot swarms and benchmarks for tickwire servers.
@@ -119,6 +119,11 @@ struct SwarmArgs {
     /// Every bot joins this room id.
     #[arg(long)]
     room: Option<u32>,
+    /// `echo` events each playing bot emits with an ack per second (0:
+    /// none, at most 1000); the report gives answer latency p50/p99,
+    /// answers, refusals by code and timeouts.
+    #[arg(long, default_value_t = 0.0)]
+    events_per_second: f64,
     #[command(flatten)]
     chaos: ChaosMix,
     #[command(flatten)]
@@ -192,6 +197,11 @@ async fn main() -> anyhow::Result<ExitCode> {
                 args.rooms > 0 && args.players > 0,
                 "--rooms and --players must be positive"
             );
+            anyhow::ensure!(
+                (0.0..=tickwire_bot::bot::MAX_EVENTS_PER_SECOND).contains(&args.events_per_second),
+                "--events-per-second must be in 0..={}",
+                tickwire_bot::bot::MAX_EVENTS_PER_SECOND
+            );
             let join = match (args.quick_join, args.room) {
                 (true, _) => JoinMode::QuickJoin,
                 (false, Some(id)) => JoinMode::Room(RoomId(id)),
@@ -214,6 +224,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 behaviour: args.behaviour,
                 chaos: args.chaos,
                 join,
+                events_per_second: args.events_per_second,
                 quiet: args.output.quiet,
             };
             let report = swarm::run(config, |_| {}).await;

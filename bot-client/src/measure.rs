@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tickwire_shared::tick::Tick;
 
-use crate::client::{AppliedUpdate, Traffic};
+use tickwire_client::{AppliedUpdate, EmitOutcome, Traffic};
 
 /// Significant figures of the per-bot histograms: 1 % precision.
 const SIGFIG: u8 = 2;
@@ -227,6 +227,11 @@ pub struct BotRecorder {
     pub baseline_age_sum: u64,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// `echo` events emitted with an ack in the window, and what became of
+    /// them.
+    pub events: EventCounts,
+    /// Emit to answer, microseconds (answered events only).
+    pub answer_us: Histogram<u32>,
     /// Traffic when the window opened.
     traffic_open: Option<Traffic>,
     last: Option<(Tick, Instant)>,
@@ -251,6 +256,8 @@ impl BotRecorder {
             updates_reordered: 0,
             baseline_age_sum: 0,
             errors: BTreeMap::new(),
+            events: EventCounts::default(),
+            answer_us: histogram(),
             traffic_open: None,
             last: None,
             period,
@@ -309,6 +316,39 @@ impl BotRecorder {
     pub fn on_rtt(&mut self, window: &Window, rtt_us: u64) {
         if window.is_open() {
             self.rtt_us.saturating_record(rtt_us.max(1));
+        }
+    }
+
+    /// Records an event emitted with an ack.
+    pub fn on_emit(&mut self, window: &Window) {
+        if window.is_open() {
+            self.events.emitted += 1;
+        }
+    }
+
+    /// Records an emit skipped because too many wait for an answer.
+    pub fn on_emit_skipped(&mut self, window: &Window) {
+        if window.is_open() {
+            self.events.skipped += 1;
+        }
+    }
+
+    /// Records how an emitted event ended.
+    pub fn on_answer(&mut self, window: &Window, outcome: &EmitOutcome, elapsed: Duration) {
+        if !window.is_open() {
+            return;
+        }
+        match outcome {
+            EmitOutcome::Answered(_) => {
+                self.events.answered += 1;
+                let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+                self.answer_us.saturating_record(us.max(1));
+            }
+            EmitOutcome::Refused { code, .. } => {
+                *self.events.refused.entry(format!("{code:?}")).or_default() += 1;
+            }
+            EmitOutcome::TimedOut => self.events.timed_out += 1,
+            EmitOutcome::Closed => self.events.cut_by_close += 1,
         }
     }
 
@@ -378,6 +418,42 @@ impl Percentiles {
     }
 }
 
+/// What became of the events bots emitted with an ack (the swarm's
+/// `--events-per-second` load), in the window.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EventCounts {
+    /// Emitted.
+    pub emitted: u64,
+    /// Answered by the game.
+    pub answered: u64,
+    /// Refused, by error code (`RateLimited`, `EventTooLarge`, ...).
+    pub refused: BTreeMap<String, u64>,
+    /// Not answered in time.
+    pub timed_out: u64,
+    /// Cut by the connection closing.
+    pub cut_by_close: u64,
+    /// Not emitted because too many waited for an answer already.
+    pub skipped: u64,
+}
+
+impl EventCounts {
+    fn add(&mut self, other: &Self) {
+        self.emitted += other.emitted;
+        self.answered += other.answered;
+        for (code, n) in &other.refused {
+            *self.refused.entry(code.clone()).or_default() += n;
+        }
+        self.timed_out += other.timed_out;
+        self.cut_by_close += other.cut_by_close;
+        self.skipped += other.skipped;
+    }
+
+    /// Refusals of every code.
+    pub fn refused_total(&self) -> u64 {
+        self.refused.values().sum()
+    }
+}
+
 /// Figures of a group of bots (the well-behaved ones, or the misbehaving).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct GroupReport {
@@ -421,6 +497,10 @@ pub struct GroupReport {
     pub up_wire_estimate_bytes_per_client_s: f64,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// Events emitted with an ack and what became of them.
+    pub events: EventCounts,
+    /// Event emit to answer (answered events).
+    pub answer_latency_ms: Percentiles,
 }
 
 /// Histograms merged over a group, kept for the distribution plot.
@@ -444,8 +524,12 @@ fn merge_into(target: &mut Histogram<u64>, source: &Histogram<u32>) {
 /// `wire_overhead` is what each message costs on the wire beyond the
 /// counted bytes (see `swarm::Transport::wire_overhead`).
 pub fn merge(bots: &[FinishedBot], seconds: f64, wire_overhead: u64) -> Merged {
-    let (mut latency, mut jitter, mut rtt) =
-        (merged_histogram(), merged_histogram(), merged_histogram());
+    let (mut latency, mut jitter, mut rtt, mut answer) = (
+        merged_histogram(),
+        merged_histogram(),
+        merged_histogram(),
+        merged_histogram(),
+    );
     let mut r = GroupReport {
         bots: bots.len(),
         ..GroupReport::default()
@@ -457,6 +541,8 @@ pub fn merge(bots: &[FinishedBot], seconds: f64, wire_overhead: u64) -> Merged {
         merge_into(&mut latency, &b.latency_us);
         merge_into(&mut jitter, &b.jitter_us);
         merge_into(&mut rtt, &b.rtt_us);
+        merge_into(&mut answer, &b.answer_us);
+        r.events.add(&b.events);
         r.updates += b.updates;
         r.updates_missed += b.missed;
         r.full_snapshots += b.full_snapshots;
@@ -486,6 +572,7 @@ pub fn merge(bots: &[FinishedBot], seconds: f64, wire_overhead: u64) -> Merged {
     r.latency_ms = Percentiles::of(&latency);
     r.jitter_ms = Percentiles::of(&jitter);
     r.rtt_ms = Percentiles::of(&rtt);
+    r.answer_latency_ms = Percentiles::of(&answer);
     r.down_payload_bytes_per_client_s = per(traffic.payload_in);
     r.down_framed_bytes_per_client_s = per(traffic.framed_in);
     r.down_wire_estimate_bytes_per_client_s =
@@ -623,6 +710,54 @@ mod tests {
             "{}",
             second.latency_p50_ms
         );
+    }
+
+    #[test]
+    fn event_answers_refusals_and_timeouts_are_counted_in_the_window() {
+        let window = Window::default();
+        let mut r = BotRecorder::new(Duration::from_millis(33));
+        r.on_emit(&window);
+        r.on_answer(
+            &window,
+            &EmitOutcome::Answered(vec![]),
+            Duration::from_millis(9),
+        );
+        window.open();
+        for ms in [2, 4] {
+            r.on_emit(&window);
+            r.on_answer(
+                &window,
+                &EmitOutcome::Answered(vec![]),
+                Duration::from_millis(ms),
+            );
+        }
+        r.on_emit(&window);
+        r.on_answer(
+            &window,
+            &EmitOutcome::Refused {
+                code: tickwire_client::ErrorCode::RateLimited,
+                message: String::new(),
+            },
+            Duration::ZERO,
+        );
+        r.on_emit(&window);
+        r.on_answer(&window, &EmitOutcome::TimedOut, Duration::from_secs(5));
+        r.on_emit_skipped(&window);
+        let merged = merge(&[r.finish()], 1.0, 0).report;
+        let e = &merged.events;
+        assert_eq!(
+            (e.emitted, e.answered, e.timed_out, e.skipped),
+            (4, 2, 1, 1)
+        );
+        assert_eq!(e.refused.get("RateLimited"), Some(&1));
+        assert_eq!(e.refused_total(), 1);
+        assert_eq!(merged.answer_latency_ms.count, 2);
+        assert!(
+            (merged.answer_latency_ms.p99 - 4.0).abs() < 0.05,
+            "{:?}",
+            merged.answer_latency_ms
+        );
+        assert!((merged.answer_latency_ms.p50 - 2.0).abs() < 0.05);
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct Report {
     pub settle_s: f64,
     /// Measurement window, seconds.
     pub window_s: f64,
+    /// `echo` events each bot emitted with an ack per second (0: none).
+    pub events_per_second: f64,
     /// How many bots got how far.
     pub bots: BotCounts,
     /// Time to connect and greet.
@@ -179,6 +181,29 @@ impl Report {
             pct(&w.jitter_ms),
         );
         row(&mut out, "rtt p50 / p90 / p99 / max", pct(&w.rtt_ms));
+        if w.events.emitted > 0 {
+            row(
+                &mut out,
+                "event answer p50 / p99",
+                format!(
+                    "{:.2} / {:.2} ms",
+                    w.answer_latency_ms.p50, w.answer_latency_ms.p99
+                ),
+            );
+            row(
+                &mut out,
+                "events emitted / answered / timed out / skipped",
+                format!(
+                    "{} / {} / {} / {}",
+                    w.events.emitted, w.events.answered, w.events.timed_out, w.events.skipped
+                ),
+            );
+            row(
+                &mut out,
+                "event refusals",
+                format!("{:?}", w.events.refused),
+            );
+        }
         row(
             &mut out,
             "connect p50 / p99",

@@ -14,9 +14,9 @@ use tokio::sync::watch;
 
 use crate::behaviour::{Behaviour, BehaviourKind, ChaosMix};
 use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
-use crate::client::ClientTls;
 use crate::measure::{self, Percentiles, Timeline};
 use crate::report::{BotCounts, Report};
+use tickwire_client::ClientTls;
 
 /// Longest wait for every bot to join after the ramp-up.
 const JOIN_GRACE: Duration = Duration::from_secs(30);
@@ -68,6 +68,10 @@ pub struct SwarmConfig {
     pub chaos: ChaosMix,
     /// How bots find rooms.
     pub join: JoinMode,
+    /// `echo` events each well-behaved playing bot emits with an ack per
+    /// second (0: none; at most `bot::MAX_EVENTS_PER_SECOND`); answer
+    /// latency, refusals and timeouts go into the report.
+    pub events_per_second: f64,
     /// No progress display.
     pub quiet: bool,
 }
@@ -211,6 +215,7 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
             behaviour,
             seed: config.seed,
             start_after,
+            events_per_second: config.events_per_second,
         });
     }
     plans
@@ -464,6 +469,7 @@ fn build_report(
         ramp_up_s: config.ramp_up.as_secs_f64(),
         settle_s: config.settle.as_secs_f64(),
         window_s,
+        events_per_second: config.events_per_second,
         bots: BotCounts {
             planned: total,
             connected: connect.len() as usize,
@@ -528,9 +534,11 @@ mod tests {
             behaviour: BehaviourKind::Chaos,
             chaos: ChaosMix::default(),
             join: JoinMode::CreateRooms,
+            events_per_second: 2.5,
             quiet: true,
         };
         let plans = plans(&config);
+        assert!(plans.iter().all(|p| p.events_per_second == 2.5));
         assert_eq!(plans.len(), 12);
         let creators = plans
             .iter()

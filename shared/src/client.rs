@@ -26,6 +26,7 @@ pub mod session;
 pub use replica::{REPLICA_HISTORY, Replica, ReplicaError};
 pub use session::{
     AckId, AckMode, Answer, AppliedUpdate, ClientSession, Closed, DATAGRAM_INPUT_REDUNDANCY,
-    Delivery, EmitOutcome, IncomingEvent, Now, ReplyTo, Request, RequestFailure, RequestId,
-    RoomSpec, SessionConfig, SessionError, SessionEvent, Transmit,
+    Delivery, EmitOutcome, IncomingEvent, MAX_INPUT_REDUNDANCY, Now, QuickJoinSpec, ReplyTo,
+    Request, RequestFailure, RequestId, RoomSpec, SessionConfig, SessionError, SessionEvent,
+    SessionState, Transmit,
 };

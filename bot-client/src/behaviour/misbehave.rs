@@ -4,7 +4,7 @@
 //! in the same rooms should not notice.
 
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::Message;
+use tickwire_client::RawFrame;
 
 /// One kind of misbehaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -35,12 +35,12 @@ impl Misbehaviour {
     }
 
     /// The offending frame, for the kinds that send one.
-    pub fn offending_frame(self) -> Option<Message> {
+    pub fn offending_frame(self) -> Option<RawFrame> {
         match self {
             // An unknown message kind followed by junk.
-            Self::Malformed => Some(Message::Binary(vec![0xEE, 0x01, 0x02, 0x03].into())),
+            Self::Malformed => Some(RawFrame::Binary(vec![0xEE, 0x01, 0x02, 0x03])),
             // 64 KiB: sixteen times the default client frame limit.
-            Self::Oversize => Some(Message::Binary(vec![0u8; 64 * 1024].into())),
+            Self::Oversize => Some(RawFrame::Binary(vec![0u8; 64 * 1024])),
             _ => None,
         }
     }

@@ -536,6 +536,27 @@ fn cards(out: &mut String, r: &Report) -> fmt::Result {
         "s",
         &per_bot,
     )?;
+    if w.events.emitted > 0 {
+        let a = &w.answer_latency_ms;
+        card(
+            out,
+            Tone::Plain,
+            "Event answer p99",
+            &if a.count == 0 {
+                "–".to_owned()
+            } else {
+                fixed(a.p99, 2)
+            },
+            if a.count == 0 { "" } else { "ms" },
+            &format!(
+                "p50 {} ms · {} answered · {} refused · {} timed out",
+                fixed(a.p50, 2),
+                int(w.events.answered),
+                int(w.events.refused_total()),
+                int(w.events.timed_out)
+            ),
+        )?;
+    }
     let errors: u64 = w.errors.values().sum();
     if errors > 0 {
         card(
@@ -1071,14 +1092,16 @@ fn tables(out: &mut String, r: &Report) -> fmt::Result {
     out.push_str("<section>\n<h2>Timing percentiles</h2>\n");
     out.push_str(
         "<p class=\"note\">Update latency: server tick start to world rebuilt. Jitter: deviation of update \
-         inter-arrival times from the tick period. RTT: ping round trip. All in milliseconds, inside the \
+         inter-arrival times from the tick period. RTT: ping round trip. Event answer: an <code>echo</code> \
+         event emitted with an ack to its answer (answered events only). All in milliseconds, inside the \
          measurement window.</p>\n",
     );
     percentile_head(out, true)?;
-    let measures: [(&str, PickPercentiles); 3] = [
+    let measures: [(&str, PickPercentiles); 4] = [
         ("Update latency", |g| &g.latency_ms),
         ("Update jitter", |g| &g.jitter_ms),
         ("Ping RTT", |g| &g.rtt_ms),
+        ("Event answer", |g| &g.answer_latency_ms),
     ];
     for (measure, get) in measures {
         for (group, g) in &groups {
@@ -1102,6 +1125,7 @@ fn tables(out: &mut String, r: &Report) -> fmt::Result {
     )?;
     out.push_str("</section>\n");
 
+    events_table(out, r, &groups)?;
     errors_table(out, &groups)?;
     server_table(out, r)?;
     timeline_table(out, &r.timeline)
@@ -1141,6 +1165,69 @@ fn percentile_row(
         }
     }
     out.push_str("</tr>\n");
+    Ok(())
+}
+
+fn events_table(out: &mut String, r: &Report, groups: &[(&str, &GroupReport)]) -> fmt::Result {
+    out.push_str("<section>\n<h2>Events</h2>\n");
+    if groups.iter().all(|(_, g)| g.events.emitted == 0) {
+        out.push_str("<p class=\"note\">No events emitted (run the swarm with <code>--events-per-second</code>).</p>\n</section>\n");
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "<p class=\"note\">Each bot emitted <code>echo</code> with an ack {} times a second; refusals by code \
+         (the server's event rate limit answers <code>RateLimited</code>).</p>",
+        fixed(r.events_per_second, 1)
+    )?;
+    out.push_str("<div class=\"tablewrap\"><table>\n<thead><tr><th>Outcome</th>");
+    for (name, _) in groups {
+        write!(out, "<th class=\"num\">{name}</th>")?;
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    let codes: BTreeSet<&String> = groups
+        .iter()
+        .flat_map(|(_, g)| g.events.refused.keys())
+        .collect();
+    let mut rows: Vec<(String, Vec<u64>)> = vec![
+        (
+            "emitted".into(),
+            groups.iter().map(|(_, g)| g.events.emitted).collect(),
+        ),
+        (
+            "answered".into(),
+            groups.iter().map(|(_, g)| g.events.answered).collect(),
+        ),
+    ];
+    for code in codes {
+        rows.push((
+            format!("refused: {code}"),
+            groups
+                .iter()
+                .map(|(_, g)| g.events.refused.get(code).copied().unwrap_or(0))
+                .collect(),
+        ));
+    }
+    rows.push((
+        "timed out".into(),
+        groups.iter().map(|(_, g)| g.events.timed_out).collect(),
+    ));
+    rows.push((
+        "cut by a close".into(),
+        groups.iter().map(|(_, g)| g.events.cut_by_close).collect(),
+    ));
+    rows.push((
+        "skipped (too many in flight)".into(),
+        groups.iter().map(|(_, g)| g.events.skipped).collect(),
+    ));
+    for (name, values) in rows {
+        write!(out, "<tr><td>{}</td>", escape(&name))?;
+        for v in values {
+            write!(out, "<td class=\"num\">{}</td>", int(v))?;
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n</section>\n");
     Ok(())
 }
 

@@ -58,6 +58,11 @@ pub const DATAGRAM_INPUT_REDUNDANCY: usize = 3;
 /// packets.
 pub const MAX_INPUT_REDUNDANCY: usize = 8;
 
+/// The most bytes an event message adds to its name and data: the kind
+/// byte, two length prefixes (up to 5 bytes each as varints) and the
+/// optional ack id (up to 6).
+const EVENT_FRAMING: usize = 17;
+
 /// The time, as the shell reads it: a monotonic instant for deadlines and
 /// waits, and the wall clock (microseconds since the Unix epoch) for what
 /// travels on the wire (ping stamps, the server's tick times).
@@ -120,6 +125,11 @@ pub struct SessionConfig {
     /// refused at once with [`ErrorCode::RateLimited`] so that a server
     /// cannot grow the session without bound. Default: 256.
     pub max_owed_answers: usize,
+    /// The server's frame limit for clients, bytes: an event whose name
+    /// and data do not fit one frame is refused here with
+    /// [`SessionError::TooLarge`] instead of getting the connection closed.
+    /// Default: [`codec::MAX_CLIENT_FRAME`].
+    pub max_frame: usize,
 }
 
 impl Default for SessionConfig {
@@ -131,6 +141,7 @@ impl Default for SessionConfig {
             max_pending_requests: 16,
             max_pending_emits: 256,
             max_owed_answers: 256,
+            max_frame: codec::MAX_CLIENT_FRAME,
         }
     }
 }
@@ -220,6 +231,46 @@ impl RoomSpec {
     }
 }
 
+/// What a quick-join looks for: [`QuickJoinSpec::default`] takes any
+/// room of the server's default game.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuickJoinSpec {
+    /// The game; `None` for the server's default.
+    pub game: Option<String>,
+    /// Options a matching room was created with (and a new room gets).
+    pub options: GameOptions,
+    /// Metadata a matching room has (equality on each key).
+    pub metadata: Metadata,
+    /// Options for the game's join hook.
+    pub join_options: GameOptions,
+}
+
+impl QuickJoinSpec {
+    /// Only rooms of this game.
+    pub fn game(mut self, game: impl Into<String>) -> Self {
+        self.game = Some(game.into());
+        self
+    }
+
+    /// Only rooms created with this option (a new room gets it).
+    pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.0.insert(key.into(), value.into());
+        self
+    }
+
+    /// Only rooms whose metadata has this value.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets an option for the game's join hook.
+    pub fn join_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.join_options.0.insert(key.into(), value.into());
+        self
+    }
+}
+
 /// A lobby request. The session gives it an id and matches the answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -240,16 +291,7 @@ pub enum Request {
     },
     /// Joins the fullest matching public room with a free seat, or a new
     /// one; answered with [`Answer::Joined`].
-    QuickJoin {
-        /// The game; `None` for the server's default.
-        game: Option<String>,
-        /// Options a matching room was created with.
-        options: GameOptions,
-        /// Metadata a matching room has.
-        metadata: Metadata,
-        /// Options for the game's join hook.
-        join_options: GameOptions,
-    },
+    QuickJoin(QuickJoinSpec),
     /// Leaves the current room; answered with [`Answer::Left`].
     LeaveRoom,
 }
@@ -278,17 +320,12 @@ impl Request {
                 role,
                 join_options,
             }),
-            Self::QuickJoin {
-                game,
-                options,
-                metadata,
-                join_options,
-            } => ClientMessage::QuickJoin(QuickJoin {
+            Self::QuickJoin(spec) => ClientMessage::QuickJoin(QuickJoin {
                 request_id,
-                game,
-                options,
-                metadata,
-                join_options,
+                game: spec.game,
+                options: spec.options,
+                metadata: spec.metadata,
+                join_options: spec.join_options,
             }),
             Self::LeaveRoom => ClientMessage::LeaveRoom(LeaveRoom { request_id }),
         }
@@ -299,7 +336,7 @@ impl Request {
             Self::ListRooms(_) => Expect::RoomList,
             Self::CreateRoom(spec) if spec.join_as.is_some() => Expect::Joined,
             Self::CreateRoom(_) => Expect::RoomCreated,
-            Self::JoinRoom { .. } | Self::QuickJoin { .. } => Expect::Joined,
+            Self::JoinRoom { .. } | Self::QuickJoin(_) => Expect::Joined,
             Self::LeaveRoom => Expect::Left,
         }
     }
@@ -487,6 +524,15 @@ pub enum SessionError {
     /// An event name must have 1..=64 bytes.
     #[error("an event name has 1..={MAX_EVENT_NAME} bytes, not {0}")]
     EventName(usize),
+    /// An event (name, data and framing) does not fit the server's frame
+    /// limit.
+    #[error("an event of {bytes} bytes does not fit a {max}-byte frame")]
+    TooLarge {
+        /// Name and data, bytes, with the framing.
+        bytes: usize,
+        /// [`SessionConfig::max_frame`].
+        max: usize,
+    },
     /// The server is not waiting for this answer (it did not ask, or it
     /// was answered already).
     #[error("no server event waits for answer {0:?}")]
@@ -585,6 +631,15 @@ impl ClientSession {
             outbox,
             events: VecDeque::new(),
         }
+    }
+
+    /// A session whose caller sends its own `Hello` (protocol tests that
+    /// send a wrong one, say): nothing is queued; a `Welcome` is handled
+    /// as usual.
+    pub fn without_hello(schema: Schema, config: SessionConfig) -> Self {
+        let mut session = Self::new(Self::hello("-"), schema, config);
+        session.outbox.clear();
+        session
     }
 
     /// A `Hello` for this protocol version, with a display name.
@@ -805,9 +860,16 @@ impl ClientSession {
 
     // ---- events ----
 
-    fn check_name(name: &str) -> Result<(), SessionError> {
+    fn check_event(&self, name: &str, data: &[u8]) -> Result<(), SessionError> {
         if name.is_empty() || name.len() > MAX_EVENT_NAME {
             return Err(SessionError::EventName(name.len()));
+        }
+        let bytes = name.len() + data.len() + EVENT_FRAMING;
+        if bytes > self.config.max_frame {
+            return Err(SessionError::TooLarge {
+                bytes,
+                max: self.config.max_frame,
+            });
         }
         Ok(())
     }
@@ -816,7 +878,7 @@ impl ClientSession {
     /// comes back as [`SessionEvent::Error`].
     pub fn emit(&mut self, name: &str, data: Vec<u8>) -> Result<(), SessionError> {
         self.open()?;
-        Self::check_name(name)?;
+        self.check_event(name, &data)?;
         self.queue(
             ClientMessage::Event(RoomEvent {
                 name: name.to_owned(),
@@ -838,7 +900,7 @@ impl ClientSession {
         timeout: Duration,
     ) -> Result<AckId, SessionError> {
         self.open()?;
-        Self::check_name(name)?;
+        self.check_event(name, &data)?;
         if self.emits.len() >= self.config.max_pending_emits {
             return Err(SessionError::TooManyEmits(self.emits.len()));
         }

@@ -86,12 +86,7 @@ fn in_room(config: SessionConfig, now: Now) -> ClientSession {
     let id = s
         .request(
             now,
-            Request::QuickJoin {
-                game: None,
-                options: GameOptions::default(),
-                metadata: Metadata::new(),
-                join_options: GameOptions::default(),
-            },
+            Request::QuickJoin(QuickJoinSpec::default().metadata("mode", "duel")),
         )
         .expect("request");
     s.handle(now, joined(Some(id.0), now.unix_us));
@@ -565,6 +560,20 @@ fn event_names_and_pending_emits_are_bounded() {
     );
     s.emit(&"x".repeat(MAX_EVENT_NAME), vec![])
         .expect("64 bytes is fine");
+    let fits = codec::MAX_CLIENT_FRAME - EVENT_FRAMING - 4;
+    s.emit("echo", vec![7; fits]).expect("fits a frame");
+    // What the session lets through does fit the codec's frame.
+    let mut frame = Vec::new();
+    let last = drain(&mut s, now).pop().expect("sent");
+    codec::encode_client(&last.message, &mut frame).expect("encodes");
+    assert!(frame.len() <= codec::MAX_CLIENT_FRAME, "{}", frame.len());
+    assert_eq!(
+        s.emit("echo", vec![7; fits + 1]),
+        Err(SessionError::TooLarge {
+            bytes: codec::MAX_CLIENT_FRAME + 1,
+            max: codec::MAX_CLIENT_FRAME
+        })
+    );
     s.emit_with_ack(now, "a", vec![], ms(1)).expect("first");
     assert_eq!(
         s.emit_with_ack(now, "b", vec![], ms(1)),
@@ -889,6 +898,15 @@ fn frames_decode_before_handling_and_garbage_is_an_error() {
     assert_eq!(s.state(), &SessionState::Lobby);
     assert!(s.handle_frame(now, &[0xEE, 1, 2]).is_err());
     assert_eq!(s.state(), &SessionState::Lobby, "garbage changes nothing");
+}
+
+#[test]
+fn a_session_without_hello_sends_nothing_of_its_own() {
+    let now = t0();
+    let mut s = ClientSession::without_hello(SCHEMA, SessionConfig::default());
+    assert!(drain(&mut s, now).is_empty());
+    s.handle(now, welcome());
+    assert_eq!(s.state(), &SessionState::Lobby);
 }
 
 #[test]

@@ -6,13 +6,14 @@
 //! one bidirectional stream the client opens, each prefixed with its length
 //! (u32, little-endian). The server sends updates as datagrams when they fit
 //! and on the stream otherwise; the client sends inputs and acks as
-//! datagrams (see [`crate::client::Client::send_input`]). A reader task per
+//! datagrams when they fit. A reader task per
 //! connection moves stream frames (with backpressure) and datagrams (dropped
 //! when the queue is full) into a bounded queue, so receiving is one await on
 //! a channel and cancel-safe.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,7 +25,8 @@ use tickwire_shared::protocol::CloseReason;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::client::{ClientError, ClientTls};
+use crate::error::ClientError;
+use crate::tls::ClientTls;
 
 /// The application protocol the server requires.
 pub const ALPN: &[u8] = b"tickwire/1";
@@ -42,14 +44,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// What the reader task hands to the client.
 #[derive(Debug)]
-pub(crate) enum Inbound {
+enum Inbound {
     /// A frame: from the control stream, or a datagram.
-    Frame {
-        /// The encoded server message.
-        bytes: Bytes,
-        /// Whether it came as a datagram.
-        datagram: bool,
-    },
+    Frame(Bytes),
     /// The connection ended; the reason when the server closed it with an
     /// application close whose code maps to a [`CloseReason`].
     Ended(Option<(CloseReason, String)>),
@@ -82,7 +79,7 @@ fn transport_config() -> TransportConfig {
 }
 
 /// Host and port of a `quic://host:port` URL (IPv6 hosts in brackets).
-pub fn parse_url(url: &str) -> Result<(String, u16), ClientError> {
+pub(crate) fn parse_url(url: &str) -> Result<(String, u16), ClientError> {
     let bad = |why: &str| ClientError::Connect(format!("{url}: {why}"));
     let rest = url
         .strip_prefix("quic://")
@@ -120,10 +117,14 @@ fn handshake_error(e: ConnectionError, target: &str) -> ClientError {
 #[derive(Debug)]
 pub(crate) struct QuicConn {
     endpoint: Endpoint,
-    pub(crate) connection: Connection,
-    pub(crate) control: SendStream,
-    pub(crate) incoming: mpsc::Receiver<Inbound>,
+    connection: Connection,
+    control: SendStream,
+    incoming: mpsc::Receiver<Inbound>,
     reader: JoinHandle<()>,
+    /// Length-prefixed control frames not yet written, and how much of
+    /// them is.
+    stream_out: Vec<u8>,
+    written: usize,
 }
 
 impl Drop for QuicConn {
@@ -178,21 +179,53 @@ impl QuicConn {
             control,
             incoming,
             reader,
+            stream_out: Vec::new(),
+            written: 0,
         })
     }
 
-    /// Sends a frame on the control stream (length-prefixed).
-    pub(crate) async fn send_stream(&mut self, frame: &[u8]) -> Result<(), ClientError> {
+    /// Queues a frame for the control stream (length-prefixed).
+    pub(crate) fn queue_stream(&mut self, frame: &[u8]) -> Result<(), ClientError> {
         let len =
             u32::try_from(frame.len()).map_err(|_| ClientError::Unexpected("frame too large"))?;
-        let mut framed = Vec::with_capacity(frame.len() + 4);
-        framed.extend_from_slice(&len.to_le_bytes());
-        framed.extend_from_slice(frame);
-        self.control.write_all(&framed).await.map_err(|e| match e {
-            quinn::WriteError::ConnectionLost(_) | quinn::WriteError::ClosedStream => {
-                ClientError::Lost
+        self.stream_out.extend_from_slice(&len.to_le_bytes());
+        self.stream_out.extend_from_slice(frame);
+        Ok(())
+    }
+
+    /// Whether control frames wait to be written.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.stream_out.is_empty()
+    }
+
+    /// Writes the queued control frames. Cancel-safe.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        let written =
+            super::poll_write_all(&mut self.control, cx, &self.stream_out, &mut self.written);
+        match written {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => {
+                self.stream_out.clear();
+                self.written = 0;
+                Poll::Ready(Ok(()))
             }
-            other => ClientError::Quic(other.to_string()),
+            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::NotConnected => {
+                Poll::Ready(Err(ClientError::Lost))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(ClientError::Quic(e.to_string()))),
+        }
+    }
+
+    /// Receives the next frame or the end. Cancel-safe.
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<super::Inbound, ClientError>> {
+        Poll::Ready(match std::task::ready!(self.incoming.poll_recv(cx)) {
+            None => Ok(super::Inbound::Ended(None)),
+            Some(Inbound::Frame(bytes)) => Ok(super::Inbound::Frame(bytes)),
+            Some(Inbound::Ended(reason)) => Ok(super::Inbound::Ended(reason)),
+            Some(Inbound::Failed(why)) => Err(ClientError::Quic(why)),
         })
     }
 
@@ -218,6 +251,7 @@ impl QuicConn {
     /// the connection after reading the client's `Close`, then closes it
     /// with code 1000 and lets the endpoint send the close.
     pub(crate) async fn close(mut self) {
+        let _ = std::future::poll_fn(|cx| self.poll_flush(cx)).await;
         let _ = self.control.finish();
         let _ = tokio::time::timeout(Duration::from_secs(1), self.connection.closed()).await;
         self.connection.close(
@@ -245,10 +279,7 @@ async fn read(connection: Connection, mut recv: RecvStream, tx: mpsc::Sender<Inb
             if recv.read_exact(&mut frame).await.is_err() {
                 return None;
             }
-            let inbound = Inbound::Frame {
-                bytes: Bytes::from(frame),
-                datagram: false,
-            };
+            let inbound = Inbound::Frame(Bytes::from(frame));
             if tx.send(inbound).await.is_err() {
                 return None;
             }
@@ -257,10 +288,7 @@ async fn read(connection: Connection, mut recv: RecvStream, tx: mpsc::Sender<Inb
     let datagrams = async {
         while let Ok(bytes) = connection.read_datagram().await {
             // Past the read-ahead, drop: the next update supersedes it.
-            let _ = tx.try_send(Inbound::Frame {
-                bytes,
-                datagram: true,
-            });
+            let _ = tx.try_send(Inbound::Frame(bytes));
         }
     };
     let failure = tokio::select! {

@@ -4,24 +4,24 @@
 //!
 //! ```sh
 //! cargo run --release -p tickwire-server-cli &
-//! cargo run --release -p tickwire-bot --example play -- ws://127.0.0.1:7000/ws 10
+//! cargo run --release -p tickwire-client --example play -- ws://127.0.0.1:7000/ws 10
 //! ```
 
 use std::time::{Duration, Instant};
 
-use tickwire_bot::client::{Client, ClientEvent};
-use tickwire_shared::arena::{ArenaBot, BotConfig, PLAYER, PlayerView, SCHEMA, player_field};
+use tickwire_client::{Client, Event, QuickJoinSpec};
+use tickwire_shared::arena::{ArenaBot, BotConfig, PLAYER, PlayerView, player_field};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
         .unwrap_or_else(|| "ws://127.0.0.1:7000/ws".into());
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
 
-    let mut client = Client::connect(&url, "example", SCHEMA).await?;
-    let joined = client.quick_join(Default::default()).await?;
+    let mut client = Client::connect(&url, "example").await?;
+    let joined = client.quick_join(QuickJoinSpec::default()).await?;
     println!(
         "player {} in room {} ({} Hz)",
         client.player(),
@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut updates, mut bytes, mut latency_us) = (0u64, 0u64, 0u64);
     while start.elapsed() < Duration::from_secs(seconds) {
         match client.next_event().await? {
-            ClientEvent::Update(update) => {
+            Event::Update(update) => {
                 updates += 1;
                 if std::env::var_os("SHOW_AGES").is_some() {
                     print!("{}:{} ", update.baseline_age, update.bytes);
@@ -43,15 +43,17 @@ async fn main() -> anyhow::Result<()> {
                 latency_us += update.latency_us;
                 client.send_input(&bot.next_input()).await?;
             }
-            ClientEvent::UpdateFailed(e) => println!("update failed: {e}"),
-            ClientEvent::Closed(reason) => {
-                println!("closed: {reason:?}");
+            Event::UpdateFailed(e) => println!("update failed: {e}"),
+            Event::Closed(closed) => {
+                println!("closed: {:?} {}", closed.reason, closed.message);
                 break;
             }
             _ => {}
         }
         if second.elapsed() >= Duration::from_secs(1) && updates > 0 {
-            let world = client.world().expect("rebuilt");
+            let Some(world) = client.world() else {
+                continue;
+            };
             let me = world
                 .entities()
                 .iter()
