@@ -26,8 +26,10 @@
 //!   extrapolate.
 //! - [`delta`]: delta compression against an acknowledged baseline, bit
 //!   packing, quantization, and the baseline history.
-//! - [`game`]: the trait a studio implements; [`arena`] is the reference game
-//!   and benchmark workload.
+//! - [`game`]: the trait a studio implements, its hooks and the room
+//!   context a game acts through; [`arena`] is the reference game and
+//!   benchmark workload, [`chat`] a game of events (answers, kicks, locks,
+//!   metadata, polls).
 //! - [`client`]: the sans-IO client replica (apply updates, choose acks),
 //!   shared by the bot client and Rust game clients.
 //! - [`rng`]: the seeded RNG, the one owner of randomness.
@@ -35,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod arena;
+pub mod chat;
 pub mod client;
 pub mod codec;
 pub mod delta;
