@@ -206,7 +206,8 @@ impl<G: Game> Room<G> {
             role,
             options,
         };
-        self.hook(|game, ctx| game.join(ctx, &request))?;
+        // A member while its join hook runs (so that the game can greet
+        // it); out again if the game refuses.
         self.actions.add_member(
             player,
             MemberInfo {
@@ -214,6 +215,10 @@ impl<G: Game> Room<G> {
                 name: name.to_owned(),
             },
         );
+        if let Err(e) = self.hook(|game, ctx| game.join(ctx, &request)) {
+            self.actions.remove_member(player);
+            return Err(e.into());
+        }
         self.members.insert(
             player,
             Member {

@@ -238,6 +238,11 @@ impl<G: Game> Harness<G> {
         self.rooms.get(&room).map(|r| r.room.tick())
     }
 
+    /// A room's game, to look at.
+    pub fn game(&self, room: RoomId) -> Option<&G> {
+        self.rooms.get(&room).map(|r| r.room.game())
+    }
+
     /// The rooms open.
     pub fn rooms(&self) -> Vec<RoomId> {
         self.rooms.keys().copied().collect()
@@ -631,5 +636,7 @@ impl<G: Game> Harness<G> {
     }
 }
 
+#[cfg(test)]
+mod games;
 #[cfg(test)]
 mod sessions;

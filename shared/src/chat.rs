@@ -18,7 +18,7 @@
 //! | `close` | none | closes the room (owner only) | `true` |
 //!
 //! The game also emits `member_joined` / `member_left` ([`Presence`]) to
-//! the others. Refusals are answered with an error. Spectators read and
+//! the others, and `welcome` (the topic) to a newcomer. Refusals are answered with an error. Spectators read and
 //! may not send events (the default).
 //!
 //! # Options
@@ -406,8 +406,8 @@ impl Game for Chat {
             name: join.name.to_owned(),
             cause: String::new(),
         };
-        // The newcomer is not a member yet: everyone else hears of it.
-        let _ = ctx.emit(Audience::All, "member_joined", &presence);
+        let _ = ctx.emit(Audience::AllBut(join.player), "member_joined", &presence);
+        let _ = ctx.emit(Audience::One(join.player), "welcome", &self.topic);
         Ok(())
     }
 
@@ -557,7 +557,7 @@ mod tests {
         actions
             .iter()
             .filter_map(|a| match a {
-                RoomAction::Emit { to, event } => Some((*to, event.clone())),
+                RoomAction::Emit { to, event, .. } => Some((*to, event.clone())),
                 _ => None,
             })
             .collect()

@@ -207,16 +207,20 @@ impl Members {
                 break;
             };
             match action {
-                RoomAction::Emit { to, event } => {
+                RoomAction::Emit {
+                    to,
+                    recipients,
+                    event,
+                } => {
                     let name = event.name.clone();
                     let Some(frame) = encode_frame(&ServerMessage::Event(event)) else {
                         continue;
                     };
                     let mut sent = 0u64;
-                    for (player, role) in room.roles() {
-                        if let Some(member) = self.members.get(&player)
-                            && to.includes(player, role)
-                        {
+                    // Those the game meant, still here (a refused joiner
+                    // never was).
+                    for player in recipients {
+                        if let Some(member) = self.members.get(&player) {
                             sent += 1;
                             if member.outbox.push_from_room(frame.clone()).is_err() {
                                 self.metrics.error(&Fault::OutboxFull);
