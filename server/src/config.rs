@@ -107,6 +107,40 @@ pub struct Limits {
     /// Default 32 (Quake 3's PACKET_BACKUP); older acks get a full
     /// snapshot. Must be below the client replica's history (64).
     pub max_baseline_age: u32,
+    /// Largest event data, bytes, either way. Default 3 KiB: with the
+    /// name and the framing an event fits a client frame (4 KiB), so a
+    /// larger one is refused as an event (`EventTooLarge`, the session
+    /// goes on) rather than cut off as a frame.
+    pub max_event_bytes: usize,
+    /// Sustained events per second from one client (within its message
+    /// rate). Default 20: chat, votes and purchases are a few a second;
+    /// beyond it events are refused with `RateLimited` and the session
+    /// goes on.
+    pub events_per_second: u32,
+    /// Burst of events above the sustained rate. Default 40.
+    pub event_burst: u32,
+    /// Bytes a second a room's game may emit, summed over recipients (a
+    /// 1 KiB event to 16 members costs 16 KiB). Default 256 KiB; beyond
+    /// it the game's emits are refused (and counted).
+    pub room_event_bytes_per_second: u32,
+    /// Emitted events a room's game may await answers to at once.
+    /// Default 1 024.
+    pub max_pending_answers: usize,
+}
+
+/// Bytes an event frame holds besides its name and data (kind byte,
+/// length prefixes, the ack id), rounded up.
+const EVENT_FRAMING: usize = 16;
+
+impl Limits {
+    /// The bounds on what a room's game emits.
+    pub fn event_limits(&self) -> tickwire_shared::game::EventLimits {
+        tickwire_shared::game::EventLimits {
+            max_data: self.max_event_bytes,
+            room_bytes_per_second: self.room_event_bytes_per_second,
+            max_pending_answers: self.max_pending_answers,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -125,6 +159,11 @@ impl Default for Limits {
             control_queue: 64,
             send_buffer_bytes: 64 * 1024,
             max_baseline_age: 32,
+            max_event_bytes: 3072,
+            events_per_second: 20,
+            event_burst: 40,
+            room_event_bytes_per_second: 256 * 1024,
+            max_pending_answers: 1024,
         }
     }
 }
@@ -210,7 +249,7 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let t = &self.timeouts;
-        let checks: [(bool, &'static str, &'static str); 16] = [
+        let checks: [(bool, &'static str, &'static str); 19] = [
             (
                 self.shards > 1024,
                 "shards",
@@ -266,6 +305,22 @@ impl ServerConfig {
                 l.messages_per_second == 0,
                 "limits.messages_per_second",
                 "must be at least 1",
+            ),
+            (
+                l.max_event_bytes + tickwire_shared::game::MAX_EVENT_NAME + EVENT_FRAMING
+                    > l.max_client_frame,
+                "limits.max_event_bytes",
+                "an event (data, a 64-byte name and 16 bytes of framing) must fit max_client_frame",
+            ),
+            (
+                l.events_per_second == 0 || l.event_burst == 0,
+                "limits.events_per_second",
+                "events_per_second and event_burst must be at least 1",
+            ),
+            (
+                l.room_event_bytes_per_second == 0 || l.max_pending_answers == 0,
+                "limits.room_event_bytes_per_second",
+                "room_event_bytes_per_second and max_pending_answers must be at least 1",
             ),
             (
                 l.control_queue == 0,

@@ -30,6 +30,12 @@ pub enum ServerError {
     /// The room shard threads could not be started.
     #[error("starting the room shards: {0}")]
     Shards(#[source] std::io::Error),
+    /// No game was registered.
+    #[error("no game registered: a server hosts at least one")]
+    NoGames,
+    /// Two games share a name.
+    #[error("two games are named {0:?}")]
+    DuplicateGame(&'static str),
     /// Some tasks were still running when the shutdown grace period ended.
     #[error("shutdown did not finish within {0:?}")]
     ShutdownTimeout(Duration),

@@ -40,7 +40,7 @@ const MAX_REQUEST_BUFFER: usize = 16 * 1024;
 
 /// What the HTTP endpoints read; implemented by the lobby.
 pub trait RoomDirectory: Send + Sync + 'static {
-    /// Public rooms, by id.
+    /// Public rooms (locked ones too), by id.
     fn public_rooms(&self) -> Vec<RoomInfo>;
 }
 
@@ -99,8 +99,8 @@ impl From<hyper::Error> for HttpError {
 ///   "rooms":..,"connections":..}`, or 503 with `"status":"draining"` once
 ///   [`HttpState::draining`] is cancelled;
 /// - `GET /metrics`: the metrics in OpenMetrics text;
-/// - `GET /rooms`: the public rooms as a JSON array (never their invite
-///   codes);
+/// - `GET /rooms`: the public rooms (locked ones too, marked) as a JSON
+///   array with their game and metadata (never their invite codes);
 /// - `GET /ws` without `Upgrade: websocket` (a browser opening the
 ///   endpoint's address, a probe): 426 Upgrade Required, saying so;
 /// - anything else: 404, or 405 for a known path with another method.
@@ -215,6 +215,8 @@ struct PublicRoom {
     max_players: u16,
     spectators: u16,
     options: BTreeMap<String, String>,
+    metadata: BTreeMap<String, String>,
+    locked: bool,
 }
 
 impl From<RoomInfo> for PublicRoom {
@@ -227,6 +229,8 @@ impl From<RoomInfo> for PublicRoom {
             max_players: room.max_players,
             spectators: room.spectators,
             options: room.options.0,
+            metadata: room.metadata,
+            locked: room.locked,
         }
     }
 }
@@ -292,6 +296,8 @@ mod tests {
             max_players: 16,
             spectators: 1,
             options: GameOptions(BTreeMap::from([("k".to_owned(), "v".to_owned())])),
+            metadata: BTreeMap::from([("map".to_owned(), "dunes".to_owned())]),
+            locked: id == 9,
         }
     }
 
@@ -390,7 +396,10 @@ mod tests {
         assert_eq!(first["max_players"], 16);
         assert_eq!(first["spectators"], 1);
         assert_eq!(first["options"], serde_json::json!({"k": "v"}));
+        assert_eq!(first["metadata"], serde_json::json!({"map": "dunes"}));
+        assert_eq!(first["locked"], false);
         assert_eq!(rooms[1]["id"], 9);
+        assert_eq!(rooms[1]["locked"], true, "locked rooms show, marked");
         for room in rooms {
             let fields = room.as_object().expect("object");
             assert!(!fields.contains_key("code") && !fields.contains_key("visibility"));

@@ -15,11 +15,13 @@
 //!   (`handle_*` in, `poll_command` / `poll_transmit` / `poll_close` /
 //!   `poll_timeout` out): handshake, lobby requests, join and leave,
 //!   inputs, acks, pings, events, close.
-//! - [`lobby`]: room registry, public list, quick-join, codes, seats.
-//! - [`room`]: one room's game, members, inputs, acks and per-baseline
-//!   update encoding; [`room::members`] hands each member its update
-//!   through its outbox and takes what members send; [`room::clock`] is
-//!   the tick schedule.
+//! - [`lobby`]: room registry (several games), public list filtered by
+//!   game and metadata, quick-join, codes, seats, locks.
+//! - [`room`]: one room's game and its hooks, members, inputs, acks,
+//!   events and per-baseline update encoding; [`room::members`] hands
+//!   each member its update through its outbox, takes what members send,
+//!   and carries out what the game asks (emit, answer, kick, close);
+//!   [`room::clock`] is the tick schedule.
 //! - [`outbox`]: one connection's outbox, the one home of what goes to a
 //!   client (latest-wins update, reliable frames in order, held pong,
 //!   direct writes); shared by the room and the session's task, no IO.
@@ -39,6 +41,7 @@
 //!   single-threaded runtime per core), `room_task` (a room's tick loop,
 //!   which also reads its members' connections on its shard),
 //!   `session_task` (a client's short loop around its [`session::Session`]).
+//! - [`games`]: the games a server hosts, by name ([`Games`]).
 //! - [`tls`]: the TLS certificate (PEM files or a generated development
 //!   one), its fingerprint and the acceptor of the wss port.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.
@@ -52,10 +55,11 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tickwire_server::ServerError> {
-//! use tickwire_server::{Server, config::ServerConfig};
+//! use tickwire_server::{Games, Server, config::ServerConfig};
 //! use tickwire_shared::arena::{Arena, ArenaConfig};
 //!
-//! let server = Server::<Arena>::bind(ServerConfig::default(), ArenaConfig::default()).await?;
+//! let games = Games::new().with::<Arena>(ArenaConfig::default());
+//! let server = Server::bind(ServerConfig::default(), games).await?;
 //! println!("listening on {}", server.local_addr());
 //! let signals = tickwire_server::shutdown::Signals::install().expect("signal handlers");
 //! server.run(signals.received()).await
@@ -64,6 +68,7 @@
 
 pub mod config;
 pub mod error;
+pub mod games;
 pub mod http;
 pub mod lobby;
 pub mod metrics;
@@ -83,7 +88,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::ServerError;
-use tickwire_shared::game::Game;
+pub use games::Games;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -99,10 +104,10 @@ struct TlsListener {
     addr: SocketAddr,
 }
 
-/// A bound, not yet running server for game `G`.
+/// A bound, not yet running server for its [`Games`].
 #[derive(Debug)]
-pub struct Server<G: Game> {
-    shared: Arc<Shared<G>>,
+pub struct Server {
+    shared: Arc<Shared>,
     listener: TcpListener,
     local_addr: SocketAddr,
     /// The certificate of the TLS port and the QUIC endpoint.
@@ -137,12 +142,14 @@ fn load_tls(config: &ServerConfig) -> Result<ServerTls, ServerError> {
     }
 }
 
-impl<G: Game> Server<G> {
-    /// Validates the settings, loads (or generates) the TLS certificate
-    /// when `tls_bind` is set, and binds the ports (port 0 picks a free
-    /// one; see [`Server::local_addr`] and [`Server::tls_addr`]).
-    pub async fn bind(config: ServerConfig, game_config: G::Config) -> Result<Self, ServerError> {
+impl Server {
+    /// Validates the settings and the games, loads (or generates) the TLS
+    /// certificate when `tls_bind` is set, and binds the ports (port 0
+    /// picks a free one; see [`Server::local_addr`] and
+    /// [`Server::tls_addr`]).
+    pub async fn bind(config: ServerConfig, games: Games) -> Result<Self, ServerError> {
         config.validate()?;
+        games.check()?;
         let tls = if config.tls_bind.is_some() || config.quic_bind.is_some() {
             Some(load_tls(&config)?)
         } else {
@@ -168,7 +175,7 @@ impl<G: Game> Server<G> {
             _ => None,
         };
         let (listener, local_addr) = listen(config.bind).await?;
-        let shared = Arc::new(Shared::new(config, game_config).map_err(ServerError::Shards)?);
+        let shared = Arc::new(Shared::new(config, games).map_err(ServerError::Shards)?);
         // On a shard: its connections' drivers move to their rooms' shards.
         let quic = match quic_config {
             Some((addr, quic_config)) => Some(
@@ -197,6 +204,11 @@ impl<G: Game> Server<G> {
         self.tls_listener.as_ref().map(|t| t.addr)
     }
 
+    /// The games it hosts.
+    pub fn games(&self) -> &Games {
+        &self.shared.games
+    }
+
     /// The UDP address of the QUIC endpoint, when one is configured.
     pub fn quic_addr(&self) -> Option<SocketAddr> {
         self.quic.as_ref().and_then(|e| e.local_addr().ok())
@@ -221,7 +233,7 @@ impl<G: Game> Server<G> {
             tls_listener,
             quic,
         } = self;
-        info!(addr = %local_addr, game = G::NAME, shards = shared.shards.len(), "tickwire listening (ws://{local_addr}/ws)");
+        info!(addr = %local_addr, games = ?shared.games.names(), shards = shared.shards.len(), "tickwire listening (ws://{local_addr}/ws)");
         if let (Some(TlsListener { listener, addr }), Some(tls)) = (tls_listener, &tls) {
             info!(%addr, fingerprint = tls.fingerprint(), "TLS listening (wss://{addr}/ws)");
             let entry = Entry::Tls(tls.acceptor().clone());

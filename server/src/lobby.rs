@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::{RoomCode, RoomId};
-use tickwire_shared::protocol::{ErrorCode, Role, RoomInfo, RoomTarget, Visibility};
+use tickwire_shared::protocol::{
+    ErrorCode, Metadata, Role, RoomFilter, RoomInfo, RoomTarget, Visibility,
+};
 
 use crate::config::Limits;
 
@@ -38,6 +40,12 @@ pub enum LobbyError {
     /// The room's seats are out of range.
     #[error("invalid request: max_players out of range")]
     BadSeats,
+    /// The game locked the room.
+    #[error("the room is locked")]
+    RoomLocked,
+    /// No game by that name runs here.
+    #[error("no game {0:?} on this server")]
+    UnknownGame(String),
 }
 
 impl LobbyError {
@@ -48,6 +56,8 @@ impl LobbyError {
             Self::RoomFull | Self::SpectatorsFull => ErrorCode::RoomFull,
             Self::TooManyRooms => ErrorCode::TooManyRooms,
             Self::BadName | Self::BadSeats => ErrorCode::InvalidRequest,
+            Self::RoomLocked => ErrorCode::RoomLocked,
+            Self::UnknownGame(_) => ErrorCode::UnknownGame,
         }
     }
 
@@ -58,6 +68,8 @@ impl LobbyError {
             Self::RoomFull | Self::SpectatorsFull => "room_full",
             Self::TooManyRooms => "too_many_rooms",
             Self::BadName | Self::BadSeats => "invalid_request",
+            Self::RoomLocked => "room_locked",
+            Self::UnknownGame(_) => "unknown_game",
         }
     }
 }
@@ -65,6 +77,10 @@ impl LobbyError {
 /// What a client asks for when creating a room.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRoom {
+    /// The game, by name (`None`: the server's default game). The caller
+    /// resolves it to a registered game before the lobby registers the
+    /// room.
+    pub game: Option<String>,
     /// Display name.
     pub name: String,
     /// Public or private.
@@ -88,7 +104,6 @@ pub struct Lobby<H> {
     rooms: BTreeMap<RoomId, Entry<H>>,
     by_code: HashMap<RoomCode, RoomId>,
     next_id: u32,
-    game: &'static str,
     max_rooms: usize,
     max_players: u16,
     max_spectators: u16,
@@ -96,13 +111,12 @@ pub struct Lobby<H> {
 }
 
 impl<H> Lobby<H> {
-    /// An empty lobby for a game, bounded by `limits`.
-    pub fn new(game: &'static str, limits: &Limits) -> Self {
+    /// An empty lobby, bounded by `limits`.
+    pub fn new(limits: &Limits) -> Self {
         Self {
             rooms: BTreeMap::new(),
             by_code: HashMap::new(),
             next_id: 1,
-            game,
             max_rooms: limits.max_rooms,
             max_players: limits.max_players_per_room,
             max_spectators: limits.max_spectators_per_room,
@@ -131,11 +145,13 @@ impl<H> Lobby<H> {
         RoomId(self.next_id)
     }
 
-    /// Registers a room. `code_source` is asked for random numbers until one
-    /// gives an unused code; `handle` is built for the new id. Returns the
-    /// room's info, its code included.
+    /// Registers a room running `game` (a registered game's name).
+    /// `code_source` is asked for random numbers until one gives an unused
+    /// code; `handle` is built for the new id. Returns the room's info, its
+    /// code included.
     pub fn create(
         &mut self,
+        game: &str,
         request: NewRoom,
         mut code_source: impl FnMut() -> u64,
         handle: impl FnOnce(RoomId) -> H,
@@ -156,12 +172,14 @@ impl<H> Lobby<H> {
             id,
             code: Some(code),
             name: request.name.trim().to_owned(),
-            game: self.game.to_owned(),
+            game: game.to_owned(),
             visibility: request.visibility,
             players: 0,
             max_players: request.max_players,
             spectators: 0,
             options: request.options,
+            metadata: Metadata::new(),
+            locked: false,
         };
         self.by_code.insert(code, id);
         self.rooms.insert(
@@ -193,10 +211,14 @@ impl<H> Lobby<H> {
     }
 
     /// Reserves a seat (or a spectator place) and returns the room's info
-    /// (code included: the joiner is a member now) and handle.
+    /// (code included: the joiner is a member now) and handle. A locked
+    /// room refuses.
     pub fn reserve(&mut self, room: RoomId, role: Role) -> Result<(RoomInfo, &H), LobbyError> {
         let max_spectators = self.max_spectators;
         let entry = self.rooms.get_mut(&room).ok_or(LobbyError::RoomNotFound)?;
+        if entry.info.locked {
+            return Err(LobbyError::RoomLocked);
+        }
         match role {
             Role::Player if entry.info.players >= entry.info.max_players => {
                 return Err(LobbyError::RoomFull);
@@ -221,23 +243,30 @@ impl<H> Lobby<H> {
         }
     }
 
-    /// The public room with a free seat and the same options that has the
-    /// most players (filling rooms before opening new ones), if any.
-    pub fn quick_join_candidate(&self, options: &GameOptions) -> Option<RoomId> {
+    /// The public, unlocked room with a free seat, the same options and
+    /// passing `filter` (its game, its metadata) that has the most players
+    /// (filling rooms before opening new ones), if any.
+    pub fn quick_join_candidate(
+        &self,
+        filter: &RoomFilter,
+        options: &GameOptions,
+    ) -> Option<RoomId> {
         self.rooms
             .values()
             .filter(|e| {
-                e.info.visibility == Visibility::Public
+                listed(&e.info)
                     && e.info.players < e.info.max_players
                     && &e.info.options == options
+                    && filter.matches(&e.info)
             })
             .max_by_key(|e| (e.info.players, std::cmp::Reverse(e.info.id)))
             .map(|e| e.info.id)
     }
 
     /// The room a quick-join creates when no room fits.
-    pub fn quick_join_room(&self, options: GameOptions) -> NewRoom {
+    pub fn quick_join_room(&self, game: Option<String>, options: GameOptions) -> NewRoom {
         NewRoom {
+            game,
             name: format!("quick {}", self.next_id),
             visibility: Visibility::Public,
             max_players: self.quick_join_size,
@@ -245,16 +274,42 @@ impl<H> Lobby<H> {
         }
     }
 
-    /// Public rooms by id, without their codes.
-    pub fn public_rooms(&self) -> Vec<RoomInfo> {
+    /// Public, unlocked rooms passing `filter`, by id, without their codes.
+    pub fn public_rooms(&self, filter: &RoomFilter) -> Vec<RoomInfo> {
         self.rooms
             .values()
-            .filter(|e| e.info.visibility == Visibility::Public)
+            .filter(|e| listed(&e.info) && filter.matches(&e.info))
             .map(|e| RoomInfo {
                 code: None,
                 ..e.info.clone()
             })
             .collect()
+    }
+
+    /// Every room (private and locked ones too), without codes, for the
+    /// operator's `/rooms`.
+    pub fn all_rooms(&self) -> Vec<RoomInfo> {
+        self.rooms
+            .values()
+            .map(|e| RoomInfo {
+                code: None,
+                ..e.info.clone()
+            })
+            .collect()
+    }
+
+    /// The game locked (true) or unlocked its room.
+    pub fn set_locked(&mut self, room: RoomId, locked: bool) {
+        if let Some(entry) = self.rooms.get_mut(&room) {
+            entry.info.locked = locked;
+        }
+    }
+
+    /// The game changed its room's public metadata.
+    pub fn set_metadata(&mut self, room: RoomId, metadata: Metadata) {
+        if let Some(entry) = self.rooms.get_mut(&room) {
+            entry.info.metadata = metadata;
+        }
     }
 
     /// Whether no seat or spectator place is reserved in the room.
@@ -292,6 +347,11 @@ impl<H> Lobby<H> {
     }
 }
 
+/// Whether a room shows in listings and quick-join: public and unlocked.
+fn listed(room: &RoomInfo) -> bool {
+    room.visibility == Visibility::Public && !room.locked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,11 +363,12 @@ mod tests {
             max_spectators_per_room: 1,
             ..Limits::default()
         };
-        Lobby::new("arena", &limits)
+        Lobby::new(&limits)
     }
 
     fn room(name: &str, visibility: Visibility, max_players: u16) -> NewRoom {
         NewRoom {
+            game: None,
             name: name.into(),
             visibility,
             max_players,
@@ -320,10 +381,11 @@ mod tests {
         let mut l = lobby();
         let mut n = 0;
         let public = l
-            .create(room("a", Visibility::Public, 2), || 7, |id| id.0)
+            .create("arena", room("a", Visibility::Public, 2), || 7, |id| id.0)
             .unwrap();
         let private = l
             .create(
+                "arena",
                 room("b", Visibility::Private, 2),
                 || {
                     n += 1;
@@ -336,7 +398,7 @@ mod tests {
             public.code, private.code,
             "codes are unique even when the source repeats"
         );
-        let listed = l.public_rooms();
+        let listed = l.public_rooms(&RoomFilter::default());
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].code, None, "the list never shows codes");
         assert_eq!(l.find(RoomTarget::Id(public.id)), Ok(public.id));
@@ -355,7 +417,7 @@ mod tests {
     fn seats_and_spectators_are_bounded_and_released() {
         let mut l = lobby();
         let r = l
-            .create(room("a", Visibility::Public, 2), || 1, |id| id.0)
+            .create("arena", room("a", Visibility::Public, 2), || 1, |id| id.0)
             .unwrap()
             .id;
         l.reserve(r, Role::Player).unwrap();
@@ -381,25 +443,26 @@ mod tests {
     fn limits_and_bad_requests_are_refused() {
         let mut l = lobby();
         assert!(matches!(
-            l.create(room(" ", Visibility::Public, 2), || 1, |i| i.0),
+            l.create("arena", room(" ", Visibility::Public, 2), || 1, |i| i.0),
             Err(LobbyError::BadName)
         ));
         assert!(matches!(
-            l.create(room("x", Visibility::Public, 5), || 1, |i| i.0),
+            l.create("arena", room("x", Visibility::Public, 5), || 1, |i| i.0),
             Err(LobbyError::BadSeats)
         ));
         assert!(matches!(
-            l.create(room("x", Visibility::Public, 0), || 1, |i| i.0),
+            l.create("arena", room("x", Visibility::Public, 0), || 1, |i| i.0),
             Err(LobbyError::BadSeats)
         ));
         let long = "x".repeat(MAX_ROOM_NAME + 1);
         assert!(
-            l.create(room(&long, Visibility::Public, 2), || 1, |i| i.0)
+            l.create("arena", room(&long, Visibility::Public, 2), || 1, |i| i.0)
                 .is_err()
         );
         let mut code = 0;
         for _ in 0..3 {
             l.create(
+                "arena",
                 room("x", Visibility::Public, 2),
                 || {
                     code += 1;
@@ -410,7 +473,7 @@ mod tests {
             .unwrap();
         }
         assert_eq!(
-            l.create(room("x", Visibility::Public, 2), || 99, |i| i.0)
+            l.create("arena", room("x", Visibility::Public, 2), || 99, |i| i.0)
                 .unwrap_err(),
             LobbyError::TooManyRooms
         );
@@ -425,33 +488,106 @@ mod tests {
             code
         };
         let a = l
-            .create(room("a", Visibility::Public, 3), &mut next, |i| i.0)
+            .create("arena", room("a", Visibility::Public, 3), &mut next, |i| {
+                i.0
+            })
             .unwrap()
             .id;
         let b = l
-            .create(room("b", Visibility::Public, 3), &mut next, |i| i.0)
+            .create("arena", room("b", Visibility::Public, 3), &mut next, |i| {
+                i.0
+            })
             .unwrap()
             .id;
         let p = l
-            .create(room("p", Visibility::Private, 3), &mut next, |i| i.0)
+            .create("arena", room("p", Visibility::Private, 3), &mut next, |i| {
+                i.0
+            })
             .unwrap()
             .id;
         l.reserve(b, Role::Player).unwrap();
         l.reserve(p, Role::Player).unwrap();
         l.reserve(p, Role::Player).unwrap();
-        assert_eq!(l.quick_join_candidate(&GameOptions::default()), Some(b));
+        let any = RoomFilter::default();
+        let defaults = GameOptions::default();
+        assert_eq!(l.quick_join_candidate(&any, &defaults), Some(b));
         l.reserve(b, Role::Player).unwrap();
         l.reserve(b, Role::Player).unwrap();
         assert_eq!(
-            l.quick_join_candidate(&GameOptions::default()),
+            l.quick_join_candidate(&any, &defaults),
             Some(a),
             "b is full"
         );
         let other = GameOptions([("tick_rate".to_owned(), "60".to_owned())].into());
-        assert_eq!(l.quick_join_candidate(&other), None, "options must match");
         assert_eq!(
-            l.quick_join_room(other).max_players,
+            l.quick_join_candidate(&any, &other),
+            None,
+            "options must match"
+        );
+        assert_eq!(
+            l.quick_join_room(None, other).max_players,
             Limits::default().quick_join_room_size
         );
+    }
+
+    #[test]
+    fn listing_and_quick_join_filter_by_game_and_metadata_and_skip_locked_rooms() {
+        let mut l = lobby();
+        let a = l
+            .create("arena", room("a", Visibility::Public, 3), || 1, |i| i.0)
+            .unwrap()
+            .id;
+        let c = l
+            .create("chat", room("c", Visibility::Public, 3), || 2, |i| i.0)
+            .unwrap()
+            .id;
+        let d = l
+            .create("chat", room("d", Visibility::Public, 3), || 3, |i| i.0)
+            .unwrap()
+            .id;
+        l.set_metadata(
+            c,
+            Metadata::from([
+                ("topic".into(), "rust".into()),
+                ("lang".into(), "en".into()),
+            ]),
+        );
+        l.set_metadata(d, Metadata::from([("topic".into(), "go".into())]));
+        let ids = |rooms: Vec<RoomInfo>| rooms.iter().map(|r| r.id).collect::<Vec<_>>();
+        let chat = RoomFilter {
+            game: Some("chat".into()),
+            metadata: Metadata::new(),
+        };
+        assert_eq!(ids(l.public_rooms(&chat)), vec![c, d]);
+        let rust = RoomFilter {
+            game: None,
+            metadata: Metadata::from([("topic".into(), "rust".into())]),
+        };
+        assert_eq!(
+            ids(l.public_rooms(&rust)),
+            vec![c],
+            "equality on the given keys"
+        );
+        let defaults = GameOptions::default();
+        assert_eq!(l.quick_join_candidate(&rust, &defaults), Some(c));
+        l.set_locked(c, true);
+        assert_eq!(
+            ids(l.public_rooms(&chat)),
+            vec![d],
+            "locked rooms are not listed"
+        );
+        assert_eq!(
+            l.quick_join_candidate(&rust, &defaults),
+            None,
+            "nor quick-joined"
+        );
+        assert_eq!(
+            l.reserve(c, Role::Player).unwrap_err(),
+            LobbyError::RoomLocked
+        );
+        assert_eq!(l.all_rooms().len(), 3, "the operator sees every room");
+        l.set_locked(c, false);
+        assert!(l.reserve(c, Role::Player).is_ok());
+        assert_eq!(ids(l.public_rooms(&RoomFilter::default())), vec![a, c, d]);
     }
 }

@@ -120,6 +120,24 @@ pub struct Metrics {
     pub sessions_attached: Counter,
     /// `tickwire_inputs_dropped_total{reason}`.
     inputs_dropped: Family<ReasonLabel, Counter>,
+    /// `tickwire_events_received_total`: events members sent their rooms'
+    /// games (refused ones not counted).
+    pub events_received: Counter,
+    /// `tickwire_events_refused_total{reason}`: members' events refused
+    /// before reaching the game.
+    events_refused: Family<ReasonLabel, Counter>,
+    /// `tickwire_events_emitted_total`: events games sent, one per
+    /// recipient.
+    pub events_emitted: Counter,
+    /// `tickwire_emits_refused_total{reason}`: what games asked of their
+    /// rooms and were refused (over the byte budget, too large, ...).
+    emits_refused: Family<ReasonLabel, Counter>,
+    /// `tickwire_event_answers_total{outcome}`: what became of events
+    /// games emitted expecting an answer.
+    event_answers: Family<ReasonLabel, Counter>,
+    /// `tickwire_members_left_total{reason}`: members gone from rooms, by
+    /// cause (left, disconnected, kicked, timed_out, room_closed).
+    members_left: Family<ReasonLabel, Counter>,
     /// `tickwire_errors_total{kind}`.
     errors: Family<KindLabel, Counter>,
 }
@@ -230,6 +248,24 @@ impl Metrics {
             "Sessions whose room reads their connection at each tick",
         );
         let inputs_dropped = family(r, "inputs_dropped", "Player inputs dropped, by reason");
+        let events_received = counter(r, "events_received", "Events members sent their games");
+        let events_refused = family(
+            r,
+            "events_refused",
+            "Members' events refused before reaching the game, by reason",
+        );
+        let events_emitted = counter(r, "events_emitted", "Events games sent, per recipient");
+        let emits_refused = family(
+            r,
+            "emits_refused",
+            "What games asked of their rooms and were refused, by reason",
+        );
+        let event_answers = family(
+            r,
+            "event_answers",
+            "Answers to events games emitted expecting one, by outcome",
+        );
+        let members_left = family(r, "members_left", "Members gone from rooms, by cause");
         let errors = family(r, "errors", "Errors, by kind");
 
         Self {
@@ -258,6 +294,12 @@ impl Metrics {
             session_moves,
             sessions_attached,
             inputs_dropped,
+            events_received,
+            events_refused,
+            events_emitted,
+            emits_refused,
+            event_answers,
+            members_left,
             errors,
         }
     }
@@ -286,6 +328,39 @@ impl Metrics {
             .get_or_create(&ReasonLabel {
                 reason: reason.label(),
             })
+            .inc();
+    }
+
+    /// Counts a member's event refused before it reached the game (also
+    /// an error of that kind).
+    pub fn event_refused(&self, reason: &impl Label) {
+        self.events_refused
+            .get_or_create(&ReasonLabel {
+                reason: reason.label(),
+            })
+            .inc();
+        self.error(reason);
+    }
+
+    /// Counts something a game asked of its room and was refused.
+    pub fn emit_refused(&self, reason: &'static str) {
+        self.emits_refused
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts what became of an event a game emitted expecting an answer
+    /// (`answered`, `error`, `timed_out`, `gone`).
+    pub fn event_answer(&self, outcome: &'static str) {
+        self.event_answers
+            .get_or_create(&ReasonLabel { reason: outcome })
+            .inc();
+    }
+
+    /// Counts a member gone from its room, by cause.
+    pub fn member_left(&self, cause: &'static str) {
+        self.members_left
+            .get_or_create(&ReasonLabel { reason: cause })
             .inc();
     }
 

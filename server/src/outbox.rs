@@ -14,17 +14,26 @@
 //!   otherwise the session's shell takes it with [`Outbox::take`], in
 //!   order, each frame with its [`Delivery`] class.
 //!
+//! - When the room removes the member (kicked, room closed), it says so
+//!   here ([`Outbox::removed`]): nothing more of the room goes out, and the
+//!   session's shell hands the notice to the session
+//!   ([`Outbox::take_removal`]), which tells the client.
+//!
 //! Order: every frame gets a sequence number when queued or offered, and
 //! leaves in that order; a direct write happens only when nothing older is
-//! queued or in flight. So the `Joined` always precedes the first update,
-//! and no update follows a `Left` or a `Close` (see [`Transmit::StopUpdates`]).
+//! queued or in flight. The room's frames (events the game emits as it
+//! seats the member, say) wait until the session has queued its `Joined`
+//! ([`Transmit::OpenUpdates`]). So the `Joined` always precedes the first
+//! update and everything else of the room, and nothing of the room
+//! follows a `Left` or a `Close` (see [`Transmit::StopUpdates`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tickwire_shared::codec;
-use tickwire_shared::protocol::ServerMessage;
+use tickwire_shared::ids::RoomId;
+use tickwire_shared::protocol::{LeaveReason, ServerMessage};
 use tokio::sync::Notify;
 use tracing::warn;
 
@@ -57,6 +66,17 @@ pub enum Outgoing {
 #[error("the client's outbox is full")]
 pub struct OutboxFull;
 
+/// The room removed its member: which room, why, and the game's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Removal {
+    /// The room.
+    pub room: RoomId,
+    /// Kicked, or the room closed.
+    pub reason: LeaveReason,
+    /// What the client is told.
+    pub message: String,
+}
+
 /// What became of one offered update (for the room's metrics).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Offered {
@@ -80,8 +100,13 @@ struct Queue {
     reliable: VecDeque<(u64, Bytes)>,
     update: Option<(u64, Bytes)>,
     held_pong: Option<HeldPong>,
-    /// Updates may be offered (the client knows its room).
+    /// Updates and room frames may go (the client knows its room).
     open: bool,
+    /// Room frames queued before the client knew its room, for when it
+    /// does.
+    early: VecDeque<Bytes>,
+    /// The room removed the member and the session has not heard yet.
+    removal: Option<Removal>,
     /// The shell has taken a frame and not finished writing it.
     in_flight: bool,
     /// A direct write left part of itself for the shell to finish.
@@ -173,6 +198,9 @@ impl Outbox {
             }
             Transmit::OpenUpdates => {
                 queue.open = true;
+                while let Some(frame) = queue.early.pop_front() {
+                    queue.push_reliable(frame);
+                }
                 if let Some(direct) = &self.direct {
                     direct.allow(true);
                 }
@@ -180,6 +208,7 @@ impl Outbox {
             Transmit::StopUpdates => {
                 queue.open = false;
                 queue.update = None;
+                queue.early.clear();
                 if let Some(direct) = &self.direct {
                     direct.allow(false);
                 }
@@ -260,16 +289,45 @@ impl Outbox {
     }
 
     /// The room queues a reliable message (an error, an event); refused
-    /// when the room already has `room_capacity` waiting.
+    /// when the room already has `room_capacity` waiting. Before the
+    /// session's `Joined` it waits for it; once the member is removed it
+    /// is dropped.
     pub fn push_from_room(&self, frame: Bytes) -> Result<(), OutboxFull> {
         let mut queue = self.lock();
-        if queue.reliable.len() >= self.room_capacity {
+        if queue.reliable.len() + queue.early.len() >= self.room_capacity {
             return Err(OutboxFull);
+        }
+        if queue.removal.is_some() {
+            return Ok(());
+        }
+        if !queue.open {
+            queue.early.push_back(frame);
+            return Ok(());
         }
         queue.push_reliable(frame);
         drop(queue);
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// The room removed the member: no more updates or room frames, and
+    /// the session's shell is woken to hand `removal` to the session.
+    pub fn removed(&self, removal: Removal) {
+        let mut queue = self.lock();
+        queue.open = false;
+        queue.update = None;
+        queue.early.clear();
+        queue.removal = Some(removal);
+        if let Some(direct) = &self.direct {
+            direct.allow(false);
+        }
+        drop(queue);
+        self.ready.notify_one();
+    }
+
+    /// The room's removal of the member, once, for the session.
+    pub fn take_removal(&self) -> Option<Removal> {
+        self.lock().removal.take()
     }
 
     /// The next thing for the shell to write, in order; call
@@ -420,12 +478,46 @@ mod tests {
     #[test]
     fn the_room_may_fill_only_its_share() {
         let outbox = Outbox::new(None, 2);
+        outbox.queue(Transmit::OpenUpdates, now());
         outbox.push_from_room(frame(1)).expect("room");
         outbox.push_from_room(frame(2)).expect("room");
         assert_eq!(outbox.push_from_room(frame(3)), Err(OutboxFull));
         // The session's own frames are never refused.
         outbox.queue(Transmit::Frame(frame(4)), now());
         assert_eq!(drain(&outbox).len(), 3);
+    }
+
+    #[test]
+    fn room_frames_wait_for_the_joined_and_stop_at_a_removal() {
+        let outbox = Outbox::new(None, 8);
+        let t = now();
+        // The game greets the member as it seats it, before the session
+        // has queued its Joined.
+        outbox.push_from_room(frame(5)).expect("room");
+        assert!(drain(&outbox).is_empty(), "not before the Joined");
+        outbox.queue(Transmit::Frame(frame(1)), t);
+        outbox.queue(Transmit::OpenUpdates, t);
+        outbox.offer_update(&frame(2), None, t);
+        assert_eq!(
+            drain(&outbox),
+            vec![
+                Outgoing::Frame(frame(1), Delivery::Reliable),
+                Outgoing::Frame(frame(5), Delivery::Reliable),
+                Outgoing::Frame(frame(2), Delivery::LatestWins),
+            ]
+        );
+        outbox.offer_update(&frame(3), None, t);
+        let removal = Removal {
+            room: RoomId(4),
+            reason: LeaveReason::Kicked,
+            message: "afk".into(),
+        };
+        outbox.removed(removal.clone());
+        outbox.push_from_room(frame(6)).expect("dropped quietly");
+        assert!(outbox.offer_update(&frame(7), None, t).dropped);
+        assert!(drain(&outbox).is_empty(), "nothing of the room after");
+        assert_eq!(outbox.take_removal(), Some(removal));
+        assert_eq!(outbox.take_removal(), None, "once");
     }
 
     #[test]

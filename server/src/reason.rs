@@ -134,6 +134,63 @@ pub enum WrongState {
     NotJoined,
 }
 
+/// Why a member's event was refused before it reached the game; the
+/// client gets it as the error of its `EventReply` (or as an `Error`
+/// when it asked for no answer), and the session goes on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventRefusal {
+    /// The name is empty or too long.
+    #[error("event names are 1..={max} bytes")]
+    BadName {
+        /// The longest name allowed.
+        max: usize,
+    },
+    /// The data is too large.
+    #[error("event data is {len} bytes; at most {max}")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The client sends events faster than its allowance.
+    #[error("at most {per_second} events a second")]
+    RateLimited {
+        /// The sustained rate allowed.
+        per_second: u32,
+    },
+    /// A spectator emitted and the game takes no spectators' events.
+    #[error("spectators may not send events in this game")]
+    Spectator,
+    /// The client is not in a room.
+    #[error("join a room first")]
+    NotJoined,
+}
+
+impl EventRefusal {
+    /// The wire error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadName { .. } | Self::TooLarge { .. } => ErrorCode::EventTooLarge,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Spectator => ErrorCode::NotAPlayer,
+            Self::NotJoined => ErrorCode::NotInRoom,
+        }
+    }
+}
+
+impl Label for EventRefusal {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::BadName { .. } => "event_bad_name",
+            Self::TooLarge { .. } => "event_too_large",
+            Self::RateLimited { .. } => "event_rate_limited",
+            Self::Spectator => "event_from_spectator",
+            Self::NotJoined => "event_not_joined",
+        }
+    }
+}
+
 /// A refused request: the session goes on, and the client gets an
 /// [`ErrorMessage`] with [`Refusal::code`] and this text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -147,12 +204,9 @@ pub enum Refusal {
     /// Not valid in the session's state.
     #[error(transparent)]
     WrongState(#[from] WrongState),
-    /// An event name out of bounds.
-    #[error("event name must be 1..={max} bytes")]
-    BadEventName {
-        /// The longest name allowed.
-        max: usize,
-    },
+    /// An event refused before it reached the game.
+    #[error(transparent)]
+    Event(#[from] EventRefusal),
     /// The room closed while the client was joining.
     #[error("the room has closed")]
     RoomClosed,
@@ -183,7 +237,9 @@ impl Refusal {
             Self::WrongState(WrongState::AlreadyGreeted) => ErrorCode::InvalidRequest,
             Self::WrongState(WrongState::InRoom) => ErrorCode::AlreadyInRoom,
             Self::WrongState(WrongState::NotInRoom | WrongState::NotJoined) => ErrorCode::NotInRoom,
-            Self::BadEventName { .. } | Self::AlreadyMember => ErrorCode::InvalidRequest,
+            Self::Event(e) => e.code(),
+            Self::Game(GameError::BadEvent(_)) => ErrorCode::EventRefused,
+            Self::AlreadyMember => ErrorCode::InvalidRequest,
             Self::RoomClosed => ErrorCode::RoomNotFound,
             Self::NotAPlayer => ErrorCode::NotAPlayer,
         }
@@ -207,7 +263,8 @@ impl Label for Refusal {
             Self::Game(GameError::JoinRefused(_)) => "join_refused",
             Self::Game(GameError::InvalidInput(_)) => "invalid_input",
             Self::WrongState(_) => "wrong_state",
-            Self::BadEventName { .. } => "bad_event",
+            Self::Event(e) => e.label(),
+            Self::Game(GameError::BadEvent(_)) => "bad_event",
             Self::RoomClosed => "room_not_found",
             Self::AlreadyMember => "already_member",
             Self::NotAPlayer => "not_a_player",
@@ -234,10 +291,18 @@ mod tests {
         };
         assert_eq!(r.to_message(None).message, "input 7 rejected: invalid");
         assert_eq!(r.code(), ErrorCode::InvalidInput);
+        let r = Refusal::from(EventRefusal::BadName { max: 64 });
+        assert_eq!(r.to_string(), "event names are 1..=64 bytes");
         assert_eq!(
-            Refusal::BadEventName { max: 64 }.to_string(),
-            "event name must be 1..=64 bytes"
+            (r.code(), r.label()),
+            (ErrorCode::EventTooLarge, "event_bad_name")
         );
+        let r = Refusal::from(EventRefusal::RateLimited { per_second: 20 });
+        assert_eq!(
+            (r.code(), r.label()),
+            (ErrorCode::RateLimited, "event_rate_limited")
+        );
+        assert_eq!(EventRefusal::Spectator.code(), ErrorCode::NotAPlayer);
         assert_eq!(CloseReason::UnsupportedFrame.label(), "text_frame");
         assert_eq!(
             Rejection::TlsHandshakeFailed.label(),

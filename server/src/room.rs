@@ -1,10 +1,16 @@
-//! One game room (pure): the game, its members, each player's latest
-//! input, each client's acknowledged baseline, and the per-tick updates.
+//! One game room (pure): the game and the hooks it is called through, its
+//! members, each player's latest input, each client's acknowledged
+//! baseline, and the per-tick updates.
 //!
-//! The room task calls, each tick: [`Room::receive_inputs`] /
-//! [`Room::receive_ack`] for what arrived, [`Room::step`], then
+//! Between ticks the room task hands it what members did, in arrival
+//! order: [`Room::join`], [`Room::leave`], [`Room::receive_inputs`],
+//! [`Room::receive_ack`], [`Room::receive_event`], [`Room::receive_answer`];
+//! each runs the game's hook with a [`RoomContext`]. At the tick:
+//! [`Room::step`] (answers that timed out, then the game's step), then
 //! [`Room::updates`], which encodes one update per distinct baseline and
-//! hands every client the shared buffer for its baseline.
+//! hands every client the shared buffer for its baseline. What the game
+//! asked of the room (emits, answers, kicks, lock, metadata, close) waits
+//! in [`Room::poll_action`] for [`members::Members`] to carry out.
 
 pub mod clock;
 pub mod members;
@@ -15,13 +21,17 @@ use bytes::Bytes;
 use tickwire_shared::codec;
 use tickwire_shared::delta::DeltaEncoder;
 use tickwire_shared::delta::history::SnapshotHistory;
-use tickwire_shared::game::{Game, GameError, PlayerInput};
+use tickwire_shared::game::{
+    Answer, AnswerOutcome, AnswerTo, EmitError, EmitId, Event, EventLimits, Game, GameError,
+    GameOptions, JoinRequest, LeaveCause, MemberInfo, PlayerInput, RoomAction, RoomActions,
+    RoomContext,
+};
 use tickwire_shared::ids::PlayerId;
-use tickwire_shared::protocol::{Inputs, Role};
+use tickwire_shared::protocol::{EventOutcome, EventReply, Inputs, Role, RoomEvent};
 use tickwire_shared::snapshot::WorldSnapshot;
-use tickwire_shared::tick::Tick;
+use tickwire_shared::tick::{Tick, TickRate};
 
-use crate::reason::InputDrop;
+use crate::reason::{EventRefusal, InputDrop};
 
 /// Most inputs one `Inputs` message may carry (the newest and a few
 /// repeats for lossy transports).
@@ -51,6 +61,9 @@ pub enum RoomError {
     /// The client is already a member.
     #[error("already a member of this room")]
     AlreadyMember,
+    /// A member's event was refused before reaching the game.
+    #[error(transparent)]
+    Event(#[from] EventRefusal),
 }
 
 #[derive(Debug)]
@@ -84,13 +97,27 @@ pub struct Room<G: Game> {
     buf: Vec<u8>,
     max_baseline_age: u32,
     max_input_bytes: usize,
+    tick_rate: TickRate,
+    /// The game's side of the room: members, queued actions, answers
+    /// awaited, byte budget, lock, metadata.
+    actions: RoomActions,
+    disposed: bool,
+    /// Emits whose answers timed out, and whose member left, since last
+    /// asked.
+    answers_ended: (u64, u64),
 }
 
 impl<G: Game> Room<G> {
-    /// A room around `game`. Deltas are encoded against acknowledged states
-    /// at most `max_baseline_age` ticks old; inputs are at most
-    /// `max_input_bytes` each.
-    pub fn new(game: G, max_baseline_age: u32, max_input_bytes: usize) -> Self {
+    /// A room around `game`, whose `created` hook runs now. Deltas are
+    /// encoded against acknowledged states at most `max_baseline_age`
+    /// ticks old; inputs are at most `max_input_bytes` each; what the game
+    /// emits is bounded by `limits`.
+    pub fn new(
+        game: G,
+        max_baseline_age: u32,
+        max_input_bytes: usize,
+        limits: EventLimits,
+    ) -> Self {
         let mut history = SnapshotHistory::new(max_baseline_age as usize + 1);
         let mut world = WorldSnapshot::empty(Tick(0));
         game.snapshot(&mut world);
@@ -98,7 +125,8 @@ impl<G: Game> Room<G> {
         // world rather than refusing to run.
         let _ = world.finish();
         history.insert(world);
-        Self {
+        let tick_rate = game.tick_rate();
+        let mut room = Self {
             game,
             tick: Tick(0),
             history,
@@ -110,7 +138,19 @@ impl<G: Game> Room<G> {
             buf: Vec::new(),
             max_baseline_age,
             max_input_bytes,
-        }
+            tick_rate,
+            actions: RoomActions::new(limits),
+            disposed: false,
+            answers_ended: (0, 0),
+        };
+        room.hook(|game, ctx| game.created(ctx));
+        room
+    }
+
+    /// Runs a hook with the room's context.
+    fn hook<R>(&mut self, call: impl FnOnce(&mut G, &mut RoomContext<'_>) -> R) -> R {
+        let mut ctx = RoomContext::new(self.tick, self.tick_rate, &mut self.actions);
+        call(&mut self.game, &mut ctx)
     }
 
     /// The game (read-only).
@@ -138,14 +178,46 @@ impl<G: Game> Room<G> {
         (self.members.len(), players)
     }
 
-    /// Adds a member; a player also takes a seat in the game, which may
-    /// refuse.
-    pub fn join(&mut self, player: PlayerId, role: Role) -> Result<(), RoomError> {
+    /// The role of a member.
+    pub fn role(&self, player: PlayerId) -> Option<Role> {
+        self.members.get(&player).map(|m| m.role)
+    }
+
+    /// The members and their roles, by id.
+    pub fn roles(&self) -> impl Iterator<Item = (PlayerId, Role)> + '_ {
+        self.members.iter().map(|(&p, m)| (p, m.role))
+    }
+
+    /// Adds a member if the game's join hook agrees (it sees the name,
+    /// role and join options).
+    pub fn join(
+        &mut self,
+        player: PlayerId,
+        role: Role,
+        name: &str,
+        options: &GameOptions,
+    ) -> Result<(), RoomError> {
         if self.members.contains_key(&player) {
             return Err(RoomError::AlreadyMember);
         }
-        if role == Role::Player {
-            self.game.join(player)?;
+        let request = JoinRequest {
+            player,
+            name,
+            role,
+            options,
+        };
+        // A member while its join hook runs (so that the game can greet
+        // it); out again if the game refuses.
+        self.actions.add_member(
+            player,
+            MemberInfo {
+                role,
+                name: name.to_owned(),
+            },
+        );
+        if let Err(e) = self.hook(|game, ctx| game.join(ctx, &request)) {
+            self.actions.remove_member(player);
+            return Err(e.into());
         }
         self.members.insert(
             player,
@@ -159,13 +231,101 @@ impl<G: Game> Room<G> {
         Ok(())
     }
 
-    /// Removes a member; returns its role if it was one.
-    pub fn leave(&mut self, player: PlayerId) -> Option<Role> {
+    /// Removes a member, telling the game why; returns its role if it was
+    /// one. The emits that waited for its answers end as
+    /// [`AnswerOutcome::Gone`].
+    pub fn leave(&mut self, player: PlayerId, cause: LeaveCause) -> Option<Role> {
         let member = self.members.remove(&player)?;
-        if member.role == Role::Player {
-            self.game.leave(player);
+        let awaited = self.actions.remove_member(player);
+        self.hook(|game, ctx| game.leave(ctx, player, member.role, cause));
+        for id in awaited {
+            self.answers_ended.1 += 1;
+            self.hook(|game, ctx| {
+                game.answer(
+                    ctx,
+                    Answer {
+                        id,
+                        from: player,
+                        outcome: AnswerOutcome::Gone,
+                    },
+                );
+            });
         }
         Some(member.role)
+    }
+
+    /// A member's event, for the game's event hook. Refused (before the
+    /// game sees it) when it comes from a spectator and the game takes no
+    /// spectators' events.
+    pub fn receive_event(&mut self, player: PlayerId, event: RoomEvent) -> Result<(), RoomError> {
+        let role = self.role(player).ok_or(RoomError::NotMember)?;
+        if role == Role::Spectator && !G::SPECTATORS_EMIT {
+            return Err(EventRefusal::Spectator.into());
+        }
+        let event = Event {
+            from: player,
+            role,
+            name: event.name,
+            data: event.data,
+            answer: event.ack_id.map(|ack_id| AnswerTo { player, ack_id }),
+        };
+        self.hook(|game, ctx| game.event(ctx, event));
+        Ok(())
+    }
+
+    /// A member's answer to an event the game emitted: to the game's
+    /// answer hook, unless it answers nothing awaited from that member
+    /// (unknown, timed out, or someone else's); returns whether it did.
+    pub fn receive_answer(&mut self, player: PlayerId, reply: EventReply) -> bool {
+        let id = EmitId(reply.ack_id);
+        if self.actions.take_pending(id, player).is_none() {
+            return false;
+        }
+        let outcome = match reply.outcome {
+            EventOutcome::Data(data) => AnswerOutcome::Data(data),
+            EventOutcome::Error { code, message } => AnswerOutcome::Error { code, message },
+        };
+        self.hook(|game, ctx| {
+            game.answer(
+                ctx,
+                Answer {
+                    id,
+                    from: player,
+                    outcome,
+                },
+            );
+        });
+        true
+    }
+
+    /// The next thing the game asked of the room, in order.
+    pub fn poll_action(&mut self) -> Option<RoomAction> {
+        self.actions.pop()
+    }
+
+    /// How many awaited answers timed out, and how many ended because
+    /// their member left, since last asked.
+    pub fn take_answers_ended(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.answers_ended)
+    }
+
+    /// What the room refused the game since last asked.
+    pub fn take_refused(&mut self) -> Vec<EmitError> {
+        self.actions.take_refused()
+    }
+
+    /// Whether the game closed the room.
+    pub fn is_closing(&self) -> bool {
+        self.actions.is_closing()
+    }
+
+    /// Runs the game's dispose hook, once; the members must be gone.
+    pub fn dispose(&mut self) {
+        if !std::mem::replace(&mut self.disposed, true) {
+            self.hook(|game, ctx| game.disposing(ctx));
+            // Nobody is left to hear what it emitted now.
+            while self.actions.pop().is_some() {}
+        }
     }
 
     /// Takes the newest input of a message if it is newer than the last
@@ -217,9 +377,25 @@ impl<G: Game> Room<G> {
         true
     }
 
-    /// Advances the game one fixed step with every player's latest input
-    /// and keeps the resulting world as a baseline.
+    /// Ends the emits whose answers are overdue at the coming tick
+    /// ([`AnswerOutcome::TimedOut`]), advances the game one fixed step with
+    /// every player's latest input, and keeps the resulting world as a
+    /// baseline.
     pub fn step(&mut self) -> &WorldSnapshot {
+        for (id, from) in self.actions.timed_out(self.tick.next()) {
+            self.answers_ended.0 += 1;
+            self.hook(|game, ctx| {
+                game.answer(
+                    ctx,
+                    Answer {
+                        id,
+                        from,
+                        outcome: AnswerOutcome::TimedOut,
+                    },
+                );
+            });
+        }
+        self.actions.refill(self.tick_rate);
         self.inputs.clear();
         self.inputs.extend(
             self.members
@@ -230,7 +406,9 @@ impl<G: Game> Room<G> {
                     input: m.input.clone(),
                 }),
         );
-        self.game.step(&self.inputs);
+        let inputs = std::mem::take(&mut self.inputs);
+        self.hook(|game, ctx| game.step(ctx, &inputs));
+        self.inputs = inputs;
         self.tick = self.tick.next();
         // Reuse the allocation of the snapshot the history evicts.
         let mut world = self.spare.take().unwrap_or_default();
@@ -311,7 +489,7 @@ mod tests {
 
     fn room() -> Room<Arena> {
         let game = Arena::new(&ArenaConfig::default(), &GameOptions::default(), 1).unwrap();
-        Room::new(game, 32, MAX_CLIENT_FRAME)
+        Room::new(game, 32, MAX_CLIENT_FRAME, EventLimits::default())
     }
 
     fn inputs(seq: u32, input: ArenaInput) -> Inputs {
@@ -336,9 +514,12 @@ mod tests {
     fn clients_on_one_baseline_share_one_buffer_and_rebuild_the_world() {
         let mut room = room();
         let (a, b, s) = (PlayerId(1), PlayerId(2), PlayerId(3));
-        room.join(a, Role::Player).unwrap();
-        room.join(b, Role::Player).unwrap();
-        room.join(s, Role::Spectator).unwrap();
+        room.join(a, Role::Player, "p", &GameOptions::default())
+            .unwrap();
+        room.join(b, Role::Player, "p", &GameOptions::default())
+            .unwrap();
+        room.join(s, Role::Spectator, "p", &GameOptions::default())
+            .unwrap();
         assert_eq!(room.counts(), (3, 2));
         let mut replicas: BTreeMap<PlayerId, Replica> = [a, b, s]
             .into_iter()
@@ -386,8 +567,10 @@ mod tests {
     #[test]
     fn clients_without_a_usable_ack_get_full_snapshots() {
         let mut room = room();
-        room.join(PlayerId(1), Role::Player).unwrap();
-        room.join(PlayerId(2), Role::Player).unwrap();
+        room.join(PlayerId(1), Role::Player, "p", &GameOptions::default())
+            .unwrap();
+        room.join(PlayerId(2), Role::Player, "p", &GameOptions::default())
+            .unwrap();
         for _ in 0..40 {
             room.step();
         }
@@ -414,7 +597,8 @@ mod tests {
     fn stale_undecodable_and_invalid_inputs_are_dropped() {
         let mut room = room();
         let p = PlayerId(1);
-        room.join(p, Role::Player).unwrap();
+        room.join(p, Role::Player, "p", &GameOptions::default())
+            .unwrap();
         let go = ArenaInput {
             move_x: 1.0,
             ..ArenaInput::default()
@@ -465,7 +649,8 @@ mod tests {
     #[test]
     fn spectators_and_strangers_cannot_send_inputs() {
         let mut room = room();
-        room.join(PlayerId(9), Role::Spectator).unwrap();
+        room.join(PlayerId(9), Role::Spectator, "p", &GameOptions::default())
+            .unwrap();
         let i = inputs(1, ArenaInput::default());
         assert_eq!(
             room.receive_inputs(PlayerId(9), &i),
@@ -476,10 +661,13 @@ mod tests {
             Err(RoomError::NotMember)
         );
         assert_eq!(
-            room.join(PlayerId(9), Role::Player),
+            room.join(PlayerId(9), Role::Player, "p9", &GameOptions::default()),
             Err(RoomError::AlreadyMember)
         );
-        assert_eq!(room.leave(PlayerId(9)), Some(Role::Spectator));
-        assert_eq!(room.leave(PlayerId(9)), None);
+        assert_eq!(
+            room.leave(PlayerId(9), LeaveCause::Left),
+            Some(Role::Spectator)
+        );
+        assert_eq!(room.leave(PlayerId(9), LeaveCause::Left), None);
     }
 }

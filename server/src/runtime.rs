@@ -21,13 +21,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tickwire_shared::game::Game;
 use tickwire_shared::ids::PlayerId;
-use tickwire_shared::protocol::RoomInfo;
+use tickwire_shared::protocol::{RoomFilter, RoomInfo};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use crate::config::ServerConfig;
+use crate::games::Games;
 use crate::http::{self, HttpState, RoomDirectory};
 use crate::lobby::{Lobby, NewRoom};
 use crate::metrics::Metrics;
@@ -54,9 +55,9 @@ fn room_queue(max_players: u16) -> usize {
 }
 
 /// State every task of one server shares.
-pub(crate) struct Shared<G: Game> {
+pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
-    pub(crate) game_config: G::Config,
+    pub(crate) games: Games,
     pub(crate) lobby: Mutex<Lobby<RoomHandle>>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) cancel: CancellationToken,
@@ -66,7 +67,7 @@ pub(crate) struct Shared<G: Game> {
     next_player: AtomicU32,
 }
 
-impl<G: Game> std::fmt::Debug for Shared<G> {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("server", &self.config.server_name)
@@ -74,9 +75,13 @@ impl<G: Game> std::fmt::Debug for Shared<G> {
     }
 }
 
-impl<G: Game> RoomDirectory for Shared<G> {
+impl RoomDirectory for Shared {
     fn public_rooms(&self) -> Vec<RoomInfo> {
-        self.lobby().public_rooms()
+        self.lobby()
+            .all_rooms()
+            .into_iter()
+            .filter(|r| r.visibility == tickwire_shared::protocol::Visibility::Public)
+            .collect()
     }
 }
 
@@ -90,18 +95,18 @@ pub(crate) fn now() -> Now {
     }
 }
 
-impl<G: Game> Shared<G> {
-    pub(crate) fn new(config: ServerConfig, game_config: G::Config) -> std::io::Result<Self> {
+impl Shared {
+    pub(crate) fn new(config: ServerConfig, games: Games) -> std::io::Result<Self> {
         let limits = &config.limits;
         Ok(Self {
             shards: Shards::start(config.shards)?,
-            lobby: Mutex::new(Lobby::new(G::NAME, limits)),
+            lobby: Mutex::new(Lobby::new(limits)),
             metrics: Arc::new(Metrics::new()),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             next_player: AtomicU32::new(1),
             admission: Arc::new(Admission::new(limits)),
-            game_config,
+            games,
             config,
         })
     }
@@ -119,39 +124,62 @@ impl<G: Game> Shared<G> {
         PlayerId(self.next_player.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Creates a room with its game and starts its task.
+    /// Creates a room of the game the request names (the default game
+    /// when it names none) and starts its task.
     pub(crate) fn create_room(self: &Arc<Self>, request: NewRoom) -> Result<RoomInfo, Refusal> {
-        let limits = &self.config.limits;
-        let mut lobby = self.lobby();
-        lobby.check_new(&request)?;
-        let id = lobby.next_id();
-        let seed = self.config.seed.wrapping_add(u64::from(id.0));
-        let game = G::new(&self.game_config, &request.options, seed)?;
-        let (tx, rx) = mpsc::channel(room_queue(request.max_players));
-        let placement = self.shards.place_room();
-        let handle = RoomHandle {
-            commands: tx,
-            shard: placement.shard(),
-        };
-        let info = lobby.create(request, rand_os::random::<u64>, |_| handle)?;
-        drop(lobby);
-        let room = Room::new(game, limits.max_baseline_age, limits.max_client_frame);
-        self.metrics.rooms.inc();
-        self.metrics.rooms_created.inc();
-        info!(room = %info.id, name = %info.name, visibility = ?info.visibility, max_players = info.max_players, "room created");
-        let task = room_task::run(Arc::clone(self), info.id, room, rx);
-        self.shards.spawn(
-            placement.shard(),
-            self.tracker.track_future(async move {
-                task.await;
-                drop(placement);
-            }),
-        );
-        Ok(info)
+        let kind = Arc::clone(self.games.find(request.game.as_deref())?);
+        kind.create_room(self, request)
+    }
+
+    /// The public, unlocked rooms passing `filter`.
+    pub(crate) fn list_rooms(&self, filter: &RoomFilter) -> Vec<RoomInfo> {
+        self.lobby().public_rooms(filter)
     }
 }
+
+/// Creates a room of game `G` (whose server-wide config is `config`) and
+/// starts its task on a shard.
+pub(crate) fn create_room<G: Game>(
+    shared: &Arc<Shared>,
+    config: &G::Config,
+    request: NewRoom,
+) -> Result<RoomInfo, Refusal> {
+    let limits = &shared.config.limits;
+    let mut lobby = shared.lobby();
+    lobby.check_new(&request)?;
+    let id = lobby.next_id();
+    let seed = shared.config.seed.wrapping_add(u64::from(id.0));
+    let game = G::new(config, &request.options, seed)?;
+    let (tx, rx) = mpsc::channel(room_queue(request.max_players));
+    let placement = shared.shards.place_room();
+    let handle = RoomHandle {
+        commands: tx,
+        shard: placement.shard(),
+    };
+    let info = lobby.create(G::NAME, request, rand_os::random::<u64>, |_| handle)?;
+    drop(lobby);
+    shared.metrics.rooms.inc();
+    shared.metrics.rooms_created.inc();
+    info!(room = %info.id, game = G::NAME, name = %info.name, visibility = ?info.visibility, max_players = info.max_players, "room created");
+    let room = Room::new(
+        game,
+        limits.max_baseline_age,
+        limits.max_client_frame,
+        limits.event_limits(),
+    );
+    let task = room_task::run(Arc::clone(shared), info.id, room, rx);
+    shared.shards.spawn(
+        placement.shard(),
+        shared.tracker.track_future(async move {
+            task.await;
+            drop(placement);
+        }),
+    );
+    Ok(info)
+}
+
 /// Builds the HTTP router for a server.
-pub(crate) fn router<G: Game>(shared: &Arc<Shared<G>>) -> axum::Router {
+pub(crate) fn router(shared: &Arc<Shared>) -> axum::Router {
     http::router(HttpState {
         metrics: Arc::clone(&shared.metrics),
         rooms: Arc::clone(shared) as Arc<dyn RoomDirectory>,
@@ -162,7 +190,7 @@ pub(crate) fn router<G: Game>(shared: &Arc<Shared<G>>) -> axum::Router {
 }
 
 /// The accept loops' view of a server.
-pub(crate) fn front<G: Game>(shared: &Arc<Shared<G>>) -> Arc<Front> {
+pub(crate) fn front(shared: &Arc<Shared>) -> Arc<Front> {
     Arc::new(Front {
         config: shared.config.clone(),
         metrics: Arc::clone(&shared.metrics),
@@ -173,7 +201,7 @@ pub(crate) fn front<G: Game>(shared: &Arc<Shared<G>>) -> Arc<Front> {
     })
 }
 
-impl<G: Game> SessionHost for Shared<G> {
+impl SessionHost for Shared {
     fn serve(
         self: Arc<Self>,
         link: AnyLink,

@@ -40,12 +40,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tickwire_shared::codec;
-use tickwire_shared::game::GameOptions;
+use tickwire_shared::game::{GameOptions, LeaveCause, MAX_EVENT_NAME};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
-    ClientMessage, Close, CloseReason, Inputs, Joined, LeaveReason, Left, PROTOCOL_VERSION, Ping,
-    Pong, Rejected, ResumeToken, Role, RoomCreated, RoomEvent, RoomInfo, RoomList, RoomTarget,
-    ServerMessage, Welcome,
+    ClientMessage, Close, CloseReason, EventOutcome, EventReply, Inputs, Joined, LeaveReason, Left,
+    PROTOCOL_VERSION, Ping, Pong, Rejected, ResumeToken, Role, RoomCreated, RoomEvent, RoomFilter,
+    RoomInfo, RoomList, RoomTarget, ServerMessage, Welcome,
 };
 use tickwire_shared::tick::Tick;
 use tracing::{debug, info, warn};
@@ -56,11 +56,9 @@ pub use hello::{HelloError, MAX_CLIENT_NAME, check_hello};
 use crate::config::ServerConfig;
 use crate::lobby::NewRoom;
 use crate::metrics::Metrics;
-use crate::reason::{InputDrop, Refusal, Rejection, WrongState};
+use crate::outbox::Removal;
+use crate::reason::{EventRefusal, InputDrop, Label, Refusal, Rejection, WrongState};
 use crate::room::clock::{RoomTiming, TickClock};
-
-/// Longest event name, bytes.
-pub const MAX_EVENT_NAME: usize = 64;
 
 /// The time a call happens at: the monotonic clock for deadlines and the
 /// wall clock (microseconds since the Unix epoch) for what goes on the
@@ -88,6 +86,12 @@ pub struct SessionConfig {
     pub idle: Duration,
     /// Heartbeat: idle checks, and pings in the lobby.
     pub heartbeat: Duration,
+    /// Largest event data, bytes.
+    pub max_event_bytes: usize,
+    /// Sustained events per second.
+    pub events_per_second: u32,
+    /// Burst of events above the sustained rate.
+    pub event_burst: u32,
 }
 
 impl SessionConfig {
@@ -100,6 +104,9 @@ impl SessionConfig {
             handshake: config.timeouts.handshake(),
             idle: config.timeouts.idle(),
             heartbeat: config.timeouts.heartbeat(),
+            max_event_bytes: config.limits.max_event_bytes,
+            events_per_second: config.limits.events_per_second,
+            event_burst: config.limits.event_burst,
         }
     }
 }
@@ -150,10 +157,13 @@ pub enum State {
 /// and answers lobby requests with [`Session::handle_answer`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// List the public rooms; answer [`Answer::RoomList`].
+    /// List the public rooms passing `filter`; answer
+    /// [`Answer::RoomList`].
     ListRooms {
         /// The request's id.
         request_id: u32,
+        /// Which rooms.
+        filter: RoomFilter,
     },
     /// Create a room, and join it when `join_as` says so; answer
     /// [`Answer::RoomCreated`], [`Answer::Joined`] or [`Answer::Refused`].
@@ -164,6 +174,8 @@ pub enum Command {
         room: NewRoom,
         /// Join it as this.
         join_as: Option<Role>,
+        /// Options for the game's join hook.
+        join_options: GameOptions,
     },
     /// Join a room by id or code; answer [`Answer::Joined`] or
     /// [`Answer::Refused`].
@@ -174,14 +186,20 @@ pub enum Command {
         target: RoomTarget,
         /// As what.
         role: Role,
+        /// Options for the game's join hook.
+        join_options: GameOptions,
     },
     /// Join the fullest fitting public room, or a new one; answer
     /// [`Answer::Joined`] or [`Answer::Refused`].
     QuickJoin {
         /// The request's id.
         request_id: u32,
+        /// The game and metadata the room must have.
+        filter: RoomFilter,
         /// The game options the room must have.
         options: GameOptions,
+        /// Options for the game's join hook.
+        join_options: GameOptions,
     },
     /// Leave the room. With `confirm`, answer [`Answer::Left`] once the
     /// seat is free; without, nothing waits for it (the session is over).
@@ -190,6 +208,8 @@ pub enum Command {
         room: RoomId,
         /// Whether the session waits for the seat to be free.
         confirm: bool,
+        /// Why, for the game's leave hook.
+        cause: LeaveCause,
     },
     /// Something for the room, queued without waiting.
     ToRoom(RoomInput),
@@ -202,8 +222,10 @@ pub enum RoomInput {
     Inputs(Inputs),
     /// The newest tick received.
     Ack(Tick),
-    /// A custom event.
+    /// A custom event, within the bounds.
     Event(RoomEvent),
+    /// The answer to an event the game emitted.
+    EventReply(EventReply),
 }
 
 /// The shell's answer to a lobby request.
@@ -305,7 +327,10 @@ pub struct Session {
     resume_token: ResumeToken,
     state: State,
     welcomed: bool,
+    /// The display name from the `Hello`.
+    name: String,
     flood: FloodGuard,
+    events: FloodGuard,
     last_heard: Instant,
     /// The next heartbeat, and the time between beats.
     next_beat: Option<Instant>,
@@ -333,6 +358,8 @@ impl Session {
     ) -> Self {
         Self {
             flood: FloodGuard::new(config.messages_per_second, config.message_burst, now),
+            events: FloodGuard::new(config.events_per_second, config.event_burst, now),
+            name: String::new(),
             state: State::Handshaking {
                 deadline: handshake_deadline,
             },
@@ -356,6 +383,11 @@ impl Session {
     /// The player this session is (once greeted).
     pub fn player(&self) -> PlayerId {
         self.player
+    }
+
+    /// The display name the client gave (once greeted).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Where the session is.
@@ -523,6 +555,28 @@ impl Session {
         }
     }
 
+    /// The room removed the member (kicked it, or closed): the client is
+    /// told, and the session is back in the lobby. A removal from a room
+    /// the session is no longer joined to is ignored (a leave it asked for
+    /// crossed it; that leave's answer follows).
+    pub fn handle_removed(&mut self, now: Now, removal: Removal) {
+        let State::Joined { room, .. } = self.state else {
+            return;
+        };
+        if room != removal.room {
+            return;
+        }
+        info!(player = %self.player, %room, reason = ?removal.reason, message = %removal.message, "removed from room");
+        self.transmits.push_back(Transmit::StopUpdates);
+        self.enter_lobby(now);
+        self.send(&ServerMessage::Left(Left {
+            request_id: None,
+            room,
+            reason: removal.reason,
+            message: removal.message,
+        }));
+    }
+
     /// The shell's answer to a lobby request the session asked for.
     pub fn handle_answer(&mut self, now: Now, answer: Answer) {
         if self.is_closed() {
@@ -583,6 +637,7 @@ impl Session {
                     request_id: Some(request_id),
                     room,
                     reason: LeaveReason::Requested,
+                    message: String::new(),
                 }));
             }
         }
@@ -602,6 +657,7 @@ impl Session {
             Ok(name) => {
                 info!(peer = %self.peer, player = %self.player, name, "session opened");
                 self.welcomed = true;
+                self.name = name.to_owned();
                 self.metrics.connections.inc();
                 self.send(&ServerMessage::Welcome(Welcome {
                     protocol_version: PROTOCOL_VERSION,
@@ -644,6 +700,7 @@ impl Session {
             }
             (ClientMessage::ListRooms(list), _) => self.commands.push_back(Command::ListRooms {
                 request_id: list.request_id,
+                filter: list.filter,
             }),
             (ClientMessage::CreateRoom(create), State::Lobby) => {
                 self.state = State::Requesting {
@@ -652,12 +709,14 @@ impl Session {
                 self.commands.push_back(Command::CreateRoom {
                     request_id: create.request_id,
                     room: NewRoom {
+                        game: create.game,
                         name: create.name,
                         visibility: create.visibility,
                         max_players: create.max_players,
                         options: create.options,
                     },
                     join_as: create.join_as,
+                    join_options: create.join_options,
                 });
             }
             (ClientMessage::JoinRoom(join), State::Lobby) => {
@@ -668,6 +727,7 @@ impl Session {
                     request_id: join.request_id,
                     target: join.target,
                     role: join.role,
+                    join_options: join.join_options,
                 });
             }
             (ClientMessage::QuickJoin(quick), State::Lobby) => {
@@ -676,7 +736,12 @@ impl Session {
                 };
                 self.commands.push_back(Command::QuickJoin {
                     request_id: quick.request_id,
+                    filter: RoomFilter {
+                        game: quick.game,
+                        metadata: quick.metadata,
+                    },
                     options: quick.options,
+                    join_options: quick.join_options,
                 });
             }
             (
@@ -699,6 +764,7 @@ impl Session {
                 self.commands.push_back(Command::LeaveRoom {
                     room,
                     confirm: true,
+                    cause: LeaveCause::Left,
                 });
             }
             (ClientMessage::LeaveRoom(leave), _) => {
@@ -712,22 +778,16 @@ impl Session {
                 self.commands
                     .push_back(Command::ToRoom(RoomInput::Ack(ack.tick)));
             }
-            (ClientMessage::Event(event), State::Joined { .. }) => {
-                if event.name.is_empty() || event.name.len() > MAX_EVENT_NAME {
-                    let refusal = Refusal::BadEventName {
-                        max: MAX_EVENT_NAME,
-                    };
-                    return self.refuse(None, &refusal);
-                }
+            (ClientMessage::Event(event), State::Joined { .. }) => self.on_event(now, event),
+            (ClientMessage::EventReply(reply), State::Joined { .. }) => {
                 self.commands
-                    .push_back(Command::ToRoom(RoomInput::Event(event)));
+                    .push_back(Command::ToRoom(RoomInput::EventReply(reply)));
             }
-            (ClientMessage::EventReply(_), State::Joined { .. }) => {}
+            (ClientMessage::Event(event), _) => {
+                self.refuse_event(event.ack_id, EventRefusal::NotJoined);
+            }
             (
-                ClientMessage::Inputs(_)
-                | ClientMessage::Ack(_)
-                | ClientMessage::Event(_)
-                | ClientMessage::EventReply(_),
+                ClientMessage::Inputs(_) | ClientMessage::Ack(_) | ClientMessage::EventReply(_),
                 _,
             ) => {
                 self.metrics.input_dropped(InputDrop::NotAPlayer);
@@ -736,10 +796,57 @@ impl Session {
         }
     }
 
+    /// A member's event: to its room within the bounds (name, size, rate),
+    /// else refused.
+    fn on_event(&mut self, now: Now, event: RoomEvent) {
+        let refusal = if event.name.is_empty() || event.name.len() > MAX_EVENT_NAME {
+            Some(EventRefusal::BadName {
+                max: MAX_EVENT_NAME,
+            })
+        } else if event.data.len() > self.config.max_event_bytes {
+            Some(EventRefusal::TooLarge {
+                len: event.data.len(),
+                max: self.config.max_event_bytes,
+            })
+        } else if !self.events.allow(now.at) {
+            Some(EventRefusal::RateLimited {
+                per_second: self.config.events_per_second,
+            })
+        } else {
+            None
+        };
+        match refusal {
+            Some(refusal) => self.refuse_event(event.ack_id, refusal),
+            None => {
+                debug!(player = %self.player, room = ?self.room(), event = %event.name, bytes = event.data.len(), wants_answer = event.ack_id.is_some(), "event received");
+                self.commands
+                    .push_back(Command::ToRoom(RoomInput::Event(event)));
+            }
+        }
+    }
+
+    /// Refuses an event: as the error of its answer when the client asked
+    /// for one, else as an `Error`.
+    fn refuse_event(&mut self, ack_id: Option<u32>, refusal: EventRefusal) {
+        self.metrics.event_refused(&refusal);
+        debug!(player = %self.player, reason = refusal.label(), message = %refusal, "event refused");
+        let message = match ack_id {
+            Some(ack_id) => ServerMessage::EventReply(EventReply {
+                ack_id,
+                outcome: EventOutcome::Error {
+                    code: refusal.code(),
+                    message: refusal.to_string(),
+                },
+            }),
+            None => ServerMessage::Error(Refusal::from(refusal).to_message(None)),
+        };
+        self.send(&message);
+    }
+
     /// Tells the client a request failed; the session goes on.
     fn refuse(&mut self, request_id: Option<u32>, refusal: &Refusal) {
         self.metrics.error(refusal);
-        debug!(player = %self.player, kind = crate::reason::Label::label(refusal), message = %refusal, "request refused");
+        debug!(player = %self.player, kind = refusal.label(), message = %refusal, "request refused");
         self.send(&ServerMessage::Error(refusal.to_message(request_id)));
     }
 
@@ -773,6 +880,7 @@ impl Session {
             self.commands.push_back(Command::LeaveRoom {
                 room,
                 confirm: false,
+                cause: leave_cause(reason, tell),
             });
         }
         self.state = State::Closed { reason, at: now.at };
@@ -810,5 +918,19 @@ impl Session {
             message,
             tell,
         });
+    }
+}
+
+/// Why a member left its room, for the game, from why its session ended
+/// (`told`: whether the client could still be told, so whether it was
+/// there to say goodbye).
+fn leave_cause(reason: CloseReason, told: bool) -> LeaveCause {
+    match reason {
+        CloseReason::Normal if told => LeaveCause::Left,
+        CloseReason::IdleTimeout | CloseReason::SlowConsumer | CloseReason::HandshakeTimeout => {
+            LeaveCause::TimedOut
+        }
+        CloseReason::ServerShutdown => LeaveCause::RoomClosed,
+        _ => LeaveCause::Disconnected,
     }
 }

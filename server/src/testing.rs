@@ -22,20 +22,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tickwire_shared::codec;
-use tickwire_shared::game::Game;
+use tickwire_shared::game::{Game, GameOptions, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
     ClientMessage, Hello, PROTOCOL_VERSION, ResumeToken, Role, ServerMessage,
 };
 
 use crate::config::ServerConfig;
-use crate::lobby::{Lobby, NewRoom};
+use crate::lobby::{Lobby, LobbyError, NewRoom};
 use crate::metrics::Metrics;
 use crate::outbox::{Delivery, Outbox, Outgoing};
 use crate::reason::Refusal;
 use crate::room::Room;
 use crate::room::clock::{RoomTiming, TickClock};
-use crate::room::members::Members;
+use crate::room::members::{Members, RoomEffects};
 use crate::session::{Answer, Closing, Command, Now, RoomInput, Session, SessionConfig};
 
 /// A client of the harness.
@@ -53,11 +53,13 @@ enum Pending {
         request_id: u32,
         info: tickwire_shared::protocol::RoomInfo,
         role: Role,
+        options: GameOptions,
     },
     Leave {
         client: ClientId,
         player: PlayerId,
         confirm: bool,
+        cause: LeaveCause,
     },
     Input {
         player: PlayerId,
@@ -111,7 +113,7 @@ impl<G: Game> Harness<G> {
         Self {
             start,
             now: start,
-            lobby: Lobby::new(G::NAME, &config.limits),
+            lobby: Lobby::new(&config.limits),
             config,
             game_config,
             metrics: Arc::new(Metrics::new()),
@@ -236,6 +238,11 @@ impl<G: Game> Harness<G> {
         self.rooms.get(&room).map(|r| r.room.tick())
     }
 
+    /// A room's game, to look at.
+    pub fn game(&self, room: RoomId) -> Option<&G> {
+        self.rooms.get(&room).map(|r| r.room.game())
+    }
+
     /// The rooms open.
     pub fn rooms(&self) -> Vec<RoomId> {
         self.rooms.keys().copied().collect()
@@ -305,10 +312,20 @@ impl<G: Game> Harness<G> {
                     request_id,
                     info,
                     role,
+                    options,
                 } => {
-                    let player = self.clients[client.0].session.player();
+                    let session = &self.clients[client.0].session;
+                    let (player, name) = (session.player(), session.name().to_owned());
                     let outbox = Arc::clone(&self.clients[client.0].outbox);
-                    let answer = match hosted.members.join(&mut hosted.room, player, role, outbox) {
+                    let joined = hosted.members.join(
+                        &mut hosted.room,
+                        player,
+                        role,
+                        &name,
+                        &options,
+                        outbox,
+                    );
+                    let answer = match joined {
                         Ok(()) => Answer::Joined {
                             request_id,
                             room: info,
@@ -329,8 +346,9 @@ impl<G: Game> Harness<G> {
                     client,
                     player,
                     confirm,
+                    cause,
                 } => {
-                    if let Some(role) = hosted.members.leave(&mut hosted.room, player) {
+                    if let Some(role) = hosted.members.leave(&mut hosted.room, player, cause) {
                         self.lobby.release(id, role);
                     }
                     if confirm {
@@ -342,7 +360,31 @@ impl<G: Game> Harness<G> {
                 }
             }
         }
-        hosted.room.step();
+        hosted.members.step(&mut hosted.room);
+        let RoomEffects {
+            removed,
+            locked,
+            metadata,
+            closed,
+        } = hosted.members.take_effects();
+        for (_, role) in removed {
+            self.lobby.release(id, role);
+        }
+        if let Some(locked) = locked {
+            self.lobby.set_locked(id, locked);
+        }
+        if let Some(metadata) = metadata {
+            self.lobby.set_metadata(id, metadata);
+        }
+        if closed {
+            hosted.room.dispose();
+            self.lobby.remove(id);
+            self.rooms.remove(&id);
+            for (client, answer) in answers {
+                self.clients[client.0].session.handle_answer(now, answer);
+            }
+            return;
+        }
         let lateness_us = u32::try_from(
             now.at
                 .saturating_duration_since(hosted.clock.due(hosted.room.tick().0))
@@ -355,6 +397,7 @@ impl<G: Game> Harness<G> {
             if now.at.saturating_duration_since(since) >= self.config.timeouts.empty_room()
                 && self.lobby.remove_if_empty(id)
             {
+                hosted.room.dispose();
                 self.rooms.remove(&id);
             }
         } else {
@@ -396,6 +439,10 @@ impl<G: Game> Harness<G> {
             self.carry_out(id, command);
         }
         let client = &mut self.clients[id.0];
+        if let Some(removal) = client.outbox.take_removal() {
+            progress = true;
+            client.session.handle_removed(now, removal);
+        }
         while let Some(transmit) = client.session.poll_transmit() {
             progress = true;
             client.outbox.queue(transmit, now);
@@ -423,20 +470,21 @@ impl<G: Game> Harness<G> {
         let now = self.now();
         let player = self.clients[id.0].session.player();
         let answer = match command {
-            Command::ListRooms { request_id } => Some(Answer::RoomList {
+            Command::ListRooms { request_id, filter } => Some(Answer::RoomList {
                 request_id,
-                rooms: self.lobby.public_rooms(),
+                rooms: self.lobby.public_rooms(&filter),
             }),
             Command::CreateRoom {
                 request_id,
                 room,
                 join_as,
+                join_options,
             } => match (self.create_room(room), join_as) {
                 (Err(refusal), _) => Some(Answer::Refused {
                     request_id,
                     refusal,
                 }),
-                (Ok(info), Some(role)) => self.join(id, info.id, role, request_id),
+                (Ok(info), Some(role)) => self.join(id, info.id, role, join_options, request_id),
                 (Ok(info), None) => Some(Answer::RoomCreated {
                     request_id,
                     room: info,
@@ -446,8 +494,9 @@ impl<G: Game> Harness<G> {
                 request_id,
                 target,
                 role,
+                join_options,
             } => match self.lobby.find(target) {
-                Ok(room) => self.join(id, room, role, request_id),
+                Ok(room) => self.join(id, room, role, join_options, request_id),
                 Err(e) => Some(Answer::Refused {
                     request_id,
                     refusal: e.into(),
@@ -455,29 +504,40 @@ impl<G: Game> Harness<G> {
             },
             Command::QuickJoin {
                 request_id,
+                mut filter,
                 options,
+                join_options,
             } => {
-                let room = match self.lobby.quick_join_candidate(&options) {
+                let game = filter
+                    .game
+                    .get_or_insert_with(|| G::NAME.to_owned())
+                    .clone();
+                let room = match self.lobby.quick_join_candidate(&filter, &options) {
                     Some(room) => Ok(room),
                     None => {
-                        let request = self.lobby.quick_join_room(options);
+                        let request = self.lobby.quick_join_room(Some(game), options);
                         self.create_room(request).map(|info| info.id)
                     }
                 };
                 match room {
-                    Ok(room) => self.join(id, room, Role::Player, request_id),
+                    Ok(room) => self.join(id, room, Role::Player, join_options, request_id),
                     Err(refusal) => Some(Answer::Refused {
                         request_id,
                         refusal,
                     }),
                 }
             }
-            Command::LeaveRoom { room, confirm } => {
+            Command::LeaveRoom {
+                room,
+                confirm,
+                cause,
+            } => {
                 match self.rooms.get_mut(&room) {
                     Some(hosted) => hosted.pending.push_back(Pending::Leave {
                         client: id,
                         player,
                         confirm,
+                        cause,
                     }),
                     None if confirm => {
                         self.clients[id.0].session.handle_answer(now, Answer::Left);
@@ -505,6 +565,7 @@ impl<G: Game> Harness<G> {
         client: ClientId,
         room: RoomId,
         role: Role,
+        options: GameOptions,
         request_id: u32,
     ) -> Option<Answer> {
         match self.lobby.reserve(room, role) {
@@ -519,6 +580,7 @@ impl<G: Game> Harness<G> {
                     request_id,
                     info,
                     role,
+                    options,
                 });
                 None
             }
@@ -529,12 +591,16 @@ impl<G: Game> Harness<G> {
         &mut self,
         request: NewRoom,
     ) -> Result<tickwire_shared::protocol::RoomInfo, Refusal> {
+        if request.game.as_deref().is_some_and(|game| game != G::NAME) {
+            return Err(LobbyError::UnknownGame(request.game.unwrap_or_default()).into());
+        }
         self.lobby.check_new(&request)?;
         let id = self.lobby.next_id();
         let seed = self.config.seed.wrapping_add(u64::from(id.0));
         let game = G::new(&self.game_config, &request.options, seed)?;
         let mut codes = self.next_code;
         let info = self.lobby.create(
+            G::NAME,
             request,
             || {
                 codes = codes
@@ -546,7 +612,12 @@ impl<G: Game> Harness<G> {
         )?;
         self.next_code = codes;
         let limits = &self.config.limits;
-        let room = Room::new(game, limits.max_baseline_age, limits.max_client_frame);
+        let room = Room::new(
+            game,
+            limits.max_baseline_age,
+            limits.max_client_frame,
+            limits.event_limits(),
+        );
         let period = room.game().tick_rate().period();
         let clock = TickClock::new(self.now, period);
         let ping_every = clock.ticks_in(self.config.timeouts.heartbeat());
@@ -565,5 +636,7 @@ impl<G: Game> Harness<G> {
     }
 }
 
+#[cfg(test)]
+mod games;
 #[cfg(test)]
 mod sessions;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use quinn::{Endpoint, RecvStream, SendStream};
 use rustls::pki_types::CertificateDer;
-use tickwire_server::Server;
 use tickwire_server::config::ServerConfig;
+use tickwire_server::{Games, Server};
 use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput, SCHEMA};
 use tickwire_shared::client::Replica;
 use tickwire_shared::codec;
@@ -62,7 +62,7 @@ async fn a_session_runs_over_quic_and_ends_with_a_reason() {
         tls_key: Some(dir.join("key.pem")),
         ..ServerConfig::default()
     };
-    let server = Server::<Arena>::bind(config, ArenaConfig::default())
+    let server = Server::bind(config, Games::new().with::<Arena>(ArenaConfig::default()))
         .await
         .expect("binds");
     let quic_addr = server.quic_addr().expect("QUIC endpoint");
@@ -109,6 +109,8 @@ async fn a_session_runs_over_quic_and_ends_with_a_reason() {
     .await;
     assert!(matches!(read(&mut recv).await, ServerMessage::Welcome(_)));
     let create = CreateRoom {
+        game: None,
+        join_options: GameOptions::default(),
         request_id: 1,
         name: "udp".into(),
         visibility: Visibility::Public,

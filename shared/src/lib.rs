@@ -26,8 +26,10 @@
 //!   extrapolate.
 //! - [`delta`]: delta compression against an acknowledged baseline, bit
 //!   packing, quantization, and the baseline history.
-//! - [`game`]: the trait a studio implements; [`arena`] is the reference game
-//!   and benchmark workload.
+//! - [`game`]: the trait a studio implements, its hooks and the room
+//!   context a game acts through; [`arena`] is the reference game and
+//!   benchmark workload, [`chat`] a game of events (answers, kicks, locks,
+//!   metadata, polls).
 //! - [`client`]: the pure client, the one reference every client mirrors:
 //!   the replica (apply updates, choose acks) and the sans-IO protocol
 //!   session (request ids, acks, held pings, input redundancy, events and
@@ -37,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod arena;
+pub mod chat;
 pub mod client;
 pub mod codec;
 pub mod delta;

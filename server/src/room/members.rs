@@ -8,16 +8,44 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tickwire_shared::game::Game;
+use tickwire_shared::game::{Game, GameOptions, LeaveCause, RoomAction};
 use tickwire_shared::ids::{PlayerId, RoomId};
-use tickwire_shared::protocol::{EventReply, Ping, Role, RoomEvent, ServerMessage};
-use tracing::{debug, info};
+use tickwire_shared::protocol::{
+    EventOutcome, EventReply, LeaveReason, Metadata, Ping, Role, ServerMessage,
+};
+use tracing::{debug, info, warn};
 
 use super::{InputVerdict, Room, RoomError};
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, encode_frame};
+use crate::outbox::{Outbox, Removal, encode_frame};
 use crate::reason::{Fault, InputDrop, Label, Refusal};
 use crate::session::{Now, RoomInput};
+
+/// Most actions carried out in one go: a game's hooks may queue more
+/// (a kick runs the leave hook, which may emit), but never without end.
+const MAX_ACTIONS: usize = 65_536;
+
+/// What the game did that the lobby must hear of, collected until the
+/// caller takes it ([`Members::take_effects`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoomEffects {
+    /// Members the game removed (kicked, or all of them when it closed
+    /// the room): their places to free in the lobby.
+    pub removed: Vec<(PlayerId, Role)>,
+    /// The room was locked (true) or unlocked.
+    pub locked: Option<bool>,
+    /// The room's new public metadata.
+    pub metadata: Option<Metadata>,
+    /// The game closed the room: dispose of it.
+    pub closed: bool,
+}
+
+impl RoomEffects {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
 
 #[derive(Debug)]
 struct Member {
@@ -51,6 +79,7 @@ pub struct Members {
     /// Members are pinged every this many ticks.
     ping_every: u32,
     metrics: Arc<Metrics>,
+    effects: RoomEffects,
 }
 
 impl Members {
@@ -61,6 +90,7 @@ impl Members {
             members: BTreeMap::new(),
             ping_every: ping_every.max(1),
             metrics,
+            effects: RoomEffects::default(),
         }
     }
 
@@ -79,19 +109,31 @@ impl Members {
         self.members.is_empty()
     }
 
-    /// Seats a member in `room` (its lobby seat already reserved), with
-    /// the outbox its updates go to.
+    /// What the lobby must hear of since last asked.
+    pub fn take_effects(&mut self) -> RoomEffects {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Seats a member in `room` (its lobby place already reserved) if the
+    /// game's join hook agrees, with the outbox its updates go to.
     pub fn join<G: Game>(
         &mut self,
         room: &mut Room<G>,
         player: PlayerId,
         role: Role,
+        name: &str,
+        options: &GameOptions,
         outbox: Arc<Outbox>,
     ) -> Result<(), Refusal> {
-        room.join(player, role).map_err(|e| match e {
+        let joined = room.join(player, role, name, options).map_err(|e| match e {
             RoomError::Game(g) => Refusal::Game(g),
             _ => Refusal::AlreadyMember,
-        })?;
+        });
+        if let Err(refusal) = joined {
+            // A refusing hook may still have acted (emitted to the others).
+            self.carry_out(room);
+            return Err(refusal);
+        }
         self.members.insert(
             player,
             Member {
@@ -100,17 +142,35 @@ impl Members {
             },
         );
         self.count(role, 1);
-        info!(room = %self.room, %player, ?role, "joined room");
+        info!(room = %self.room, %player, ?role, name, "joined room");
+        self.carry_out(room);
         Ok(())
     }
 
-    /// Removes a member; returns its role (its lobby seat is the caller's
-    /// to release) if it was one.
-    pub fn leave<G: Game>(&mut self, room: &mut Room<G>, player: PlayerId) -> Option<Role> {
+    /// Removes a member, the game told `cause`; returns its role (its
+    /// lobby place is the caller's to free) if it was one.
+    pub fn leave<G: Game>(
+        &mut self,
+        room: &mut Room<G>,
+        player: PlayerId,
+        cause: LeaveCause,
+    ) -> Option<Role> {
+        let role = self.remove(room, player, cause)?;
+        self.carry_out(room);
+        Some(role)
+    }
+
+    fn remove<G: Game>(
+        &mut self,
+        room: &mut Room<G>,
+        player: PlayerId,
+        cause: LeaveCause,
+    ) -> Option<Role> {
         self.members.remove(&player)?;
-        let role = room.leave(player)?;
+        let role = room.leave(player, cause)?;
         self.count(role, -1);
-        info!(room = %self.room, %player, ?role, "left room");
+        self.metrics.member_left(cause.label());
+        info!(room = %self.room, %player, ?role, cause = cause.label(), "left room");
         Some(role)
     }
 
@@ -123,14 +183,135 @@ impl Members {
             .map(|(&p, _)| p)
     }
 
-    /// Every member, removed from `room` (the room is stopping); returns
+    /// Every member, removed from `room` (the server is stopping: the
+    /// sessions close themselves), then the game's dispose hook; returns
     /// their roles for the lobby.
     pub fn clear<G: Game>(&mut self, room: &mut Room<G>) -> Vec<Role> {
         let players: Vec<PlayerId> = self.members.keys().copied().collect();
-        players
+        let roles = players
             .into_iter()
-            .filter_map(|p| self.leave(room, p))
-            .collect()
+            .filter_map(|p| self.remove(room, p, LeaveCause::RoomClosed))
+            .collect();
+        room.dispose();
+        self.take_refused(room);
+        roles
+    }
+
+    /// Carries out what the game asked of the room, in order: emits and
+    /// answers go to the members' outboxes, kicks and a close remove
+    /// members (and tell them), and what the lobby must do is kept in the
+    /// effects. Called after every hook.
+    pub fn carry_out<G: Game>(&mut self, room: &mut Room<G>) {
+        for _ in 0..MAX_ACTIONS {
+            let Some(action) = room.poll_action() else {
+                break;
+            };
+            match action {
+                RoomAction::Emit {
+                    to,
+                    recipients,
+                    event,
+                } => {
+                    let name = event.name.clone();
+                    let Some(frame) = encode_frame(&ServerMessage::Event(event)) else {
+                        continue;
+                    };
+                    let mut sent = 0u64;
+                    // Those the game meant, still here (a refused joiner
+                    // never was).
+                    for player in recipients {
+                        if let Some(member) = self.members.get(&player) {
+                            sent += 1;
+                            if member.outbox.push_from_room(frame.clone()).is_err() {
+                                self.metrics.error(&Fault::OutboxFull);
+                            }
+                        }
+                    }
+                    self.metrics.events_emitted.inc_by(sent);
+                    debug!(room = %self.room, event = %name, audience = ?to, recipients = sent, "event emitted");
+                }
+                RoomAction::Answer { to, outcome } => {
+                    if let Some(member) = self.members.get(&to.player) {
+                        debug!(room = %self.room, player = %to.player, ack_id = to.ack_id, error = matches!(outcome, EventOutcome::Error { .. }), "event answered");
+                        let reply = ServerMessage::EventReply(EventReply {
+                            ack_id: to.ack_id,
+                            outcome,
+                        });
+                        self.tell(member, &reply);
+                    }
+                }
+                RoomAction::Kick { player, message } => {
+                    self.expel(room, player, LeaveReason::Kicked, message);
+                }
+                RoomAction::Close { message } => {
+                    info!(room = %self.room, %message, "room closed by its game");
+                    let players: Vec<PlayerId> = self.members.keys().copied().collect();
+                    for player in players {
+                        self.expel(room, player, LeaveReason::RoomClosed, message.clone());
+                    }
+                    self.effects.closed = true;
+                }
+                RoomAction::Lock(locked) => {
+                    info!(room = %self.room, locked, "room lock changed");
+                    self.effects.locked = Some(locked);
+                }
+                RoomAction::Metadata(metadata) => {
+                    debug!(room = %self.room, ?metadata, "room metadata changed");
+                    self.effects.metadata = Some(metadata);
+                }
+            }
+        }
+        self.take_refused(room);
+    }
+
+    /// Steps the room (answers that timed out, then the game's step) and
+    /// carries out what the game asked meanwhile.
+    pub fn step<G: Game>(&mut self, room: &mut Room<G>) {
+        room.step();
+        self.carry_out(room);
+    }
+
+    /// Counts and logs what the room refused the game, and the awaited
+    /// answers that never came.
+    fn take_refused<G: Game>(&self, room: &mut Room<G>) {
+        let (timed_out, gone) = room.take_answers_ended();
+        for _ in 0..timed_out {
+            self.metrics.event_answer("timed_out");
+        }
+        for _ in 0..gone {
+            self.metrics.event_answer("gone");
+        }
+        for refused in room.take_refused() {
+            self.metrics.emit_refused(refused.label());
+            warn!(room = %self.room, reason = refused.label(), error = %refused, "the game's request was refused");
+        }
+    }
+
+    /// Removes a member on the game's word: its session hears why through
+    /// its outbox, the game's leave hook runs, and its place is for the
+    /// lobby to free.
+    fn expel<G: Game>(
+        &mut self,
+        room: &mut Room<G>,
+        player: PlayerId,
+        reason: LeaveReason,
+        message: String,
+    ) {
+        let Some(member) = self.members.get(&player) else {
+            return;
+        };
+        member.outbox.removed(Removal {
+            room: self.room,
+            reason,
+            message,
+        });
+        let cause = match reason {
+            LeaveReason::Kicked => LeaveCause::Kicked,
+            _ => LeaveCause::RoomClosed,
+        };
+        if let Some(role) = self.remove(room, player, cause) {
+            self.effects.removed.push((player, role));
+        }
     }
 
     fn count(&self, role: Role, delta: i64) {
@@ -189,25 +370,42 @@ impl Members {
                 self.tell(member, &ServerMessage::Error(refusal.to_message(None)));
             }
             RoomInput::Event(event) => {
-                // Relayed to the other members, as it was sent; the sender's
-                // ack is answered with no data.
-                let relayed = ServerMessage::Event(RoomEvent {
-                    name: event.name,
-                    data: event.data,
-                    ack_id: None,
-                });
-                for (_, other) in self.members.iter().filter(|(p, _)| **p != player) {
-                    self.tell(other, &relayed);
+                let ack_id = event.ack_id;
+                match room.receive_event(player, event) {
+                    Ok(()) => {
+                        self.metrics.events_received.inc();
+                    }
+                    Err(RoomError::Event(refusal)) => {
+                        self.metrics.event_refused(&refusal);
+                        debug!(room = %self.room, %player, reason = refusal.label(), "event refused");
+                        let message = match ack_id {
+                            Some(ack_id) => ServerMessage::EventReply(EventReply {
+                                ack_id,
+                                outcome: EventOutcome::Error {
+                                    code: refusal.code(),
+                                    message: refusal.to_string(),
+                                },
+                            }),
+                            None => ServerMessage::Error(Refusal::from(refusal).to_message(None)),
+                        };
+                        self.tell(member, &message);
+                    }
+                    Err(_) => {}
                 }
-                if let Some(ack_id) = event.ack_id {
-                    let reply = ServerMessage::EventReply(EventReply {
-                        ack_id,
-                        data: Vec::new(),
-                    });
-                    self.tell(member, &reply);
+            }
+            RoomInput::EventReply(reply) => {
+                let outcome = match &reply.outcome {
+                    EventOutcome::Data(_) => "answered",
+                    EventOutcome::Error { .. } => "error",
+                };
+                if room.receive_answer(player, reply) {
+                    self.metrics.event_answer(outcome);
+                } else {
+                    debug!(room = %self.room, %player, "answer to nothing awaited dropped");
                 }
             }
         }
+        self.carry_out(room);
     }
 
     /// Hands every member this tick's update (after [`Room::step`]), with

@@ -216,6 +216,7 @@ pub(crate) async fn quic_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoin
                     debug!(%peer, %error, "QUIC handshake failed");
                 }
                 Ok(Ok(link)) => {
+                    debug!(%peer, transport = "quic", "connected");
                     let admitted = Admitted {
                         peer,
                         deadline: deadline.into_std(),
@@ -374,6 +375,7 @@ async fn serve_websocket<S>(
             debug!(%peer, error = %e, "websocket handshake failed");
         }
         Ok(Ok(ws)) => {
+            debug!(%peer, transport = "websocket", "connected");
             let admitted = Admitted {
                 peer,
                 deadline: deadline.into_std(),

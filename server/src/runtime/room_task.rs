@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
-use tickwire_shared::game::Game;
+use tickwire_shared::game::{Game, GameOptions, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::Role;
 
@@ -24,7 +24,7 @@ use crate::outbox::Outbox;
 use crate::reason::Refusal;
 use crate::room::Room;
 use crate::room::clock::{RoomTiming, TickClock};
-use crate::room::members::Members;
+use crate::room::members::{Members, RoomEffects};
 use crate::session::{Answer, Command, Now, RoomInput};
 
 /// What sessions ask of a room.
@@ -32,16 +32,20 @@ use crate::session::{Answer, Command, Now, RoomInput};
 pub(crate) enum RoomCommand {
     /// Take a client (its seat is already reserved in the lobby); its
     /// updates go to `outbox`.
+    /// `name` and `options` are for the game's join hook.
     Join {
         player: PlayerId,
         role: Role,
+        name: String,
+        options: GameOptions,
         outbox: Arc<Outbox>,
         reply: oneshot::Sender<Result<RoomTiming, Refusal>>,
     },
-    /// The client left (or its session ended); `done` is told once its
-    /// seat is free.
+    /// The client left (or its session ended, `cause` says how); `done` is
+    /// told once its seat is free.
     Leave {
         player: PlayerId,
+        cause: LeaveCause,
         done: Option<oneshot::Sender<()>>,
     },
     /// Inputs, an ack or an event from a member.
@@ -92,7 +96,7 @@ impl std::fmt::Debug for Attachment {
 /// Runs the room until it is disposed (empty for the grace period) or the
 /// server shuts down; every tick that started was finished.
 pub(crate) async fn run<G: Game>(
-    shared: Arc<Shared<G>>,
+    shared: Arc<Shared>,
     id: RoomId,
     mut room: Room<G>,
     mut commands: mpsc::Receiver<RoomCommand>,
@@ -124,6 +128,7 @@ pub(crate) async fn run<G: Game>(
             }
             let reading = now();
             read_members(&shared, id, &mut room, &mut members, &mut attached, reading);
+            apply_effects(&shared, id, &mut members, &mut attached);
             read_lead = lead_after(reading.at.elapsed(), period);
         }
         tokio::select! {
@@ -167,12 +172,21 @@ pub(crate) async fn run<G: Game>(
         // Sessions that ended without saying so.
         let gone: Vec<PlayerId> = members.gone().collect();
         for player in gone {
-            if let Some(role) = members.leave(&mut room, player) {
+            if let Some(role) = members.leave(&mut room, player, LeaveCause::Disconnected) {
                 shared.lobby().release(id, role);
             }
         }
 
-        room.step();
+        members.step(&mut room);
+        if apply_effects(&shared, id, &mut members, &mut attached) {
+            // The game closed the room: its members are gone.
+            room.dispose();
+            shared.lobby().remove(id);
+            metrics.rooms_disposed.inc();
+            metrics.rooms.dec();
+            info!(room = %id, ticks = room.tick().0, "room disposed: closed by its game");
+            return;
+        }
         let lateness_us = u32::try_from(lateness.as_micros()).unwrap_or(u32::MAX);
         let fan_out = members.fan_out(&mut room, now(), lateness_us);
         // Counted once a tick: these counters are shared by every shard.
@@ -194,6 +208,7 @@ pub(crate) async fn run<G: Game>(
         if members.is_empty() {
             let since = *empty_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= empty_grace && shared.lobby().remove_if_empty(id) {
+                room.dispose();
                 info!(room = %id, "room disposed after being empty");
                 metrics.rooms_disposed.inc();
                 metrics.rooms.dec();
@@ -216,10 +231,48 @@ pub(crate) async fn run<G: Game>(
     info!(room = %id, ticks = room.tick().0, "room stopped");
 }
 
+/// Tells the lobby what the game did (freed places, lock, metadata) and
+/// hands back the connections of members it removed; true when the game
+/// closed the room.
+fn apply_effects(
+    shared: &Shared,
+    id: RoomId,
+    members: &mut Members,
+    attached: &mut BTreeMap<PlayerId, Attachment>,
+) -> bool {
+    let effects = members.take_effects();
+    if effects.is_empty() {
+        return false;
+    }
+    let RoomEffects {
+        removed,
+        locked,
+        metadata,
+        closed,
+    } = effects;
+    for (player, _) in &removed {
+        // Its session takes its connection back and hears why.
+        if let Some(attachment) = attached.remove(player) {
+            attachment.attach.hand_back();
+        }
+    }
+    let mut lobby = shared.lobby();
+    for (_, role) in removed {
+        lobby.release(id, role);
+    }
+    if let Some(locked) = locked {
+        lobby.set_locked(id, locked);
+    }
+    if let Some(metadata) = metadata {
+        lobby.set_metadata(id, metadata);
+    }
+    closed
+}
+
 /// Reads what every attached member sent and carries out its session's
 /// requests here; hands back (wakes) the sessions that left or ended.
 fn read_members<G: Game>(
-    shared: &Shared<G>,
+    shared: &Shared,
     id: RoomId,
     room: &mut Room<G>,
     members: &mut Members,
@@ -238,16 +291,16 @@ fn read_members<G: Game>(
         while let Some(command) = session.poll_command() {
             match command {
                 Command::ToRoom(input) => members.receive(room, player, input),
-                Command::LeaveRoom { confirm, .. } => {
-                    if let Some(role) = members.leave(room, player) {
+                Command::LeaveRoom { confirm, cause, .. } => {
+                    if let Some(role) = members.leave(room, player, cause) {
                         shared.lobby().release(id, role);
                     }
                     if confirm {
                         session.handle_answer(now, Answer::Left);
                     }
                 }
-                Command::ListRooms { request_id } => {
-                    let rooms = shared.lobby().public_rooms();
+                Command::ListRooms { request_id, filter } => {
+                    let rooms = shared.list_rooms(&filter);
                     session.handle_answer(now, Answer::RoomList { request_id, rooms });
                 }
                 // A member's session refuses lobby requests itself.
@@ -269,7 +322,7 @@ fn read_members<G: Game>(
 }
 
 fn handle<G: Game>(
-    shared: &Shared<G>,
+    shared: &Shared,
     id: RoomId,
     room: &mut Room<G>,
     members: &mut Members,
@@ -281,13 +334,15 @@ fn handle<G: Game>(
         RoomCommand::Join {
             player,
             role,
+            name,
+            options,
             outbox,
             reply,
-        } => match members.join(room, player, role, outbox) {
+        } => match members.join(room, player, role, &name, &options, outbox) {
             Ok(()) => {
                 if reply.send(Ok(timing)).is_err() {
                     // The session gave up waiting: undo.
-                    members.leave(room, player);
+                    members.leave(room, player, LeaveCause::Disconnected);
                     shared.lobby().release(id, role);
                 }
             }
@@ -297,11 +352,15 @@ fn handle<G: Game>(
                 let _ = reply.send(Err(refusal));
             }
         },
-        RoomCommand::Leave { player, done } => {
+        RoomCommand::Leave {
+            player,
+            cause,
+            done,
+        } => {
             if let Some(attachment) = attached.remove(&player) {
                 attachment.attach.hand_back();
             }
-            if let Some(role) = members.leave(room, player) {
+            if let Some(role) = members.leave(room, player, cause) {
                 shared.lobby().release(id, role);
             }
             if let Some(done) = done {

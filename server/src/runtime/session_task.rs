@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use tickwire_shared::game::Game;
+use tickwire_shared::game::{GameOptions, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
-use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
+use tickwire_shared::protocol::{CloseReason, ResumeToken, Role, RoomFilter};
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, oneshot};
 use tracing::debug;
 
@@ -150,8 +150,8 @@ fn feed(session: &mut Session, now: Now, incoming: Incoming) {
 }
 
 /// One client's task.
-struct Task<G: Game, L: Link> {
-    shared: Arc<Shared<G>>,
+struct Task<L: Link> {
+    shared: Arc<Shared>,
     conn: Arc<Mutex<Attached<L>>>,
     outbox: Arc<Outbox>,
     room: Option<RoomLink>,
@@ -174,8 +174,8 @@ struct Task<G: Game, L: Link> {
 /// `handshake_deadline` bounds the wait for `Hello`; `handshake` is the
 /// pending-handshake permit; `permits` are the connection's slots, freed
 /// when the session ends.
-pub(crate) async fn run<G: Game, L: Link + 'static>(
-    shared: Arc<Shared<G>>,
+pub(crate) async fn run<L: Link + 'static>(
+    shared: Arc<Shared>,
     link: L,
     peer: std::net::SocketAddr,
     handshake_deadline: Instant,
@@ -213,9 +213,7 @@ pub(crate) async fn run<G: Game, L: Link + 'static>(
 /// on another shard: then its link leaves this thread's IO driver and the
 /// session goes on as a new task on the room's shard (under the same task
 /// tracker), and this task returns.
-fn drive<G: Game, L: Link + 'static>(
-    mut task: Task<G, L>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+fn drive<L: Link + 'static>(mut task: Task<L>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
         let Some(shard) = task.serve().await else {
             return task.finish().await;
@@ -251,7 +249,7 @@ fn drive<G: Game, L: Link + 'static>(
     })
 }
 
-impl<G: Game, L: Link + 'static> Task<G, L> {
+impl<L: Link + 'static> Task<L> {
     /// Runs the session until it is over (`None`) or must move to another
     /// shard.
     async fn serve(&mut self) -> Option<ShardId> {
@@ -357,6 +355,12 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
     /// Carries out what the session asked for and writes what waits in the
     /// outbox, until neither has more.
     async fn pump(&mut self, conn: &mut Attached<L>) {
+        if let Some(removal) = self.outbox.take_removal() {
+            // The room removed the member (kicked, closed) and freed its
+            // seat; the session tells the client.
+            self.attach.attached.store(false, Ordering::Release);
+            conn.session.handle_removed(now(), removal);
+        }
         loop {
             if !matches!(
                 conn.session.state(),
@@ -430,20 +434,24 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
     async fn carry_out(&mut self, session: &mut Session, command: Command) {
         let player = session.player();
         let answer = match command {
-            Command::ListRooms { request_id } => Some(Answer::RoomList {
+            Command::ListRooms { request_id, filter } => Some(Answer::RoomList {
                 request_id,
-                rooms: self.shared.lobby().public_rooms(),
+                rooms: self.shared.list_rooms(&filter),
             }),
             Command::CreateRoom {
                 request_id,
                 room,
                 join_as,
+                join_options,
             } => Some(match (self.shared.create_room(room), join_as) {
                 (Err(refusal), _) => Answer::Refused {
                     request_id,
                     refusal,
                 },
-                (Ok(info), Some(role)) => self.join(player, info.id, role, request_id).await,
+                (Ok(info), Some(role)) => {
+                    let join = Joining::new(session, role, join_options, request_id);
+                    self.join(player, info.id, join).await
+                }
                 (Ok(info), None) => Answer::RoomCreated {
                     request_id,
                     room: info,
@@ -453,10 +461,14 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
                 request_id,
                 target,
                 role,
+                join_options,
             } => {
                 let found = self.shared.lobby().find(target);
                 Some(match found {
-                    Ok(room) => self.join(player, room, role, request_id).await,
+                    Ok(room) => {
+                        let join = Joining::new(session, role, join_options, request_id);
+                        self.join(player, room, join).await
+                    }
                     Err(e) => Answer::Refused {
                         request_id,
                         refusal: e.into(),
@@ -465,26 +477,46 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
             }
             Command::QuickJoin {
                 request_id,
+                filter,
                 options,
+                join_options,
             } => {
-                let candidate = self.shared.lobby().quick_join_candidate(&options);
-                let room = match candidate {
-                    Some(room) => Ok(room),
-                    None => {
-                        let request = self.shared.lobby().quick_join_room(options);
-                        self.shared.create_room(request).map(|info| info.id)
+                let room = match self.shared.games.find(filter.game.as_deref()) {
+                    Err(e) => Err(Refusal::from(e)),
+                    Ok(kind) => {
+                        // The default game by its name, so that it matches.
+                        let filter = RoomFilter {
+                            game: Some(kind.name().to_owned()),
+                            ..filter
+                        };
+                        let candidate = self.shared.lobby().quick_join_candidate(&filter, &options);
+                        match candidate {
+                            Some(room) => Ok(room),
+                            None => {
+                                let request =
+                                    self.shared.lobby().quick_join_room(filter.game, options);
+                                self.shared.create_room(request).map(|info| info.id)
+                            }
+                        }
                     }
                 };
                 Some(match room {
-                    Ok(room) => self.join(player, room, Role::Player, request_id).await,
+                    Ok(room) => {
+                        let join = Joining::new(session, Role::Player, join_options, request_id);
+                        self.join(player, room, join).await
+                    }
                     Err(refusal) => Answer::Refused {
                         request_id,
                         refusal,
                     },
                 })
             }
-            Command::LeaveRoom { room, confirm } => {
-                self.leave(player, room, confirm).await;
+            Command::LeaveRoom {
+                room,
+                confirm,
+                cause,
+            } => {
+                self.leave(player, room, confirm, cause).await;
                 confirm.then_some(Answer::Left)
             }
             Command::ToRoom(input) => {
@@ -504,14 +536,14 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
     }
 
     /// Reserves a seat and hands the client to the room; the answer is the
-    /// room's.
-    async fn join(
-        &mut self,
-        player: PlayerId,
-        room: RoomId,
-        role: Role,
-        request_id: u32,
-    ) -> Answer {
+    /// room's (its game's join hook may refuse).
+    async fn join(&mut self, player: PlayerId, room: RoomId, join: Joining) -> Answer {
+        let Joining {
+            role,
+            name,
+            options,
+            request_id,
+        } = join;
         let refused = |refusal: Refusal| Answer::Refused {
             request_id,
             refusal,
@@ -523,11 +555,13 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
                 Err(e) => return refused(e.into()),
             }
         };
-        let release = |shared: &Shared<G>| shared.lobby().release(room, role);
+        let release = |shared: &Shared| shared.lobby().release(room, role);
         let (reply_tx, reply_rx) = oneshot::channel();
         let command = RoomCommand::Join {
             player,
             role,
+            name,
+            options,
             outbox: Arc::clone(&self.outbox),
             reply: reply_tx,
         };
@@ -567,7 +601,7 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
     /// Tells the room the client left. With `confirm`, waits (bounded)
     /// until the room has freed the seat, so that what the client hears
     /// next (its `Left`, a room list) already reflects it.
-    async fn leave(&mut self, player: PlayerId, room: RoomId, confirm: bool) {
+    async fn leave(&mut self, player: PlayerId, room: RoomId, confirm: bool, cause: LeaveCause) {
         self.attach.attached.store(false, Ordering::Release);
         self.offered_to = None;
         let Some(link) = self.room.take() else { return };
@@ -575,6 +609,7 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
         let (done_tx, done_rx) = oneshot::channel();
         let leave = RoomCommand::Leave {
             player,
+            cause,
             done: confirm.then_some(done_tx),
         };
         // Waits for queue space (bounded): a lost leave would hold the seat
@@ -614,6 +649,26 @@ impl<G: Game, L: Link + 'static> Task<G, L> {
         let write = self.shared.config.timeouts.write().min(CLOSE_WRITE);
         let _ = tokio::time::timeout(write, self.write_out(&mut guard)).await;
         let _ = tokio::time::timeout(write, guard.link.close(reason, &message)).await;
+    }
+}
+
+/// A join on its way to a room: as what, who (the name for the game's
+/// join hook), with which options, answering which request.
+struct Joining {
+    role: Role,
+    name: String,
+    options: GameOptions,
+    request_id: u32,
+}
+
+impl Joining {
+    fn new(session: &Session, role: Role, options: GameOptions, request_id: u32) -> Self {
+        Self {
+            role,
+            name: session.name().to_owned(),
+            options,
+            request_id,
+        }
     }
 }
 

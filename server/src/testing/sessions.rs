@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
-use tickwire_shared::arena::{Arena, ArenaInput};
+use tickwire_shared::arena::{Arena, ArenaInput, ECHO_EVENT};
 use tickwire_shared::codec;
 use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::RoomId;
 use tickwire_shared::protocol::{
-    Ack, ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, Inputs, JoinRoom, LeaveReason,
-    LeaveRoom, ListRooms, Ping, Role, RoomEvent, RoomTarget, ServerMessage, Visibility,
+    Ack, ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, EventOutcome, Inputs, JoinRoom,
+    LeaveReason, LeaveRoom, ListRooms, Ping, Role, RoomEvent, RoomFilter, RoomTarget,
+    ServerMessage, Visibility,
 };
 use tickwire_shared::tick::Tick;
 
@@ -41,6 +42,8 @@ fn greeted(h: &mut Harness<Arena>, name: &str) -> ClientId {
 
 fn create(request_id: u32, join_as: Option<Role>) -> ClientMessage {
     ClientMessage::CreateRoom(CreateRoom {
+        game: None,
+        join_options: GameOptions::default(),
         request_id,
         name: "room".into(),
         visibility: Visibility::Public,
@@ -69,6 +72,7 @@ fn join(h: &mut Harness<Arena>, c: ClientId, room: RoomId, role: Role) {
     h.send(
         c,
         &ClientMessage::JoinRoom(JoinRoom {
+            join_options: GameOptions::default(),
             request_id: 2,
             target: RoomTarget::Id(room),
             role,
@@ -119,7 +123,13 @@ fn a_client_that_never_says_hello_is_closed_at_the_handshake_deadline() {
 fn the_first_message_must_be_a_valid_hello() {
     let mut h = harness();
     let c = h.connect();
-    h.send(c, &ClientMessage::ListRooms(ListRooms { request_id: 1 }));
+    h.send(
+        c,
+        &ClientMessage::ListRooms(ListRooms {
+            request_id: 1,
+            filter: RoomFilter::default(),
+        }),
+    );
     assert_eq!(
         h.closed(c).map(|c| c.reason),
         Some(CloseReason::ProtocolViolation)
@@ -231,6 +241,7 @@ fn wrong_state_requests_get_typed_errors_and_the_session_goes_on() {
     h.send(
         d,
         &ClientMessage::JoinRoom(JoinRoom {
+            join_options: GameOptions::default(),
             request_id: 9,
             target: RoomTarget::Id(RoomId(999)),
             role: Role::Player,
@@ -346,7 +357,13 @@ fn leave_and_rejoin_free_and_take_the_seat_and_no_update_follows_left() {
     h.send(c, &ClientMessage::LeaveRoom(LeaveRoom { request_id: 5 }));
     assert!(matches!(h.session(c).state(), State::Leaving { .. }));
     // What the client sends meanwhile waits, in order, for the answer.
-    h.send(c, &ClientMessage::ListRooms(ListRooms { request_id: 6 }));
+    h.send(
+        c,
+        &ClientMessage::ListRooms(ListRooms {
+            request_id: 6,
+            filter: RoomFilter::default(),
+        }),
+    );
     h.advance(TICK * 3);
     let got = h.received(c);
     let left = got
@@ -423,35 +440,130 @@ fn inputs_reach_the_room_bad_inputs_and_spectator_inputs_are_refused() {
 }
 
 #[test]
-fn events_are_relayed_to_the_others_and_acked_to_the_sender() {
+fn events_go_to_the_game_only_and_are_answered_or_refused_by_their_bounds() {
     let mut h = harness();
     let a = greeted(&mut h, "a");
     let room = in_new_room(&mut h, a);
     let b = greeted(&mut h, "b");
     join(&mut h, b, room, Role::Player);
-    h.received(a);
-    h.received(b);
-    let event = |name: &str| {
+    let s = greeted(&mut h, "s");
+    join(&mut h, s, room, Role::Spectator);
+    for c in [a, b, s] {
+        h.received(c);
+    }
+    let event = |name: &str, ack_id: Option<u32>| {
         ClientMessage::Event(RoomEvent {
             name: name.into(),
             data: vec![1, 2],
-            ack_id: Some(4),
+            ack_id,
         })
     };
-    h.send(a, &event("hi"));
+    let replies = |got: Vec<ServerMessage>| -> Vec<(u32, EventOutcome)> {
+        got.into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::EventReply(r) => Some((r.ack_id, r.outcome)),
+                _ => None,
+            })
+            .collect()
+    };
+    // The arena answers "echo" with its data and refuses other events;
+    // nothing reaches the other members.
+    h.send(a, &event(ECHO_EVENT, Some(4)));
+    h.send(a, &event("hi", Some(5)));
     h.advance(TICK);
+    let got = replies(h.received(a));
+    assert_eq!(got[0], (4, EventOutcome::Data(vec![1, 2])));
+    assert!(matches!(
+        &got[1],
+        (
+            5,
+            EventOutcome::Error {
+                code: ErrorCode::EventRefused,
+                ..
+            }
+        )
+    ));
     assert!(
-        h.received(b)
+        !h.received(b)
             .iter()
-            .any(|m| matches!(m, ServerMessage::Event(e) if e.name == "hi" && e.ack_id.is_none()))
+            .any(|m| matches!(m, ServerMessage::Event(_))),
+        "nothing is relayed unless the game relays it"
     );
-    assert!(
-        h.received(a)
-            .iter()
-            .any(|m| matches!(m, ServerMessage::EventReply(r) if r.ack_id == 4))
-    );
-    h.send(a, &event(&"x".repeat(65)));
-    assert_eq!(error_codes(&h.received(a)), vec![ErrorCode::InvalidRequest]);
+    // Out of bounds: refused by the session, as the answer's error or, with
+    // no answer asked, as an Error.
+    h.send(a, &event(&"x".repeat(65), Some(6)));
+    h.send(a, &event("", None));
+    let big = ClientMessage::Event(RoomEvent {
+        name: ECHO_EVENT.into(),
+        data: vec![0; 3073],
+        ack_id: Some(7),
+    });
+    h.send(a, &big);
+    let got = h.received(a);
+    assert!(matches!(
+        replies(got.clone()).as_slice(),
+        [
+            (
+                6,
+                EventOutcome::Error {
+                    code: ErrorCode::EventTooLarge,
+                    ..
+                }
+            ),
+            (
+                7,
+                EventOutcome::Error {
+                    code: ErrorCode::EventTooLarge,
+                    ..
+                }
+            ),
+        ]
+    ));
+    assert_eq!(error_codes(&got), vec![ErrorCode::EventTooLarge]);
+    // Spectators may not emit in the arena.
+    h.send(s, &event(ECHO_EVENT, Some(8)));
+    h.advance(TICK);
+    assert!(matches!(
+        replies(h.received(s)).as_slice(),
+        [(
+            8,
+            EventOutcome::Error {
+                code: ErrorCode::NotAPlayer,
+                ..
+            }
+        )]
+    ));
+    // A burst past the allowance (40 at once) is refused, and the session
+    // goes on.
+    for id in 100..150 {
+        h.send(b, &event(ECHO_EVENT, Some(id)));
+    }
+    h.advance(TICK);
+    let got = replies(h.received(b));
+    let limited = got
+        .iter()
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                EventOutcome::Error {
+                    code: ErrorCode::RateLimited,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!((got.len(), limited), (50, 10), "{got:?}");
+    assert!(h.closed(b).is_none());
+    let text = h.metrics().render();
+    for line in [
+        "tickwire_events_refused_total{reason=\"event_rate_limited\"} 10",
+        "tickwire_events_refused_total{reason=\"event_from_spectator\"} 1",
+        "tickwire_events_refused_total{reason=\"event_too_large\"} 1",
+        "tickwire_events_refused_total{reason=\"event_bad_name\"} 2",
+        "tickwire_events_received_total 42",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
 }
 
 #[test]
@@ -465,7 +577,13 @@ fn a_client_that_hangs_up_frees_its_seat_and_a_close_is_answered() {
     assert!(!closing.tell, "nobody to tell");
     h.advance(TICK);
     let b = greeted(&mut h, "b");
-    h.send(b, &ClientMessage::ListRooms(ListRooms { request_id: 1 }));
+    h.send(
+        b,
+        &ClientMessage::ListRooms(ListRooms {
+            request_id: 1,
+            filter: RoomFilter::default(),
+        }),
+    );
     let got = h.received(b);
     assert!(
         matches!(got.as_slice(), [.., ServerMessage::RoomList(l)] if l.rooms[0].players == 0),

@@ -142,8 +142,10 @@ impl EmitError {
 pub enum RoomAction {
     /// Send `event` to `to` (with an ack id when it expects an answer).
     Emit {
-        /// The audience.
+        /// The audience, as the game said it.
         to: Audience,
+        /// The members it meant when the game emitted, by id.
+        recipients: Vec<PlayerId>,
         /// The event as it goes on the wire.
         event: RoomEvent,
     },
@@ -364,8 +366,10 @@ impl<'a> RoomContext<'a> {
         self.tick
     }
 
-    /// The room's members, by id (in a join hook, without the one asking;
-    /// in a leave hook, without the one leaving).
+    /// The room's members, by id (in a join hook, the one asking among
+    /// them: what is emitted to it reaches it once it is in, and is
+    /// dropped if the hook refuses it; in a leave hook, the one leaving is
+    /// gone).
     pub fn members(&self) -> &BTreeMap<PlayerId, MemberInfo> {
         &self.room.members
     }
@@ -385,20 +389,22 @@ impl<'a> RoomContext<'a> {
     /// or data is out of bounds, or the room's byte budget is spent.
     pub fn emit_bytes(&mut self, to: Audience, name: &str, data: Vec<u8>) -> Result<(), EmitError> {
         self.room.check_event(name, &data)?;
-        let recipients = self
+        let recipients: Vec<PlayerId> = self
             .room
             .members
             .iter()
             .filter(|(p, m)| to.includes(**p, m.role))
-            .count();
+            .map(|(&p, _)| p)
+            .collect();
         if let Audience::One(player) = to
-            && recipients == 0
+            && recipients.is_empty()
         {
             return Err(self.room.refuse(EmitError::NotAMember(player)));
         }
-        self.room.spend(name.len() + data.len(), recipients)?;
+        self.room.spend(name.len() + data.len(), recipients.len())?;
         self.room.actions.push_back(RoomAction::Emit {
             to,
+            recipients,
             event: RoomEvent {
                 name: name.to_owned(),
                 data,
@@ -456,6 +462,7 @@ impl<'a> RoomContext<'a> {
         );
         self.room.actions.push_back(RoomAction::Emit {
             to: Audience::One(to),
+            recipients: vec![to],
             event: RoomEvent {
                 name: name.to_owned(),
                 data,
@@ -673,7 +680,7 @@ mod tests {
             Err(EmitError::NotAMember(PlayerId(9)))
         );
         assert_ne!(a, b);
-        let Some(RoomAction::Emit { to, event }) = room.pop() else {
+        let Some(RoomAction::Emit { to, event, .. }) = room.pop() else {
             panic!("an emit")
         };
         assert_eq!(to, Audience::One(PlayerId(1)));

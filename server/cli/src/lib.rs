@@ -1,0 +1,210 @@
+//! `tickwire-server-cli`: the command line around a tickwire server, as a
+//! library, so that a studio's `main` is a few lines. [`Launcher`] parses
+//! the flags ([`Flags`]), reads the optional TOML file (`--config`; flags
+//! win, then the file, then the defaults), sets up logging (`--log-level`
+//! or `RUST_LOG`), raises the open-file limit, installs the signal
+//! handlers (SIGINT / SIGTERM: graceful shutdown), and runs a server
+//! hosting the games it was given.
+//!
+//! This is its own package, so the command line (clap), logging setup
+//! (tracing-subscriber), the TOML file (toml) and the open-file limit
+//! (rlimit) stay out of the `tickwire-server` library a studio embeds.
+//!
+//! ```no_run
+//! use tickwire_server_cli::Launcher;
+//! use tickwire_shared::chat::Chat;
+//!
+//! fn main() -> anyhow::Result<()> {
+//!     Launcher::from_args().game::<Chat>(()).run()
+//! }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tickwire_server::config::ServerConfig;
+use tickwire_server::{Games, Server};
+use tickwire_shared::game::Game;
+
+/// The command line every tickwire server binary takes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tickwire-server",
+    version,
+    about = "tickwire: an authoritative game state server",
+    long_about = None
+)]
+pub struct Flags {
+    /// TOML file with server settings (see `ServerConfig`; flags win).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Address of the port serving /ws and HTTP [default: 127.0.0.1:7000].
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
+    /// Address of a TLS port serving wss:// at /ws (WebSocket only)
+    /// [default: none, no TLS port].
+    #[arg(long)]
+    pub tls_bind: Option<SocketAddr>,
+    /// UDP address of the QUIC endpoint (ALPN tickwire/1, same certificate as
+    /// the TLS port) [default: none].
+    #[arg(long)]
+    pub quic_bind: Option<SocketAddr>,
+    /// PEM certificate chain for the TLS port (with --tls-key). Without it,
+    /// a development certificate is generated and its fingerprint logged.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Simulation rate in Hz of the built-in arena game [default: 30]
+    /// (other games choose their own).
+    #[arg(long)]
+    pub tick_rate: Option<u16>,
+    /// Seed for the rooms' games [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Room shards: threads that each run rooms with their members'
+    /// sessions [default: 0, one per core].
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// Most rooms at once [default: 1024].
+    #[arg(long)]
+    pub max_rooms: Option<usize>,
+    /// Most seats a room may have [default: 256].
+    #[arg(long)]
+    pub max_players: Option<u16>,
+    /// Most open connections [default: 10000].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Most open connections from one IP address [default: 1024].
+    #[arg(long)]
+    pub max_connections_per_ip: Option<usize>,
+    /// Log filter, e.g. `info` or `tickwire_server=debug` (RUST_LOG also works).
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+/// The settings: defaults, then the TOML file, then the flags.
+fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
+    let mut config = match &cli.config {
+        None => ServerConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+    };
+    if let Some(bind) = cli.bind {
+        config.bind = bind;
+    }
+    if let Some(addr) = cli.quic_bind {
+        config.quic_bind = Some(addr);
+    }
+    if let Some(addr) = cli.tls_bind {
+        config.tls_bind = Some(addr);
+    }
+    if let Some(cert) = &cli.tls_cert {
+        config.tls_cert = Some(cert.clone());
+    }
+    if let Some(key) = &cli.tls_key {
+        config.tls_key = Some(key.clone());
+    }
+    if let Some(seed) = cli.seed {
+        config.seed = seed;
+    }
+    if let Some(shards) = cli.shards {
+        config.shards = shards;
+    }
+    let limits = &mut config.limits;
+    if let Some(v) = cli.max_rooms {
+        limits.max_rooms = v;
+    }
+    if let Some(v) = cli.max_players {
+        limits.max_players_per_room = v;
+        limits.quick_join_room_size = limits.quick_join_room_size.min(v);
+    }
+    if let Some(v) = cli.max_connections {
+        limits.max_connections = v;
+    }
+    if let Some(v) = cli.max_connections_per_ip {
+        limits.max_connections_per_ip = v;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Raises the open-file limit to its hard maximum: every client is a
+/// socket, and the usual soft limit (1024) is far below a busy server's.
+fn raise_fd_limit() {
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "could not raise the open-file limit");
+    }
+}
+
+/// A server binary in the making: the flags it was started with and the
+/// games registered so far. See the crate doc.
+#[derive(Debug)]
+pub struct Launcher {
+    flags: Flags,
+    games: Games,
+}
+
+impl Launcher {
+    /// Parses the process's flags (exits with the usage on a bad one, or
+    /// after `--help` / `--version`).
+    pub fn from_args() -> Self {
+        Self::with_flags(Flags::parse())
+    }
+
+    /// A launcher for flags parsed elsewhere.
+    pub fn with_flags(flags: Flags) -> Self {
+        Self {
+            flags,
+            games: Games::new(),
+        }
+    }
+
+    /// The flags, for settings of the studio's own games (the arena reads
+    /// `--tick-rate`).
+    pub fn flags(&self) -> &Flags {
+        &self.flags
+    }
+
+    /// Registers a game with the config its rooms start from; the first
+    /// one registered is the default game.
+    #[must_use]
+    pub fn game<G: Game>(mut self, config: G::Config) -> Self {
+        self.games = self.games.with::<G>(config);
+        self
+    }
+
+    /// Sets up logging, the open-file limit and the signal handlers, then
+    /// runs the server on a multi-threaded tokio runtime until SIGINT or
+    /// SIGTERM, and shuts it down gracefully.
+    pub fn run(self) -> anyhow::Result<()> {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .or_else(|_| tracing_subscriber::EnvFilter::try_new(&self.flags.log_level))
+            .context("invalid --log-level")?;
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+        raise_fd_limit();
+        let config = load(&self.flags)?;
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?
+            .block_on(serve(config, self.games))
+    }
+}
+
+/// Binds and serves until a signal.
+async fn serve(config: ServerConfig, games: Games) -> anyhow::Result<()> {
+    // Handlers first: from the moment the server is listening, a signal
+    // means a graceful shutdown.
+    let signals =
+        tickwire_server::shutdown::Signals::install().context("installing signal handlers")?;
+    let server = Server::bind(config, games).await?;
+    server.run(signals.received()).await?;
+    Ok(())
+}
