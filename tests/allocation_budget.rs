@@ -28,6 +28,7 @@ use tickwire_server::room::members::Members;
 use tickwire_server::session::{Now, RoomInput, Transmit};
 use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput};
 use tickwire_shared::codec;
+use tickwire_shared::game::EventLimits;
 use tickwire_shared::game::{Game, GameOptions};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{Inputs, Role};
@@ -98,7 +99,7 @@ fn a_sixteen_player_room_ticks_within_its_allocation_budget() {
     let metrics = Arc::new(Metrics::new());
     let game = Arena::new(&ArenaConfig::default(), &GameOptions::default(), 7).expect("arena");
     let period = game.tick_rate().period();
-    let mut room = Room::new(game, 32, 4096);
+    let mut room = Room::new(game, 32, 4096, EventLimits::default());
     let mut members = Members::new(RoomId(1), 30, Arc::clone(&metrics));
     let start = Instant::now();
     let at = |tick: u32| Now {
@@ -110,7 +111,14 @@ fn a_sixteen_player_room_ticks_within_its_allocation_budget() {
             let outbox = Arc::new(Outbox::new(None, 64));
             outbox.queue(Transmit::OpenUpdates, at(0));
             members
-                .join(&mut room, PlayerId(p), Role::Player, Arc::clone(&outbox))
+                .join(
+                    &mut room,
+                    PlayerId(p),
+                    Role::Player,
+                    "bot",
+                    &GameOptions::default(),
+                    Arc::clone(&outbox),
+                )
                 .expect("joins");
             Client {
                 player: PlayerId(p),

@@ -57,7 +57,7 @@ impl Witness {
                         if message.is_none() {
                             break; // dropping the sender fails `sees_progress`
                         }
-                        if let Some(world) = client.replica.latest() {
+                        if let Some(world) = client.replica().latest() {
                             tick_tx.send_replace(world.tick.0);
                         }
                     }
@@ -260,6 +260,7 @@ async fn malformed_text_and_oversize_frames_close_the_session() {
         request_id: 7,
         target: RoomTarget::Id(witness.room),
         role: Role::Player,
+        join_options: Default::default(),
     }));
     cut.send_raw(binary(whole[..whole.len() / 2].to_vec()))
         .await;
@@ -519,7 +520,7 @@ async fn nan_infinite_undecodable_and_stale_inputs_are_dropped() {
         .await;
     assert_eq!(next_error(&mut player).await.code, ErrorCode::InvalidInput);
     assert!(dropped(&server, "invalid").await >= 2.0);
-    let now = player.replica.latest().expect("a world").tick;
+    let now = player.replica().latest().expect("a world").tick;
     let world = player.until_tick(Tick(now.0 + 15)).await;
     let view = avatar(&world, me);
     assert!(
@@ -548,7 +549,7 @@ async fn nan_infinite_undecodable_and_stale_inputs_are_dropped() {
             fire: false,
         })
         .await;
-    let now = player.replica.latest().expect("a world").tick;
+    let now = player.replica().latest().expect("a world").tick;
     let world = player.until_tick(Tick(now.0 + 20)).await;
     let to = avatar(&world, me).position;
     let along = (to.x - from.x) * ux + (to.y - from.y) * uy;
@@ -587,7 +588,7 @@ async fn nan_infinite_undecodable_and_stale_inputs_are_dropped() {
     })
     .await;
     let errors_before = player.errors.len();
-    let now = player.replica.latest().expect("a world").tick;
+    let now = player.replica().latest().expect("a world").tick;
     let world = player.until_tick(Tick(now.0 + 10)).await;
     assert_eq!(
         player.errors.len(),
@@ -681,7 +682,10 @@ async fn bad_hellos_are_rejected() {
 
     let mut impatient = Client::connect(&server).await;
     impatient
-        .send(&ClientMessage::ListRooms(ListRooms { request_id: 1 }))
+        .send(&ClientMessage::ListRooms(ListRooms {
+            request_id: 1,
+            filter: Default::default(),
+        }))
         .await;
     expect_closed_with(&mut impatient, CloseReason::ProtocolViolation).await;
 

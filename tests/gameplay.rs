@@ -87,7 +87,7 @@ async fn players_and_a_spectator_rebuild_the_same_world() {
         // Full snapshots come only at the start (on join, and while a client
         // that was not reading yet had acknowledged nothing); from then on
         // every update is a delta against an acknowledged state.
-        let newest = c.replica.latest().expect("world").tick;
+        let newest = c.replica().latest().expect("world").tick;
         let last_full = c.last_full.expect("the first update is a full snapshot");
         assert!(
             newest.0 - last_full.0 >= 60,
@@ -99,19 +99,19 @@ async fn players_and_a_spectator_rebuild_the_same_world() {
     let newest_common = players
         .iter()
         .chain([&spectator])
-        .map(|c| c.replica.latest().unwrap().tick)
+        .map(|c| c.replica().latest().unwrap().tick)
         .min()
         .unwrap();
     let tick = Tick(newest_common.0 - 2);
     let reference = spectator
-        .replica
+        .replica()
         .world_at(tick)
         .expect("spectator holds the tick")
         .clone();
     assert!(reference.len() >= 4, "four avatars at least");
     for c in &players {
         assert_eq!(
-            c.replica.world_at(tick),
+            c.replica().world_at(tick),
             Some(&reference),
             "player world differs at {tick}"
         );
@@ -135,7 +135,7 @@ async fn inputs_move_the_player_in_the_replicated_world() {
         c.input(WALK_RIGHT).await;
         c.recv().await;
     }
-    let later_tick = Tick(c.replica.latest().unwrap().tick.0 + 10);
+    let later_tick = Tick(c.replica().latest().unwrap().tick.0 + 10);
     let later = c.until_tick(later_tick).await;
     let moved = avatar(&later, me);
     assert!(

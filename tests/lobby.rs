@@ -132,6 +132,8 @@ async fn full_rooms_unknown_rooms_and_wrong_states_are_refused() {
                     [("gravity".to_owned(), "1".to_owned())].into(),
                 ),
                 join_as: None,
+                game: None,
+                join_options: Default::default(),
             })
         })
         .await
@@ -170,7 +172,10 @@ async fn quick_join_fills_a_room_then_opens_another() {
             .request(|request_id| {
                 ClientMessage::QuickJoin(QuickJoin {
                     request_id,
+                    game: None,
                     options: Default::default(),
+                    metadata: Default::default(),
+                    join_options: Default::default(),
                 })
             })
             .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::bots::connect;
 use support::{Client, TestServer, WALK_RIGHT};
-use tickwire_bot::client::{AckMode, ClientEvent, ClientTls, unix_us};
+use tickwire_client::{AckMode, ClientTls, Event, RoomSpec, unix_us};
 use tickwire_shared::protocol::{ClientMessage, Ping, Role, ServerMessage, Visibility};
 
 #[tokio::test]
@@ -116,22 +116,26 @@ async fn a_room_answers_a_members_ping_with_the_next_update_saying_how_long_it_w
 #[tokio::test]
 async fn the_client_library_answers_a_server_ping_with_its_next_input_or_the_next_update() {
     let server = TestServer::start_with(|c| c.timeouts.heartbeat_ms = 100).await;
-    let mut client = connect(&server.ws_url(), "answers", &ClientTls::Verify)
+    // Messages are kept so that the test sees the server's pings arrive.
+    let mut client = tickwire_client::Client::builder(server.ws_url())
+        .name("answers")
+        .keep_messages(true)
+        .connect()
         .await
         .expect("connects");
     client
-        .create_room("answers", Visibility::Public, 4, Default::default())
+        .create_room(RoomSpec::new("answers").max_players(4))
         .await
         .expect("creates and joins");
     client.set_ack_mode(AckMode::WithInput);
-    let next_ping = async |client: &mut tickwire_bot::client::Client| {
-        for _ in 0..100 {
-            let event = client.next_event().await.expect("connection stays up");
-            if let ClientEvent::Other(ServerMessage::Ping(_)) = event {
+    let next_ping = async |client: &mut tickwire_client::Client| {
+        for _ in 0..1_000 {
+            let message = client.next_message().await.expect("connection stays up");
+            if let Some(ServerMessage::Ping(_)) = message {
                 return;
             }
         }
-        panic!("no server ping in 100 events");
+        panic!("no server ping in 1000 messages");
     };
 
     // An input carries the answer along: one write, two messages.
@@ -145,7 +149,7 @@ async fn the_client_library_answers_a_server_ping_with_its_next_input_or_the_nex
     let before = client.traffic().messages_out;
     let mut updates = 0;
     while client.traffic().messages_out == before {
-        if let ClientEvent::Update(_) = client.next_event().await.expect("connection stays up") {
+        if let Event::Update(_) = client.next_event().await.expect("connection stays up") {
             updates += 1;
             assert!(updates <= 3, "the held answer never went");
         }
@@ -162,7 +166,7 @@ async fn the_client_library_sends_a_queued_ping_with_its_next_input() {
         .await
         .expect("connects");
     client
-        .create_room("pings", Visibility::Public, 4, Default::default())
+        .create_room(RoomSpec::new("pings").max_players(4))
         .await
         .expect("creates and joins");
     // Acknowledgements ride with inputs, so the client sends nothing of its
@@ -175,9 +179,9 @@ async fn the_client_library_sends_a_queued_ping_with_its_next_input() {
     let mut updates = 0;
     while updates < 5 {
         match client.next_event().await.expect("connection stays up") {
-            ClientEvent::Update(_) => updates += 1,
-            ClientEvent::Rtt(_) => panic!("a pong arrived before the ping was sent"),
-            ClientEvent::Closed(reason) => panic!("closed: {reason:?}"),
+            Event::Update(_) => updates += 1,
+            Event::Rtt(_) => panic!("a pong arrived before the ping was sent"),
+            Event::Closed(closed) => panic!("closed: {closed:?}"),
             _ => {}
         }
     }
@@ -188,8 +192,8 @@ async fn the_client_library_sends_a_queued_ping_with_its_next_input() {
     let rtt = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match client.next_event().await.expect("connection stays up") {
-                ClientEvent::Rtt(us) => return us,
-                ClientEvent::Closed(reason) => panic!("closed: {reason:?}"),
+                Event::Rtt(rtt) => return rtt.as_micros(),
+                Event::Closed(closed) => panic!("closed: {closed:?}"),
                 _ => {}
             }
         }

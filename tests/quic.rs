@@ -15,11 +15,11 @@ use relay::Relay;
 use support::bots::{any_port, connect, pinned};
 use support::{TestServer, WAIT, bots};
 use tickwire_bot::behaviour::BehaviourKind;
-use tickwire_bot::client::{AckMode, Client, ClientError, ClientEvent, ClientTls, unix_us};
 use tickwire_bot::swarm;
+use tickwire_client::{AckMode, Client, ClientError, ClientTls, Event, unix_us};
 use tickwire_shared::arena::ArenaInput;
 use tickwire_shared::client::ReplicaError;
-use tickwire_shared::protocol::{CloseReason, Joined, Role, RoomTarget, Visibility};
+use tickwire_shared::protocol::{CloseReason, Joined, Role, RoomTarget};
 use tickwire_shared::tick::Tick;
 use tokio::time::Instant;
 
@@ -41,14 +41,14 @@ async fn play(client: &mut Client, ticks: usize) -> BTreeMap<Tick, u32> {
     let play = async {
         while seen.len() < ticks {
             match client.next_event().await.expect("connection stays up") {
-                ClientEvent::Update(update) => {
+                Event::Update(update) => {
                     let world = client.world().expect("just rebuilt");
                     seen.insert(update.tick, world.checksum());
                     client.send_input(&input()).await.expect("input sent");
                 }
-                ClientEvent::UpdateFailed(ReplicaError::Stale { .. }) => {}
-                ClientEvent::UpdateFailed(e) => panic!("update failed: {e}"),
-                ClientEvent::Closed(reason) => panic!("closed: {reason:?}"),
+                Event::UpdateFailed(ReplicaError::Stale { .. }) => {}
+                Event::UpdateFailed(e) => panic!("update failed: {e}"),
+                Event::Closed(closed) => panic!("closed: {closed:?}"),
                 _ => {}
             }
         }
@@ -94,7 +94,7 @@ async fn ws_and_quic_players_share_a_room_and_see_the_same_world() {
         .expect("quic connects");
     assert_eq!(quic.transport(), "quic");
     let joined = quic
-        .create_room("mixed", Visibility::Public, 4, Default::default())
+        .create_room(tickwire_client::RoomSpec::new("mixed").max_players(4))
         .await
         .expect("creates");
     let mut plain = connect(&server.ws_url(), "plain", &ClientTls::Verify)
@@ -105,7 +105,10 @@ async fn ws_and_quic_players_share_a_room_and_see_the_same_world() {
         .await
         .expect("joins the same room");
     // Lobby requests over the control stream work too.
-    let rooms = quic.list_rooms().await.expect("room list");
+    let rooms = quic
+        .list_rooms(Default::default())
+        .await
+        .expect("room list");
     assert!(rooms.iter().any(|r| r.id == joined.room.id));
 
     let (a, b) = tokio::join!(play(&mut quic, 30), play(&mut plain, 30));
@@ -124,7 +127,7 @@ async fn ws_and_quic_players_share_a_room_and_see_the_same_world() {
     let closed = async {
         loop {
             match quic.next_event().await {
-                Ok(ClientEvent::Closed(reason)) => return reason,
+                Ok(Event::Closed(closed)) => return closed.reason.map(|r| (r, closed.message)),
                 Ok(_) => {}
                 Err(e) => panic!("error instead of a close: {e}"),
             }
@@ -217,7 +220,7 @@ async fn play_lossy(client: &mut Client, clean_at: Instant, until: Instant) -> L
         };
         let now = Instant::now();
         match event {
-            ClientEvent::Update(update) => {
+            Event::Update(update) => {
                 run.applied += 1;
                 if now < clean_at {
                     if !update.full {
@@ -246,9 +249,9 @@ async fn play_lossy(client: &mut Client, clean_at: Instant, until: Instant) -> L
                 last = Some(update.tick);
                 client.send_input(&input()).await.expect("input sent");
             }
-            ClientEvent::UpdateFailed(ReplicaError::Stale { .. }) => run.stale += 1,
-            ClientEvent::UpdateFailed(e) => panic!("update failed: {e}"),
-            ClientEvent::Closed(reason) => panic!("closed: {reason:?}"),
+            Event::UpdateFailed(ReplicaError::Stale { .. }) => run.stale += 1,
+            Event::UpdateFailed(e) => panic!("update failed: {e}"),
+            Event::Closed(closed) => panic!("closed: {closed:?}"),
             _ => {}
         }
     }
@@ -273,7 +276,7 @@ async fn clients_behind_a_lossy_relay_stay_correct_and_catch_up() {
         match room {
             None => {
                 let joined = client
-                    .create_room("lossy", Visibility::Public, 4, Default::default())
+                    .create_room(tickwire_client::RoomSpec::new("lossy").max_players(4))
                     .await
                     .expect("creates");
                 room = Some(joined.room.id);

@@ -33,7 +33,7 @@ async fn play_in(client: &mut Client, room: RoomId) {
         client.input(WALK_RIGHT).await;
         client.recv().await.expect("connected");
     }
-    let latest = client.replica.latest().expect("a world").tick;
+    let latest = client.replica().latest().expect("a world").tick;
     let world = client.until_tick(Tick(latest.0 + 5)).await;
     let view = avatar(&world, me);
     assert!(
@@ -75,7 +75,7 @@ async fn sessions_follow_their_rooms_across_shards() {
     play_in(&mut traveller, a.id).await;
 
     // The resident saw the traveller come and go with good checksums.
-    let latest = resident.replica.latest().map_or(0, |w| w.tick.0);
+    let latest = resident.replica().latest().map_or(0, |w| w.tick.0);
     resident.until_tick(Tick(latest + 10)).await;
     assert!(resident.replica_errors.is_empty());
 

@@ -105,6 +105,7 @@ async fn slow_client(server: &TestServer, room: RoomId) -> WebSocketStream<TcpSt
         request_id: 1,
         target: RoomTarget::Id(room),
         role: Role::Player,
+        join_options: Default::default(),
     });
     for message in [ClientMessage::Hello(hello("sloth")), join] {
         let mut frame = Vec::new();

@@ -15,10 +15,10 @@ use std::time::Duration;
 use support::bots::{any_port, connect, pinned};
 use support::{TestServer, WAIT, bots};
 use tickwire_bot::behaviour::BehaviourKind;
-use tickwire_bot::client::{Client, ClientError, ClientEvent, ClientTls};
 use tickwire_bot::swarm;
+use tickwire_client::{Client, ClientError, ClientTls, Event};
 use tickwire_shared::arena::ArenaInput;
-use tickwire_shared::protocol::{Role, RoomTarget, Visibility};
+use tickwire_shared::protocol::{Role, RoomTarget};
 use tickwire_shared::tick::Tick;
 
 async fn tls_server() -> TestServer {
@@ -32,7 +32,7 @@ async fn play(client: &mut Client, ticks: usize) -> BTreeMap<Tick, u32> {
     let play = async {
         while seen.len() < ticks {
             match client.next_event().await.expect("connection stays up") {
-                ClientEvent::Update(update) => {
+                Event::Update(update) => {
                     let world = client.world().expect("just rebuilt");
                     seen.insert(update.tick, world.checksum());
                     let input = ArenaInput {
@@ -41,8 +41,8 @@ async fn play(client: &mut Client, ticks: usize) -> BTreeMap<Tick, u32> {
                     };
                     client.send_input(&input).await.expect("input sent");
                 }
-                ClientEvent::UpdateFailed(e) => panic!("update failed: {e}"),
-                ClientEvent::Closed(reason) => panic!("closed: {reason:?}"),
+                Event::UpdateFailed(e) => panic!("update failed: {e}"),
+                Event::Closed(closed) => panic!("closed: {closed:?}"),
                 _ => {}
             }
         }
@@ -114,13 +114,16 @@ async fn a_production_certificate_from_pem_files_verifies_against_its_ca() {
     .await;
     assert_eq!(
         server.tls_fingerprint.as_deref(),
-        Some(tickwire_bot::client::fingerprint(leaf.der()).as_str())
+        Some(tickwire_client::fingerprint(leaf.der()).as_str())
     );
     let roots = ClientTls::Roots(vec![ca_cert.der().clone()]);
     let mut client = connect(&server.wss_url(), "prod", &roots)
         .await
         .expect("verifies against the private CA");
-    client.quick_join(Default::default()).await.expect("joins");
+    client
+        .quick_join(tickwire_client::QuickJoinSpec::default())
+        .await
+        .expect("joins");
     let seen = play(&mut client, 10).await;
     assert_eq!(seen.len(), 10);
     // By name too: the certificate is for localhost.
@@ -225,7 +228,7 @@ async fn ws_and_wss_players_share_a_room_and_see_the_same_world() {
         .await
         .expect("wss connects");
     let joined = secure
-        .create_room("mixed", Visibility::Public, 4, Default::default())
+        .create_room(tickwire_client::RoomSpec::new("mixed").max_players(4))
         .await
         .expect("creates");
     let mut plain = connect(&server.ws_url(), "plain", &ClientTls::Verify)

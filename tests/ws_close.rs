@@ -245,11 +245,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawWs<S> {
     async fn join_new_room(&mut self) {
         let create = ClientMessage::CreateRoom(CreateRoom {
             request_id: 1,
+            game: None,
             name: "closing".into(),
             visibility: Visibility::Public,
             max_players: 4,
             options: GameOptions::default(),
             join_as: Some(Role::Player),
+            join_options: GameOptions::default(),
         });
         let mut bytes = Vec::new();
         codec::encode_client(&create, &mut bytes).expect("encodes");

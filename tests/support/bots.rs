@@ -4,8 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
-use tickwire_bot::client::{Client, ClientError, ClientTls};
-use tickwire_shared::arena::SCHEMA;
+use tickwire_client::{Client, ClientError, ClientTls};
 
 use super::{TestServer, WAIT};
 
@@ -22,7 +21,8 @@ pub fn pinned(server: &TestServer) -> ClientTls {
 /// Connects and greets with the client library, failing the test rather
 /// than hanging.
 pub async fn connect(url: &str, name: &str, tls: &ClientTls) -> Result<Client, ClientError> {
-    tokio::time::timeout(WAIT, Client::connect_with(url, name, SCHEMA, tls))
+    let connect = Client::builder(url).name(name).tls(tls.clone()).connect();
+    tokio::time::timeout(WAIT, connect)
         .await
         .expect("connect answers in time (no hang)")
 }
@@ -52,6 +52,7 @@ pub fn short_swarm(
         behaviour,
         chaos: ChaosMix::default(),
         join: JoinMode::CreateRooms,
+        events_per_second: 0.0,
         quiet: true,
     }
 }

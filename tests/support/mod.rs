@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: an in-process server on an ephemeral
-//! loopback port, and a real WebSocket client that speaks the protocol and
-//! rebuilds the world with the shared replica. Every wait is bounded.
+//! loopback port, and a test client on the client library (`tickwire-client`,
+//! the tree's one protocol client) that reads messages one by one and can
+//! send anything. Every wait is bounded.
 
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
@@ -9,12 +10,13 @@ pub mod bots;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::FutureExt;
+use tickwire_client::{ClientError, RawFrame};
 use tickwire_server::config::ServerConfig;
-use tickwire_server::{Server, ServerError};
-use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput, PlayerView, SCHEMA, player_field};
+use tickwire_server::{Games, Server, ServerError};
+use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput, PlayerView, player_field};
+use tickwire_shared::chat::Chat;
 use tickwire_shared::client::{Replica, ReplicaError};
-use tickwire_shared::codec;
 use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::PlayerId;
 use tickwire_shared::protocol::*;
@@ -26,7 +28,6 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The longest any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -67,9 +68,10 @@ impl TestServer {
     pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Self {
         let mut config = test_config();
         tweak(&mut config);
-        let server = Server::<Arena>::bind(config, ArenaConfig::default())
-            .await
-            .expect("server binds");
+        let games = Games::new()
+            .with::<Arena>(ArenaConfig::default())
+            .with::<Chat>(());
+        let server = Server::bind(config, games).await.expect("server binds");
         let addr = server.local_addr();
         let tls_addr = server.tls_addr();
         let tls_fingerprint = server.tls_fingerprint().map(str::to_owned);
@@ -161,8 +163,6 @@ impl Drop for TestServer {
     }
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 /// How a connection ended, as the client saw it.
 #[derive(Debug, Default)]
 pub struct Ending {
@@ -172,13 +172,16 @@ pub struct Ending {
     pub code: Option<u16>,
 }
 
-/// A protocol client over a real WebSocket.
+/// A protocol client for the tests: the client library
+/// ([`tickwire_client::Client`], the one protocol client in the tree) with
+/// every server message kept, so that a test can read them one by one
+/// ([`Client::recv`]) and send anything, well-formed or not. The library
+/// answers pings, applies and acknowledges updates; this wrapper counts
+/// what arrived.
 pub struct Client {
-    ws: Ws,
+    inner: tickwire_client::Client,
     next_request: u32,
-    next_seq: u32,
     pub player: Option<PlayerId>,
-    pub replica: Replica,
     pub updates: u32,
     pub full_snapshots: u32,
     /// Tick of the last full snapshot received.
@@ -189,19 +192,11 @@ pub struct Client {
 }
 
 impl Client {
-    /// Opens a WebSocket, without greeting.
-    pub async fn connect(server: &TestServer) -> Self {
-        let connect = tokio_tungstenite::connect_async_with_config(server.ws_url(), None, true);
-        let (ws, _) = tokio::time::timeout(WAIT, connect)
-            .await
-            .expect("connect in time")
-            .expect("websocket connects");
+    fn wrap(inner: tickwire_client::Client) -> Self {
         Self {
-            ws,
-            next_request: 1,
-            next_seq: 1,
-            player: None,
-            replica: Replica::new(SCHEMA),
+            player: (inner.player() != PlayerId(0)).then(|| inner.player()),
+            inner,
+            next_request: 1_000_000,
             updates: 0,
             full_snapshots: 0,
             last_full: None,
@@ -211,98 +206,93 @@ impl Client {
         }
     }
 
+    /// Opens a WebSocket, without greeting.
+    pub async fn connect(server: &TestServer) -> Self {
+        let open = tickwire_client::Client::builder(server.ws_url())
+            .keep_messages(true)
+            .connect_timeout(WAIT)
+            .open();
+        Self::wrap(open.await.expect("websocket connects"))
+    }
+
     /// Connects and completes the handshake.
     pub async fn greeted(server: &TestServer, name: &str) -> Self {
-        let mut client = Self::connect(server).await;
-        client.send(&ClientMessage::Hello(hello(name))).await;
-        let welcome = client
-            .expect(|m| {
-                if let ServerMessage::Welcome(w) = m {
-                    Some(w)
-                } else {
-                    None
-                }
-            })
-            .await;
-        client.player = Some(welcome.player);
+        let connect = tickwire_client::Client::builder(server.ws_url())
+            .name(name)
+            .keep_messages(true)
+            .connect_timeout(WAIT)
+            .connect();
+        let mut client = Self::wrap(connect.await.expect("connects and greets"));
+        // The Welcome was read while greeting.
+        let _ = client.inner.next_message().now_or_never();
         client
     }
 
-    pub async fn send(&mut self, message: &ClientMessage) {
-        let mut frame = Vec::new();
-        codec::encode_client(message, &mut frame).expect("encodes");
-        self.send_raw(Message::Binary(frame.into())).await;
+    /// The library client underneath.
+    pub fn inner(&mut self) -> &mut tickwire_client::Client {
+        &mut self.inner
     }
 
-    pub async fn send_raw(&mut self, message: Message) {
-        tokio::time::timeout(WAIT, self.ws.send(message))
+    /// The rebuilt worlds.
+    pub fn replica(&self) -> &Replica {
+        self.inner.replica()
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) {
+        tokio::time::timeout(WAIT, self.inner.send_message(message))
             .await
             .expect("send in time")
             .expect("send");
     }
 
+    pub async fn send_raw(&mut self, message: Message) {
+        assert!(self.try_send_raw(message).await, "send");
+    }
+
     /// Tries to send; false if the connection is gone.
     pub async fn try_send_raw(&mut self, message: Message) -> bool {
+        let frame = match message {
+            Message::Binary(bytes) => RawFrame::Binary(bytes.to_vec()),
+            Message::Text(text) => RawFrame::Text(text.to_string()),
+            other => panic!("the client sends binary or text frames, not {other:?}"),
+        };
         matches!(
-            tokio::time::timeout(WAIT, self.ws.send(message)).await,
+            tokio::time::timeout(WAIT, self.inner.send_raw(frame)).await,
             Ok(Ok(()))
         )
     }
 
     /// The next server message, or `None` when the connection ends. Pings
-    /// are answered, updates applied and acknowledged, errors and events
-    /// recorded, all before being returned.
+    /// are answered, updates applied and acknowledged (by the library),
+    /// errors and events recorded, all before being returned.
     pub async fn recv(&mut self) -> Option<ServerMessage> {
-        loop {
-            let next = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("server message in time");
-            let frame = match next {
-                Some(Ok(Message::Binary(frame))) => frame,
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(_)) => continue,
-            };
-            let message = codec::decode_server(&frame, codec::MAX_SERVER_FRAME)
-                .expect("server frames decode");
-            self.observe(&message).await;
-            return Some(message);
-        }
+        let next = tokio::time::timeout(WAIT, self.inner.next_message())
+            .await
+            .expect("server message in time");
+        let message = next.ok().flatten()?;
+        self.observe(&message);
+        Some(message)
     }
 
-    async fn observe(&mut self, message: &ServerMessage) {
+    fn observe(&mut self, message: &ServerMessage) {
         match message {
-            ServerMessage::Ping(ping) => {
-                let pong = Pong {
-                    ping_sent_at_us: ping.sent_at_us,
-                    sent_at_us: 0,
-                    held_us: 0,
-                };
-                let _ = self.try_send_message(&ClientMessage::Pong(pong)).await;
-            }
             ServerMessage::Update(update) => {
                 self.updates += 1;
                 if update.baseline.is_none() {
                     self.full_snapshots += 1;
                     self.last_full = Some(update.tick);
                 }
-                match self.replica.apply(update) {
-                    Ok(world) => {
-                        let ack = Ack { tick: world.tick };
-                        let _ = self.try_send_message(&ClientMessage::Ack(ack)).await;
-                    }
-                    Err(e) => self.replica_errors.push(e),
-                }
             }
             ServerMessage::Error(e) => self.errors.push(e.clone()),
             ServerMessage::Event(e) => self.events.push(e.clone()),
+            ServerMessage::Welcome(w) => self.player = Some(w.player),
             _ => {}
         }
-    }
-
-    async fn try_send_message(&mut self, message: &ClientMessage) -> bool {
-        let mut frame = Vec::new();
-        codec::encode_client(message, &mut frame).expect("encodes");
-        self.try_send_raw(Message::Binary(frame.into())).await
+        while let Some(event) = self.inner.poll_event() {
+            if let tickwire_client::Event::UpdateFailed(e) = event {
+                self.replica_errors.push(e);
+            }
+        }
     }
 
     /// Reads until `pick` accepts a message (bounded by [`WAIT`] overall).
@@ -325,8 +315,9 @@ impl Client {
         self.next_request
     }
 
-    /// Sends a request built with a fresh request id and waits for the
-    /// answer carrying that id (an `Error` comes back as `Err`).
+    /// Sends a request built with a fresh request id (the test's own, not
+    /// the library's) and waits for the answer carrying that id (an
+    /// `Error` comes back as `Err`).
     pub async fn request(
         &mut self,
         build: impl FnOnce(u32) -> ClientMessage,
@@ -349,63 +340,49 @@ impl Client {
         self.request(|request_id| {
             ClientMessage::CreateRoom(CreateRoom {
                 request_id,
+                game: None,
                 name: name.into(),
                 visibility,
                 max_players,
                 options: GameOptions::default(),
                 join_as,
+                join_options: GameOptions::default(),
             })
         })
         .await
     }
 
+    /// Joins with the library's request (the answer is matched by it).
     pub async fn join(&mut self, target: RoomTarget, role: Role) -> Result<Joined, ErrorMessage> {
-        match self
-            .request(|request_id| {
-                ClientMessage::JoinRoom(JoinRoom {
-                    request_id,
-                    target,
-                    role,
-                })
-            })
-            .await?
-        {
-            ServerMessage::Joined(joined) => {
-                self.replica.reset();
-                Ok(joined)
-            }
-            other => panic!("unexpected answer {other:?}"),
+        let joined = tokio::time::timeout(WAIT, self.inner.join(target, role))
+            .await
+            .expect("join answered in time");
+        match joined {
+            Ok(joined) => Ok(joined),
+            Err(ClientError::Refused(e)) => Err(e),
+            Err(e) => panic!("join failed: {e}"),
         }
     }
 
     pub async fn list(&mut self) -> Vec<RoomInfo> {
-        match self
-            .request(|request_id| ClientMessage::ListRooms(ListRooms { request_id }))
+        tokio::time::timeout(WAIT, self.inner.list_rooms(RoomFilter::default()))
             .await
-        {
-            Ok(ServerMessage::RoomList(list)) => list.rooms,
-            other => panic!("unexpected answer {other:?}"),
-        }
+            .expect("list answered in time")
+            .expect("rooms listed")
     }
 
     /// Sends one arena input with the next sequence number.
     pub async fn input(&mut self, input: ArenaInput) {
-        let mut bytes = Vec::new();
-        codec::encode_value(&input, &mut bytes).expect("encodes");
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.send(&ClientMessage::Inputs(Inputs {
-            newest_seq: seq,
-            inputs: vec![bytes],
-            ack: None,
-        }))
-        .await;
+        tokio::time::timeout(WAIT, self.inner.send_input(&input))
+            .await
+            .expect("send in time")
+            .expect("send");
     }
 
     /// Reads (applying updates) until the replica holds `tick` or later.
     pub async fn until_tick(&mut self, tick: Tick) -> WorldSnapshot {
         loop {
-            if let Some(world) = self.replica.latest().filter(|w| w.tick >= tick) {
+            if let Some(world) = self.replica().latest().filter(|w| w.tick >= tick) {
                 return world.clone();
             }
             self.recv()
@@ -419,24 +396,17 @@ impl Client {
         let mut ending = Ending::default();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let next = tokio::time::timeout_at(deadline, self.ws.next())
+            let next = tokio::time::timeout_at(deadline, self.inner.next_message())
                 .await
                 .expect("connection ends in time");
             match next {
-                Some(Ok(Message::Binary(frame))) => {
-                    match codec::decode_server(&frame, codec::MAX_SERVER_FRAME) {
-                        Ok(ServerMessage::Close(c)) => ending.close = Some((c.reason, c.message)),
-                        Ok(ServerMessage::Rejected(r)) => {
-                            ending.close = Some((r.reason, r.message))
-                        }
-                        _ => {}
-                    }
+                Ok(Some(ServerMessage::Close(c))) => ending.close = Some((c.reason, c.message)),
+                Ok(Some(ServerMessage::Rejected(r))) => ending.close = Some((r.reason, r.message)),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    ending.code = self.inner.close_code();
+                    return ending;
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    ending.code = frame.map(|f| u16::from(f.code));
-                }
-                Some(Ok(_)) => {}
-                None | Some(Err(_)) => return ending,
             }
         }
     }

@@ -1410,6 +1410,7 @@ mod tests {
             up_framed_bytes_per_client_s: 1_690.0,
             up_wire_estimate_bytes_per_client_s: 3_250.0,
             errors: BTreeMap::new(),
+            ..GroupReport::default()
         };
         let misbehaving = GroupReport {
             bots: 40,
@@ -1430,6 +1431,7 @@ mod tests {
             ramp_up_s: 5.0,
             settle_s: 2.0,
             window_s: 12.0,
+            events_per_second: 0.0,
             bots: BotCounts {
                 planned: 440,
                 connected: 440,
