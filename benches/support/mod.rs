@@ -7,7 +7,9 @@
 use tickwire_shared::arena::{Arena, ArenaBot, ArenaConfig, ArenaInput, BotConfig, SCHEMA};
 use tickwire_shared::codec;
 use tickwire_shared::delta::DeltaEncoder;
-use tickwire_shared::game::{Game, GameOptions, PlayerInput};
+use tickwire_shared::game::{
+    EventLimits, Game, GameOptions, PlayerInput, RoomActions, RoomContext,
+};
 use tickwire_shared::ids::PlayerId;
 use tickwire_shared::snapshot::WorldSnapshot;
 use tickwire_shared::tick::Tick;
@@ -47,6 +49,8 @@ pub(crate) struct ArenaRun {
     bots: Vec<ArenaBot>,
     inputs: Vec<PlayerInput<ArenaInput>>,
     tick: Tick,
+    /// What the game asks of its room (the arena asks nothing per tick).
+    actions: RoomActions,
 }
 
 impl ArenaRun {
@@ -68,6 +72,7 @@ impl ArenaRun {
             bots,
             inputs,
             tick: Tick(0),
+            actions: RoomActions::new(EventLimits::default()),
         }
     }
 
@@ -79,7 +84,9 @@ impl ArenaRun {
                 .validate_input(bot.next_input())
                 .expect("bots send valid input");
         }
-        self.game.step(&self.inputs);
+        let rate = self.game.tick_rate();
+        let mut ctx = RoomContext::new(self.tick, rate, &mut self.actions);
+        self.game.step(&mut ctx, &self.inputs);
         self.tick = self.tick.next();
     }
 
