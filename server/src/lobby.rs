@@ -243,8 +243,9 @@ impl<H> Lobby<H> {
         }
     }
 
-    /// The public, unlocked room with a free seat, the same options and
-    /// passing `filter` (its game, its metadata) that has the most players
+    /// The public, unlocked room with a free seat, created with `options`
+    /// (equality on each key given; other keys are free) and passing
+    /// `filter` (its game, its metadata), that has the most players
     /// (filling rooms before opening new ones), if any.
     pub fn quick_join_candidate(
         &self,
@@ -256,7 +257,10 @@ impl<H> Lobby<H> {
             .filter(|e| {
                 listed(&e.info)
                     && e.info.players < e.info.max_players
-                    && &e.info.options == options
+                    && options
+                        .0
+                        .iter()
+                        .all(|(key, value)| e.info.options.0.get(key) == Some(value))
                     && filter.matches(&e.info)
             })
             .max_by_key(|e| (e.info.players, std::cmp::Reverse(e.info.id)))

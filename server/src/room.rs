@@ -314,6 +314,16 @@ impl<G: Game> Room<G> {
         self.actions.take_refused()
     }
 
+    /// The room's public metadata as the game set it.
+    pub fn metadata(&self) -> &tickwire_shared::protocol::Metadata {
+        self.actions.metadata()
+    }
+
+    /// Whether the game locked the room.
+    pub fn is_locked(&self) -> bool {
+        self.actions.is_locked()
+    }
+
     /// Whether the game closed the room.
     pub fn is_closing(&self) -> bool {
         self.actions.is_closing()

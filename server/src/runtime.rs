@@ -150,23 +150,29 @@ pub(crate) fn create_room<G: Game>(
     let id = lobby.next_id();
     let seed = shared.config.seed.wrapping_add(u64::from(id.0));
     let game = G::new(config, &request.options, seed)?;
-    let (tx, rx) = mpsc::channel(room_queue(request.max_players));
-    let placement = shared.shards.place_room();
-    let handle = RoomHandle {
-        commands: tx,
-        shard: placement.shard(),
-    };
-    let info = lobby.create(G::NAME, request, rand_os::random::<u64>, |_| handle)?;
-    drop(lobby);
-    shared.metrics.rooms.inc();
-    shared.metrics.rooms_created.inc();
-    info!(room = %info.id, game = G::NAME, name = %info.name, visibility = ?info.visibility, max_players = info.max_players, "room created");
+    // The game's `created` hook runs here: the listing starts with the
+    // metadata and lock it set.
     let room = Room::new(
         game,
         limits.max_baseline_age,
         limits.max_client_frame,
         limits.event_limits(),
     );
+    let (tx, rx) = mpsc::channel(room_queue(request.max_players));
+    let placement = shared.shards.place_room();
+    let handle = RoomHandle {
+        commands: tx,
+        shard: placement.shard(),
+    };
+    let mut info = lobby.create(G::NAME, request, rand_os::random::<u64>, |_| handle)?;
+    lobby.set_metadata(info.id, room.metadata().clone());
+    lobby.set_locked(info.id, room.is_locked());
+    drop(lobby);
+    info.metadata = room.metadata().clone();
+    info.locked = room.is_locked();
+    shared.metrics.rooms.inc();
+    shared.metrics.rooms_created.inc();
+    info!(room = %info.id, game = G::NAME, name = %info.name, visibility = ?info.visibility, max_players = info.max_players, "room created");
     let task = room_task::run(Arc::clone(shared), info.id, room, rx);
     shared.shards.spawn(
         placement.shard(),

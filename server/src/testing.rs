@@ -598,8 +598,15 @@ impl<G: Game> Harness<G> {
         let id = self.lobby.next_id();
         let seed = self.config.seed.wrapping_add(u64::from(id.0));
         let game = G::new(&self.game_config, &request.options, seed)?;
+        let limits = &self.config.limits;
+        let room = Room::new(
+            game,
+            limits.max_baseline_age,
+            limits.max_client_frame,
+            limits.event_limits(),
+        );
         let mut codes = self.next_code;
-        let info = self.lobby.create(
+        let mut info = self.lobby.create(
             G::NAME,
             request,
             || {
@@ -611,13 +618,10 @@ impl<G: Game> Harness<G> {
             |_| (),
         )?;
         self.next_code = codes;
-        let limits = &self.config.limits;
-        let room = Room::new(
-            game,
-            limits.max_baseline_age,
-            limits.max_client_frame,
-            limits.event_limits(),
-        );
+        self.lobby.set_metadata(info.id, room.metadata().clone());
+        self.lobby.set_locked(info.id, room.is_locked());
+        info.metadata = room.metadata().clone();
+        info.locked = room.is_locked();
         let period = room.game().tick_rate().period();
         let clock = TickClock::new(self.now, period);
         let ping_every = clock.ticks_in(self.config.timeouts.heartbeat());

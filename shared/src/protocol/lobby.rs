@@ -209,7 +209,8 @@ pub struct QuickJoin {
     pub request_id: u32,
     /// The game, by name; `None` for the server's default game.
     pub game: Option<String>,
-    /// Options a matching room must have been created with (and a new
+    /// Options a matching room must have been created with, equality on
+    /// each key given (and a new
     /// room gets).
     pub options: GameOptions,
     /// Metadata a matching room must have (equality on each key).
