@@ -4,7 +4,9 @@
 //! says it.
 
 use tickwire_shared::game::GameError;
-use tickwire_shared::protocol::{CloseReason, ErrorCode, ErrorMessage};
+use tickwire_shared::protocol::{
+    CloseReason, ErrorCode, ErrorMessage, EventOutcome, EventReply, ServerMessage,
+};
 
 use crate::lobby::LobbyError;
 
@@ -168,6 +170,21 @@ pub enum EventRefusal {
 }
 
 impl EventRefusal {
+    /// What the client is told: the error of its event's answer when it
+    /// asked for one (`ack_id`), else an `Error` answering no request.
+    pub fn to_message(&self, ack_id: Option<u32>) -> ServerMessage {
+        match ack_id {
+            Some(ack_id) => ServerMessage::EventReply(EventReply {
+                ack_id,
+                outcome: EventOutcome::Error {
+                    code: self.code(),
+                    message: self.to_string(),
+                },
+            }),
+            None => ServerMessage::Error(Refusal::from(self.clone()).to_message(None)),
+        }
+    }
+
     /// The wire error code.
     pub fn code(&self) -> ErrorCode {
         match self {

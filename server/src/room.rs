@@ -240,16 +240,7 @@ impl<G: Game> Room<G> {
         self.hook(|game, ctx| game.leave(ctx, player, member.role, cause));
         for id in awaited {
             self.answers_ended.1 += 1;
-            self.hook(|game, ctx| {
-                game.answer(
-                    ctx,
-                    Answer {
-                        id,
-                        from: player,
-                        outcome: AnswerOutcome::Gone,
-                    },
-                );
-            });
+            self.tell_answer(id, player, AnswerOutcome::Gone);
         }
         Some(member.role)
     }
@@ -285,17 +276,13 @@ impl<G: Game> Room<G> {
             EventOutcome::Data(data) => AnswerOutcome::Data(data),
             EventOutcome::Error { code, message } => AnswerOutcome::Error { code, message },
         };
-        self.hook(|game, ctx| {
-            game.answer(
-                ctx,
-                Answer {
-                    id,
-                    from: player,
-                    outcome,
-                },
-            );
-        });
+        self.tell_answer(id, player, outcome);
         true
+    }
+
+    /// Runs the game's answer hook for emit `id` to `from`.
+    fn tell_answer(&mut self, id: EmitId, from: PlayerId, outcome: AnswerOutcome) {
+        self.hook(|game, ctx| game.answer(ctx, Answer { id, from, outcome }));
     }
 
     /// The next thing the game asked of the room, in order.
@@ -394,16 +381,7 @@ impl<G: Game> Room<G> {
     pub fn step(&mut self) -> &WorldSnapshot {
         for (id, from) in self.actions.timed_out(self.tick.next()) {
             self.answers_ended.0 += 1;
-            self.hook(|game, ctx| {
-                game.answer(
-                    ctx,
-                    Answer {
-                        id,
-                        from,
-                        outcome: AnswerOutcome::TimedOut,
-                    },
-                );
-            });
+            self.tell_answer(id, from, AnswerOutcome::TimedOut);
         }
         self.actions.refill(self.tick_rate);
         self.inputs.clear();

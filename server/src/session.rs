@@ -43,7 +43,7 @@ use tickwire_shared::codec;
 use tickwire_shared::game::{GameOptions, LeaveCause, MAX_EVENT_NAME};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
-    ClientMessage, Close, CloseReason, EventOutcome, EventReply, Inputs, Joined, LeaveReason, Left,
+    ClientMessage, Close, CloseReason, EventReply, Inputs, Joined, LeaveReason, Left,
     PROTOCOL_VERSION, Ping, Pong, Rejected, ResumeToken, Role, RoomCreated, RoomEvent, RoomFilter,
     RoomInfo, RoomList, RoomTarget, ServerMessage, Welcome,
 };
@@ -830,16 +830,7 @@ impl Session {
     fn refuse_event(&mut self, ack_id: Option<u32>, refusal: EventRefusal) {
         self.metrics.event_refused(&refusal);
         debug!(player = %self.player, reason = refusal.label(), message = %refusal, "event refused");
-        let message = match ack_id {
-            Some(ack_id) => ServerMessage::EventReply(EventReply {
-                ack_id,
-                outcome: EventOutcome::Error {
-                    code: refusal.code(),
-                    message: refusal.to_string(),
-                },
-            }),
-            None => ServerMessage::Error(Refusal::from(refusal).to_message(None)),
-        };
+        let message = refusal.to_message(ack_id);
         self.send(&message);
     }
 

@@ -378,16 +378,7 @@ impl Members {
                     Err(RoomError::Event(refusal)) => {
                         self.metrics.event_refused(&refusal);
                         debug!(room = %self.room, %player, reason = refusal.label(), "event refused");
-                        let message = match ack_id {
-                            Some(ack_id) => ServerMessage::EventReply(EventReply {
-                                ack_id,
-                                outcome: EventOutcome::Error {
-                                    code: refusal.code(),
-                                    message: refusal.to_string(),
-                                },
-                            }),
-                            None => ServerMessage::Error(Refusal::from(refusal).to_message(None)),
-                        };
+                        let message = refusal.to_message(ack_id);
                         self.tell(member, &message);
                     }
                     Err(_) => {}
