@@ -91,6 +91,15 @@ pub struct NewRoom {
     pub options: GameOptions,
 }
 
+/// Where a quick-join goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuickJoinPlan {
+    /// Join this room.
+    Join(RoomId),
+    /// Create this room and join it.
+    Create(NewRoom),
+}
+
 #[derive(Debug)]
 struct Entry<H> {
     info: RoomInfo,
@@ -240,6 +249,26 @@ impl<H> Lobby<H> {
                 Role::Spectator => &mut entry.info.spectators,
             };
             *count = count.saturating_sub(1);
+        }
+    }
+
+    /// Where a quick-join for `game` (a registered game's name) goes: the
+    /// fullest room that matches `metadata` and `options`
+    /// ([`Lobby::quick_join_candidate`]), or a new public room of that game
+    /// with those options.
+    pub fn plan_quick_join(
+        &self,
+        game: &str,
+        metadata: Metadata,
+        options: GameOptions,
+    ) -> QuickJoinPlan {
+        let filter = RoomFilter {
+            game: Some(game.to_owned()),
+            metadata,
+        };
+        match self.quick_join_candidate(&filter, &options) {
+            Some(room) => QuickJoinPlan::Join(room),
+            None => QuickJoinPlan::Create(self.quick_join_room(filter.game, options)),
         }
     }
 

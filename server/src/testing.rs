@@ -29,7 +29,7 @@ use tickwire_shared::protocol::{
 };
 
 use crate::config::ServerConfig;
-use crate::lobby::{Lobby, LobbyError, NewRoom};
+use crate::lobby::{Lobby, LobbyError, NewRoom, QuickJoinPlan};
 use crate::metrics::Metrics;
 use crate::outbox::{Delivery, Outbox, Outgoing};
 use crate::reason::Refusal;
@@ -504,20 +504,21 @@ impl<G: Game> Harness<G> {
             },
             Command::QuickJoin {
                 request_id,
-                mut filter,
+                filter,
                 options,
                 join_options,
             } => {
-                let game = filter
-                    .game
-                    .get_or_insert_with(|| G::NAME.to_owned())
-                    .clone();
-                let room = match self.lobby.quick_join_candidate(&filter, &options) {
-                    Some(room) => Ok(room),
-                    None => {
-                        let request = self.lobby.quick_join_room(Some(game), options);
-                        self.create_room(request).map(|info| info.id)
-                    }
+                let room = match filter.game {
+                    Some(game) if game != G::NAME => Err(LobbyError::UnknownGame(game).into()),
+                    _ => match self
+                        .lobby
+                        .plan_quick_join(G::NAME, filter.metadata, options)
+                    {
+                        QuickJoinPlan::Join(room) => Ok(room),
+                        QuickJoinPlan::Create(request) => {
+                            self.create_room(request).map(|info| info.id)
+                        }
+                    },
                 };
                 match room {
                     Ok(room) => self.join(id, room, Role::Player, join_options, request_id),

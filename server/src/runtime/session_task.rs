@@ -24,13 +24,14 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tickwire_shared::game::{GameOptions, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
-use tickwire_shared::protocol::{CloseReason, ResumeToken, Role, RoomFilter};
+use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, oneshot};
 use tracing::debug;
 
 use super::room_task::RoomCommand;
 use super::shards::ShardId;
 use super::{RoomHandle, Shared, now};
+use crate::lobby::QuickJoinPlan;
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
 use crate::runtime::admission::ConnectionPermits;
@@ -481,20 +482,17 @@ impl<L: Link + 'static> Task<L> {
                 options,
                 join_options,
             } => {
-                let room = match self.shared.games.find(filter.game.as_deref()) {
+                let game = self.shared.games.find(filter.game.as_deref());
+                let room = match game.map(|kind| kind.name()) {
                     Err(e) => Err(Refusal::from(e)),
-                    Ok(kind) => {
-                        // The default game by its name, so that it matches.
-                        let filter = RoomFilter {
-                            game: Some(kind.name().to_owned()),
-                            ..filter
-                        };
-                        let candidate = self.shared.lobby().quick_join_candidate(&filter, &options);
-                        match candidate {
-                            Some(room) => Ok(room),
-                            None => {
-                                let request =
-                                    self.shared.lobby().quick_join_room(filter.game, options);
+                    Ok(game) => {
+                        let plan =
+                            self.shared
+                                .lobby()
+                                .plan_quick_join(game, filter.metadata, options);
+                        match plan {
+                            QuickJoinPlan::Join(room) => Ok(room),
+                            QuickJoinPlan::Create(request) => {
                                 self.shared.create_room(request).map(|info| info.id)
                             }
                         }
