@@ -6,6 +6,8 @@
 //!
 //! - [`replica`]: the world rebuilt from updates, checksums verified, and
 //!   what to acknowledge.
+//! - [`request`]: the lobby requests (builders, the answer each waits
+//!   for).
 //! - [`session`]: the protocol session around it, sans-IO in quinn's shape:
 //!   server messages and the time go in ([`ClientSession::handle`],
 //!   [`ClientSession::handle_timeout`]); messages to send
@@ -21,6 +23,7 @@
 //! place.
 
 pub mod replica;
+pub mod request;
 pub mod session;
 
 pub use replica::{REPLICA_HISTORY, Replica, ReplicaError};

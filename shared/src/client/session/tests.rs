@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::arena::SCHEMA;
 use crate::delta;
+use crate::game::GameOptions;
 use crate::ids::RoomId;
 use crate::tick::TickRate;
 
