@@ -2,60 +2,17 @@
 //! client, and on SIGTERM (and SIGINT) closes the client with reason
 //! `ServerShutdown` and exits 0 within a few seconds.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tickwire_shared::codec;
 use tickwire_shared::protocol::*;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Starts the binary on an ephemeral port; returns it and its address,
-/// read from its "listening" log line.
-fn start() -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
-        .args(["--bind", "127.0.0.1:0", "--log-level", "info"])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("ws://").nth(1) {
-                let addr = rest.split('/').next().unwrap_or_default().to_owned();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the server logs its address");
-    (child, addr)
-}
-
-fn signal(child: &Child, signal: libc::c_int) {
-    // SAFETY: signalling the child this test started, by its pid.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-    assert_eq!(rc, 0);
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("waitable") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use support::{signal, start, wait_exit};
 
 async fn greeted_client(
     addr: &str,
@@ -87,7 +44,7 @@ async fn greeted_client(
 }
 
 async fn shutdown_on(signal_number: libc::c_int) {
-    let (mut child, addr) = start();
+    let (mut child, addr, _logs) = start(&[]);
     let mut ws = greeted_client(&addr).await;
     signal(&child, signal_number);
     let (mut reason, mut code) = (None, None);
