@@ -491,6 +491,14 @@ impl Game for Recorder {
     fn event(&mut self, ctx: &mut RoomContext<'_>, event: Event) {
         self.log
             .push(format!("event {} after tick {}", event.name, ctx.tick().0));
+        if event.name == "flood" {
+            // Ten 200-byte events to everyone, as fast as the room lets it.
+            let sent = (0..10)
+                .take_while(|_| ctx.emit_bytes(Audience::All, "blob", vec![0; 200]).is_ok())
+                .count();
+            self.log.push(format!("flood sent {sent}"));
+            return;
+        }
         let _ = ctx.emit(Audience::One(event.from), "heard", &event.name);
     }
 
@@ -619,4 +627,59 @@ fn events_reach_the_game_between_ticks_in_arrival_order_and_what_it_emits_preced
         "an answer emitted before step n precedes update n"
     );
     let _ = PlayerId(0);
+}
+
+#[test]
+fn what_a_room_emits_is_bounded_in_bytes_a_second_and_refusals_are_counted() {
+    let mut config = ServerConfig::default();
+    config.limits.room_event_bytes_per_second = 1_000;
+    let mut h = Harness::<Recorder>::new(config, ());
+    let a = greeted(&mut h, "ann");
+    let room = create(&mut h, a, GameOptions::default());
+    h.received(a);
+    h.send(
+        a,
+        &ClientMessage::Event(RoomEvent {
+            name: "flood".into(),
+            data: vec![],
+            ack_id: None,
+        }),
+    );
+    h.advance(TICK);
+    // 1 000 bytes a second, full at first: four events of 200 bytes and
+    // their framing fit, the fifth does not.
+    let blobs = h
+        .received(a)
+        .iter()
+        .filter(|m| matches!(m, ServerMessage::Event(e) if e.name == "blob"))
+        .count();
+    assert_eq!(blobs, 4, "{:?}", h.game(room).map(|g| &g.log));
+    assert!(
+        h.game(room)
+            .expect("game")
+            .log
+            .contains(&"flood sent 4".to_owned())
+    );
+    let text = h.metrics().render();
+    assert!(
+        text.contains("tickwire_emits_refused_total{reason=\"over_budget\"} 1"),
+        "{text}"
+    );
+    // A second later the budget is back.
+    h.advance(Duration::from_secs(1));
+    h.send(
+        a,
+        &ClientMessage::Event(RoomEvent {
+            name: "flood".into(),
+            data: vec![],
+            ack_id: None,
+        }),
+    );
+    h.advance(TICK);
+    let log = &h.game(room).expect("game").log;
+    assert_eq!(
+        log.iter().filter(|l| *l == "flood sent 4").count(),
+        2,
+        "{log:?}"
+    );
 }
