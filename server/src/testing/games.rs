@@ -637,14 +637,12 @@ fn what_a_room_emits_is_bounded_in_bytes_a_second_and_refusals_are_counted() {
     let a = greeted(&mut h, "ann");
     let room = create(&mut h, a, GameOptions::default());
     h.received(a);
-    h.send(
-        a,
-        &ClientMessage::Event(RoomEvent {
-            name: "flood".into(),
-            data: vec![],
-            ack_id: None,
-        }),
-    );
+    let flood = ClientMessage::Event(RoomEvent {
+        name: "flood".into(),
+        data: vec![],
+        ack_id: None,
+    });
+    h.send(a, &flood);
     h.advance(TICK);
     // 1 000 bytes a second, full at first: four events of 200 bytes and
     // their framing fit, the fifth does not.
@@ -667,14 +665,7 @@ fn what_a_room_emits_is_bounded_in_bytes_a_second_and_refusals_are_counted() {
     );
     // A second later the budget is back.
     h.advance(Duration::from_secs(1));
-    h.send(
-        a,
-        &ClientMessage::Event(RoomEvent {
-            name: "flood".into(),
-            data: vec![],
-            ack_id: None,
-        }),
-    );
+    h.send(a, &flood);
     h.advance(TICK);
     let log = &h.game(room).expect("game").log;
     assert_eq!(
