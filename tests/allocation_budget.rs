@@ -29,7 +29,7 @@ use tickwire_server::session::{Now, RoomInput, Transmit};
 use tickwire_shared::arena::{Arena, ArenaConfig, ArenaInput};
 use tickwire_shared::codec;
 use tickwire_shared::game::EventLimits;
-use tickwire_shared::game::{Game, GameOptions};
+use tickwire_shared::game::{Game, GameOptions, JoinRequest};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{Inputs, Role};
 
@@ -113,10 +113,13 @@ fn a_sixteen_player_room_ticks_within_its_allocation_budget() {
             members
                 .join(
                     &mut room,
-                    PlayerId(p),
-                    Role::Player,
-                    "bot",
-                    &GameOptions::default(),
+                    &JoinRequest {
+                        player: PlayerId(p),
+                        name: "bot",
+                        role: Role::Player,
+                        options: &GameOptions::default(),
+                        identity: None,
+                    },
                     Arc::clone(&outbox),
                 )
                 .expect("joins");

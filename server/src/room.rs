@@ -23,8 +23,7 @@ use tickwire_shared::delta::DeltaEncoder;
 use tickwire_shared::delta::history::SnapshotHistory;
 use tickwire_shared::game::{
     Answer, AnswerOutcome, AnswerTo, EmitError, EmitId, Event, EventLimits, Game, GameError,
-    GameOptions, JoinRequest, LeaveCause, MemberInfo, PlayerInput, RoomAction, RoomActions,
-    RoomContext,
+    JoinRequest, LeaveCause, MemberInfo, PlayerInput, RoomAction, RoomActions, RoomContext,
 };
 use tickwire_shared::ids::PlayerId;
 use tickwire_shared::protocol::{EventOutcome, EventReply, Inputs, Role, RoomEvent};
@@ -189,23 +188,12 @@ impl<G: Game> Room<G> {
     }
 
     /// Adds a member if the game's join hook agrees (it sees the name,
-    /// role and join options).
-    pub fn join(
-        &mut self,
-        player: PlayerId,
-        role: Role,
-        name: &str,
-        options: &GameOptions,
-    ) -> Result<(), RoomError> {
+    /// role, join options and verified identity in `request`).
+    pub fn join(&mut self, request: &JoinRequest<'_>) -> Result<(), RoomError> {
+        let (player, role, name) = (request.player, request.role, request.name);
         if self.members.contains_key(&player) {
             return Err(RoomError::AlreadyMember);
         }
-        let request = JoinRequest {
-            player,
-            name,
-            role,
-            options,
-        };
         // A member while its join hook runs (so that the game can greet
         // it); out again if the game refuses.
         self.actions.add_member(
@@ -215,7 +203,7 @@ impl<G: Game> Room<G> {
                 name: name.to_owned(),
             },
         );
-        if let Err(e) = self.hook(|game, ctx| game.join(ctx, &request)) {
+        if let Err(e) = self.hook(|game, ctx| game.join(ctx, request)) {
             self.actions.remove_member(player);
             return Err(e.into());
         }
@@ -475,6 +463,17 @@ mod tests {
 
     use super::*;
 
+    fn joining(player: PlayerId, role: Role, name: &'static str) -> JoinRequest<'static> {
+        static NO_OPTIONS: GameOptions = GameOptions(BTreeMap::new());
+        JoinRequest {
+            player,
+            name,
+            role,
+            options: &NO_OPTIONS,
+            identity: None,
+        }
+    }
+
     fn room() -> Room<Arena> {
         let game = Arena::new(&ArenaConfig::default(), &GameOptions::default(), 1).unwrap();
         Room::new(game, 32, MAX_CLIENT_FRAME, EventLimits::default())
@@ -502,12 +501,9 @@ mod tests {
     fn clients_on_one_baseline_share_one_buffer_and_rebuild_the_world() {
         let mut room = room();
         let (a, b, s) = (PlayerId(1), PlayerId(2), PlayerId(3));
-        room.join(a, Role::Player, "p", &GameOptions::default())
-            .unwrap();
-        room.join(b, Role::Player, "p", &GameOptions::default())
-            .unwrap();
-        room.join(s, Role::Spectator, "p", &GameOptions::default())
-            .unwrap();
+        room.join(&joining(a, Role::Player, "p")).unwrap();
+        room.join(&joining(b, Role::Player, "p")).unwrap();
+        room.join(&joining(s, Role::Spectator, "p")).unwrap();
         assert_eq!(room.counts(), (3, 2));
         let mut replicas: BTreeMap<PlayerId, Replica> = [a, b, s]
             .into_iter()
@@ -555,10 +551,8 @@ mod tests {
     #[test]
     fn clients_without_a_usable_ack_get_full_snapshots() {
         let mut room = room();
-        room.join(PlayerId(1), Role::Player, "p", &GameOptions::default())
-            .unwrap();
-        room.join(PlayerId(2), Role::Player, "p", &GameOptions::default())
-            .unwrap();
+        room.join(&joining(PlayerId(1), Role::Player, "p")).unwrap();
+        room.join(&joining(PlayerId(2), Role::Player, "p")).unwrap();
         for _ in 0..40 {
             room.step();
         }
@@ -585,8 +579,7 @@ mod tests {
     fn stale_undecodable_and_invalid_inputs_are_dropped() {
         let mut room = room();
         let p = PlayerId(1);
-        room.join(p, Role::Player, "p", &GameOptions::default())
-            .unwrap();
+        room.join(&joining(p, Role::Player, "p")).unwrap();
         let go = ArenaInput {
             move_x: 1.0,
             ..ArenaInput::default()
@@ -637,7 +630,7 @@ mod tests {
     #[test]
     fn spectators_and_strangers_cannot_send_inputs() {
         let mut room = room();
-        room.join(PlayerId(9), Role::Spectator, "p", &GameOptions::default())
+        room.join(&joining(PlayerId(9), Role::Spectator, "p"))
             .unwrap();
         let i = inputs(1, ArenaInput::default());
         assert_eq!(
@@ -649,7 +642,7 @@ mod tests {
             Err(RoomError::NotMember)
         );
         assert_eq!(
-            room.join(PlayerId(9), Role::Player, "p9", &GameOptions::default()),
+            room.join(&joining(PlayerId(9), Role::Player, "p9")),
             Err(RoomError::AlreadyMember)
         );
         assert_eq!(

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tickwire_shared::codec;
-use tickwire_shared::game::{GameOptions, LeaveCause, MAX_EVENT_NAME};
+use tickwire_shared::game::{GameOptions, Identity, LeaveCause, MAX_EVENT_NAME};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
     ClientMessage, Close, CloseReason, EventReply, Inputs, Joined, LeaveReason, Left,
@@ -329,6 +329,8 @@ pub struct Session {
     welcomed: bool,
     /// The display name from the `Hello`.
     name: String,
+    /// Who the client is, once the authenticator verified it.
+    identity: Option<Arc<Identity>>,
     flood: FloodGuard,
     events: FloodGuard,
     last_heard: Instant,
@@ -360,6 +362,7 @@ impl Session {
             flood: FloodGuard::new(config.messages_per_second, config.message_burst, now),
             events: FloodGuard::new(config.events_per_second, config.event_burst, now),
             name: String::new(),
+            identity: None,
             state: State::Handshaking {
                 deadline: handshake_deadline,
             },
@@ -388,6 +391,11 @@ impl Session {
     /// The display name the client gave (once greeted).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Who the client is, when the server authenticates clients.
+    pub fn identity(&self) -> Option<&Arc<Identity>> {
+        self.identity.as_ref()
     }
 
     /// Where the session is.

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tickwire_shared::codec;
-use tickwire_shared::game::{Game, GameOptions, LeaveCause};
+use tickwire_shared::game::{Game, GameOptions, JoinRequest, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
     ClientMessage, Hello, PROTOCOL_VERSION, ResumeToken, Role, ServerMessage,
@@ -316,15 +316,16 @@ impl<G: Game> Harness<G> {
                 } => {
                     let session = &self.clients[client.0].session;
                     let (player, name) = (session.player(), session.name().to_owned());
+                    let identity = session.identity().cloned();
                     let outbox = Arc::clone(&self.clients[client.0].outbox);
-                    let joined = hosted.members.join(
-                        &mut hosted.room,
+                    let request = JoinRequest {
                         player,
+                        name: &name,
                         role,
-                        &name,
-                        &options,
-                        outbox,
-                    );
+                        options: &options,
+                        identity: identity.as_deref(),
+                    };
+                    let joined = hosted.members.join(&mut hosted.room, &request, outbox);
                     let answer = match joined {
                         Ok(()) => Answer::Joined {
                             request_id,

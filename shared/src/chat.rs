@@ -520,6 +520,7 @@ mod tests {
                 name: "n",
                 role,
                 options: &options,
+                identity: None,
             };
             let joined = self.with(|chat, ctx| chat.join(ctx, &request));
             if joined.is_ok() {

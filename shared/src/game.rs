@@ -34,7 +34,9 @@ pub use context::{
     Audience, EmitError, EventLimits, MAX_EVENT_NAME, MAX_METADATA_KEY, MAX_METADATA_KEYS,
     MAX_METADATA_VALUE, MemberInfo, PendingAnswer, RoomAction, RoomActions, RoomContext,
 };
-pub use hooks::{Answer, AnswerOutcome, AnswerTo, EmitId, Event, JoinRequest, LeaveCause};
+pub use hooks::{
+    Answer, AnswerOutcome, AnswerTo, EmitId, Event, Identity, JoinRequest, LeaveCause,
+};
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -153,6 +155,19 @@ pub trait Game: Send + Sized + 'static {
     ) -> Result<(), GameError> {
         let _ = (ctx, request);
         Ok(())
+    }
+
+    /// A member's connection dropped; its place is kept for the grace
+    /// period, and [`Game::reconnected`] or [`Game::leave`] follows.
+    /// Default: nothing (its avatar stays as it is, its last input held).
+    fn dropped(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId) {
+        let _ = (ctx, player);
+    }
+
+    /// A dropped member came back within the grace period, with its seat.
+    /// Default: nothing.
+    fn reconnected(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId) {
+        let _ = (ctx, player);
     }
 
     /// A member left the room for good, and why. Default: nothing.

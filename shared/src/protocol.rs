@@ -290,6 +290,9 @@ pub enum ErrorCode {
     EventTooLarge,
     /// The game refused the event or answered it with an error.
     EventRefused,
+    /// The server is draining before it stops: it takes no new room or
+    /// join; try another server.
+    ServerDraining,
 }
 
 #[cfg(test)]

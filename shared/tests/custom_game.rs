@@ -145,6 +145,7 @@ fn seat<G: Game>(game: &mut G, player: PlayerId) -> Result<(), GameError> {
         name: "voter",
         role: Role::Player,
         options: &options,
+        identity: None,
     };
     with_ctx(0, |ctx| game.join(ctx, &request))
 }

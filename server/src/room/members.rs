@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tickwire_shared::game::{Game, GameOptions, LeaveCause, RoomAction};
+use tickwire_shared::game::{Game, JoinRequest, LeaveCause, RoomAction};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
     EventOutcome, EventReply, LeaveReason, Metadata, Ping, Role, ServerMessage,
@@ -115,17 +115,16 @@ impl Members {
     }
 
     /// Seats a member in `room` (its lobby place already reserved) if the
-    /// game's join hook agrees, with the outbox its updates go to.
+    /// game's join hook agrees to `request`, with the outbox its updates go
+    /// to.
     pub fn join<G: Game>(
         &mut self,
         room: &mut Room<G>,
-        player: PlayerId,
-        role: Role,
-        name: &str,
-        options: &GameOptions,
+        request: &JoinRequest<'_>,
         outbox: Arc<Outbox>,
     ) -> Result<(), Refusal> {
-        let joined = room.join(player, role, name, options).map_err(|e| match e {
+        let (player, role, name) = (request.player, request.role, request.name);
+        let joined = room.join(request).map_err(|e| match e {
             RoomError::Game(g) => Refusal::Game(g),
             _ => Refusal::AlreadyMember,
         });

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
-use tickwire_shared::game::{Game, GameOptions, LeaveCause};
+use tickwire_shared::game::{Game, GameOptions, Identity, JoinRequest, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::Role;
 
@@ -32,12 +32,13 @@ use crate::session::{Answer, Command, Now, RoomInput};
 pub(crate) enum RoomCommand {
     /// Take a client (its seat is already reserved in the lobby); its
     /// updates go to `outbox`.
-    /// `name` and `options` are for the game's join hook.
+    /// `name`, `options` and `identity` are for the game's join hook.
     Join {
         player: PlayerId,
         role: Role,
         name: String,
         options: GameOptions,
+        identity: Option<Arc<Identity>>,
         outbox: Arc<Outbox>,
         reply: oneshot::Sender<Result<RoomTiming, Refusal>>,
     },
@@ -336,9 +337,20 @@ fn handle<G: Game>(
             role,
             name,
             options,
+            identity,
             outbox,
             reply,
-        } => match members.join(room, player, role, &name, &options, outbox) {
+        } => match members.join(
+            room,
+            &JoinRequest {
+                player,
+                name: &name,
+                role,
+                options: &options,
+                identity: identity.as_deref(),
+            },
+            outbox,
+        ) {
             Ok(()) => {
                 if reply.send(Ok(timing)).is_err() {
                     // The session gave up waiting: undo.

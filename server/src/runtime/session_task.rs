@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use tickwire_shared::game::{GameOptions, LeaveCause};
+use tickwire_shared::game::{GameOptions, Identity, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, oneshot};
@@ -540,6 +540,7 @@ impl<L: Link + 'static> Task<L> {
             role,
             name,
             options,
+            identity,
             request_id,
         } = join;
         let refused = |refusal: Refusal| Answer::Refused {
@@ -560,6 +561,7 @@ impl<L: Link + 'static> Task<L> {
             role,
             name,
             options,
+            identity,
             outbox: Arc::clone(&self.outbox),
             reply: reply_tx,
         };
@@ -656,6 +658,7 @@ struct Joining {
     role: Role,
     name: String,
     options: GameOptions,
+    identity: Option<Arc<Identity>>,
     request_id: u32,
 }
 
@@ -665,6 +668,7 @@ impl Joining {
             role,
             name: session.name().to_owned(),
             options,
+            identity: session.identity().cloned(),
             request_id,
         }
     }

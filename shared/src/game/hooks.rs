@@ -8,6 +8,19 @@ use super::{GameError, GameOptions};
 use crate::ids::PlayerId;
 use crate::protocol::{ErrorCode, Role};
 
+/// Who a client is, as the server's authenticator verified it (the
+/// claims of its JSON Web Token, or what an embedder's authenticator
+/// says).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The account: the token's `sub`.
+    pub subject: String,
+    /// A display name the issuer vouches for, if any.
+    pub name: Option<String>,
+    /// Every other claim, as JSON.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
 /// A client asks to join the room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JoinRequest<'a> {
@@ -19,6 +32,8 @@ pub struct JoinRequest<'a> {
     pub role: Role,
     /// The options it joined with (a team, a loadout, ...).
     pub options: &'a GameOptions,
+    /// Who it is, when the server authenticates clients.
+    pub identity: Option<&'a Identity>,
 }
 
 /// Why a member left the room.
