@@ -206,6 +206,7 @@ impl<G: Game> Harness<G> {
                 client_name: name.into(),
                 auth_ticket: None,
                 resume_token: None,
+                resume_from: None,
             }),
         );
     }

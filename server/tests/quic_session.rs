@@ -104,6 +104,7 @@ async fn a_session_runs_over_quic_and_ends_with_a_reason() {
             client_name: "quic".into(),
             auth_ticket: None,
             resume_token: None,
+            resume_from: None,
         }),
     )
     .await;

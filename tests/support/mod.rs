@@ -426,6 +426,7 @@ pub fn hello(name: &str) -> Hello {
         client_name: name.into(),
         auth_ticket: None,
         resume_token: None,
+        resume_from: None,
     }
 }
 

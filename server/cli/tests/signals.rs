@@ -25,6 +25,7 @@ async fn greeted_client(
         client_name: "signals".into(),
         auth_ticket: None,
         resume_token: None,
+        resume_from: None,
     });
     let mut frame = Vec::new();
     codec::encode_client(&hello, &mut frame).expect("encodes");

@@ -54,6 +54,7 @@ mod tests {
             client_name: name.into(),
             auth_ticket: None,
             resume_token: None,
+            resume_from: None,
         }
     }
 

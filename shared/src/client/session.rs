@@ -426,6 +426,7 @@ impl ClientSession {
             client_name: name.into(),
             auth_ticket: None,
             resume_token: None,
+            resume_from: None,
         }
     }
 

@@ -163,6 +163,7 @@ fn invalid_utf8_and_bad_enum_values_are_malformed() {
         client_name: "ab".into(),
         auth_ticket: None,
         resume_token: None,
+        resume_from: None,
     }));
     // kind, version (1 byte), name length, 'a', 'b', ...
     let at = frame.iter().position(|&b| b == b'a').expect("name present");

@@ -29,6 +29,11 @@ pub struct Hello {
     pub auth_ticket: Option<String>,
     /// Present to resume an earlier session within its grace period.
     pub resume_token: Option<ResumeToken>,
+    /// With `resume_token`: the newest world the client still holds. The
+    /// first update after the resume is a delta against it when the
+    /// server still holds that tick, else a full snapshot (`None`: a full
+    /// snapshot).
+    pub resume_from: Option<Tick>,
 }
 
 /// The handshake is accepted.

@@ -42,6 +42,7 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 client_name: "bot-1".into(),
                 auth_ticket: Some("ticket".into()),
                 resume_token: Some(ResumeToken([9; 16])),
+                resume_from: Some(Tick(899)),
             }),
         ),
         (
