@@ -192,6 +192,11 @@ pub struct Timeouts {
     /// How long a graceful shutdown may take before connections are cut,
     /// ms. Default 3 000.
     pub shutdown_ms: u64,
+    /// How long a dropped player's seat (avatar, score) waits for it to
+    /// come back with its resume token, ms. Default 30 000: long enough
+    /// for a phone to change networks or a train to leave a tunnel; 0
+    /// frees the seat at once.
+    pub reconnect_grace_ms: u64,
 }
 
 impl Default for Timeouts {
@@ -203,11 +208,17 @@ impl Default for Timeouts {
             write_ms: 5_000,
             empty_room_ms: 30_000,
             shutdown_ms: 3_000,
+            reconnect_grace_ms: 30_000,
         }
     }
 }
 
 impl Timeouts {
+    /// [`Timeouts::reconnect_grace_ms`] as a duration.
+    pub fn reconnect_grace(&self) -> Duration {
+        Duration::from_millis(self.reconnect_grace_ms)
+    }
+
     /// [`Timeouts::handshake_ms`] as a duration.
     pub fn handshake(&self) -> Duration {
         Duration::from_millis(self.handshake_ms)

@@ -74,6 +74,7 @@ pub mod lobby;
 pub mod metrics;
 pub mod outbox;
 pub mod reason;
+pub mod resume;
 pub mod room;
 pub(crate) mod runtime;
 pub mod session;

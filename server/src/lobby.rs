@@ -241,6 +241,14 @@ impl<H> Lobby<H> {
         Ok((entry.info.clone(), &entry.handle))
     }
 
+    /// A room's info (code included) and handle, for a member coming back
+    /// to the seat it holds.
+    pub fn seat_of(&self, room: RoomId) -> Option<(RoomInfo, &H)> {
+        self.rooms
+            .get(&room)
+            .map(|entry| (entry.info.clone(), &entry.handle))
+    }
+
     /// Gives back a seat reserved with [`Lobby::reserve`].
     pub fn release(&mut self, room: RoomId, role: Role) {
         if let Some(entry) = self.rooms.get_mut(&room) {

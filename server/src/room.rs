@@ -233,6 +233,28 @@ impl<G: Game> Room<G> {
         Some(member.role)
     }
 
+    /// A member's connection dropped: its seat stays (its last input
+    /// held), and the game's `dropped` hook is told.
+    pub fn drop_member(&mut self, player: PlayerId) {
+        if self.members.contains_key(&player) {
+            self.hook(|game, ctx| game.dropped(ctx, player));
+        }
+    }
+
+    /// A dropped member is back, holding the world of tick `from`: its next
+    /// update is a delta against that tick when the room still holds it
+    /// (young enough), else a full snapshot; the game's `reconnected` hook
+    /// is told. False if it is no member.
+    pub fn reconnect_member(&mut self, player: PlayerId, from: Option<Tick>) -> bool {
+        let tick = self.tick;
+        let Some(member) = self.members.get_mut(&player) else {
+            return false;
+        };
+        member.acked = from.filter(|&t| t <= tick);
+        self.hook(|game, ctx| game.reconnected(ctx, player));
+        true
+    }
+
     /// A member's event, for the game's event hook. Refused (before the
     /// game sees it) when it comes from a spectator and the game takes no
     /// spectators' events.

@@ -33,6 +33,7 @@ use crate::http::{self, HttpState, RoomDirectory};
 use crate::lobby::{Lobby, NewRoom};
 use crate::metrics::Metrics;
 use crate::reason::Refusal;
+use crate::resume::Resumes;
 use crate::room::Room;
 use crate::session::Now;
 use accept::{Admitted, AnyLink, Front, SessionHost};
@@ -64,6 +65,9 @@ pub(crate) struct Shared {
     pub(crate) tracker: TaskTracker,
     pub(crate) shards: Shards,
     pub(crate) admission: Arc<Admission>,
+    /// Resume tokens: live sessions (with their takeover wake-up) and the
+    /// seats of dropped ones.
+    pub(crate) resumes: Mutex<Resumes<Arc<tokio::sync::Notify>>>,
     next_player: AtomicU32,
 }
 
@@ -106,6 +110,7 @@ impl Shared {
             tracker: TaskTracker::new(),
             next_player: AtomicU32::new(1),
             admission: Arc::new(Admission::new(limits)),
+            resumes: Mutex::new(Resumes::new()),
             games,
             config,
         })
@@ -116,6 +121,14 @@ impl Shared {
     /// registry, so it is used as is.
     pub(crate) fn lobby(&self) -> MutexGuard<'_, Lobby<RoomHandle>> {
         self.lobby
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The resume tokens, locked (short critical sections, never held
+    /// across an await).
+    pub(crate) fn resumes(&self) -> MutexGuard<'_, Resumes<Arc<tokio::sync::Notify>>> {
+        self.resumes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -92,6 +92,9 @@ pub struct SessionConfig {
     pub events_per_second: u32,
     /// Burst of events above the sustained rate.
     pub event_burst: u32,
+    /// How long a dropped session's seat waits for its player (zero: the
+    /// seat is freed at once).
+    pub reconnect_grace: Duration,
 }
 
 impl SessionConfig {
@@ -107,6 +110,7 @@ impl SessionConfig {
             max_event_bytes: config.limits.max_event_bytes,
             events_per_second: config.limits.events_per_second,
             event_burst: config.limits.event_burst,
+            reconnect_grace: config.timeouts.reconnect_grace(),
         }
     }
 }
@@ -119,6 +123,9 @@ pub enum State {
         /// When the handshake times out.
         deadline: Instant,
     },
+    /// Greeted with a resume token: the shell looks for the seat it
+    /// resumes ([`Command::Resume`]).
+    Resuming,
     /// Greeted, in no room: lobby requests only.
     Lobby,
     /// A join, quick-join or create asked of the lobby, its answer not in
@@ -213,6 +220,23 @@ pub enum Command {
     },
     /// Something for the room, queued without waiting.
     ToRoom(RoomInput),
+    /// Resume the seat parked under `token`, the client holding the world
+    /// of tick `from`; answer [`Answer::Resumed`] or
+    /// [`Answer::NotResumed`].
+    Resume {
+        /// The token the client presented.
+        token: ResumeToken,
+        /// The newest world it holds.
+        from: Option<Tick>,
+    },
+    /// The connection dropped while the session held a seat: keep it for
+    /// the grace period under the session's `token` (nothing answers).
+    Suspend {
+        /// The room.
+        room: RoomId,
+        /// The session's resume token.
+        token: ResumeToken,
+    },
 }
 
 /// What a member sends its room.
@@ -265,6 +289,21 @@ pub enum Answer {
     },
     /// The room freed the seat of a `LeaveRoom`.
     Left,
+    /// A parked seat was resumed: the session is that player again, in
+    /// that room.
+    Resumed {
+        /// The player the seat belongs to.
+        player: PlayerId,
+        /// The room (code included).
+        room: RoomInfo,
+        /// As what.
+        role: Role,
+        /// The room's schedule.
+        timing: RoomTiming,
+    },
+    /// Nothing to resume (unknown, used or expired token): a fresh
+    /// session.
+    NotResumed,
 }
 
 /// What the session hands its outbox, in order.
@@ -388,6 +427,11 @@ impl Session {
         self.player
     }
 
+    /// The session's own resume token (sent in its `Welcome`).
+    pub fn resume_token(&self) -> ResumeToken {
+        self.resume_token
+    }
+
     /// The display name the client gave (once greeted).
     pub fn name(&self) -> &str {
         &self.name
@@ -416,7 +460,10 @@ impl Session {
     pub fn wants_frames(&self) -> bool {
         !matches!(
             self.state,
-            State::Requesting { .. } | State::Leaving { .. } | State::Closed { .. }
+            State::Requesting { .. }
+                | State::Leaving { .. }
+                | State::Resuming
+                | State::Closed { .. }
         )
     }
 
@@ -615,26 +662,27 @@ impl Session {
                 room,
                 role,
                 timing,
+            } => self.enter_room(now, Some(request_id), room, role, timing),
+            Answer::Resumed {
+                player,
+                room,
+                role,
+                timing,
             } => {
-                self.state = State::Joined {
-                    room: room.id,
-                    role,
-                    clock: timing.clock,
-                };
-                // The heartbeat beats on the room's tick instants, so the
-                // idle check rides in a tick's wake-up.
-                self.beat_every = timing.clock.whole_ticks(self.config.heartbeat);
-                self.next_beat = Some(timing.clock.next_after(now.at));
-                self.send(&ServerMessage::Joined(Joined {
-                    request_id: Some(request_id),
-                    room,
-                    role,
-                    tick_rate: timing.tick_rate,
-                    tick_zero_unix_us: timing.tick_zero_unix_us,
-                    tick: timing.tick,
-                }));
-                // The client knows its room now: updates may follow.
-                self.transmits.push_back(Transmit::OpenUpdates);
+                if self.state != State::Resuming {
+                    return;
+                }
+                info!(peer = %self.peer, player = %player, was = %self.player, room = %room.id, "session resumed");
+                self.player = player;
+                self.welcome(true);
+                self.enter_room(now, None, room, role, timing);
+            }
+            Answer::NotResumed => {
+                if self.state != State::Resuming {
+                    return;
+                }
+                self.welcome(false);
+                self.enter_lobby(now);
             }
             Answer::Left => {
                 let State::Leaving { room, request_id } = self.state else {
@@ -667,18 +715,68 @@ impl Session {
                 self.welcomed = true;
                 self.name = name.to_owned();
                 self.metrics.connections.inc();
-                self.send(&ServerMessage::Welcome(Welcome {
-                    protocol_version: PROTOCOL_VERSION,
-                    player: self.player,
-                    resume_token: self.resume_token,
-                    resumed: false,
-                    heartbeat_interval_ms: u32::try_from(self.config.heartbeat.as_millis())
-                        .unwrap_or(u32::MAX),
-                    reconnect_grace_ms: 0,
-                }));
-                self.enter_lobby(now);
+                match hello.resume_token {
+                    Some(token) => {
+                        // The shell looks for the seat; the Welcome waits.
+                        self.state = State::Resuming;
+                        self.commands.push_back(Command::Resume {
+                            token,
+                            from: hello.resume_from,
+                        });
+                    }
+                    None => {
+                        self.welcome(false);
+                        self.enter_lobby(now);
+                    }
+                }
             }
         }
+    }
+
+    /// Queues the `Welcome`: this session's player id and its own resume
+    /// token (a resumed session gets a new one: tokens are single-use).
+    fn welcome(&mut self, resumed: bool) {
+        self.send(&ServerMessage::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            player: self.player,
+            resume_token: self.resume_token,
+            resumed,
+            heartbeat_interval_ms: u32::try_from(self.config.heartbeat.as_millis())
+                .unwrap_or(u32::MAX),
+            reconnect_grace_ms: u32::try_from(self.config.reconnect_grace.as_millis())
+                .unwrap_or(u32::MAX),
+        }));
+    }
+
+    /// The session is in `room` now (joined, or resumed when `request_id`
+    /// is `None`): the client is told, and updates may follow.
+    fn enter_room(
+        &mut self,
+        now: Now,
+        request_id: Option<u32>,
+        room: RoomInfo,
+        role: Role,
+        timing: RoomTiming,
+    ) {
+        self.state = State::Joined {
+            room: room.id,
+            role,
+            clock: timing.clock,
+        };
+        // The heartbeat beats on the room's tick instants, so the idle
+        // check rides in a tick's wake-up.
+        self.beat_every = timing.clock.whole_ticks(self.config.heartbeat);
+        self.next_beat = Some(timing.clock.next_after(now.at));
+        self.send(&ServerMessage::Joined(Joined {
+            request_id,
+            room,
+            role,
+            tick_rate: timing.tick_rate,
+            tick_zero_unix_us: timing.tick_zero_unix_us,
+            tick: timing.tick,
+        }));
+        // The client knows its room now: updates may follow.
+        self.transmits.push_back(Transmit::OpenUpdates);
     }
 
     /// In the lobby the heartbeat beats from now, the first beat at once.
@@ -876,11 +974,19 @@ impl Session {
         let message = message.into();
         if let Some(room) = self.room() {
             self.transmits.push_back(Transmit::StopUpdates);
-            self.commands.push_back(Command::LeaveRoom {
-                room,
-                confirm: false,
-                cause: leave_cause(reason, tell),
-            });
+            let joined = matches!(self.state, State::Joined { .. });
+            if joined && suspends(reason, tell) && !self.config.reconnect_grace.is_zero() {
+                self.commands.push_back(Command::Suspend {
+                    room,
+                    token: self.resume_token,
+                });
+            } else {
+                self.commands.push_back(Command::LeaveRoom {
+                    room,
+                    confirm: false,
+                    cause: leave_cause(reason, tell),
+                });
+            }
         }
         self.state = State::Closed { reason, at: now.at };
         self.metrics.session_closed(reason);
@@ -917,6 +1023,18 @@ impl Session {
             message,
             tell,
         });
+    }
+}
+
+/// Whether a session that ended so keeps its seat for the grace period:
+/// the connection dropped (the peer vanished, a write failed, silence, a
+/// client too slow to read) or another connection took it over; not when
+/// the client said goodbye, broke the rules or the server is stopping.
+fn suspends(reason: CloseReason, told: bool) -> bool {
+    match reason {
+        CloseReason::Normal => !told,
+        CloseReason::IdleTimeout | CloseReason::SlowConsumer | CloseReason::Replaced => true,
+        _ => false,
     }
 }
 

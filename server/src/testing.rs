@@ -33,6 +33,7 @@ use crate::lobby::{Lobby, LobbyError, NewRoom, QuickJoinPlan};
 use crate::metrics::Metrics;
 use crate::outbox::{Delivery, Outbox, Outgoing};
 use crate::reason::Refusal;
+use crate::resume::{Found, Parked, Resumes};
 use crate::room::Room;
 use crate::room::clock::{RoomTiming, TickClock};
 use crate::room::members::{Members, RoomEffects};
@@ -64,6 +65,15 @@ enum Pending {
     Input {
         player: PlayerId,
         input: RoomInput,
+    },
+    Suspend {
+        player: PlayerId,
+        until: Instant,
+    },
+    Resume {
+        client: ClientId,
+        player: PlayerId,
+        from: Option<tickwire_shared::tick::Tick>,
     },
 }
 
@@ -104,6 +114,7 @@ pub struct Harness<G: Game> {
     clients: Vec<Client>,
     next_player: u32,
     next_code: u64,
+    resumes: Resumes<()>,
 }
 
 impl<G: Game> Harness<G> {
@@ -121,6 +132,7 @@ impl<G: Game> Harness<G> {
             clients: Vec::new(),
             next_player: 1,
             next_code: 0x5eed,
+            resumes: Resumes::new(),
         }
     }
 
@@ -148,6 +160,7 @@ impl<G: Game> Harness<G> {
         self.next_player += 1;
         let deadline = self.now + self.config.timeouts.handshake();
         let peer = SocketAddr::from(([127, 0, 0, 1], 40_000 + player.0 as u16));
+        let token = ResumeToken(u128::from(player.0).to_le_bytes());
         let session = Session::new(
             self.now,
             deadline,
@@ -155,8 +168,9 @@ impl<G: Game> Harness<G> {
             Arc::clone(&self.metrics),
             peer,
             player,
-            ResumeToken(u128::from(player.0).to_le_bytes()),
+            token,
         );
+        self.resumes.live(token, player, ());
         self.clients.push(Client {
             session,
             outbox: Arc::new(Outbox::new(None, self.config.limits.control_queue)),
@@ -360,6 +374,38 @@ impl<G: Game> Harness<G> {
                 Pending::Input { player, input } => {
                     hosted.members.receive(&mut hosted.room, player, input);
                 }
+                Pending::Suspend { player, until } => {
+                    hosted.members.suspend(&mut hosted.room, player, until);
+                }
+                Pending::Resume {
+                    client,
+                    player,
+                    from,
+                } => {
+                    let outbox = Arc::clone(&self.clients[client.0].outbox);
+                    let resumed = hosted
+                        .members
+                        .resume(&mut hosted.room, player, outbox, from);
+                    let answer = match (resumed, self.lobby.seat_of(id)) {
+                        (Some(role), Some((room, ()))) => Answer::Resumed {
+                            player,
+                            room,
+                            role,
+                            timing,
+                        },
+                        _ => Answer::NotResumed,
+                    };
+                    answers.push((client, answer));
+                }
+            }
+        }
+        for player in hosted.members.expired(now.at) {
+            if let Some(role) =
+                hosted
+                    .members
+                    .leave(&mut hosted.room, player, LeaveCause::Disconnected)
+            {
+                self.lobby.release(id, role);
             }
         }
         hosted.members.step(&mut hosted.room);
@@ -464,6 +510,10 @@ impl<G: Game> Harness<G> {
         if let Some(closing) = client.session.poll_close() {
             progress = true;
             client.closed = Some(closing);
+            let token = client.session.resume_token();
+            if !self.resumes.is_parked(token) {
+                self.resumes.forget(token);
+            }
         }
         progress
     }
@@ -548,6 +598,55 @@ impl<G: Game> Harness<G> {
                     None => {}
                 }
                 None
+            }
+            Command::Suspend { room, token } => {
+                let until = self.now + self.config.timeouts.reconnect_grace();
+                let parked = Parked {
+                    player,
+                    room,
+                    until,
+                };
+                self.resumes.park(token, parked, self.now);
+                if let Some(hosted) = self.rooms.get_mut(&room) {
+                    hosted.pending.push_back(Pending::Suspend { player, until });
+                }
+                None
+            }
+            Command::Resume { token, from } => {
+                let mut found = self.resumes.take(token, self.now);
+                if let Found::Live { player: old, .. } = found {
+                    // Take the live session over: it closes with Replaced,
+                    // which parks its seat.
+                    if let Some(index) = self
+                        .clients
+                        .iter()
+                        .position(|c| c.session.player() == old && !c.session.is_closed())
+                    {
+                        self.clients[index].session.close(
+                            now,
+                            tickwire_shared::protocol::CloseReason::Replaced,
+                            "resumed on another connection",
+                        );
+                        while let Some(command) = self.clients[index].session.poll_command() {
+                            self.carry_out(ClientId(index), command);
+                        }
+                    }
+                    found = self.resumes.take(token, self.now);
+                }
+                match found {
+                    Found::Parked(parked) => match self.rooms.get_mut(&parked.room) {
+                        Some(hosted) => {
+                            hosted.pending.push_back(Pending::Resume {
+                                client: id,
+                                player: parked.player,
+                                from,
+                            });
+                            None
+                        }
+                        None => Some(Answer::NotResumed),
+                    },
+                    _ => Some(Answer::NotResumed),
+                }
             }
             Command::ToRoom(input) => {
                 let room = self.clients[id.0].session.room();

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tickwire_shared::game::{Game, JoinRequest, LeaveCause, RoomAction};
@@ -52,6 +53,8 @@ struct Member {
     outbox: Arc<Outbox>,
     /// The tick with whose update the member is pinged next.
     next_ping: u32,
+    /// Dropped: its seat waits for it until then (no updates meanwhile).
+    suspended_until: Option<Instant>,
 }
 
 /// What one tick's fan-out did, for the room's metrics.
@@ -138,6 +141,7 @@ impl Members {
             Member {
                 outbox,
                 next_ping: room.tick().0.saturating_add(self.ping_every),
+                suspended_until: None,
             },
         );
         self.count(role, 1);
@@ -174,12 +178,61 @@ impl Members {
     }
 
     /// Members whose sessions ended without saying so (the outbox is only
-    /// the room's now).
+    /// the room's now), suspended ones aside.
     pub fn gone(&self) -> impl Iterator<Item = PlayerId> + '_ {
         self.members
             .iter()
-            .filter(|(_, m)| Arc::strong_count(&m.outbox) == 1)
+            .filter(|(_, m)| m.suspended_until.is_none() && Arc::strong_count(&m.outbox) == 1)
             .map(|(&p, _)| p)
+    }
+
+    /// A member's connection dropped: its seat waits for it until `until`
+    /// (no update meanwhile), and the game is told. False if it is no
+    /// member.
+    pub fn suspend<G: Game>(
+        &mut self,
+        room: &mut Room<G>,
+        player: PlayerId,
+        until: Instant,
+    ) -> bool {
+        let Some(member) = self.members.get_mut(&player) else {
+            return false;
+        };
+        member.suspended_until = Some(until);
+        info!(room = %self.room, %player, "member dropped; seat kept");
+        room.drop_member(player);
+        self.carry_out(room);
+        true
+    }
+
+    /// A suspended member is back on a new connection (`outbox`), holding
+    /// the world of tick `from`; the game is told. Its role, or `None` if
+    /// it holds no suspended seat here.
+    pub fn resume<G: Game>(
+        &mut self,
+        room: &mut Room<G>,
+        player: PlayerId,
+        outbox: Arc<Outbox>,
+        from: Option<tickwire_shared::tick::Tick>,
+    ) -> Option<Role> {
+        let member = self.members.get_mut(&player)?;
+        member.suspended_until?;
+        member.suspended_until = None;
+        member.outbox = outbox;
+        member.next_ping = room.tick().0.saturating_add(self.ping_every);
+        room.reconnect_member(player, from);
+        info!(room = %self.room, %player, "member resumed");
+        self.carry_out(room);
+        room.role(player)
+    }
+
+    /// Suspended members whose grace ran out by `now`.
+    pub fn expired(&self, now: Instant) -> Vec<PlayerId> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.suspended_until.is_some_and(|until| until <= now))
+            .map(|(&p, _)| p)
+            .collect()
     }
 
     /// Every member, removed from `room` (the server is stopping: the
@@ -216,10 +269,13 @@ impl Members {
                         continue;
                     };
                     let mut sent = 0u64;
-                    // Those the game meant, still here (a refused joiner
-                    // never was).
+                    // Those the game meant, still here and connected (a
+                    // refused joiner never was; a dropped member misses
+                    // what is said while it is away).
                     for player in recipients {
-                        if let Some(member) = self.members.get(&player) {
+                        if let Some(member) = self.members.get(&player)
+                            && member.suspended_until.is_none()
+                        {
                             sent += 1;
                             if member.outbox.push_from_room(frame.clone()).is_err() {
                                 self.metrics.error(&Fault::OutboxFull);
@@ -410,6 +466,9 @@ impl Members {
             let Some(member) = members.get_mut(&player) else {
                 return;
             };
+            if member.suspended_until.is_some() {
+                return;
+            }
             let due = tick >= member.next_ping;
             if due {
                 member.next_ping = tick.saturating_add(ping_every);

@@ -22,6 +22,7 @@ use super::session_task::{AttachState, Driven};
 use super::{Shared, now};
 use crate::outbox::Outbox;
 use crate::reason::Refusal;
+use crate::resume::Parked;
 use crate::room::Room;
 use crate::room::clock::{RoomTiming, TickClock};
 use crate::room::members::{Members, RoomEffects};
@@ -51,6 +52,17 @@ pub(crate) enum RoomCommand {
     },
     /// Inputs, an ack or an event from a member.
     Input { player: PlayerId, input: RoomInput },
+    /// A member's connection dropped: keep its seat until `until`.
+    Suspend { player: PlayerId, until: Instant },
+    /// A suspended member is back on a new connection (`outbox`), holding
+    /// the world of tick `from`; answered with the room's timing and the
+    /// member's role.
+    Resume {
+        player: PlayerId,
+        outbox: Arc<Outbox>,
+        from: Option<tickwire_shared::tick::Tick>,
+        reply: oneshot::Sender<Result<(RoomTiming, Role), Refusal>>,
+    },
     /// A member's session now runs on this shard: the room reads its
     /// connection at each tick and wakes the session's task through
     /// `wake` when it hands the session back (left, or ended).
@@ -169,6 +181,12 @@ pub(crate) async fn run<G: Game>(
                 command,
                 timing,
             );
+        }
+        // Dropped members whose grace ran out.
+        for player in members.expired(began.at) {
+            if let Some(role) = members.leave(&mut room, player, LeaveCause::Disconnected) {
+                shared.lobby().release(id, role);
+            }
         }
         // Sessions that ended without saying so.
         let gone: Vec<PlayerId> = members.gone().collect();
@@ -292,6 +310,17 @@ fn read_members<G: Game>(
         while let Some(command) = session.poll_command() {
             match command {
                 Command::ToRoom(input) => members.receive(room, player, input),
+                Command::Suspend { token, .. } => {
+                    let until = now.at + shared.config.timeouts.reconnect_grace();
+                    if members.suspend(room, player, until) {
+                        let parked = Parked {
+                            player,
+                            room: id,
+                            until,
+                        };
+                        shared.resumes().park(token, parked, now.at);
+                    }
+                }
                 Command::LeaveRoom { confirm, cause, .. } => {
                     if let Some(role) = members.leave(room, player, cause) {
                         shared.lobby().release(id, role);
@@ -380,6 +409,24 @@ fn handle<G: Game>(
             }
         }
         RoomCommand::Input { player, input } => members.receive(room, player, input),
+        RoomCommand::Suspend { player, until } => {
+            if let Some(attachment) = attached.remove(&player) {
+                attachment.attach.hand_back();
+            }
+            members.suspend(room, player, until);
+        }
+        RoomCommand::Resume {
+            player,
+            outbox,
+            from,
+            reply,
+        } => {
+            let resumed = members
+                .resume(room, player, outbox, from)
+                .map(|role| (timing, role))
+                .ok_or(Refusal::RoomClosed);
+            let _ = reply.send(resumed);
+        }
         RoomCommand::Attach {
             conn,
             outbox,

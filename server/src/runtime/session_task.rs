@@ -25,6 +25,7 @@ use futures_util::FutureExt;
 use tickwire_shared::game::{GameOptions, Identity, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
+use tickwire_shared::tick::Tick;
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, oneshot};
 use tracing::debug;
 
@@ -34,6 +35,7 @@ use super::{RoomHandle, Shared, now};
 use crate::lobby::QuickJoinPlan;
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
+use crate::resume::{Found, Parked};
 use crate::runtime::admission::ConnectionPermits;
 use crate::session::{Answer, Closing, Command, Now, Session, SessionConfig};
 use crate::transport::{Incoming, Link, LinkError};
@@ -41,6 +43,13 @@ use crate::transport::{Incoming, Link, LinkError};
 /// How long a session waits for a room to answer a join (a room answers
 /// at its next tick) or to take a leave.
 const ROOM_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a resume waits for the live session it takes over to close
+/// and park its seat, and how often it looks.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(2);
+const TAKEOVER_POLL: Duration = Duration::from_millis(10);
+/// What a session taken over by another connection is told.
+const REPLACED: &str = "the session was resumed on another connection";
+
 /// The longest the last frames (the `Close`) and the close handshake may
 /// take when a session ends.
 const CLOSE_WRITE: Duration = Duration::from_secs(1);
@@ -168,6 +177,11 @@ struct Task<L: Link> {
     _permits: ConnectionPermits,
     /// The shard of a room just joined, when the task must move there.
     moving_to: Option<ShardId>,
+    /// The session's resume token.
+    token: ResumeToken,
+    /// Woken when another connection presents the token: this one closes
+    /// with `Replaced` (and its seat waits for the other).
+    takeover: Arc<Notify>,
 }
 
 /// Runs a session on an upgraded link until it ends (possibly moving to
@@ -183,15 +197,20 @@ pub(crate) async fn run<L: Link + 'static>(
     handshake: OwnedSemaphorePermit,
     permits: ConnectionPermits,
 ) {
+    let (player, token) = (shared.next_player(), ResumeToken(rand_os::random()));
     let session = Session::new(
         Instant::now(),
         handshake_deadline,
         SessionConfig::from_server(&shared.config),
         Arc::clone(&shared.metrics),
         peer,
-        shared.next_player(),
-        ResumeToken(rand_os::random()),
+        player,
+        token,
     );
+    // Nobody knows the token before the Welcome; from then on another
+    // connection presenting it takes this session over.
+    let takeover = Arc::new(Notify::new());
+    shared.resumes().live(token, player, Arc::clone(&takeover));
     let outbox = Arc::new(Outbox::new(
         link.direct(),
         shared.config.limits.control_queue,
@@ -206,6 +225,8 @@ pub(crate) async fn run<L: Link + 'static>(
         handshake: Some(handshake),
         _permits: permits,
         moving_to: None,
+        token,
+        takeover,
     };
     drive(task).await;
 }
@@ -265,6 +286,7 @@ impl<L: Link + 'static> Task<L> {
         let conn = Arc::clone(&self.conn);
         let outbox = Arc::clone(&self.outbox);
         let attach = Arc::clone(&self.attach);
+        let takeover = Arc::clone(&self.takeover);
         loop {
             let mut guard = conn.lock().await;
             self.pump(&mut guard).await;
@@ -301,6 +323,9 @@ impl<L: Link + 'static> Task<L> {
                     () = &mut cancelled => {
                         conn.lock().await.session.close(now(), CloseReason::ServerShutdown, "server shutting down");
                     }
+                    () = takeover.notified() => {
+                        conn.lock().await.session.close(now(), CloseReason::Replaced, REPLACED);
+                    }
                     () = outbox.ready() => {}
                     () = attach.notify.notified() => {}
                     () = &mut timer => conn.lock().await.session.handle_timeout(now()),
@@ -321,6 +346,7 @@ impl<L: Link + 'static> Task<L> {
                     () = &mut cancelled => {
                         session.close(now(), CloseReason::ServerShutdown, "server shutting down");
                     }
+                    () = takeover.notified() => session.close(now(), CloseReason::Replaced, REPLACED),
                     () = outbox.ready() => {}
                     incoming = link.recv(), if wants_frames => feed(session, now(), incoming),
                     () = &mut timer => session.handle_timeout(now()),
@@ -517,6 +543,26 @@ impl<L: Link + 'static> Task<L> {
                 self.leave(player, room, confirm, cause).await;
                 confirm.then_some(Answer::Left)
             }
+            Command::Resume { token, from } => Some(self.resume(session, token, from).await),
+            Command::Suspend { room, token } => {
+                self.attach.attached.store(false, Ordering::Release);
+                self.offered_to = None;
+                if let Some(link) = self.room.take() {
+                    debug_assert_eq!(link.id, room);
+                    let at = now().at;
+                    let until = at + self.shared.config.timeouts.reconnect_grace();
+                    let parked = Parked {
+                        player,
+                        room,
+                        until,
+                    };
+                    self.shared.resumes().park(token, parked, at);
+                    let suspend = RoomCommand::Suspend { player, until };
+                    let _ = tokio::time::timeout(ROOM_TIMEOUT, link.handle.commands.send(suspend))
+                        .await;
+                }
+                None
+            }
             Command::ToRoom(input) => {
                 if let Some(room) = &self.room {
                     let command = RoomCommand::Input { player, input };
@@ -530,6 +576,72 @@ impl<L: Link + 'static> Task<L> {
         };
         if let Some(answer) = answer {
             session.handle_answer(now(), answer);
+        }
+    }
+
+    /// Looks for the seat parked under `token` (taking a live session
+    /// over first: it closes with `Replaced`, which parks its seat) and
+    /// hands this connection to its room.
+    async fn resume(
+        &mut self,
+        session: &Session,
+        token: ResumeToken,
+        from: Option<Tick>,
+    ) -> Answer {
+        let deadline = Instant::now() + TAKEOVER_WAIT;
+        let parked = loop {
+            let found = self.shared.resumes().take(token, Instant::now());
+            match found {
+                Found::Parked(parked) => break Some(parked),
+                Found::Live { handle, .. } if Instant::now() < deadline => {
+                    handle.notify_one();
+                    tokio::time::sleep(TAKEOVER_POLL).await;
+                }
+                _ => break None,
+            }
+        };
+        let Some(parked) = parked else {
+            debug!(player = %session.player(), "nothing to resume");
+            return Answer::NotResumed;
+        };
+        let found = self
+            .shared
+            .lobby()
+            .seat_of(parked.room)
+            .map(|(info, h)| (info, h.clone()));
+        let Some((info, handle)) = found else {
+            return Answer::NotResumed;
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let command = RoomCommand::Resume {
+            player: parked.player,
+            outbox: Arc::clone(&self.outbox),
+            from,
+            reply: reply_tx,
+        };
+        if !matches!(
+            tokio::time::timeout(ROOM_TIMEOUT, handle.commands.send(command)).await,
+            Ok(Ok(()))
+        ) {
+            return Answer::NotResumed;
+        }
+        match tokio::time::timeout(ROOM_TIMEOUT, reply_rx).await {
+            Ok(Ok(Ok((timing, role)))) => {
+                if self.shared.shards.current() != Some(handle.shard) {
+                    self.moving_to = Some(handle.shard);
+                }
+                self.room = Some(RoomLink {
+                    id: parked.room,
+                    handle,
+                });
+                Answer::Resumed {
+                    player: parked.player,
+                    room: info,
+                    role,
+                    timing,
+                }
+            }
+            _ => Answer::NotResumed,
         }
     }
 
@@ -630,6 +742,14 @@ impl<L: Link + 'static> Task<L> {
         let _ = guard.link.unpark();
         while let Some(command) = guard.session.poll_command() {
             self.carry_out(&mut guard.session, command).await;
+        }
+        {
+            // A parked seat keeps the token (a room may have parked it);
+            // otherwise the token dies with the session.
+            let mut resumes = self.shared.resumes();
+            if !resumes.is_parked(self.token) {
+                resumes.forget(self.token);
+            }
         }
         let Some(Closing {
             reason,

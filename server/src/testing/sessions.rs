@@ -10,9 +10,9 @@ use tickwire_shared::codec;
 use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::RoomId;
 use tickwire_shared::protocol::{
-    Ack, ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, EventOutcome, Inputs, JoinRoom,
-    LeaveReason, LeaveRoom, ListRooms, Ping, Role, RoomEvent, RoomFilter, RoomTarget,
-    ServerMessage, Visibility,
+    Ack, ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, EventOutcome, Hello, Inputs,
+    JoinRoom, LeaveReason, LeaveRoom, ListRooms, PROTOCOL_VERSION, Ping, ResumeToken, Role,
+    RoomEvent, RoomFilter, RoomTarget, ServerMessage, Visibility, Welcome,
 };
 use tickwire_shared::tick::Tick;
 
@@ -567,7 +567,7 @@ fn events_go_to_the_game_only_and_are_answered_or_refused_by_their_bounds() {
 }
 
 #[test]
-fn a_client_that_hangs_up_frees_its_seat_and_a_close_is_answered() {
+fn a_client_that_hangs_up_keeps_its_seat_for_the_grace_then_frees_it_and_a_close_is_answered() {
     let mut h = harness();
     let a = greeted(&mut h, "a");
     in_new_room(&mut h, a);
@@ -577,18 +577,26 @@ fn a_client_that_hangs_up_frees_its_seat_and_a_close_is_answered() {
     assert!(!closing.tell, "nobody to tell");
     h.advance(TICK);
     let b = greeted(&mut h, "b");
-    h.send(
-        b,
-        &ClientMessage::ListRooms(ListRooms {
-            request_id: 1,
-            filter: RoomFilter::default(),
-        }),
-    );
-    let got = h.received(b);
-    assert!(
-        matches!(got.as_slice(), [.., ServerMessage::RoomList(l)] if l.rooms[0].players == 0),
-        "{got:?}"
-    );
+    let players = |h: &mut Harness<Arena>| {
+        h.send(
+            b,
+            &ClientMessage::ListRooms(ListRooms {
+                request_id: 1,
+                filter: RoomFilter::default(),
+            }),
+        );
+        let got = h.received(b);
+        match got.as_slice() {
+            [.., ServerMessage::RoomList(l)] => l.rooms[0].players,
+            other => panic!("a list: {other:?}"),
+        }
+    };
+    assert_eq!(players(&mut h), 1, "the seat waits for its player");
+    for _ in 0..30 {
+        h.advance(Duration::from_secs(1));
+        h.keepalive(b);
+    }
+    assert_eq!(players(&mut h), 0, "the grace ran out");
     h.send(
         b,
         &ClientMessage::Close(Close {
@@ -601,4 +609,116 @@ fn a_client_that_hangs_up_frees_its_seat_and_a_close_is_answered() {
         Some(ServerMessage::Close(c)) if c.reason == CloseReason::Normal
     ));
     assert_eq!(h.closed(b).map(|c| c.tell), Some(true));
+}
+
+/// A `Hello` resuming with `token`, holding the world of tick `from`.
+fn resume(h: &mut Harness<Arena>, token: ResumeToken, from: Option<Tick>) -> ClientId {
+    let c = h.connect();
+    h.send(
+        c,
+        &ClientMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            client_name: "back".into(),
+            auth_ticket: None,
+            resume_token: Some(token),
+            resume_from: from,
+        }),
+    );
+    c
+}
+
+fn welcome(got: &[ServerMessage]) -> Welcome {
+    got.iter()
+        .find_map(|m| match m {
+            ServerMessage::Welcome(w) => Some(w.clone()),
+            _ => None,
+        })
+        .expect("a Welcome")
+}
+
+#[test]
+fn a_dropped_player_resumes_its_seat_with_a_delta_and_a_new_token() {
+    let mut h = harness();
+    let a = h.connect();
+    h.hello(a, "a");
+    let first = welcome(&h.received(a));
+    assert_eq!(first.reconnect_grace_ms, 30_000);
+    let room = in_new_room(&mut h, a);
+    h.advance(TICK * 5);
+    let got = h.received(a);
+    let last = (*updates(&got).last().expect("updates")).clone();
+    h.send(a, &ClientMessage::Ack(Ack { tick: last.tick }));
+    h.advance(TICK);
+    h.hang_up(a);
+    // Back within the grace and within the history of baselines (32
+    // ticks): a delta.
+    h.advance(TICK * 10);
+
+    let back = resume(&mut h, first.resume_token, Some(last.tick));
+    h.advance(TICK * 2);
+    let got = h.received(back);
+    let again = welcome(&got);
+    assert!(again.resumed);
+    assert_eq!(again.player, first.player, "the same player id");
+    assert_ne!(
+        again.resume_token, first.resume_token,
+        "tokens are single-use"
+    );
+    let joined = got
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::Joined(j) => Some(j.clone()),
+            _ => None,
+        })
+        .expect("Joined, unasked");
+    assert_eq!((joined.request_id, joined.room.id), (None, room));
+    let next = updates(&got)[0];
+    assert_eq!(
+        next.baseline,
+        Some(last.tick),
+        "a delta against the world the client kept"
+    );
+    assert_eq!(h.session(back).player(), first.player);
+
+    // The old token is used up: a fresh session, nothing resumed.
+    let stale = resume(&mut h, first.resume_token, None);
+    h.advance(TICK);
+    let got = h.received(stale);
+    assert!(!welcome(&got).resumed);
+    assert!(!got.iter().any(|m| matches!(m, ServerMessage::Joined(_))));
+}
+
+#[test]
+fn a_live_session_is_replaced_and_an_expired_seat_is_gone() {
+    let mut h = harness();
+    let a = h.connect();
+    h.hello(a, "a");
+    let first = welcome(&h.received(a));
+    in_new_room(&mut h, a);
+    // The same player on a second connection while the first is alive: the
+    // first is closed with Replaced, the second gets the seat (a full
+    // snapshot: it holds no world).
+    let b = resume(&mut h, first.resume_token, None);
+    h.advance(TICK * 2);
+    assert_eq!(h.closed(a).map(|c| c.reason), Some(CloseReason::Replaced));
+    assert!(matches!(
+        h.received(a).last(),
+        Some(ServerMessage::Close(c)) if c.reason == CloseReason::Replaced
+    ));
+    let got = h.received(b);
+    assert!(welcome(&got).resumed);
+    assert_eq!(updates(&got)[0].baseline, None, "a full snapshot");
+
+    // Dropped again, and back too late.
+    let token = welcome(&got).resume_token;
+    h.hang_up(b);
+    h.advance(Duration::from_secs(31));
+    let late = resume(&mut h, token, None);
+    h.advance(TICK);
+    assert!(!welcome(&h.received(late)).resumed);
+    let text = h.metrics().render();
+    assert!(
+        text.contains("tickwire_members_left_total{reason=\"disconnected\"} 1"),
+        "{text}"
+    );
 }
