@@ -18,7 +18,8 @@
 //! | `close` | none | closes the room (owner only) | `true` |
 //!
 //! The game also emits `member_joined` / `member_left` ([`Presence`]) to
-//! the others, and `welcome` (the topic) to a newcomer. Refusals are answered with an error. Spectators read and
+//! the others, `member_dropped` / `member_back` when a member's connection
+//! drops and it resumes its seat, and `welcome` (the topic) to a newcomer. Refusals are answered with an error. Spectators read and
 //! may not send events (the default).
 //!
 //! # Options
@@ -422,6 +423,34 @@ impl Game for Chat {
             cause: cause.label().to_owned(),
         };
         let _ = ctx.emit(Audience::All, "member_left", &presence);
+    }
+
+    fn dropped(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId) {
+        let name = self
+            .members
+            .get(&player)
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let presence = Presence {
+            player: player.0,
+            name,
+            cause: "dropped".into(),
+        };
+        let _ = ctx.emit(Audience::AllBut(player), "member_dropped", &presence);
+    }
+
+    fn reconnected(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId) {
+        let name = self
+            .members
+            .get(&player)
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let presence = Presence {
+            player: player.0,
+            name,
+            cause: String::new(),
+        };
+        let _ = ctx.emit(Audience::AllBut(player), "member_back", &presence);
     }
 
     fn event(&mut self, ctx: &mut RoomContext<'_>, event: Event) {
