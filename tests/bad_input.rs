@@ -705,8 +705,9 @@ async fn bad_hellos_are_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn abrupt_disconnects_free_the_seat() {
-    let server = TestServer::start().await;
+async fn abrupt_disconnects_free_the_seat_once_the_grace_runs_out() {
+    // The seat of a dropped player waits for it (resume); here briefly.
+    let server = TestServer::start_with(|c| c.timeouts.reconnect_grace_ms = 300).await;
     let mut witness = Witness::start(&server, 4).await;
     let mut lister = Client::greeted(&server, "lister").await;
 
@@ -721,7 +722,8 @@ async fn abrupt_disconnects_free_the_seat() {
         assert_eq!(lister.list().await[0].players, 2);
         assert_eq!(server.metric("tickwire_players").await, 2.0);
 
-        // Gone without a close frame.
+        // Gone without a close frame: the seat is freed when the grace
+        // runs out.
         drop(quitter);
         eventually("the dropped player's seat is freed", async || {
             lister.list().await[0].players == 1

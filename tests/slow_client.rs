@@ -132,6 +132,9 @@ fn rss_kib() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_slows_no_one_and_is_cut_off() {
     let server = TestServer::start_with(|c| {
+        // No resume grace: the cut-off client's seat is freed at once (with
+        // one, it would wait for the client to come back).
+        c.timeouts.reconnect_grace_ms = 0;
         c.limits.send_buffer_bytes = 8 * 1024;
         c.timeouts.write_ms = 1_000;
     })

@@ -400,6 +400,7 @@ async fn a_room_member_whose_room_reads_its_connection_closes_by_the_book() {
     assert_eq!((closed.code, closed.reason.as_str()), (Some(1000), "done"));
     let took = leaving.ends_within(HANG_UP).await;
     assert!(took < AT_ONCE, "the server hung up only after {took:?}");
+    metric_becomes(&server, "tickwire_players", 0.0).await;
 
     let mut breaking = ws(&server).await;
     breaking.greet().await;

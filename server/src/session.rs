@@ -368,6 +368,9 @@ pub struct Session {
     welcomed: bool,
     /// The display name from the `Hello`.
     name: String,
+    /// The client said goodbye (a `Close`, or the transport's own close):
+    /// its seat is not kept for a resume.
+    said_goodbye: bool,
     /// Who the client is, once the authenticator verified it.
     identity: Option<Arc<Identity>>,
     flood: FloodGuard,
@@ -401,6 +404,7 @@ impl Session {
             flood: FloodGuard::new(config.messages_per_second, config.message_burst, now),
             events: FloodGuard::new(config.events_per_second, config.event_burst, now),
             name: String::new(),
+            said_goodbye: false,
             identity: None,
             state: State::Handshaking {
                 deadline: handshake_deadline,
@@ -551,6 +555,18 @@ impl Session {
             "closed during handshake"
         };
         self.end(now, CloseReason::Normal, message, false);
+    }
+
+    /// The peer closed the transport on purpose (a WebSocket close frame):
+    /// like a `Close` message, its seat is freed at once.
+    pub fn handle_goodbye(&mut self, now: Now) {
+        self.said_goodbye = true;
+        self.end(
+            now,
+            CloseReason::Normal,
+            "client closed the connection",
+            false,
+        );
     }
 
     /// The peer broke the transport's rules.
@@ -801,6 +817,7 @@ impl Session {
                 self.metrics.observe_rtt(Duration::from_micros(rtt_us));
             }
             (ClientMessage::Close(close), _) => {
+                self.said_goodbye = true;
                 debug!(player = %self.player, reason = ?close.reason, message = %close.message, "client closing");
                 self.end(now, CloseReason::Normal, "goodbye", true);
             }
@@ -975,16 +992,25 @@ impl Session {
         if let Some(room) = self.room() {
             self.transmits.push_back(Transmit::StopUpdates);
             let joined = matches!(self.state, State::Joined { .. });
-            if joined && suspends(reason, tell) && !self.config.reconnect_grace.is_zero() {
+            if joined
+                && !self.said_goodbye
+                && suspends(reason, tell)
+                && !self.config.reconnect_grace.is_zero()
+            {
                 self.commands.push_back(Command::Suspend {
                     room,
                     token: self.resume_token,
                 });
             } else {
+                let cause = if self.said_goodbye {
+                    LeaveCause::Left
+                } else {
+                    leave_cause(reason, tell)
+                };
                 self.commands.push_back(Command::LeaveRoom {
                     room,
                     confirm: false,
-                    cause: leave_cause(reason, tell),
+                    cause,
                 });
             }
         }

@@ -22,12 +22,14 @@ pub enum Incoming {
     Frame(Bytes),
     /// A keep-alive or control frame the transport answered itself.
     Control,
-    /// The peer closed (cleanly or not); nothing more will come. A
-    /// transport with a closing handshake of its own has completed it
-    /// before returning this (the WebSocket link has answered the client's
-    /// close frame and hung up), so the session need not close the link,
-    /// though doing so is harmless.
+    /// The peer is gone without saying goodbye (the connection dropped,
+    /// reset or ended); nothing more will come.
     Closed,
+    /// The peer said goodbye through the transport's own closing handshake
+    /// (a WebSocket close frame), which the link has completed (answered
+    /// and hung up); nothing more will come. Unlike [`Incoming::Closed`],
+    /// the player meant to leave: its seat is not kept for a resume.
+    Goodbye,
     /// The peer broke the transport's rules; the session closes with
     /// [`Violation::reason`].
     Violation(Violation),
@@ -159,6 +161,11 @@ pub trait Link: Send {
     /// so that its room may read it at the tick without distorting
     /// round-trip times (TCP: yes; QUIC: quinn keeps no arrival times).
     fn parks(&self) -> bool {
+        false
+    }
+    /// Whether the peer said goodbye through the transport's own closing
+    /// handshake (so a write failing afterwards is no dropped connection).
+    fn said_goodbye(&self) -> bool {
         false
     }
     /// When the newest data read while parked arrived (microseconds since

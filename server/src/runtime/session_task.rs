@@ -153,6 +153,7 @@ fn feed(session: &mut Session, now: Now, incoming: Incoming) {
         Incoming::Frame(frame) => session.handle_frame(now, &frame),
         Incoming::Control => session.handle_keepalive(now),
         Incoming::Closed => session.handle_peer_closed(now),
+        Incoming::Goodbye => session.handle_goodbye(now),
         Incoming::Violation(violation) => {
             session.handle_violation(now, violation.reason(), violation.to_string());
         }
@@ -441,7 +442,12 @@ impl<L: Link + 'static> Task<L> {
                     }
                 }
                 Ok(Err(e)) => {
-                    write_failed(&mut conn.session, e);
+                    if conn.link.said_goodbye() {
+                        // The client closed the connection on purpose.
+                        conn.session.handle_goodbye(now());
+                    } else {
+                        write_failed(&mut conn.session, e);
+                    }
                     return false;
                 }
                 Err(_) => {

@@ -377,6 +377,8 @@ enum Closing {
 pub struct WsLink<S> {
     ws: WebSocketStream<S>,
     closing: Closing,
+    /// The peer started the closing handshake (it said goodbye).
+    goodbye: bool,
     /// The close code of a WebSocket protocol violation `recv` reported,
     /// which [`Link::close`] sends instead of the tickwire reason's code.
     violation: Option<CloseCode>,
@@ -388,6 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> WsLink<S> {
         Self {
             ws,
             closing: Closing::Open,
+            goodbye: false,
             violation: None,
         }
     }
@@ -459,7 +462,13 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
     /// hangs up before returning [`Incoming::Closed`] (see [`WsLink`]).
     async fn recv(&mut self) -> Incoming {
         if self.closed().await {
-            return Incoming::Closed;
+            // A read cut short while answering the peer's close frame
+            // comes back here: it still said goodbye.
+            return if self.goodbye {
+                Incoming::Goodbye
+            } else {
+                Incoming::Closed
+            };
         }
         let error = match self.ws.next().await {
             None => return Incoming::Closed,
@@ -472,8 +481,9 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
             }
             Some(Ok(Message::Close(_))) => {
                 self.closing = Closing::AnswerOwed;
+                self.goodbye = true;
                 self.answer_close().await;
-                return Incoming::Closed;
+                return Incoming::Goodbye;
             }
             Some(Err(error)) => error,
         };
@@ -487,6 +497,10 @@ impl<S: AsyncRead + AsyncWrite + Movable + Unpin + Send> Link for WsLink<S> {
             }
             None => Incoming::Closed,
         }
+    }
+
+    fn said_goodbye(&self) -> bool {
+        self.goodbye
     }
 
     /// Every frame is reliable on a WebSocket.
