@@ -25,7 +25,7 @@ use futures_util::FutureExt;
 use tickwire_shared::game::{GameOptions, Identity, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
-use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, oneshot};
+use tokio::sync::{Mutex, Notify, oneshot};
 use tracing::debug;
 
 use super::room_task::RoomCommand;
@@ -34,7 +34,7 @@ use super::{RoomHandle, Shared, now};
 use crate::lobby::QuickJoinPlan;
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
-use crate::runtime::admission::ConnectionPermits;
+use crate::runtime::admission::{ConnectionPermits, HandshakePermit};
 use crate::session::{Answer, Closing, Command, Now, Session, SessionConfig};
 use crate::transport::{Incoming, Link, LinkError};
 
@@ -162,7 +162,7 @@ struct Task<L: Link> {
     /// The room the connection was last offered to.
     offered_to: Option<RoomId>,
     /// The pending-handshake permit, released once the client is greeted.
-    handshake: Option<OwnedSemaphorePermit>,
+    handshake: Option<HandshakePermit>,
     /// The connection's slots (all connections, its address's), held for
     /// the session's life wherever it runs.
     _permits: ConnectionPermits,
@@ -180,7 +180,7 @@ pub(crate) async fn run<L: Link + 'static>(
     link: L,
     peer: std::net::SocketAddr,
     handshake_deadline: Instant,
-    handshake: OwnedSemaphorePermit,
+    handshake: HandshakePermit,
     permits: ConnectionPermits,
 ) {
     let session = Session::new(
