@@ -213,7 +213,12 @@ async fn a_drain_refuses_newcomers_while_the_witness_plays_on_and_ends_when_room
     assert!(!server.is_finished(), "the drain waits for the room");
 
     // The last member leaves: the drain ends well before drain_ms, and
-    // the clients still connected get ServerShutdown.
+    // the clients still connected get ServerShutdown (read as it comes,
+    // the way a client does).
+    let endings: Vec<_> = [early, late]
+        .into_iter()
+        .map(|mut client| tokio::spawn(async move { client.ending().await }))
+        .collect();
     witness.leave.store(true, Ordering::Relaxed);
     let report = witness.report().await;
     assert!(report.left, "{report:?}");
@@ -226,11 +231,12 @@ async fn a_drain_refuses_newcomers_while_the_witness_plays_on_and_ends_when_room
         "the drain ended when the room emptied, not at drain_ms: {:?}",
         began.elapsed()
     );
-    for client in [&mut early, &mut late] {
-        let ending = client.ending().await;
+    for ending in endings {
+        let ending = ending.await.expect("no panic");
         assert_eq!(
-            ending.close.map(|c| c.0),
-            Some(CloseReason::ServerShutdown)
+            ending.close.as_ref().map(|c| c.0),
+            Some(CloseReason::ServerShutdown),
+            "{ending:?}"
         );
     }
     assert_eq!(report.failed, 0, "every update applied: {report:?}");

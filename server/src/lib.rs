@@ -319,8 +319,10 @@ impl Server {
             () = drain => false,
             () = &mut stop => true,
         };
-        shared.draining.cancel();
+        // The lobby refuses before /healthz says so: whoever sees
+        // `draining` is refused too.
         shared.lobby().start_draining();
+        shared.draining.cancel();
         if stopped {
             info!("stop requested: shutting down without a drain");
         } else {

@@ -199,16 +199,16 @@ const DRAIN_POLL: Duration = Duration::from_millis(100);
 /// no room has a member, `timeouts.drain_ms` passes, or `stop` completes.
 pub(crate) async fn drain(shared: &Shared, stop: impl Future<Output = ()>) {
     let limit = shared.config.timeouts.drain();
-    let members = shared.lobby().members();
     shared.metrics.draining.set(1);
+    if limit.is_zero() {
+        return;
+    }
+    let members = shared.lobby().members();
     info!(
         members,
         drain_ms = shared.config.timeouts.drain_ms,
         "draining: /healthz answers 503, new rooms and joins are refused (server_draining), running rooms play on"
     );
-    if limit.is_zero() {
-        return;
-    }
     let deadline = tokio::time::sleep(limit);
     tokio::pin!(deadline, stop);
     let began = Instant::now();
