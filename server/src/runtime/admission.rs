@@ -174,6 +174,48 @@ mod tests {
         assert_eq!(admission.admit(b).err(), Some(Rejection::ServerFull));
         drop((second, third));
         assert!(admission.admit(a).is_ok(), "every slot freed");
-        assert!(admission.per_ip().len() <= 1);
+        assert!(admission.counts(PerIp::Connections).len() <= 1);
+        assert!(admission.counts(PerIp::Handshakes).is_empty());
+    }
+
+    #[test]
+    fn one_address_cannot_take_every_pending_handshake() {
+        let limits = Limits {
+            max_connections: 100,
+            max_connections_per_ip: 100,
+            max_pending_handshakes: 4,
+            max_pending_handshakes_per_ip: 2,
+            ..Limits::default()
+        };
+        let admission = Arc::new(Admission::new(&limits));
+        let flood: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+        let other: SocketAddr = "127.0.0.2:1".parse().expect("addr");
+        let mut pending: Vec<_> = (0..2)
+            .map(|_| admission.admit(flood).expect("flood"))
+            .collect();
+        assert_eq!(
+            admission.admit(flood).err(),
+            Some(Rejection::HandshakeIpLimit),
+            "the flood's excess is refused by its own cap"
+        );
+        let joined = admission
+            .admit(other)
+            .expect("another address still gets in");
+        // Greeting frees the handshake slots but keeps the connection's.
+        let (greeted, handshake) = pending.remove(0);
+        drop(handshake);
+        let again = admission
+            .admit(flood)
+            .expect("a greeted client frees its address's handshake slot");
+        assert_eq!(
+            admission.counts(PerIp::Connections).get(&flood.ip()),
+            Some(&3)
+        );
+        assert_eq!(
+            admission.counts(PerIp::Handshakes).get(&flood.ip()),
+            Some(&2)
+        );
+        drop((greeted, again, joined, pending));
+        assert!(admission.counts(PerIp::Handshakes).is_empty());
     }
 }
