@@ -86,9 +86,12 @@ pub struct Limits {
     /// handshakes are cheap but a slowloris opens them by the thousand.
     pub max_pending_handshakes: usize,
     /// Connections from one IP address still in their handshake (TCP
-    /// accepted, `Hello` not yet read). Default 32: below
-    /// `max_pending_handshakes`, so one address that opens upgrades and
-    /// never greets cannot take every handshake slot from the others.
+    /// accepted, `Hello` not yet read). Default 128, a quarter of
+    /// `max_pending_handshakes`: one address that opens upgrades and never
+    /// greets cannot take every handshake slot from the others, while a
+    /// NAT or a bot host connecting hundreds of players in a burst (a
+    /// swarm's ramp-up on a loaded server, where a handshake can take
+    /// 100 ms) still fits.
     pub max_pending_handshakes_per_ip: usize,
     /// Rooms at once. Default 1 024.
     pub max_rooms: usize,
@@ -161,7 +164,7 @@ impl Default for Limits {
             max_connections: 10_000,
             max_connections_per_ip: 1_024,
             max_pending_handshakes: 512,
-            max_pending_handshakes_per_ip: 32,
+            max_pending_handshakes_per_ip: 128,
             max_rooms: 1_024,
             max_players_per_room: 256,
             max_spectators_per_room: 64,
