@@ -189,6 +189,7 @@ pub(crate) async fn admin_accept_loop(front: Arc<Front>, listener: TcpListener, 
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             front.metrics.connection_rejected(Rejection::AdminFull);
             debug!(%peer, "admin connection refused: {ADMIN_CONNECTIONS} already open");
+            let _ = stream.try_write(ws::refusal(Rejection::AdminFull.label()).as_bytes());
             continue;
         };
         let router = router.clone();
