@@ -57,7 +57,8 @@ async fn upgrade_from(from: Ipv4Addr, server: SocketAddr) -> (u16, String, TcpSt
         .unwrap_or(0);
     let mut body = String::new();
     if status != 101 {
-        let _ = tokio::time::timeout(Duration::from_secs(1), stream.read_to_string(&mut body)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), stream.read_to_string(&mut body)).await;
     }
     (status, body, stream)
 }
@@ -144,7 +145,11 @@ async fn a_handshake_flood_from_one_address_starves_neither_players_nor_probes()
     let mut slowest = Duration::ZERO;
     let play = async {
         while applied < 60 {
-            match witness.next_event().await.expect("the witness stays connected") {
+            match witness
+                .next_event()
+                .await
+                .expect("the witness stays connected")
+            {
                 Event::Update(_) => {
                     applied += 1;
                     let input = ArenaInput {

@@ -320,9 +320,8 @@ impl ServerConfig {
                 "must be at least 1",
             ),
             (
-                self.admin_bind.is_some_and(|a| {
-                    a.port() != 0 && (a == self.bind || Some(a) == self.tls_bind)
-                }),
+                self.admin_bind
+                    .is_some_and(|a| a.port() != 0 && (a == self.bind || Some(a) == self.tls_bind)),
                 "admin_bind",
                 "must differ from bind and tls_bind",
             ),

@@ -541,7 +541,11 @@ mod tests {
             l.plan_quick_join("arena", Metadata::new(), GameOptions::default()),
             QuickJoinPlan::Join(r)
         );
-        assert_eq!(l.public_rooms(&RoomFilter::default()).len(), 1, "still listed");
+        assert_eq!(
+            l.public_rooms(&RoomFilter::default()).len(),
+            1,
+            "still listed"
+        );
         l.release(r, Role::Player);
         assert_eq!(l.members(), 1);
         l.release(r, Role::Spectator);

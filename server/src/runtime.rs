@@ -215,7 +215,10 @@ pub(crate) async fn drain(shared: &Shared, stop: impl Future<Output = ()>) {
     loop {
         let members = shared.lobby().members();
         if members == 0 {
-            info!(elapsed_ms = began.elapsed().as_millis() as u64, "drain done: every room is empty");
+            info!(
+                elapsed_ms = began.elapsed().as_millis() as u64,
+                "drain done: every room is empty"
+            );
             return;
         }
         tokio::select! {

@@ -170,7 +170,11 @@ const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// router, no WebSocket) until the server's cancellation. Its connections
 /// are outside the game connections' caps ([`Admission`]): however many
 /// game connections or handshakes are pending, probes are answered here.
-pub(crate) async fn admin_accept_loop(front: Arc<Front>, listener: TcpListener, router: axum::Router) {
+pub(crate) async fn admin_accept_loop(
+    front: Arc<Front>,
+    listener: TcpListener,
+    router: axum::Router,
+) {
     let slots = Arc::new(tokio::sync::Semaphore::new(ADMIN_CONNECTIONS));
     loop {
         let accepted = tokio::select! {

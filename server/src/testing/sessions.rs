@@ -436,14 +436,20 @@ fn a_drain_refuses_creates_joins_and_quick_joins_while_the_room_plays_on() {
     assert!(h.room_tick(room).expect("room") > before);
     assert!(!updates(&h.received(player)).is_empty());
     assert_eq!(h.members(), 1);
-    h.send(player, &ClientMessage::LeaveRoom(LeaveRoom { request_id: 13 }));
+    h.send(
+        player,
+        &ClientMessage::LeaveRoom(LeaveRoom { request_id: 13 }),
+    );
     h.advance(TICK * 2);
     assert_eq!(h.members(), 0, "the last member left: the drain may end");
     let text = h.metrics().render();
     assert!(
         text.contains("tickwire_errors_total{kind=\"server_draining\"} 5"),
         "counted: {}",
-        text.lines().filter(|l| l.contains("errors_total")).collect::<Vec<_>>().join("\n")
+        text.lines()
+            .filter(|l| l.contains("errors_total"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
