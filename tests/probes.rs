@@ -5,7 +5,8 @@
 //! counted), while a witness player from another address joins and plays
 //! with every checksum correct, and `/healthz` on the admin port answers
 //! within a second even when the game port refuses everyone
-//! (`server_full`).
+//! (`server_full`). The admin port has a bound of its own (64
+//! connections), refused with `503 admin_full` and counted.
 //!
 //! The addresses: the whole of 127.0.0.0/8 is loopback on Linux, so the
 //! flood binds its sockets to 127.0.0.2 and 127.0.0.3 while the witness
@@ -188,4 +189,37 @@ async fn a_handshake_flood_from_one_address_starves_neither_players_nor_probes()
     let (status, body, _) = upgrade_from(Ipv4Addr::LOCALHOST, server.addr).await;
     assert_eq!((status, body.trim()), (503, "server_full"));
     drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_port_has_a_bound_of_its_own_and_says_when_it_is_reached() {
+    let server = TestServer::start_with(|config| {
+        config.admin_bind = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let admin = server.admin_addr.expect("an admin port");
+    // 64 connections that never send a request hold every admin slot.
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(TcpStream::connect(admin).await.expect("connect"));
+    }
+    let mut refused = TcpStream::connect(admin).await.expect("connect");
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(WAIT, refused.read_to_string(&mut answer)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.ends_with("admin_full\n"), "{answer}");
+    assert_eq!(
+        server
+            .metric("tickwire_connections_rejected_total{reason=\"admin_full\"}")
+            .await,
+        1.0
+    );
+    // The game port is untouched by it, and the admin port recovers.
+    assert_eq!(server.get("/healthz").await.0, 200);
+    drop(held);
+    let deadline = Instant::now() + WAIT;
+    while server.admin_get("/healthz").await.0 != 200 {
+        assert!(Instant::now() < deadline, "the admin port never recovered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
