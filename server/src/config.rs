@@ -24,6 +24,12 @@ pub struct ServerConfig {
     /// UDP address of the QUIC endpoint (ALPN `tickwire/1`; same
     /// certificate as the TLS port). Default `None`: no QUIC.
     pub quic_bind: Option<SocketAddr>,
+    /// Address of the admin port: plain HTTP with `/healthz`, `/metrics`
+    /// and `/rooms` only, outside the game connections' caps, so probes
+    /// are answered while game connections are saturated (point the
+    /// Kubernetes probes and the Prometheus scrape here). Default `None`:
+    /// no admin port; the game port keeps serving the same endpoints.
+    pub admin_bind: Option<SocketAddr>,
     /// PEM certificate chain (leaf first) for the TLS port. Default `None`:
     /// with `tls_bind` set, a development certificate is generated at start
     /// and its fingerprint logged. Give both `tls_cert` and `tls_key` or
@@ -53,6 +59,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 7000)),
             tls_bind: None,
             quic_bind: None,
+            admin_bind: None,
             tls_cert: None,
             tls_key: None,
             server_name: "tickwire".into(),
@@ -78,6 +85,14 @@ pub struct Limits {
     /// Connections still in the WebSocket or HTTP handshake. Default 512:
     /// handshakes are cheap but a slowloris opens them by the thousand.
     pub max_pending_handshakes: usize,
+    /// Connections from one IP address still in their handshake (TCP
+    /// accepted, `Hello` not yet read). Default 128, a quarter of
+    /// `max_pending_handshakes`: one address that opens upgrades and never
+    /// greets cannot take every handshake slot from the others, while a
+    /// NAT or a bot host connecting hundreds of players in a burst (a
+    /// swarm's ramp-up on a loaded server, where a handshake can take
+    /// 100 ms) still fits.
+    pub max_pending_handshakes_per_ip: usize,
     /// Rooms at once. Default 1 024.
     pub max_rooms: usize,
     /// Seats a room may ask for. Default 256 (the workload's crowd size).
@@ -149,6 +164,7 @@ impl Default for Limits {
             max_connections: 10_000,
             max_connections_per_ip: 1_024,
             max_pending_handshakes: 512,
+            max_pending_handshakes_per_ip: 128,
             max_rooms: 1_024,
             max_players_per_room: 256,
             max_spectators_per_room: 64,
@@ -189,6 +205,14 @@ pub struct Timeouts {
     /// How long an empty room lives before it is disposed, ms. Default
     /// 30 000.
     pub empty_room_ms: u64,
+    /// How long a drain lasts at most, ms: after the first shutdown
+    /// signal the server refuses new rooms and joins (`ServerDraining`)
+    /// and answers `/healthz` with 503 `draining`, while running rooms
+    /// play on until they are empty or this passes; then the graceful
+    /// shutdown (`shutdown_ms`) follows. Default 30 000 (Kubernetes'
+    /// default grace period is 30 s: raise `terminationGracePeriodSeconds`
+    /// above `drain_ms + shutdown_ms`). 0: no drain, shut down at once.
+    pub drain_ms: u64,
     /// How long a graceful shutdown may take before connections are cut,
     /// ms. Default 3 000.
     pub shutdown_ms: u64,
@@ -207,6 +231,7 @@ impl Default for Timeouts {
             heartbeat_ms: 1_000,
             write_ms: 5_000,
             empty_room_ms: 30_000,
+            drain_ms: 30_000,
             shutdown_ms: 3_000,
             reconnect_grace_ms: 30_000,
         }
@@ -239,6 +264,10 @@ impl Timeouts {
     pub fn empty_room(&self) -> Duration {
         Duration::from_millis(self.empty_room_ms)
     }
+    /// [`Timeouts::drain_ms`] as a duration.
+    pub fn drain(&self) -> Duration {
+        Duration::from_millis(self.drain_ms)
+    }
     /// [`Timeouts::shutdown_ms`] as a duration.
     pub fn shutdown(&self) -> Duration {
         Duration::from_millis(self.shutdown_ms)
@@ -260,7 +289,7 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let t = &self.timeouts;
-        let checks: [(bool, &'static str, &'static str); 19] = [
+        let checks: [(bool, &'static str, &'static str); 21] = [
             (
                 self.shards > 1024,
                 "shards",
@@ -295,6 +324,17 @@ impl ServerConfig {
                 l.max_pending_handshakes == 0,
                 "limits.max_pending_handshakes",
                 "must be at least 1",
+            ),
+            (
+                l.max_pending_handshakes_per_ip == 0,
+                "limits.max_pending_handshakes_per_ip",
+                "must be at least 1",
+            ),
+            (
+                self.admin_bind
+                    .is_some_and(|a| a.port() != 0 && (a == self.bind || Some(a) == self.tls_bind)),
+                "admin_bind",
+                "must differ from bind and tls_bind",
             ),
             (l.max_rooms == 0, "limits.max_rooms", "must be at least 1"),
             (
@@ -400,6 +440,17 @@ mod tests {
             config.validate().unwrap_err().field,
             "timeouts.heartbeat_ms"
         );
+        let mut config = ServerConfig::default();
+        config.limits.max_pending_handshakes_per_ip = 0;
+        assert_eq!(
+            config.validate().unwrap_err().field,
+            "limits.max_pending_handshakes_per_ip"
+        );
+        let mut config = ServerConfig::default();
+        config.admin_bind = Some(config.bind);
+        assert_eq!(config.validate().unwrap_err().field, "admin_bind");
+        config.admin_bind = Some(SocketAddr::from(([127, 0, 0, 1], 7001)));
+        config.validate().expect("a separate admin port");
     }
 
     #[test]

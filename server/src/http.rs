@@ -56,8 +56,10 @@ pub struct HttpState {
     pub started: Instant,
     /// The server's name, shown by `/healthz`.
     pub server_name: String,
-    /// Cancelled when the server starts shutting down: `/healthz` then
-    /// answers 503 so load balancers stop sending new clients.
+    /// Cancelled when the server starts draining (the first shutdown
+    /// signal; at once when there is no drain): `/healthz` then answers
+    /// 503 `draining`, and keeps answering so until the server stops, so
+    /// that readiness probes and load balancers stop sending new clients.
     pub draining: CancellationToken,
 }
 

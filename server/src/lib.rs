@@ -45,7 +45,8 @@
 //! - [`tls`]: the TLS certificate (PEM files or a generated development
 //!   one), its fingerprint and the acceptor of the wss port.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.
-//! - [`shutdown`]: SIGINT / SIGTERM, installed before the server listens.
+//! - [`shutdown`]: SIGINT / SIGTERM, installed before the server listens;
+//!   the first starts the drain, a second stops.
 //!
 //! The binary (`tickwire-server`, flags and the TOML file) is the
 //! `tickwire-server-cli` package in `server/cli/`, so that a studio
@@ -62,7 +63,9 @@
 //! let server = Server::bind(ServerConfig::default(), games).await?;
 //! println!("listening on {}", server.local_addr());
 //! let signals = tickwire_server::shutdown::Signals::install().expect("signal handlers");
-//! server.run(signals.received()).await
+//! // The first signal drains (up to `timeouts.drain_ms`), a second stops.
+//! let (drain, stop) = signals.drain_then_stop();
+//! server.run_with(drain, stop).await
 //! # }
 //! ```
 
@@ -115,6 +118,8 @@ pub struct Server {
     tls: Option<ServerTls>,
     tls_listener: Option<TlsListener>,
     quic: Option<quinn::Endpoint>,
+    /// The admin port (HTTP only), when one is configured.
+    admin: Option<(TcpListener, SocketAddr)>,
 }
 
 async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
@@ -176,6 +181,10 @@ impl Server {
             _ => None,
         };
         let (listener, local_addr) = listen(config.bind).await?;
+        let admin = match config.admin_bind {
+            Some(addr) => Some(listen(addr).await?),
+            None => None,
+        };
         let shared = Arc::new(Shared::new(config, games).map_err(ServerError::Shards)?);
         // On a shard: its connections' drivers move to their rooms' shards.
         let quic = match quic_config {
@@ -192,7 +201,14 @@ impl Server {
             tls,
             tls_listener,
             quic,
+            admin,
         })
+    }
+
+    /// The address of the admin port (`/healthz`, `/metrics`, `/rooms`),
+    /// when `admin_bind` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The address the server listens on.
@@ -221,11 +237,34 @@ impl Server {
         self.tls.as_ref().map(|t| t.fingerprint())
     }
 
-    /// Serves until `shutdown` completes, then shuts down gracefully: stops
-    /// accepting, lets every room finish its tick, closes every session
-    /// with `ServerShutdown`, and waits for all tasks up to
+    /// Serves until `shutdown` completes, then drains and shuts down
+    /// gracefully: `run_with(shutdown, never)` (see [`Server::run_with`]).
+    /// With `timeouts.drain_ms = 0` there is no drain: it stops accepting,
+    /// lets every room finish its tick, closes every session with
+    /// `ServerShutdown`, and waits for all tasks up to
     /// `timeouts.shutdown_ms`.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        self.run_with(shutdown, std::future::pending()).await
+    }
+
+    /// Serves until `drain` completes, drains, then shuts down gracefully;
+    /// `stop` ends the drain at once (or skips it, when it completes
+    /// first). The binary passes the first SIGTERM / SIGINT as `drain` and
+    /// the second as `stop`.
+    ///
+    /// The drain: `/healthz` answers 503 `draining` (on every port, until
+    /// the server stops); creating a room, joining, quick-joining and
+    /// spectating are refused with `ServerDraining`; connections are still
+    /// accepted (so clients get that reason) and rooms play on. It ends
+    /// when no room has a member (players and spectators), when
+    /// `timeouts.drain_ms` has passed, or when `stop` completes. Then the
+    /// shutdown: listeners close, every session gets `ServerShutdown`, and
+    /// tasks are awaited up to `timeouts.shutdown_ms`.
+    pub async fn run_with(
+        self,
+        drain: impl Future<Output = ()>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
         let Self {
             shared,
             listener,
@@ -233,6 +272,7 @@ impl Server {
             tls,
             tls_listener,
             quic,
+            admin,
         } = self;
         info!(addr = %local_addr, games = ?shared.games.names(), shards = shared.shards.len(), "tickwire listening (ws://{local_addr}/ws)");
         if let (Some(TlsListener { listener, addr }), Some(tls)) = (tls_listener, &tls) {
@@ -257,13 +297,38 @@ impl Server {
             ));
         }
         let router = runtime::router(&shared);
-        runtime::accept::accept_loop(
+        if let Some((listener, addr)) = admin {
+            info!(%addr, "admin listening (http://{addr}/healthz, /metrics, /rooms)");
+            shared.tracker.spawn(runtime::accept::admin_accept_loop(
+                runtime::front(&shared),
+                listener,
+                router.clone(),
+            ));
+        }
+        // Every listener stops on the server's cancellation: during the
+        // drain they still accept, so new clients learn why they are
+        // refused and probes are answered.
+        shared.tracker.spawn(runtime::accept::accept_loop(
             runtime::front(&shared),
             listener,
             Entry::Plain(router),
-            shutdown,
-        )
-        .await;
+            std::future::pending(),
+        ));
+
+        tokio::pin!(stop);
+        let stopped = tokio::select! {
+            () = drain => false,
+            () = &mut stop => true,
+        };
+        // The lobby refuses before /healthz says so: whoever sees
+        // `draining` is refused too.
+        shared.lobby().start_draining();
+        shared.draining.cancel();
+        if stopped {
+            info!("stop requested: shutting down without a drain");
+        } else {
+            runtime::drain(&shared, stop).await;
+        }
 
         info!("shutting down: closing sessions and rooms");
         shared.cancel.cancel();

@@ -46,6 +46,11 @@ pub enum LobbyError {
     /// No game by that name runs here.
     #[error("no game {0:?} on this server")]
     UnknownGame(String),
+    /// The server is draining before it stops: it takes no new rooms or
+    /// members. The client should find another server (rooms already
+    /// running play on).
+    #[error("the server is draining before it stops: create or join a room on another server")]
+    Draining,
 }
 
 impl LobbyError {
@@ -58,6 +63,7 @@ impl LobbyError {
             Self::BadName | Self::BadSeats => ErrorCode::InvalidRequest,
             Self::RoomLocked => ErrorCode::RoomLocked,
             Self::UnknownGame(_) => ErrorCode::UnknownGame,
+            Self::Draining => ErrorCode::ServerDraining,
         }
     }
 
@@ -70,6 +76,7 @@ impl LobbyError {
             Self::BadName | Self::BadSeats => "invalid_request",
             Self::RoomLocked => "room_locked",
             Self::UnknownGame(_) => "unknown_game",
+            Self::Draining => "server_draining",
         }
     }
 }
@@ -117,6 +124,8 @@ pub struct Lobby<H> {
     max_players: u16,
     max_spectators: u16,
     quick_join_size: u16,
+    /// Set once a drain starts: no new room, no new member.
+    draining: bool,
 }
 
 impl<H> Lobby<H> {
@@ -130,12 +139,38 @@ impl<H> Lobby<H> {
             max_players: limits.max_players_per_room,
             max_spectators: limits.max_spectators_per_room,
             quick_join_size: limits.quick_join_room_size,
+            draining: false,
         }
+    }
+
+    /// Starts the drain: from now on every creation and every seat
+    /// reservation (join, quick-join, spectate) is refused with
+    /// [`LobbyError::Draining`]; members already seated stay. There is no
+    /// way back: a draining server stops.
+    pub fn start_draining(&mut self) {
+        self.draining = true;
+    }
+
+    /// Whether the drain has started.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Players and spectators seated in all rooms: a drain ends early
+    /// when this reaches 0.
+    pub fn members(&self) -> usize {
+        self.rooms
+            .values()
+            .map(|e| usize::from(e.info.players) + usize::from(e.info.spectators))
+            .sum()
     }
 
     /// Checks a creation request against the limits (before the caller
     /// builds the game and the room task).
     pub fn check_new(&self, request: &NewRoom) -> Result<(), LobbyError> {
+        if self.draining {
+            return Err(LobbyError::Draining);
+        }
         let name = request.name.trim();
         if name.is_empty() || name.len() > MAX_ROOM_NAME {
             return Err(LobbyError::BadName);
@@ -221,8 +256,11 @@ impl<H> Lobby<H> {
 
     /// Reserves a seat (or a spectator place) and returns the room's info
     /// (code included: the joiner is a member now) and handle. A locked
-    /// room refuses.
+    /// room refuses, and so does a draining lobby.
     pub fn reserve(&mut self, room: RoomId, role: Role) -> Result<(RoomInfo, &H), LobbyError> {
+        if self.draining {
+            return Err(LobbyError::Draining);
+        }
         let max_spectators = self.max_spectators;
         let entry = self.rooms.get_mut(&room).ok_or(LobbyError::RoomNotFound)?;
         if entry.info.locked {
@@ -478,6 +516,49 @@ mod tests {
         l.release(r, Role::Spectator);
         assert!(l.remove_if_empty(r));
         assert_eq!(l.find(RoomTarget::Id(r)), Err(LobbyError::RoomNotFound));
+    }
+
+    #[test]
+    fn a_draining_lobby_refuses_new_rooms_and_seats_but_keeps_its_members() {
+        let mut l = lobby();
+        let r = l
+            .create("arena", room("a", Visibility::Public, 4), || 1, |id| id.0)
+            .unwrap()
+            .id;
+        l.reserve(r, Role::Player).unwrap();
+        l.reserve(r, Role::Spectator).unwrap();
+        assert_eq!(l.members(), 2);
+        l.start_draining();
+        assert!(l.is_draining());
+        let refused = l
+            .create("arena", room("b", Visibility::Public, 4), || 2, |id| id.0)
+            .unwrap_err();
+        assert_eq!(refused, LobbyError::Draining);
+        assert_eq!(refused.code(), ErrorCode::ServerDraining);
+        assert_eq!(refused.kind(), "server_draining");
+        assert_eq!(
+            l.check_new(&room("c", Visibility::Public, 4)),
+            Err(LobbyError::Draining)
+        );
+        for role in [Role::Player, Role::Spectator] {
+            assert_eq!(l.reserve(r, role).unwrap_err(), LobbyError::Draining);
+        }
+        // Quick-join still plans (into the running room) and is refused
+        // at the reservation.
+        assert_eq!(
+            l.plan_quick_join("arena", Metadata::new(), GameOptions::default()),
+            QuickJoinPlan::Join(r)
+        );
+        assert_eq!(
+            l.public_rooms(&RoomFilter::default()).len(),
+            1,
+            "still listed"
+        );
+        l.release(r, Role::Player);
+        assert_eq!(l.members(), 1);
+        l.release(r, Role::Spectator);
+        assert_eq!(l.members(), 0, "the drain may end");
+        assert!(l.remove_if_empty(r));
     }
 
     #[test]

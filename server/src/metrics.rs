@@ -75,6 +75,9 @@ pub struct Metrics {
     sessions_closed: Family<ReasonLabel, Counter>,
     /// `tickwire_rooms`: rooms open.
     pub rooms: Gauge,
+    /// `tickwire_draining`: 1 while the server drains before it stops
+    /// (new rooms and joins refused), else 0.
+    pub draining: Gauge,
     /// `tickwire_players`: seated players in all rooms.
     pub players: Gauge,
     /// `tickwire_spectators`: spectators in all rooms.
@@ -189,6 +192,11 @@ impl Metrics {
         );
         let sessions_closed = family(r, "sessions_closed", "Sessions closed, by reason");
         let rooms = gauge(r, "rooms", "Rooms open");
+        let draining = gauge(
+            r,
+            "draining",
+            "1 while the server drains before it stops (new rooms and joins refused)",
+        );
         let players = gauge(r, "players", "Seated players in all rooms");
         let spectators = gauge(r, "spectators", "Spectators in all rooms");
         let rooms_created = counter(r, "rooms_created", "Rooms created");
@@ -275,6 +283,7 @@ impl Metrics {
             connections_rejected,
             sessions_closed,
             rooms,
+            draining,
             players,
             spectators,
             rooms_created,
@@ -402,7 +411,8 @@ mod tests {
     use super::*;
     use crate::reason::Refusal;
 
-    const NAMES: [&str; 26] = [
+    const NAMES: [&str; 27] = [
+        "tickwire_draining",
         "tickwire_session_moves_total",
         "tickwire_sessions_attached_total",
         "tickwire_connections",

@@ -35,6 +35,13 @@ pub enum Rejection {
     /// Too many connections are still in their handshake.
     #[error("too many pending handshakes")]
     HandshakeLimit,
+    /// The admin port holds its most connections.
+    #[error("the admin port holds its most connections")]
+    AdminFull,
+    /// Too many connections from the peer's address are still in their
+    /// handshake.
+    #[error("too many pending handshakes from this address")]
+    HandshakeIpLimit,
     /// The transport, WebSocket or tickwire handshake did not finish in
     /// time.
     #[error("the handshake did not finish in time")]
@@ -54,6 +61,8 @@ impl Label for Rejection {
             Self::ServerFull => "server_full",
             Self::IpLimit => "ip_limit",
             Self::HandshakeLimit => "handshake_limit",
+            Self::HandshakeIpLimit => "handshake_ip_limit",
+            Self::AdminFull => "admin_full",
             Self::HandshakeTimeout => "handshake_timeout",
             Self::HandshakeFailed => "handshake_failed",
             Self::TlsHandshakeFailed => "tls_handshake_failed",
@@ -326,5 +335,11 @@ mod tests {
             "tls_handshake_failed"
         );
         assert_eq!(Fault::OutboxFull.label(), "control_queue_full");
+        assert_eq!(Rejection::HandshakeIpLimit.label(), "handshake_ip_limit");
+        let r = Refusal::from(LobbyError::Draining);
+        assert_eq!(
+            (r.code(), r.label()),
+            (ErrorCode::ServerDraining, "server_draining")
+        );
     }
 }

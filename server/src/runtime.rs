@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tickwire_shared::game::Game;
 use tickwire_shared::ids::PlayerId;
@@ -25,7 +25,7 @@ use tickwire_shared::protocol::{RoomFilter, RoomInfo};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::ServerConfig;
 use crate::games::Games;
@@ -61,6 +61,11 @@ pub(crate) struct Shared {
     pub(crate) games: Games,
     pub(crate) lobby: Mutex<Lobby<RoomHandle>>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Cancelled when the drain starts (always before `cancel`):
+    /// `/healthz` answers 503 from then on.
+    pub(crate) draining: CancellationToken,
+    /// Cancelled for the final shutdown: sessions close, rooms stop,
+    /// listeners close.
     pub(crate) cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
     pub(crate) shards: Shards,
@@ -106,6 +111,7 @@ impl Shared {
             shards: Shards::start(config.shards)?,
             lobby: Mutex::new(Lobby::new(limits)),
             metrics: Arc::new(Metrics::new()),
+            draining: CancellationToken::new(),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             next_player: AtomicU32::new(1),
@@ -197,6 +203,51 @@ pub(crate) fn create_room<G: Game>(
     Ok(info)
 }
 
+/// How often a drain looks whether every room is empty. Seats are
+/// counted in the lobby; a look is one lock and a sum over the rooms, and
+/// a tenth of a second is well inside any grace period.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
+/// The drain (the lobby already refuses new rooms and seats): waits until
+/// no room has a member, `timeouts.drain_ms` passes, or `stop` completes.
+pub(crate) async fn drain(shared: &Shared, stop: impl Future<Output = ()>) {
+    let limit = shared.config.timeouts.drain();
+    shared.metrics.draining.set(1);
+    if limit.is_zero() {
+        return;
+    }
+    let members = shared.lobby().members();
+    info!(
+        members,
+        drain_ms = shared.config.timeouts.drain_ms,
+        "draining: /healthz answers 503, new rooms and joins are refused (server_draining), running rooms play on"
+    );
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline, stop);
+    let began = Instant::now();
+    loop {
+        let members = shared.lobby().members();
+        if members == 0 {
+            info!(
+                elapsed_ms = began.elapsed().as_millis() as u64,
+                "drain done: every room is empty"
+            );
+            return;
+        }
+        tokio::select! {
+            () = &mut deadline => {
+                warn!(members, drain_ms = shared.config.timeouts.drain_ms, "drain_ms passed with members still in rooms: shutting down");
+                return;
+            }
+            () = &mut stop => {
+                warn!(members, "second stop during the drain: shutting down now");
+                return;
+            }
+            () = tokio::time::sleep(DRAIN_POLL) => {}
+        }
+    }
+}
+
 /// Builds the HTTP router for a server.
 pub(crate) fn router(shared: &Arc<Shared>) -> axum::Router {
     http::router(HttpState {
@@ -204,7 +255,7 @@ pub(crate) fn router(shared: &Arc<Shared>) -> axum::Router {
         rooms: Arc::clone(shared) as Arc<dyn RoomDirectory>,
         started: Instant::now(),
         server_name: shared.config.server_name.clone(),
-        draining: shared.cancel.clone(),
+        draining: shared.draining.clone(),
     })
 }
 

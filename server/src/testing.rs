@@ -258,6 +258,17 @@ impl<G: Game> Harness<G> {
         self.rooms.get(&room).map(|r| r.room.game())
     }
 
+    /// Starts the server's drain, as the shell does on the first shutdown
+    /// signal: the lobby refuses new rooms and seats from now on.
+    pub fn start_draining(&mut self) {
+        self.lobby.start_draining();
+    }
+
+    /// Players and spectators seated in all rooms (the drain ends at 0).
+    pub fn members(&self) -> usize {
+        self.lobby.members()
+    }
+
     /// The rooms open.
     pub fn rooms(&self) -> Vec<RoomId> {
         self.rooms.keys().copied().collect()

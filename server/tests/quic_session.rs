@@ -62,6 +62,9 @@ async fn a_session_runs_over_quic_and_ends_with_a_reason() {
         tls_key: Some(dir.join("key.pem")),
         ..ServerConfig::default()
     };
+    // No drain: the stop below closes the player in its room at once.
+    let mut config = config;
+    config.timeouts.drain_ms = 0;
     let server = Server::bind(config, Games::new().with::<Arena>(ArenaConfig::default()))
         .await
         .expect("binds");

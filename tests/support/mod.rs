@@ -43,6 +43,8 @@ pub fn test_config() -> ServerConfig {
     config.timeouts.heartbeat_ms = 500;
     config.timeouts.write_ms = 1_000;
     config.timeouts.empty_room_ms = 300;
+    // No drain unless a test asks for one: `stop` shuts down at once.
+    config.timeouts.drain_ms = 0;
     config.timeouts.shutdown_ms = 3_000;
     config
 }
@@ -56,6 +58,9 @@ pub struct TestServer {
     pub tls_fingerprint: Option<String>,
     /// The QUIC (UDP) port, when the config set `quic_bind`.
     pub quic_addr: Option<SocketAddr>,
+    /// The admin port, when the config set `admin_bind`.
+    pub admin_addr: Option<SocketAddr>,
+    drain: Option<oneshot::Sender<()>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -76,15 +81,25 @@ impl TestServer {
         let tls_addr = server.tls_addr();
         let tls_fingerprint = server.tls_fingerprint().map(str::to_owned);
         let quic_addr = server.quic_addr();
+        let admin_addr = server.admin_addr();
+        let (drain, drained) = oneshot::channel::<()>();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
+        // A dropped sender (the test ended) stops the server too.
+        let task = tokio::spawn(server.run_with(
+            async move {
+                let _ = drained.await;
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             addr,
             tls_addr,
             tls_fingerprint,
             quic_addr,
+            admin_addr,
+            drain: Some(drain),
             stop: Some(stop),
             task: Some(task),
         }
@@ -105,13 +120,36 @@ impl TestServer {
         format!("quic://{}", self.quic_addr.expect("a QUIC port"))
     }
 
-    /// Triggers a graceful shutdown and waits for `run` to return.
+    /// Triggers a graceful shutdown (a drain first, when `drain_ms` is
+    /// set) and waits for `run` to return.
     pub async fn stop(mut self) -> Result<(), ServerError> {
+        self.begin_drain();
+        self.finished(Duration::from_secs(10)).await
+    }
+
+    /// Starts the drain (the first shutdown signal) without waiting.
+    pub fn begin_drain(&mut self) {
+        if let Some(drain) = self.drain.take() {
+            let _ = drain.send(());
+        }
+    }
+
+    /// Stops at once (the second signal), without waiting.
+    pub fn stop_now(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Whether `run` has returned.
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Waits (at most `within`) for `run` to return.
+    pub async fn finished(&mut self, within: Duration) -> Result<(), ServerError> {
         let task = self.task.take().expect("running");
-        tokio::time::timeout(Duration::from_secs(10), task)
+        tokio::time::timeout(within, task)
             .await
             .expect("server stops in time")
             .expect("no panic")
@@ -119,27 +157,12 @@ impl TestServer {
 
     /// `GET path` over plain HTTP/1.1; returns the status and the body.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let exchange = async {
-            let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-            let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.expect("write");
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.expect("read");
-            response
-        };
-        let response = tokio::time::timeout(WAIT, exchange)
-            .await
-            .expect("http answer in time");
-        let status = response
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        get_from(self.addr, path).await
+    }
+
+    /// `GET path` on the admin port (the config must set `admin_bind`).
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        get_from(self.admin_addr.expect("an admin port"), path).await
     }
 
     /// The value of one metric sample line (`name{labels}` exactly), or 0.
@@ -155,11 +178,35 @@ impl TestServer {
     }
 }
 
+/// `GET path` from `addr` over plain HTTP/1.1; returns the status and the
+/// body.
+pub async fn get_from(addr: SocketAddr, path: &str) -> (u16, String) {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        response
+    };
+    let response = tokio::time::timeout(WAIT, exchange)
+        .await
+        .expect("http answer in time");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop_now();
     }
 }
 

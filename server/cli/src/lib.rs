@@ -3,7 +3,8 @@
 //! the flags ([`Flags`]), reads the optional TOML file (`--config`; flags
 //! win, then the file, then the defaults), sets up logging (`--log-level`
 //! or `RUST_LOG`), raises the open-file limit, installs the signal
-//! handlers (SIGINT / SIGTERM: graceful shutdown), and runs a server
+//! handlers (the first SIGINT / SIGTERM starts a drain, a second one stops
+//! at once), and runs a server
 //! hosting the games it was given.
 //!
 //! This is its own package, so the command line (clap), logging setup
@@ -43,6 +44,16 @@ pub struct Flags {
     /// Address of the port serving /ws and HTTP [default: 127.0.0.1:7000].
     #[arg(long)]
     pub bind: Option<SocketAddr>,
+    /// Address of the admin port: HTTP /healthz, /metrics and /rooms only,
+    /// outside the game connections' caps (for probes and scrapes)
+    /// [default: none].
+    #[arg(long)]
+    pub admin_bind: Option<SocketAddr>,
+    /// Longest drain after the first SIGTERM / SIGINT, ms: new rooms and
+    /// joins are refused and running rooms play on until empty; a second
+    /// signal stops at once. 0: no drain [default: 30000].
+    #[arg(long)]
+    pub drain_ms: Option<u64>,
     /// Address of a TLS port serving wss:// at /ws (WebSocket only)
     /// [default: none, no TLS port].
     #[arg(long)]
@@ -104,6 +115,12 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     }
     if let Some(addr) = cli.tls_bind {
         config.tls_bind = Some(addr);
+    }
+    if let Some(addr) = cli.admin_bind {
+        config.admin_bind = Some(addr);
+    }
+    if let Some(ms) = cli.drain_ms {
+        config.timeouts.drain_ms = ms;
     }
     if let Some(cert) = &cli.tls_cert {
         config.tls_cert = Some(cert.clone());
@@ -182,7 +199,8 @@ impl Launcher {
 
     /// Sets up logging, the open-file limit and the signal handlers, then
     /// runs the server on a multi-threaded tokio runtime until SIGINT or
-    /// SIGTERM, and shuts it down gracefully.
+    /// SIGTERM, drains it (up to `drain_ms`; a second signal ends the
+    /// drain at once) and shuts it down gracefully.
     pub fn run(self) -> anyhow::Result<()> {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .or_else(|_| tracing_subscriber::EnvFilter::try_new(&self.flags.log_level))
@@ -198,13 +216,15 @@ impl Launcher {
     }
 }
 
-/// Binds and serves until a signal.
+/// Binds and serves until a signal, then drains until a second one (or
+/// the drain's end).
 async fn serve(config: ServerConfig, games: Games) -> anyhow::Result<()> {
     // Handlers first: from the moment the server is listening, a signal
-    // means a graceful shutdown.
+    // means a drain and a graceful shutdown.
     let signals =
         tickwire_server::shutdown::Signals::install().context("installing signal handlers")?;
     let server = Server::bind(config, games).await?;
-    server.run(signals.received()).await?;
+    let (drain, stop) = signals.drain_then_stop();
+    server.run_with(drain, stop).await?;
     Ok(())
 }

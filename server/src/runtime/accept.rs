@@ -13,14 +13,13 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::admission::{Admission, ConnectionPermits};
+use super::admission::{Admission, ConnectionPermits, HandshakePermit};
 use crate::config::ServerConfig;
 use crate::http;
 use crate::metrics::Metrics;
@@ -62,7 +61,7 @@ pub(crate) struct Admitted {
     /// When the handshake (`Hello` included) must be done.
     pub(crate) deadline: Instant,
     /// The pending-handshake permit.
-    pub(crate) handshake: OwnedSemaphorePermit,
+    pub(crate) handshake: HandshakePermit,
     /// The connection's slots.
     pub(crate) permits: ConnectionPermits,
 }
@@ -155,6 +154,59 @@ pub(crate) async fn accept_loop(
             handshake,
         );
         front.tracker.spawn(task);
+    }
+}
+
+/// Connections the admin port serves at once. Probes and a scrape are a
+/// handful of connections; past this a new one is closed at once, so the
+/// admin port cannot be used to exhaust file descriptors either.
+const ADMIN_CONNECTIONS: usize = 64;
+
+/// How long an admin connection may take to send a request's headers (and
+/// sit idle between kept-alive requests).
+const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves the admin port (`/healthz`, `/metrics`, `/rooms`: the HTTP
+/// router, no WebSocket) until the server's cancellation. Its connections
+/// are outside the game connections' caps ([`Admission`]): however many
+/// game connections or handshakes are pending, probes are answered here.
+pub(crate) async fn admin_accept_loop(
+    front: Arc<Front>,
+    listener: TcpListener,
+    router: axum::Router,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(ADMIN_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            () = front.cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(error = %e, "admin accept failed");
+                front.metrics.error(&Fault::AcceptFailed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            front.metrics.connection_rejected(Rejection::AdminFull);
+            debug!(%peer, "admin connection refused: {ADMIN_CONNECTIONS} already open");
+            let _ = stream.try_write(ws::refusal(Rejection::AdminFull.label()).as_bytes());
+            continue;
+        };
+        let router = router.clone();
+        let cancel = front.cancel.clone();
+        front.tracker.spawn(async move {
+            let _ = stream.set_nodelay(true);
+            if let Err(e) =
+                http::serve_connection(stream, router, ADMIN_HEADER_TIMEOUT, cancel).await
+            {
+                debug!(%peer, error = %e, "admin connection ended with an error");
+            }
+            drop(slot);
+        });
     }
 }
 
@@ -261,7 +313,7 @@ async fn handle_connection(
     peer: SocketAddr,
     entry: Entry,
     permits: ConnectionPermits,
-    handshake: OwnedSemaphorePermit,
+    handshake: HandshakePermit,
 ) {
     let timeouts = &front.config.timeouts;
     let deadline = tokio::time::Instant::now() + timeouts.handshake();
@@ -310,7 +362,7 @@ async fn serve_plain(
     peer: SocketAddr,
     router: axum::Router,
     deadline: tokio::time::Instant,
-    handshake: OwnedSemaphorePermit,
+    handshake: HandshakePermit,
     permits: ConnectionPermits,
 ) {
     let route = tokio::select! {
@@ -350,7 +402,7 @@ async fn serve_websocket<S>(
     stream: S,
     peer: SocketAddr,
     deadline: tokio::time::Instant,
-    handshake: OwnedSemaphorePermit,
+    handshake: HandshakePermit,
     permits: ConnectionPermits,
 ) where
     S: AsyncRead + AsyncWrite + Movable + Unpin + Send + 'static,

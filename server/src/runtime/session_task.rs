@@ -26,7 +26,7 @@ use tickwire_shared::game::{GameOptions, Identity, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
 use tickwire_shared::tick::Tick;
-use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, oneshot};
+use tokio::sync::{Mutex, Notify, oneshot};
 use tracing::debug;
 
 use super::room_task::RoomCommand;
@@ -36,7 +36,7 @@ use crate::lobby::QuickJoinPlan;
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
 use crate::resume::{Found, Parked};
-use crate::runtime::admission::ConnectionPermits;
+use crate::runtime::admission::{ConnectionPermits, HandshakePermit};
 use crate::session::{Answer, Closing, Command, Now, Session, SessionConfig};
 use crate::transport::{Incoming, Link, LinkError};
 
@@ -172,7 +172,7 @@ struct Task<L: Link> {
     /// The room the connection was last offered to.
     offered_to: Option<RoomId>,
     /// The pending-handshake permit, released once the client is greeted.
-    handshake: Option<OwnedSemaphorePermit>,
+    handshake: Option<HandshakePermit>,
     /// The connection's slots (all connections, its address's), held for
     /// the session's life wherever it runs.
     _permits: ConnectionPermits,
@@ -195,7 +195,7 @@ pub(crate) async fn run<L: Link + 'static>(
     link: L,
     peer: std::net::SocketAddr,
     handshake_deadline: Instant,
-    handshake: OwnedSemaphorePermit,
+    handshake: HandshakePermit,
     permits: ConnectionPermits,
 ) {
     let (player, token) = (shared.next_player(), ResumeToken(rand_os::random()));

@@ -11,8 +11,8 @@ use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::RoomId;
 use tickwire_shared::protocol::{
     Ack, ClientMessage, Close, CloseReason, CreateRoom, ErrorCode, EventOutcome, Hello, Inputs,
-    JoinRoom, LeaveReason, LeaveRoom, ListRooms, PROTOCOL_VERSION, Ping, ResumeToken, Role,
-    RoomEvent, RoomFilter, RoomTarget, ServerMessage, Visibility, Welcome,
+    JoinRoom, LeaveReason, LeaveRoom, ListRooms, PROTOCOL_VERSION, Ping, QuickJoin, ResumeToken,
+    Role, RoomEvent, RoomFilter, RoomTarget, ServerMessage, Visibility, Welcome,
 };
 use tickwire_shared::tick::Tick;
 
@@ -394,6 +394,63 @@ fn leave_and_rejoin_free_and_take_the_seat_and_no_update_follows_left() {
     assert_eq!(h.session(c).room(), Some(room), "rejoined");
     h.advance(TICK);
     assert!(!updates(&h.received(c)).is_empty());
+}
+
+#[test]
+fn a_drain_refuses_creates_joins_and_quick_joins_while_the_room_plays_on() {
+    let mut h = harness();
+    let player = greeted(&mut h, "player");
+    let room = in_new_room(&mut h, player);
+    let newcomer = greeted(&mut h, "newcomer");
+    h.advance(TICK);
+    h.received(player);
+    h.start_draining();
+    h.send(newcomer, &create(10, Some(Role::Player)));
+    h.send(newcomer, &create(11, None));
+    h.advance(TICK);
+    join(&mut h, newcomer, room, Role::Player);
+    join(&mut h, newcomer, room, Role::Spectator);
+    h.send(
+        newcomer,
+        &ClientMessage::QuickJoin(QuickJoin {
+            request_id: 12,
+            game: None,
+            options: GameOptions::default(),
+            metadata: Default::default(),
+            join_options: GameOptions::default(),
+        }),
+    );
+    h.advance(TICK);
+    let got = h.received(newcomer);
+    assert_eq!(
+        error_codes(&got),
+        vec![ErrorCode::ServerDraining; 5],
+        "create, create without joining, join, spectate, quick-join: {got:?}"
+    );
+    assert_eq!(h.rooms(), vec![room], "no room was created");
+    assert_eq!(h.session(newcomer).room(), None);
+    assert!(h.closed(newcomer).is_none(), "the session goes on");
+    // The room plays on for its member.
+    let before = h.room_tick(room).expect("room");
+    h.advance(TICK * 3);
+    assert!(h.room_tick(room).expect("room") > before);
+    assert!(!updates(&h.received(player)).is_empty());
+    assert_eq!(h.members(), 1);
+    h.send(
+        player,
+        &ClientMessage::LeaveRoom(LeaveRoom { request_id: 13 }),
+    );
+    h.advance(TICK * 2);
+    assert_eq!(h.members(), 0, "the last member left: the drain may end");
+    let text = h.metrics().render();
+    assert!(
+        text.contains("tickwire_errors_total{kind=\"server_draining\"} 5"),
+        "counted: {}",
+        text.lines()
+            .filter(|l| l.contains("errors_total"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]
