@@ -54,7 +54,7 @@ pub use flood::FloodGuard;
 pub use hello::{HelloError, MAX_CLIENT_NAME, check_hello};
 
 use crate::config::ServerConfig;
-use crate::lobby::NewRoom;
+use crate::lobby::{LobbyError, NewRoom, RateScope};
 use crate::metrics::Metrics;
 use crate::outbox::Removal;
 use crate::reason::{EventRefusal, InputDrop, Label, Refusal, Rejection, WrongState};
@@ -92,6 +92,8 @@ pub struct SessionConfig {
     pub events_per_second: u32,
     /// Burst of events above the sustained rate.
     pub event_burst: u32,
+    /// Rooms the client may create a minute.
+    pub rooms_per_minute: u32,
 }
 
 impl SessionConfig {
@@ -107,6 +109,7 @@ impl SessionConfig {
             max_event_bytes: config.limits.max_event_bytes,
             events_per_second: config.limits.events_per_second,
             event_burst: config.limits.event_burst,
+            rooms_per_minute: config.limits.rooms_per_minute_per_client,
         }
     }
 }
@@ -333,6 +336,8 @@ pub struct Session {
     identity: Option<Arc<Identity>>,
     flood: FloodGuard,
     events: FloodGuard,
+    /// Rooms created a minute.
+    creations: FloodGuard,
     last_heard: Instant,
     /// The next heartbeat, and the time between beats.
     next_beat: Option<Instant>,
@@ -361,6 +366,7 @@ impl Session {
         Self {
             flood: FloodGuard::new(config.messages_per_second, config.message_burst, now),
             events: FloodGuard::new(config.events_per_second, config.event_burst, now),
+            creations: FloodGuard::per_minute(config.rooms_per_minute, now),
             name: String::new(),
             identity: None,
             state: State::Handshaking {
@@ -381,6 +387,11 @@ impl Session {
             rtt_us: None,
             buf: Vec::with_capacity(256),
         }
+    }
+
+    /// The address the client connects from.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// The player this session is (once greeted).
@@ -710,6 +721,13 @@ impl Session {
                 request_id: list.request_id,
                 filter: list.filter,
             }),
+            (ClientMessage::CreateRoom(create), State::Lobby) if !self.creations.allow(now.at) => {
+                let refusal = LobbyError::RateLimited {
+                    per_minute: self.config.rooms_per_minute,
+                    scope: RateScope::Client,
+                };
+                self.refuse(Some(create.request_id), &refusal.into());
+            }
             (ClientMessage::CreateRoom(create), State::Lobby) => {
                 self.state = State::Requesting {
                     request_id: create.request_id,
@@ -845,7 +863,12 @@ impl Session {
     /// Tells the client a request failed; the session goes on.
     fn refuse(&mut self, request_id: Option<u32>, refusal: &Refusal) {
         self.metrics.error(refusal);
-        debug!(player = %self.player, kind = refusal.label(), message = %refusal, "request refused");
+        if let Refusal::Lobby(LobbyError::RateLimited { .. }) = refusal {
+            // An abuse bound: worth the operator's eye.
+            info!(peer = %self.peer, player = %self.player, kind = refusal.label(), message = %refusal, "room creation refused");
+        } else {
+            debug!(player = %self.player, kind = refusal.label(), message = %refusal, "request refused");
+        }
         self.send(&ServerMessage::Error(refusal.to_message(request_id)));
     }
 

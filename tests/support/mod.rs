@@ -43,6 +43,11 @@ pub fn test_config() -> ServerConfig {
     config.timeouts.heartbeat_ms = 500;
     config.timeouts.write_ms = 1_000;
     config.timeouts.empty_room_ms = 300;
+    // Tests create their rooms from one address, many at once;
+    // tests/abuse.rs sets its own bounds.
+    config.limits.rooms_per_minute_per_client = 10_000;
+    config.limits.rooms_per_minute_per_ip = 100_000;
+    config.seed = Some(1);
     config.timeouts.shutdown_ms = 3_000;
     config
 }
