@@ -75,7 +75,7 @@ impl Witness {
                         move_x: if tick % 60 < 30 { 1.0 } else { -1.0 },
                         move_y: 0.5,
                         aim: tick as f32 * 0.05,
-                        fire: tick % 10 == 0,
+                        fire: tick.is_multiple_of(10),
                     };
                     self.client.send_input(&input).await.expect("input");
                 }
@@ -107,7 +107,7 @@ async fn room_creation_is_rate_limited_per_client_and_per_address() {
     let mut greedy = arena_client(&server, "greedy").await;
     for n in 0..3 {
         greedy
-            .create_room_unjoined(RoomSpec::new(&format!("r{n}")))
+            .create_room_unjoined(RoomSpec::new(format!("r{n}")))
             .await
             .expect("within the client's allowance");
     }
@@ -121,7 +121,7 @@ async fn room_creation_is_rate_limited_per_client_and_per_address() {
     let mut accomplice = arena_client(&server, "accomplice").await;
     for n in 0..2 {
         accomplice
-            .create_room_unjoined(RoomSpec::new(&format!("a{n}")))
+            .create_room_unjoined(RoomSpec::new(format!("a{n}")))
             .await
             .expect("within the address's allowance");
     }

@@ -653,7 +653,7 @@ mod tests {
                 move_x: 1.0,
                 move_y: -0.4,
                 aim: 0.1 * t as f32,
-                fire: t % 5 == 0,
+                fire: t.is_multiple_of(5),
             };
             room.receive_inputs(a, &inputs(t, input)).unwrap();
             worlds.insert(t, room.step().clone());

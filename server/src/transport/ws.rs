@@ -147,6 +147,8 @@ pub async fn accept<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    // The error type is tungstenite's (an HTTP response), large by design.
+    #[allow(clippy::result_large_err)]
     let check = move |request: &Request, response: Response| {
         check_request(request, response, origin_allowed)
     };
