@@ -3,17 +3,20 @@
 //! created a minute per client and per address (`RateLimited`, counted), a
 //! room created and never joined disposed after its short grace,
 //! spectators served a fixed number of ticks behind the players, and the
-//! browser `Origin` allow-list on WebSocket upgrades (403, counted).
+//! browser `Origin` allow-list on WebSocket upgrades, plain and TLS (403,
+//! counted).
 
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::TestServer;
 use tickwire_client::{Client, ClientError, ErrorCode, Event, RoomFilter, RoomSpec, RoomTarget};
 use tickwire_shared::arena::{self, ArenaInput};
 use tickwire_shared::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 
@@ -229,15 +232,44 @@ async fn spectators_see_the_world_a_fixed_number_of_ticks_behind_the_players() {
     server.stop().await.expect("clean stop");
 }
 
-/// Upgrades with `origin` (if any); the HTTP status of a refusal.
-async fn upgrade(server: &TestServer, origin: Option<&str>) -> Result<(), StatusCode> {
-    let mut request = server.ws_url().into_client_request().expect("a request");
+/// Upgrades with `origin` (if any), on the plain port or (with `tls`) the
+/// TLS port; the HTTP status of a refusal.
+async fn upgrade(server: &TestServer, tls: bool, origin: Option<&str>) -> Result<(), StatusCode> {
+    let url = match server.tls_addr {
+        Some(addr) if tls => format!("wss://{addr}/ws"),
+        _ => server.ws_url(),
+    };
+    let mut request = url.as_str().into_client_request().expect("a request");
     if let Some(origin) = origin {
         request
             .headers_mut()
             .insert("Origin", HeaderValue::from_str(origin).unwrap());
     }
-    match tokio_tungstenite::connect_async(request).await {
+    if !tls {
+        return outcome(tokio_tungstenite::connect_async(request).await).await;
+    }
+    let config = support::bots::pinned(server)
+        .client_config()
+        .expect("a TLS config");
+    let tcp = tokio::net::TcpStream::connect(server.tls_addr.expect("a TLS port"))
+        .await
+        .expect("tcp");
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS");
+    outcome(tokio_tungstenite::client_async(request, stream).await).await
+}
+
+/// Closes an upgraded WebSocket, or says the status it was refused with.
+async fn outcome<S, R>(
+    upgraded: Result<(WebSocketStream<S>, R), tokio_tungstenite::tungstenite::Error>,
+) -> Result<(), StatusCode>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match upgraded {
         Ok((mut ws, _)) => {
             let _ = ws.close(None).await;
             Ok(())
@@ -251,29 +283,34 @@ async fn upgrade(server: &TestServer, origin: Option<&str>) -> Result<(), Status
 async fn websocket_upgrades_from_origins_not_allowed_get_403() {
     let server = TestServer::start_with(|c| {
         c.allowed_origins = vec!["https://play.example.com".into()];
+        c.tls_bind = support::bots::any_port();
     })
     .await;
     let mut witness = Witness::start(&server).await;
     witness.play(5).await;
-    assert_eq!(
-        upgrade(&server, Some("https://evil.example")).await,
-        Err(StatusCode::FORBIDDEN)
-    );
-    assert_eq!(
-        upgrade(&server, Some("https://play.example.com")).await,
-        Ok(()),
-        "an allowed origin connects"
-    );
-    assert_eq!(
-        upgrade(&server, None).await,
-        Ok(()),
-        "no Origin: not a browser, allowed"
-    );
+    for tls in [false, true] {
+        assert_eq!(
+            upgrade(&server, tls, Some("https://evil.example")).await,
+            Err(StatusCode::FORBIDDEN),
+            "tls: {tls}"
+        );
+        assert_eq!(
+            upgrade(&server, tls, Some("https://play.example.com")).await,
+            Ok(()),
+            "an allowed origin connects (tls: {tls})"
+        );
+        assert_eq!(
+            upgrade(&server, tls, None).await,
+            Ok(()),
+            "no Origin: not a browser, allowed (tls: {tls})"
+        );
+        witness.play(5).await;
+    }
     assert_eq!(
         server
             .metric("tickwire_connections_rejected_total{reason=\"origin_refused\"}")
             .await,
-        1.0
+        2.0
     );
     witness.play(10).await;
     server.stop().await.expect("clean stop");
