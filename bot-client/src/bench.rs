@@ -264,6 +264,11 @@ impl ServerProcess {
                 &connections,
             ])
             .args(["--max-rooms", "100000"])
+            // Every bot connects from one address and creates its rooms
+            // at once; the rooms' seeds are the server's old default (1),
+            // so runs stay comparable with earlier reports.
+            .args(["--rooms-per-minute-per-ip", "1000000"])
+            .args(["--seed", "1"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -40,9 +40,22 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Name shown to clients in logs and `/healthz`.
     pub server_name: String,
-    /// Seed for the rooms' games: room `n` gets `seed + n`, so a run can be
-    /// replayed. Default 1 (the arena workload's seed).
-    pub seed: u64,
+    /// Seed for the rooms' games. Default `None`: each room's seed is
+    /// drawn from the OS RNG, so clients cannot predict a room's random
+    /// events. `Some(s)`: room `n` gets `s + n`, so a run can be replayed
+    /// (tests, benchmarks); never in production.
+    pub seed: Option<u64>,
+    /// Ticks spectators are served behind the players: a spectator's
+    /// updates carry the world as it was that many ticks ago, never the
+    /// present, so a spectator cannot relay what it sees to a player
+    /// (ghosting). Default 0 (live). Each room then keeps that many more
+    /// snapshots; at most [`MAX_SPECTATOR_DELAY`].
+    pub spectator_delay_ticks: u32,
+    /// Browser origins allowed to open a WebSocket (`Origin` header, e.g.
+    /// `https://play.example.com`), compared without regard to case.
+    /// Default empty: any origin. A request with an `Origin` not listed is
+    /// answered 403; one without `Origin` (not a browser) is allowed.
+    pub allowed_origins: Vec<String>,
     /// Room shards: threads that each run rooms and their members'
     /// sessions on a single-threaded runtime, so a tick never wakes another
     /// thread. Default 0: one per available core.
@@ -63,10 +76,43 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             server_name: "tickwire".into(),
-            seed: 1,
+            seed: None,
+            spectator_delay_ticks: 0,
+            allowed_origins: Vec::new(),
             shards: 0,
             limits: Limits::default(),
             timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// Most [`ServerConfig::spectator_delay_ticks`]: 10 s at 60 Hz; every
+/// room keeps this many extra snapshots.
+pub const MAX_SPECTATOR_DELAY: u32 = 600;
+
+impl ServerConfig {
+    /// The seed of room `room`'s game: from the reproducible
+    /// [`ServerConfig::seed`] when set, else `draw()` (the OS RNG in the
+    /// server).
+    pub fn room_seed(&self, room: u32, draw: impl FnOnce() -> u64) -> u64 {
+        match self.seed {
+            Some(seed) => seed.wrapping_add(u64::from(room)),
+            None => draw(),
+        }
+    }
+
+    /// Whether a WebSocket upgrade carrying `origin` (its `Origin`
+    /// header, if any) may go ahead.
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => true,
+            Some(_) if self.allowed_origins.is_empty() => true,
+            Some(origin) => {
+                let origin = origin.trim().trim_end_matches('/');
+                self.allowed_origins
+                    .iter()
+                    .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+            }
         }
     }
 }
@@ -141,6 +187,18 @@ pub struct Limits {
     /// Emitted events a room's game may await answers to at once.
     /// Default 1 024.
     pub max_pending_answers: usize,
+    /// Rooms one client may create a minute (all at once, then one every
+    /// 60/n s). Default 10: a player creates a room or two a session;
+    /// beyond it the request is refused with `RateLimited`.
+    pub rooms_per_minute_per_client: u32,
+    /// Rooms one IP address may create a minute, over all its clients
+    /// (quick-joins that create included). Default 60: a NAT or a bot host
+    /// carries many players, but one address must not fill the server.
+    pub rooms_per_minute_per_ip: u32,
+    /// Addresses whose room creations are tracked at once. Default
+    /// 65 536: an entry is dropped once its allowance is full again (a
+    /// minute idle); past this bound the oldest entries go first.
+    pub max_tracked_addresses: usize,
 }
 
 /// Bytes an event frame holds besides its name and data (kind byte,
@@ -180,6 +238,9 @@ impl Default for Limits {
             event_burst: 40,
             room_event_bytes_per_second: 256 * 1024,
             max_pending_answers: 1024,
+            rooms_per_minute_per_client: 10,
+            rooms_per_minute_per_ip: 60,
+            max_tracked_addresses: 65_536,
         }
     }
 }
@@ -213,6 +274,11 @@ pub struct Timeouts {
     /// default grace period is 30 s: raise `terminationGracePeriodSeconds`
     /// above `drain_ms + shutdown_ms`). 0: no drain, shut down at once.
     pub drain_ms: u64,
+    /// How long a room nobody has joined yet lives, ms (at most
+    /// `empty_room_ms`). Default 5 000: the creator joins at once (or
+    /// shares the code); a room created and never joined only holds a
+    /// slot of `max_rooms`.
+    pub unjoined_room_ms: u64,
     /// How long a graceful shutdown may take before connections are cut,
     /// ms. Default 3 000.
     pub shutdown_ms: u64,
@@ -232,6 +298,7 @@ impl Default for Timeouts {
             write_ms: 5_000,
             empty_room_ms: 30_000,
             drain_ms: 30_000,
+            unjoined_room_ms: 5_000,
             shutdown_ms: 3_000,
             reconnect_grace_ms: 30_000,
         }
@@ -268,6 +335,11 @@ impl Timeouts {
     pub fn drain(&self) -> Duration {
         Duration::from_millis(self.drain_ms)
     }
+    /// How long a room never joined lives: [`Timeouts::unjoined_room_ms`],
+    /// at most [`Timeouts::empty_room_ms`].
+    pub fn unjoined_room(&self) -> Duration {
+        Duration::from_millis(self.unjoined_room_ms.min(self.empty_room_ms))
+    }
     /// [`Timeouts::shutdown_ms`] as a duration.
     pub fn shutdown(&self) -> Duration {
         Duration::from_millis(self.shutdown_ms)
@@ -289,7 +361,7 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let t = &self.timeouts;
-        let checks: [(bool, &'static str, &'static str); 21] = [
+        let checks: [(bool, &'static str, &'static str); 23] = [
             (
                 self.shards > 1024,
                 "shards",
@@ -385,6 +457,18 @@ impl ServerConfig {
                 "must be 1..64 (below the client's history)",
             ),
             (
+                l.rooms_per_minute_per_client == 0
+                    || l.rooms_per_minute_per_ip == 0
+                    || l.max_tracked_addresses == 0,
+                "limits.rooms_per_minute_per_client",
+                "rooms_per_minute_per_client, rooms_per_minute_per_ip and max_tracked_addresses must be at least 1",
+            ),
+            (
+                self.spectator_delay_ticks > MAX_SPECTATOR_DELAY,
+                "spectator_delay_ticks",
+                "at most 600",
+            ),
+            (
                 t.heartbeat_ms == 0 || t.heartbeat_ms >= t.idle_ms,
                 "timeouts.heartbeat_ms",
                 "must be below idle_ms",
@@ -451,6 +535,28 @@ mod tests {
         assert_eq!(config.validate().unwrap_err().field, "admin_bind");
         config.admin_bind = Some(SocketAddr::from(([127, 0, 0, 1], 7001)));
         config.validate().expect("a separate admin port");
+    }
+
+    #[test]
+    fn seeds_are_drawn_unless_reproducible_and_origins_match_the_list() {
+        let mut config = ServerConfig::default();
+        assert_eq!(config.room_seed(3, || 99), 99, "drawn by default");
+        config.seed = Some(1);
+        assert_eq!(config.room_seed(3, || 99), 4, "seed + room id");
+        assert!(
+            config.origin_allowed(Some("https://evil.example")),
+            "no list: any"
+        );
+        config.allowed_origins = vec!["https://play.example.com".into()];
+        assert!(config.origin_allowed(None), "no Origin: not a browser");
+        assert!(config.origin_allowed(Some("https://PLAY.example.com/")));
+        assert!(!config.origin_allowed(Some("https://evil.example")));
+        assert!(!config.origin_allowed(Some("null")));
+        config.spectator_delay_ticks = MAX_SPECTATOR_DELAY + 1;
+        assert_eq!(
+            config.validate().unwrap_err().field,
+            "spectator_delay_ticks"
+        );
     }
 
     #[test]

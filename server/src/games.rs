@@ -21,7 +21,12 @@ pub(crate) trait GameKind: Send + Sync + 'static {
     /// The game's name.
     fn name(&self) -> &'static str;
     /// Creates a room of this game and starts its task.
-    fn create_room(&self, shared: &Arc<Shared>, request: NewRoom) -> Result<RoomInfo, Refusal>;
+    fn create_room(
+        &self,
+        shared: &Arc<Shared>,
+        request: NewRoom,
+        creator: std::net::IpAddr,
+    ) -> Result<RoomInfo, Refusal>;
 }
 
 /// A game type with its server-wide config.
@@ -34,8 +39,13 @@ impl<G: Game> GameKind for Registered<G> {
         G::NAME
     }
 
-    fn create_room(&self, shared: &Arc<Shared>, request: NewRoom) -> Result<RoomInfo, Refusal> {
-        crate::runtime::create_room::<G>(shared, &self.config, request)
+    fn create_room(
+        &self,
+        shared: &Arc<Shared>,
+        request: NewRoom,
+        creator: std::net::IpAddr,
+    ) -> Result<RoomInfo, Refusal> {
+        crate::runtime::create_room::<G>(shared, &self.config, request, creator)
     }
 }
 

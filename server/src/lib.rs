@@ -16,12 +16,15 @@
 //!   `poll_timeout` out): handshake, lobby requests, join and leave,
 //!   inputs, acks, pings, events, close.
 //! - [`lobby`]: room registry (several games), public list filtered by
-//!   game and metadata, quick-join, codes, seats, locks.
+//!   game and metadata, quick-join, codes, seats, locks;
+//!   [`lobby::creations`] bounds the rooms an address creates a minute.
 //! - [`room`]: one room's game and its hooks, members, inputs, acks,
 //!   events and per-baseline update encoding; [`room::members`] hands
 //!   each member its update through its outbox, takes what members send,
 //!   and carries out what the game asks (emit, answer, kick, close);
-//!   [`room::clock`] is the tick schedule.
+//!   [`room::clock`] is the tick schedule; spectators may be served a
+//!   fixed number of ticks late, and [`room::Vacancy`] says when an empty
+//!   (or never joined) room goes.
 //! - [`outbox`]: one connection's outbox, the one home of what goes to a
 //!   client (latest-wins update, reliable frames in order, held pong,
 //!   direct writes); shared by the room and the session's task, no IO.

@@ -6,7 +6,11 @@
 //! when it leaves, so the counts the lobby shows and enforces are exact, and
 //! a room is only removed when no seat is reserved in it.
 
+pub mod creations;
+
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::time::Instant;
 
 use tickwire_shared::game::GameOptions;
 use tickwire_shared::ids::{RoomCode, RoomId};
@@ -15,6 +19,7 @@ use tickwire_shared::protocol::{
 };
 
 use crate::config::Limits;
+use creations::CreationLimiter;
 
 /// Longest room name, bytes.
 pub const MAX_ROOM_NAME: usize = 64;
@@ -51,6 +56,32 @@ pub enum LobbyError {
     /// running play on).
     #[error("the server is draining before it stops: create or join a room on another server")]
     Draining,
+    /// The client, or its address, created its most rooms this minute.
+    #[error("at most {per_minute} rooms a minute per {scope}")]
+    RateLimited {
+        /// The allowance.
+        per_minute: u32,
+        /// Whose allowance.
+        scope: RateScope,
+    },
+}
+
+/// Whose room-creation allowance ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateScope {
+    /// The client's (its session's).
+    Client,
+    /// Its IP address's, over all its clients.
+    Address,
+}
+
+impl std::fmt::Display for RateScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Client => "client",
+            Self::Address => "address",
+        })
+    }
 }
 
 impl LobbyError {
@@ -64,6 +95,7 @@ impl LobbyError {
             Self::RoomLocked => ErrorCode::RoomLocked,
             Self::UnknownGame(_) => ErrorCode::UnknownGame,
             Self::Draining => ErrorCode::ServerDraining,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
         }
     }
 
@@ -77,6 +109,7 @@ impl LobbyError {
             Self::RoomLocked => "room_locked",
             Self::UnknownGame(_) => "unknown_game",
             Self::Draining => "server_draining",
+            Self::RateLimited { .. } => "room_rate_limited",
         }
     }
 }
@@ -126,6 +159,7 @@ pub struct Lobby<H> {
     quick_join_size: u16,
     /// Set once a drain starts: no new room, no new member.
     draining: bool,
+    creations: CreationLimiter,
 }
 
 impl<H> Lobby<H> {
@@ -140,6 +174,10 @@ impl<H> Lobby<H> {
             max_spectators: limits.max_spectators_per_room,
             quick_join_size: limits.quick_join_room_size,
             draining: false,
+            creations: CreationLimiter::new(
+                limits.rooms_per_minute_per_ip,
+                limits.max_tracked_addresses,
+            ),
         }
     }
 
@@ -182,6 +220,19 @@ impl<H> Lobby<H> {
             return Err(LobbyError::TooManyRooms);
         }
         Ok(())
+    }
+
+    /// Takes one room creation from `ip`'s allowance at `now` (after
+    /// [`Lobby::check_new`], so invalid requests cost nothing).
+    pub fn admit_creation(&mut self, ip: IpAddr, now: Instant) -> Result<(), LobbyError> {
+        if self.creations.allow(ip, now) {
+            Ok(())
+        } else {
+            Err(LobbyError::RateLimited {
+                per_minute: self.creations.per_minute(),
+                scope: RateScope::Address,
+            })
+        }
     }
 
     /// The id the next room will get.

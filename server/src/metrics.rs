@@ -86,6 +86,9 @@ pub struct Metrics {
     pub rooms_created: Counter,
     /// `tickwire_rooms_disposed_total`.
     pub rooms_disposed: Counter,
+    /// `tickwire_rooms_unjoined_total`: rooms disposed because nobody
+    /// joined them (also counted in `rooms_disposed`).
+    pub rooms_unjoined: Counter,
     /// `tickwire_ticks_total`: ticks stepped by all rooms.
     pub ticks: Counter,
     /// `tickwire_late_ticks_total`: ticks that started more than one tick
@@ -201,6 +204,11 @@ impl Metrics {
         let spectators = gauge(r, "spectators", "Spectators in all rooms");
         let rooms_created = counter(r, "rooms_created", "Rooms created");
         let rooms_disposed = counter(r, "rooms_disposed", "Rooms disposed");
+        let rooms_unjoined = counter(
+            r,
+            "rooms_unjoined",
+            "Rooms disposed because nobody joined them",
+        );
         let ticks = counter(r, "ticks", "Ticks stepped by all rooms");
         let late_ticks = counter(
             r,
@@ -288,6 +296,7 @@ impl Metrics {
             spectators,
             rooms_created,
             rooms_disposed,
+            rooms_unjoined,
             ticks,
             late_ticks,
             tick_duration,
@@ -411,7 +420,7 @@ mod tests {
     use super::*;
     use crate::reason::Refusal;
 
-    const NAMES: [&str; 27] = [
+    const NAMES: [&str; 28] = [
         "tickwire_draining",
         "tickwire_session_moves_total",
         "tickwire_sessions_attached_total",
@@ -424,6 +433,7 @@ mod tests {
         "tickwire_spectators",
         "tickwire_rooms_created_total",
         "tickwire_rooms_disposed_total",
+        "tickwire_rooms_unjoined_total",
         "tickwire_ticks_total",
         "tickwire_late_ticks_total",
         "tickwire_tick_duration_seconds",

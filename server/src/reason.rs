@@ -53,6 +53,10 @@ pub enum Rejection {
     /// ALPN, a refused certificate).
     #[error("the TLS handshake failed")]
     TlsHandshakeFailed,
+    /// A browser's WebSocket upgrade from an `Origin` not in
+    /// `allowed_origins` (answered 403).
+    #[error("the origin is not allowed")]
+    OriginRefused,
 }
 
 impl Label for Rejection {
@@ -66,6 +70,7 @@ impl Label for Rejection {
             Self::HandshakeTimeout => "handshake_timeout",
             Self::HandshakeFailed => "handshake_failed",
             Self::TlsHandshakeFailed => "tls_handshake_failed",
+            Self::OriginRefused => "origin_refused",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod members;
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tickwire_shared::codec;
@@ -82,6 +83,55 @@ pub struct Delivery {
     pub full: bool,
 }
 
+/// When an empty room is disposed: after `empty` once someone has joined
+/// it, after `unjoined` (shorter) while nobody ever has, so rooms created
+/// and abandoned free their slot quickly.
+#[derive(Clone, Copy, Debug)]
+pub struct Vacancy {
+    since: Option<Instant>,
+    joined: bool,
+    empty: Duration,
+    unjoined: Duration,
+}
+
+/// Why [`Vacancy::check`] says to dispose of a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposal {
+    /// Empty for the empty-room grace after members left.
+    Empty,
+    /// Nobody joined it within the unjoined grace.
+    NeverJoined,
+}
+
+impl Vacancy {
+    /// A room created (empty) at `now`.
+    pub fn new(now: Instant, empty: Duration, unjoined: Duration) -> Self {
+        Self {
+            since: Some(now),
+            joined: false,
+            empty,
+            unjoined,
+        }
+    }
+
+    /// Whether a room with `members` at `now` is due for disposal, and
+    /// why.
+    pub fn check(&mut self, now: Instant, members: usize) -> Option<Disposal> {
+        if members > 0 {
+            self.joined = true;
+            self.since = None;
+            return None;
+        }
+        let since = *self.since.get_or_insert(now);
+        let (grace, why) = if self.joined {
+            (self.empty, Disposal::Empty)
+        } else {
+            (self.unjoined, Disposal::NeverJoined)
+        };
+        (now.saturating_duration_since(since) >= grace).then_some(why)
+    }
+}
+
 /// A game room.
 #[derive(Debug)]
 pub struct Room<G: Game> {
@@ -92,9 +142,13 @@ pub struct Room<G: Game> {
     members: BTreeMap<PlayerId, Member<G::Input>>,
     inputs: Vec<PlayerInput<G::Input>>,
     encoder: DeltaEncoder,
-    frames: Vec<(Option<Tick>, Delivery)>,
+    /// This tick's encoded updates by the tick they carry and their
+    /// baseline.
+    frames: Vec<(Tick, Option<Tick>, Delivery)>,
     buf: Vec<u8>,
     max_baseline_age: u32,
+    /// Ticks spectators are served behind the players.
+    spectator_delay: u32,
     max_input_bytes: usize,
     tick_rate: TickRate,
     /// The game's side of the room: members, queued actions, answers
@@ -136,6 +190,7 @@ impl<G: Game> Room<G> {
             frames: Vec::new(),
             buf: Vec::new(),
             max_baseline_age,
+            spectator_delay: 0,
             max_input_bytes,
             tick_rate,
             actions: RoomActions::new(limits),
@@ -144,6 +199,24 @@ impl<G: Game> Room<G> {
         };
         room.hook(|game, ctx| game.created(ctx));
         room
+    }
+
+    /// Serves spectators the world as it was `delay` ticks ago, never a
+    /// newer one (no ghosting: a spectator cannot tell a player what is
+    /// behind it now); before tick `delay` they get no update. The history
+    /// grows by `delay` snapshots so that spectators' worlds and their
+    /// baselines are held. Call it before the room runs its first tick.
+    pub fn with_spectator_delay(mut self, delay: u32) -> Self {
+        let capacity = self.max_baseline_age as usize + 1 + delay as usize;
+        if capacity != self.history.capacity() {
+            let mut history = SnapshotHistory::new(capacity);
+            if let Some(world) = self.history.latest() {
+                history.insert(world.clone());
+            }
+            self.history = history;
+        }
+        self.spectator_delay = delay;
+        self
     }
 
     /// Runs a hook with the room's context.
@@ -417,31 +490,43 @@ impl<G: Game> Room<G> {
         self.history.latest().expect("just inserted")
     }
 
-    /// The baseline a client's next update is encoded against: its newest
-    /// acknowledged state when still held and young enough, else none (a
-    /// full snapshot).
-    fn baseline_for(&self, acked: Option<Tick>) -> Option<Tick> {
+    /// The baseline of a client's next update, which carries the world of
+    /// tick `view`: its newest acknowledged state when still held and
+    /// young enough, else none (a full snapshot).
+    fn baseline_for(&self, view: Tick, acked: Option<Tick>) -> Option<Tick> {
         let acked = acked?;
-        let age = self.tick.since(acked)?;
+        let age = view.since(acked)?;
         (age > 0 && age <= self.max_baseline_age && self.history.get(acked).is_some())
             .then_some(acked)
     }
 
-    /// Encodes this tick's updates, once per distinct baseline, and calls
-    /// `deliver` for every member with its update. `lateness_us` goes in
-    /// the header.
+    /// Encodes this tick's updates, once per distinct world and baseline
+    /// (players get the newest world; spectators the one
+    /// `spectator_delay` ticks older), and calls `deliver` for every
+    /// member with its update. `lateness_us` goes in the header.
     pub fn updates(&mut self, lateness_us: u32, mut deliver: impl FnMut(PlayerId, &Delivery)) {
         self.frames.clear();
-        let Some(current) = self.history.latest() else {
-            return;
-        };
-        let checksum = current.checksum();
+        let spectators_view = self.tick.checked_back(self.spectator_delay);
         for (&player, member) in &self.members {
-            let baseline = self.baseline_for(member.acked);
-            let cached = self.frames.iter().position(|(b, _)| *b == baseline);
+            let view = match member.role {
+                Role::Player => self.tick,
+                Role::Spectator => match spectators_view {
+                    Some(view) => view,
+                    None => continue,
+                },
+            };
+            let Some(current) = self.history.get(view) else {
+                continue;
+            };
+            let baseline = self.baseline_for(view, member.acked);
+            let cached = self
+                .frames
+                .iter()
+                .position(|(v, b, _)| *v == view && *b == baseline);
             let index = match cached {
                 Some(index) => index,
                 None => {
+                    let checksum = current.checksum();
                     self.buf.clear();
                     let base_world = baseline.and_then(|t| self.history.get(t));
                     let encoded = codec::encode_update_header(
@@ -466,11 +551,11 @@ impl<G: Game> Room<G> {
                         frame: Bytes::copy_from_slice(&self.buf),
                         full: baseline.is_none(),
                     };
-                    self.frames.push((baseline, delivery));
+                    self.frames.push((view, baseline, delivery));
                     self.frames.len() - 1
                 }
             };
-            deliver(player, &self.frames[index].1);
+            deliver(player, &self.frames[index].2);
         }
     }
 }
@@ -568,6 +653,77 @@ mod tests {
                 room.receive_ack(player, tick);
             }
         }
+    }
+
+    #[test]
+    fn spectators_see_the_world_of_delay_ticks_ago_and_never_a_newer_one() {
+        const DELAY: u32 = 5;
+        let mut room = room().with_spectator_delay(DELAY);
+        let (a, b, s1, s2) = (PlayerId(1), PlayerId(2), PlayerId(3), PlayerId(4));
+        room.join(&joining(a, Role::Player, "p")).unwrap();
+        room.join(&joining(b, Role::Player, "p")).unwrap();
+        room.join(&joining(s1, Role::Spectator, "s")).unwrap();
+        room.join(&joining(s2, Role::Spectator, "s")).unwrap();
+        let mut replicas: BTreeMap<PlayerId, Replica> = [a, b, s1, s2]
+            .into_iter()
+            .map(|p| (p, Replica::new(Arena::SCHEMA)))
+            .collect();
+        // The players' world at every tick.
+        let mut worlds: BTreeMap<u32, WorldSnapshot> = BTreeMap::new();
+        for t in 1..=80u32 {
+            let input = ArenaInput {
+                move_x: 1.0,
+                move_y: -0.4,
+                aim: 0.1 * t as f32,
+                fire: t.is_multiple_of(5),
+            };
+            room.receive_inputs(a, &inputs(t, input)).unwrap();
+            worlds.insert(t, room.step().clone());
+            let mut frames = Vec::new();
+            room.updates(0, |player, delivery| {
+                frames.push((player, delivery.clone()))
+            });
+            let spectators: Vec<_> = frames
+                .iter()
+                .filter(|(p, _)| *p == s1 || *p == s2)
+                .collect();
+            if t < DELAY {
+                assert!(spectators.is_empty(), "nothing before tick {DELAY}");
+            } else {
+                assert_eq!(spectators.len(), 2);
+                assert_eq!(
+                    spectators[0].1.frame.as_ptr(),
+                    spectators[1].1.frame.as_ptr(),
+                    "spectators on one baseline share a buffer"
+                );
+            }
+            let players: Vec<_> = frames.iter().filter(|(p, _)| *p == a || *p == b).collect();
+            assert_eq!(players[0].1.frame.as_ptr(), players[1].1.frame.as_ptr());
+            if t > DELAY + 1 {
+                assert!(!spectators[0].1.full, "deltas against their own acks");
+            }
+            for (player, delivery) in &frames {
+                let tick = apply(replicas.get_mut(player).unwrap(), delivery);
+                let expected = if *player == a || *player == b {
+                    t
+                } else {
+                    t - DELAY
+                };
+                assert_eq!(tick, Tick(expected), "{player:?} at tick {t}");
+                assert!(tick <= room.tick());
+                let world = replicas[player].latest().unwrap();
+                if expected == 0 {
+                    assert_eq!(world.tick, Tick(0));
+                } else {
+                    assert_eq!(Some(world), worlds.get(&expected), "{player:?} at {t}");
+                }
+                assert!(room.receive_ack(*player, tick));
+            }
+        }
+        assert_ne!(
+            worlds[&80], worlds[&75],
+            "the world moved: the delay is visible"
+        );
     }
 
     #[test]

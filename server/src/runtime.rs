@@ -14,6 +14,7 @@ pub(crate) mod session_task;
 pub(crate) mod shards;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -144,10 +145,15 @@ impl Shared {
     }
 
     /// Creates a room of the game the request names (the default game
-    /// when it names none) and starts its task.
-    pub(crate) fn create_room(self: &Arc<Self>, request: NewRoom) -> Result<RoomInfo, Refusal> {
+    /// when it names none) for a client at `creator`, within that
+    /// address's allowance, and starts its task.
+    pub(crate) fn create_room(
+        self: &Arc<Self>,
+        request: NewRoom,
+        creator: IpAddr,
+    ) -> Result<RoomInfo, Refusal> {
         let kind = Arc::clone(self.games.find(request.game.as_deref())?);
-        kind.create_room(self, request)
+        kind.create_room(self, request, creator)
     }
 
     /// The public, unlocked rooms passing `filter`.
@@ -162,12 +168,15 @@ pub(crate) fn create_room<G: Game>(
     shared: &Arc<Shared>,
     config: &G::Config,
     request: NewRoom,
+    creator: IpAddr,
 ) -> Result<RoomInfo, Refusal> {
     let limits = &shared.config.limits;
     let mut lobby = shared.lobby();
     lobby.check_new(&request)?;
+    lobby.admit_creation(creator, Instant::now())?;
     let id = lobby.next_id();
-    let seed = shared.config.seed.wrapping_add(u64::from(id.0));
+    // Unpredictable unless the operator asked for reproducible seeds.
+    let seed = shared.config.room_seed(id.0, rand_os::random::<u64>);
     let game = G::new(config, &request.options, seed)?;
     // The game's `created` hook runs here: the listing starts with the
     // metadata and lock it set.
@@ -176,7 +185,8 @@ pub(crate) fn create_room<G: Game>(
         limits.max_baseline_age,
         limits.max_client_frame,
         limits.event_limits(),
-    );
+    )
+    .with_spectator_delay(shared.config.spectator_delay_ticks);
     let (tx, rx) = mpsc::channel(room_queue(request.max_players));
     let placement = shared.shards.place_room();
     let handle = RoomHandle {

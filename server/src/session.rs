@@ -54,7 +54,7 @@ pub use flood::FloodGuard;
 pub use hello::{HelloError, MAX_CLIENT_NAME, check_hello};
 
 use crate::config::ServerConfig;
-use crate::lobby::NewRoom;
+use crate::lobby::{LobbyError, NewRoom, RateScope};
 use crate::metrics::Metrics;
 use crate::outbox::Removal;
 use crate::reason::{EventRefusal, InputDrop, Label, Refusal, Rejection, WrongState};
@@ -95,6 +95,8 @@ pub struct SessionConfig {
     /// How long a dropped session's seat waits for its player (zero: the
     /// seat is freed at once).
     pub reconnect_grace: Duration,
+    /// Rooms the client may create a minute.
+    pub rooms_per_minute: u32,
 }
 
 impl SessionConfig {
@@ -111,6 +113,7 @@ impl SessionConfig {
             events_per_second: config.limits.events_per_second,
             event_burst: config.limits.event_burst,
             reconnect_grace: config.timeouts.reconnect_grace(),
+            rooms_per_minute: config.limits.rooms_per_minute_per_client,
         }
     }
 }
@@ -375,6 +378,8 @@ pub struct Session {
     identity: Option<Arc<Identity>>,
     flood: FloodGuard,
     events: FloodGuard,
+    /// Rooms created a minute.
+    creations: FloodGuard,
     last_heard: Instant,
     /// The next heartbeat, and the time between beats.
     next_beat: Option<Instant>,
@@ -403,6 +408,7 @@ impl Session {
         Self {
             flood: FloodGuard::new(config.messages_per_second, config.message_burst, now),
             events: FloodGuard::new(config.events_per_second, config.event_burst, now),
+            creations: FloodGuard::per_minute(config.rooms_per_minute, now),
             name: String::new(),
             said_goodbye: false,
             identity: None,
@@ -424,6 +430,11 @@ impl Session {
             rtt_us: None,
             buf: Vec::with_capacity(256),
         }
+    }
+
+    /// The address the client connects from.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// The player this session is (once greeted).
@@ -825,6 +836,13 @@ impl Session {
                 request_id: list.request_id,
                 filter: list.filter,
             }),
+            (ClientMessage::CreateRoom(create), State::Lobby) if !self.creations.allow(now.at) => {
+                let refusal = LobbyError::RateLimited {
+                    per_minute: self.config.rooms_per_minute,
+                    scope: RateScope::Client,
+                };
+                self.refuse(Some(create.request_id), &refusal.into());
+            }
             (ClientMessage::CreateRoom(create), State::Lobby) => {
                 self.state = State::Requesting {
                     request_id: create.request_id,
@@ -960,7 +978,12 @@ impl Session {
     /// Tells the client a request failed; the session goes on.
     fn refuse(&mut self, request_id: Option<u32>, refusal: &Refusal) {
         self.metrics.error(refusal);
-        debug!(player = %self.player, kind = refusal.label(), message = %refusal, "request refused");
+        if let Refusal::Lobby(LobbyError::RateLimited { .. }) = refusal {
+            // An abuse bound: worth the operator's eye.
+            info!(peer = %self.peer, player = %self.player, kind = refusal.label(), message = %refusal, "room creation refused");
+        } else {
+            debug!(player = %self.player, kind = refusal.label(), message = %refusal, "request refused");
+        }
         self.send(&ServerMessage::Error(refusal.to_message(request_id)));
     }
 

@@ -34,9 +34,9 @@ use crate::metrics::Metrics;
 use crate::outbox::{Delivery, Outbox, Outgoing};
 use crate::reason::Refusal;
 use crate::resume::{Found, Parked, Resumes};
-use crate::room::Room;
 use crate::room::clock::{RoomTiming, TickClock};
 use crate::room::members::{Members, RoomEffects};
+use crate::room::{Disposal, Room, Vacancy};
 use crate::session::{Answer, Closing, Command, Now, RoomInput, Session, SessionConfig};
 
 /// A client of the harness.
@@ -84,7 +84,7 @@ struct HostedRoom<G: Game> {
     clock: TickClock,
     zero_unix_us: u64,
     pending: VecDeque<Pending>,
-    empty_since: Option<Instant>,
+    vacancy: Vacancy,
 }
 
 #[derive(Debug)]
@@ -115,6 +115,9 @@ pub struct Harness<G: Game> {
     next_player: u32,
     next_code: u64,
     resumes: Resumes<()>,
+    next_seed: u64,
+    /// The seed each room's game was given.
+    seeds: BTreeMap<RoomId, u64>,
 }
 
 impl<G: Game> Harness<G> {
@@ -133,6 +136,8 @@ impl<G: Game> Harness<G> {
             next_player: 1,
             next_code: 0x5eed,
             resumes: Resumes::new(),
+            next_seed: 0x7ee7,
+            seeds: BTreeMap::new(),
         }
     }
 
@@ -147,6 +152,11 @@ impl<G: Game> Harness<G> {
     /// Virtual time since the harness started.
     pub fn elapsed(&self) -> Duration {
         self.now.saturating_duration_since(self.start)
+    }
+
+    /// The seed room `room`'s game was given.
+    pub fn room_seed(&self, room: RoomId) -> Option<u64> {
+        self.seeds.get(&room).copied()
     }
 
     /// The server's metrics.
@@ -451,16 +461,17 @@ impl<G: Game> Harness<G> {
         )
         .unwrap_or(u32::MAX);
         hosted.members.fan_out(&mut hosted.room, now, lateness_us);
-        if hosted.members.is_empty() {
-            let since = *hosted.empty_since.get_or_insert(now.at);
-            if now.at.saturating_duration_since(since) >= self.config.timeouts.empty_room()
-                && self.lobby.remove_if_empty(id)
-            {
-                hosted.room.dispose();
-                self.rooms.remove(&id);
+        let disposal = hosted
+            .vacancy
+            .check(now.at, usize::from(!hosted.members.is_empty()));
+        if let Some(why) = disposal
+            && self.lobby.remove_if_empty(id)
+        {
+            if why == Disposal::NeverJoined {
+                self.metrics.rooms_unjoined.inc();
             }
-        } else {
-            hosted.empty_since = None;
+            hosted.room.dispose();
+            self.rooms.remove(&id);
         }
         for (client, answer) in answers {
             self.clients[client.0].session.handle_answer(now, answer);
@@ -542,7 +553,7 @@ impl<G: Game> Harness<G> {
                 room,
                 join_as,
                 join_options,
-            } => match (self.create_room(room), join_as) {
+            } => match (self.create_room(id, room), join_as) {
                 (Err(refusal), _) => Some(Answer::Refused {
                     request_id,
                     refusal,
@@ -579,7 +590,7 @@ impl<G: Game> Harness<G> {
                     {
                         QuickJoinPlan::Join(room) => Ok(room),
                         QuickJoinPlan::Create(request) => {
-                            self.create_room(request).map(|info| info.id)
+                            self.create_room(id, request).map(|info| info.id)
                         }
                     },
                 };
@@ -700,16 +711,29 @@ impl<G: Game> Harness<G> {
         }
     }
 
+    /// Creates a room for `client`, as the runtime does.
     fn create_room(
         &mut self,
+        client: ClientId,
         request: NewRoom,
     ) -> Result<tickwire_shared::protocol::RoomInfo, Refusal> {
         if request.game.as_deref().is_some_and(|game| game != G::NAME) {
             return Err(LobbyError::UnknownGame(request.game.unwrap_or_default()).into());
         }
         self.lobby.check_new(&request)?;
+        let creator = self.clients[client.0].session.peer().ip();
+        self.lobby.admit_creation(creator, self.now)?;
         let id = self.lobby.next_id();
-        let seed = self.config.seed.wrapping_add(u64::from(id.0));
+        // Without a reproducible seed the runtime draws from the OS RNG;
+        // the harness draws from its own generator, so runs stay
+        // replayable.
+        let mut seeds = self.next_seed;
+        let seed = self.config.room_seed(id.0, || {
+            seeds = splitmix(seeds);
+            seeds
+        });
+        self.next_seed = seeds;
+        self.seeds.insert(id, seed);
         let game = G::new(&self.game_config, &request.options, seed)?;
         let limits = &self.config.limits;
         let room = Room::new(
@@ -717,7 +741,8 @@ impl<G: Game> Harness<G> {
             limits.max_baseline_age,
             limits.max_client_frame,
             limits.event_limits(),
-        );
+        )
+        .with_spectator_delay(self.config.spectator_delay_ticks);
         let mut codes = self.next_code;
         let mut info = self.lobby.create(
             G::NAME,
@@ -746,13 +771,27 @@ impl<G: Game> Harness<G> {
                 clock,
                 zero_unix_us: self.now().unix_us,
                 pending: VecDeque::new(),
-                empty_since: Some(self.now),
+                vacancy: Vacancy::new(
+                    self.now,
+                    self.config.timeouts.empty_room(),
+                    self.config.timeouts.unjoined_room(),
+                ),
             },
         );
         Ok(info)
     }
 }
 
+/// One step of splitmix64: the harness's stand-in for the OS RNG.
+fn splitmix(state: u64) -> u64 {
+    let mut z = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod abuse;
 #[cfg(test)]
 mod games;
 #[cfg(test)]

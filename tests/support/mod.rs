@@ -45,6 +45,11 @@ pub fn test_config() -> ServerConfig {
     config.timeouts.empty_room_ms = 300;
     // No drain unless a test asks for one: `stop` shuts down at once.
     config.timeouts.drain_ms = 0;
+    // Tests create their rooms from one address, many at once;
+    // tests/abuse.rs sets its own bounds.
+    config.limits.rooms_per_minute_per_client = 10_000;
+    config.limits.rooms_per_minute_per_ip = 100_000;
+    config.seed = Some(1);
     config.timeouts.shutdown_ms = 3_000;
     config
 }

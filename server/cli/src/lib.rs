@@ -73,9 +73,24 @@ pub struct Flags {
     /// (other games choose their own).
     #[arg(long)]
     pub tick_rate: Option<u16>,
-    /// Seed for the rooms' games [default: 1].
+    /// Reproducible seeds for the rooms' games: room n gets SEED + n
+    /// (tests, benchmarks) [default: none, each room's seed is drawn from
+    /// the OS RNG].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Rooms one client may create a minute [default: 10].
+    #[arg(long)]
+    pub rooms_per_minute_per_client: Option<u32>,
+    /// Rooms one IP address may create a minute [default: 60].
+    #[arg(long)]
+    pub rooms_per_minute_per_ip: Option<u32>,
+    /// Ticks spectators are served behind the players [default: 0].
+    #[arg(long)]
+    pub spectator_delay_ticks: Option<u32>,
+    /// A browser origin allowed to open a WebSocket (repeat for more)
+    /// [default: any].
+    #[arg(long = "allowed-origin")]
+    pub allowed_origins: Vec<String>,
     /// Room shards: threads that each run rooms with their members'
     /// sessions [default: 0, one per core].
     #[arg(long)]
@@ -129,7 +144,13 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
         config.tls_key = Some(key.clone());
     }
     if let Some(seed) = cli.seed {
-        config.seed = seed;
+        config.seed = Some(seed);
+    }
+    if let Some(delay) = cli.spectator_delay_ticks {
+        config.spectator_delay_ticks = delay;
+    }
+    if !cli.allowed_origins.is_empty() {
+        config.allowed_origins = cli.allowed_origins.clone();
     }
     if let Some(shards) = cli.shards {
         config.shards = shards;
@@ -147,6 +168,12 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = cli.max_connections_per_ip {
         limits.max_connections_per_ip = v;
+    }
+    if let Some(v) = cli.rooms_per_minute_per_client {
+        limits.rooms_per_minute_per_client = v;
+    }
+    if let Some(v) = cli.rooms_per_minute_per_ip {
+        limits.rooms_per_minute_per_ip = v;
     }
     config.validate()?;
     Ok(config)

@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::admission::{Admission, ConnectionPermits, HandshakePermit};
 use crate::config::ServerConfig;
@@ -409,8 +409,17 @@ async fn serve_websocket<S>(
     WsLink<S>: Into<AnyLink>,
 {
     let config = ws::config(front.config.limits.max_client_frame);
+    let mut refused_origin = None;
+    let origin_allowed = |origin: Option<&str>| {
+        let allowed = front.config.origin_allowed(origin);
+        if !allowed {
+            refused_origin = origin.map(str::to_owned);
+        }
+        allowed
+    };
+    let accepting = ws::accept(stream, config, origin_allowed);
     let upgraded = tokio::select! {
-        r = tokio::time::timeout_at(deadline, ws::accept(stream, config)) => r,
+        r = tokio::time::timeout_at(deadline, accepting) => r,
         () = front.cancel.cancelled() => return,
     };
     match upgraded {
@@ -419,6 +428,10 @@ async fn serve_websocket<S>(
                 .metrics
                 .connection_rejected(Rejection::HandshakeTimeout);
             debug!(%peer, "websocket handshake timed out");
+        }
+        Ok(Err(e)) if ws::is_origin_refusal(&e) => {
+            front.metrics.connection_rejected(Rejection::OriginRefused);
+            info!(%peer, origin = ?refused_origin, "websocket upgrade refused: origin not allowed");
         }
         Ok(Err(e)) => {
             front

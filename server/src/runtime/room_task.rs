@@ -23,9 +23,9 @@ use super::{Shared, now};
 use crate::outbox::Outbox;
 use crate::reason::Refusal;
 use crate::resume::Parked;
-use crate::room::Room;
 use crate::room::clock::{RoomTiming, TickClock};
 use crate::room::members::{Members, RoomEffects};
+use crate::room::{Disposal, Room, Vacancy};
 use crate::session::{Answer, Command, Now, RoomInput};
 
 /// What sessions ask of a room.
@@ -124,8 +124,11 @@ pub(crate) async fn run<G: Game>(
     let mut members = Members::new(id, ping_every, Arc::clone(&metrics));
     let mut attached: BTreeMap<PlayerId, Attachment> = BTreeMap::new();
     let mut read_lead = MIN_READ_LEAD;
-    let mut empty_since = Some(Instant::now());
-    let empty_grace = shared.config.timeouts.empty_room();
+    let mut vacancy = Vacancy::new(
+        Instant::now(),
+        shared.config.timeouts.empty_room(),
+        shared.config.timeouts.unjoined_room(),
+    );
 
     loop {
         let due = clock.due(room.tick().0 + 1);
@@ -224,17 +227,21 @@ pub(crate) async fn run<G: Game>(
         metrics.ticks.inc();
         metrics.observe_tick(began.at.elapsed());
 
-        if members.is_empty() {
-            let since = *empty_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= empty_grace && shared.lobby().remove_if_empty(id) {
-                room.dispose();
-                info!(room = %id, "room disposed after being empty");
-                metrics.rooms_disposed.inc();
-                metrics.rooms.dec();
-                return;
+        let disposal = vacancy.check(Instant::now(), usize::from(!members.is_empty()));
+        if let Some(why) = disposal
+            && shared.lobby().remove_if_empty(id)
+        {
+            room.dispose();
+            match why {
+                Disposal::Empty => info!(room = %id, "room disposed after being empty"),
+                Disposal::NeverJoined => {
+                    metrics.rooms_unjoined.inc();
+                    info!(room = %id, "room disposed: nobody joined it");
+                }
             }
-        } else {
-            empty_since = None;
+            metrics.rooms_disposed.inc();
+            metrics.rooms.dec();
+            return;
         }
     }
 

@@ -476,20 +476,22 @@ impl<L: Link + 'static> Task<L> {
                 room,
                 join_as,
                 join_options,
-            } => Some(match (self.shared.create_room(room), join_as) {
-                (Err(refusal), _) => Answer::Refused {
-                    request_id,
-                    refusal,
+            } => Some(
+                match (self.shared.create_room(room, session.peer().ip()), join_as) {
+                    (Err(refusal), _) => Answer::Refused {
+                        request_id,
+                        refusal,
+                    },
+                    (Ok(info), Some(role)) => {
+                        let join = Joining::new(session, role, join_options, request_id);
+                        self.join(player, info.id, join).await
+                    }
+                    (Ok(info), None) => Answer::RoomCreated {
+                        request_id,
+                        room: info,
+                    },
                 },
-                (Ok(info), Some(role)) => {
-                    let join = Joining::new(session, role, join_options, request_id);
-                    self.join(player, info.id, join).await
-                }
-                (Ok(info), None) => Answer::RoomCreated {
-                    request_id,
-                    room: info,
-                },
-            }),
+            ),
             Command::JoinRoom {
                 request_id,
                 target,
@@ -525,7 +527,10 @@ impl<L: Link + 'static> Task<L> {
                         match plan {
                             QuickJoinPlan::Join(room) => Ok(room),
                             QuickJoinPlan::Create(request) => {
-                                self.shared.create_room(request).map(|info| info.id)
+                                let creator = session.peer().ip();
+                                self.shared
+                                    .create_room(request, creator)
+                                    .map(|info| info.id)
                             }
                         }
                     }

@@ -137,23 +137,52 @@ pub fn config(max_client_frame: usize) -> WebSocketConfig {
 
 /// Completes the WebSocket upgrade on a plain or TLS stream (the caller
 /// bounds it with the handshake timeout). Paths other than [`WS_PATH`] are
-/// answered 404.
-pub async fn accept<S>(stream: S, config: WebSocketConfig) -> Result<WebSocketStream<S>, WsError>
+/// answered 404; a browser's `Origin` that `origin_allowed` refuses, 403
+/// (see [`is_origin_refusal`]).
+pub async fn accept<S>(
+    stream: S,
+    config: WebSocketConfig,
+    origin_allowed: impl FnOnce(Option<&str>) -> bool + Unpin,
+) -> Result<WebSocketStream<S>, WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(config)).await
+    // The error type is tungstenite's (an HTTP response), large by design.
+    #[allow(clippy::result_large_err)]
+    let check = move |request: &Request, response: Response| {
+        check_request(request, response, origin_allowed)
+    };
+    tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await
 }
 
-/// The upgrade callback: only [`WS_PATH`] is a WebSocket endpoint. The
-/// error type is tungstenite's.
+/// Whether a failed upgrade was a refused `Origin`.
+pub fn is_origin_refusal(error: &WsError) -> bool {
+    matches!(error, WsError::Http(response) if response.status() == StatusCode::FORBIDDEN)
+}
+
+/// The upgrade callback: only [`WS_PATH`] is a WebSocket endpoint, and
+/// only for allowed origins. The error type is tungstenite's.
 #[allow(clippy::result_large_err)]
-fn check_path(request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-    if request.uri().path() == WS_PATH {
-        Ok(response)
-    } else {
+fn check_request(
+    request: &Request,
+    response: Response,
+    origin_allowed: impl FnOnce(Option<&str>) -> bool,
+) -> Result<Response, ErrorResponse> {
+    if request.uri().path() != WS_PATH {
         let mut refusal = ErrorResponse::new(Some("not found".into()));
         *refusal.status_mut() = StatusCode::NOT_FOUND;
+        return Err(refusal);
+    }
+    // A header that is not text is no origin we could have listed.
+    let origin = request
+        .headers()
+        .get("origin")
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    if origin_allowed(origin) {
+        Ok(response)
+    } else {
+        let mut refusal = ErrorResponse::new(Some("origin not allowed\n".into()));
+        *refusal.status_mut() = StatusCode::FORBIDDEN;
         Err(refusal)
     }
 }
