@@ -74,6 +74,9 @@ pub struct SwarmConfig {
     pub events_per_second: f64,
     /// No progress display.
     pub quiet: bool,
+    /// Each bot's token, when the server authenticates clients (None:
+    /// bots present none).
+    pub tokens: Option<crate::tokens::BotTokens>,
 }
 
 /// The edges of the measurement window, for callers that measure the
@@ -216,6 +219,12 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
             seed: config.seed,
             start_after,
             events_per_second: config.events_per_second,
+            ticket: config.tokens.as_ref().and_then(|tokens| {
+                tokens
+                    .mint(index as u64)
+                    .inspect_err(|e| tracing::warn!(error = %e, "minting a bot's token failed"))
+                    .ok()
+            }),
         });
     }
     plans
@@ -536,6 +545,7 @@ mod tests {
             join: JoinMode::CreateRooms,
             events_per_second: 2.5,
             quiet: true,
+            tokens: Some(crate::tokens::BotTokens::hs256(b"s")),
         };
         let plans = plans(&config);
         assert!(plans.iter().all(|p| p.events_per_second == 2.5));

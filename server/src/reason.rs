@@ -46,6 +46,10 @@ pub enum Rejection {
     /// ALPN, a refused certificate).
     #[error("the TLS handshake failed")]
     TlsHandshakeFailed,
+    /// The client's ticket was refused, or it had none where one is
+    /// required (`tickwire_auth_failures_total{reason}` says why).
+    #[error("authentication failed")]
+    AuthFailed,
 }
 
 impl Label for Rejection {
@@ -57,6 +61,7 @@ impl Label for Rejection {
             Self::HandshakeTimeout => "handshake_timeout",
             Self::HandshakeFailed => "handshake_failed",
             Self::TlsHandshakeFailed => "tls_handshake_failed",
+            Self::AuthFailed => "auth_failed",
         }
     }
 }

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::games::Games;
 use crate::http::{self, HttpState, RoomDirectory};
@@ -64,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) tracker: TaskTracker,
     pub(crate) shards: Shards,
     pub(crate) admission: Arc<Admission>,
+    /// Verifies clients' tickets; `None`: an open server.
+    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     next_player: AtomicU32,
 }
 
@@ -96,9 +99,14 @@ pub(crate) fn now() -> Now {
 }
 
 impl Shared {
-    pub(crate) fn new(config: ServerConfig, games: Games) -> std::io::Result<Self> {
+    pub(crate) fn new(
+        config: ServerConfig,
+        games: Games,
+        authenticator: Option<Arc<dyn Authenticator>>,
+    ) -> std::io::Result<Self> {
         let limits = &config.limits;
         Ok(Self {
+            authenticator,
             shards: Shards::start(config.shards)?,
             lobby: Mutex::new(Lobby::new(limits)),
             metrics: Arc::new(Metrics::new()),

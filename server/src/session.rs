@@ -20,11 +20,17 @@
 //! # Lifecycle
 //! ```text
 //! Handshaking --Hello--> Lobby --Join/QuickJoin/Create--> Requesting --Joined--> Joined
-//!                          ^                                  |                   |
-//!                          +----------- refused / created ----+      LeaveRoom    |
-//!                          +------------------ Left <-------- Leaving <-----------+
-//! any state --violation, flood, idle, Close, shutdown--> Closed
+//!      |                   ^                                  |                   |
+//!      | Hello + ticket    +----------- refused / created ----+      LeaveRoom    |
+//!      v                   |                                                      |
+//! Authenticating --ok------+------------------ Left <-------- Leaving <-----------+
+//! any state --violation, flood, idle, Close, shutdown, auth failed--> Closed
 //! ```
+//! With authentication on ([`AuthPolicy`]), a `Hello` with a ticket asks
+//! the shell to verify it ([`Command::Authenticate`]) and waits, under the
+//! handshake deadline, for [`Session::handle_auth`]: an identity (then the
+//! `Welcome`) or an [`AuthError`] (then `Rejected { AuthFailed }` with the
+//! error's words).
 //! While `Requesting` or `Leaving` the session waits for the shell's
 //! answer and takes no frames ([`Session::wants_frames`]); the client's
 //! next messages wait in the transport, in order.
@@ -53,6 +59,7 @@ use tracing::{debug, info, warn};
 pub use flood::FloodGuard;
 pub use hello::{HelloError, MAX_CLIENT_NAME, check_hello};
 
+use crate::auth::{AuthError, MAX_TICKET};
 use crate::config::ServerConfig;
 use crate::lobby::NewRoom;
 use crate::metrics::Metrics;
@@ -92,6 +99,21 @@ pub struct SessionConfig {
     pub events_per_second: u32,
     /// Burst of events above the sustained rate.
     pub event_burst: u32,
+    /// Whether clients are authenticated.
+    pub auth: AuthPolicy,
+}
+
+/// Whether and how a session authenticates its client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthPolicy {
+    /// An open server: tickets are ignored, nobody has an identity.
+    #[default]
+    Open,
+    /// A ticket is verified when the `Hello` carries one; a client
+    /// without one plays anonymously.
+    Optional,
+    /// Every `Hello` must carry a ticket that verifies.
+    Required,
 }
 
 impl SessionConfig {
@@ -107,6 +129,11 @@ impl SessionConfig {
             max_event_bytes: config.limits.max_event_bytes,
             events_per_second: config.limits.events_per_second,
             event_burst: config.limits.event_burst,
+            auth: match (config.auth.enabled, config.auth.required) {
+                (false, _) => AuthPolicy::Open,
+                (true, false) => AuthPolicy::Optional,
+                (true, true) => AuthPolicy::Required,
+            },
         }
     }
 }
@@ -116,6 +143,12 @@ impl SessionConfig {
 pub enum State {
     /// Waiting for `Hello` until `deadline`.
     Handshaking {
+        /// When the handshake times out.
+        deadline: Instant,
+    },
+    /// The `Hello` carried a ticket; waiting for the shell's verdict
+    /// ([`Session::handle_auth`]) until `deadline` (the handshake's).
+    Authenticating {
         /// When the handshake times out.
         deadline: Instant,
     },
@@ -157,6 +190,15 @@ pub enum State {
 /// and answers lobby requests with [`Session::handle_answer`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// Verify the client's ticket by `deadline`; answer
+    /// [`Session::handle_auth`] (with [`AuthError::TimedOut`] past the
+    /// deadline).
+    Authenticate {
+        /// The `Hello`'s `auth_ticket`.
+        ticket: String,
+        /// The handshake deadline.
+        deadline: Instant,
+    },
     /// List the public rooms passing `filter`; answer
     /// [`Answer::RoomList`].
     ListRooms {
@@ -416,7 +458,10 @@ impl Session {
     pub fn wants_frames(&self) -> bool {
         !matches!(
             self.state,
-            State::Requesting { .. } | State::Leaving { .. } | State::Closed { .. }
+            State::Authenticating { .. }
+                | State::Requesting { .. }
+                | State::Leaving { .. }
+                | State::Closed { .. }
         )
     }
 
@@ -452,7 +497,7 @@ impl Session {
     /// When [`Session::handle_timeout`] is due next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::Handshaking { deadline } => Some(deadline),
+            State::Handshaking { deadline } | State::Authenticating { deadline } => Some(deadline),
             State::Closed { .. } => None,
             _ => self.next_beat,
         }
@@ -527,7 +572,7 @@ impl Session {
     pub fn handle_timeout(&mut self, now: Now) {
         match self.state {
             State::Closed { .. } => {}
-            State::Handshaking { deadline } => {
+            State::Handshaking { deadline } | State::Authenticating { deadline } => {
                 if now.at >= deadline {
                     self.metrics
                         .connection_rejected(Rejection::HandshakeTimeout);
@@ -561,6 +606,40 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The shell's verdict on the client's ticket
+    /// ([`Command::Authenticate`]): the identity it vouches for (then the
+    /// `Welcome`; the token's `name`, if any, replaces the `Hello`'s), or
+    /// why not (then `Rejected { AuthFailed }` with the reason). Ignored
+    /// unless the session is authenticating.
+    pub fn handle_auth(&mut self, now: Now, outcome: Result<Identity, AuthError>) {
+        if !matches!(self.state, State::Authenticating { .. }) {
+            return;
+        }
+        match outcome {
+            Ok(identity) => {
+                if let Some(name) = identity.name.as_deref().map(str::trim)
+                    && !name.is_empty()
+                    && name.len() <= MAX_CLIENT_NAME
+                    && !name.chars().any(char::is_control)
+                {
+                    name.clone_into(&mut self.name);
+                }
+                info!(peer = %self.peer, player = %self.player, subject = %identity.subject, "authenticated");
+                self.identity = Some(Arc::new(identity));
+                self.welcome(now);
+            }
+            Err(e) => self.refuse_auth(now, &e),
+        }
+    }
+
+    /// Refuses the handshake for `error`: counted by cause, logged (never
+    /// the ticket), and the client told why.
+    fn refuse_auth(&mut self, now: Now, error: &AuthError) {
+        self.metrics.auth_failed(error);
+        info!(peer = %self.peer, cause = error.label(), "authentication failed");
+        self.end(now, CloseReason::AuthFailed, error.to_string(), true);
     }
 
     /// The room removed the member (kicked it, or closed): the client is
@@ -660,25 +739,44 @@ impl Session {
                 true,
             );
         };
-        match check_hello(&hello) {
-            Err(e) => self.end(now, e.reason(), e.to_string(), true),
-            Ok(name) => {
-                info!(peer = %self.peer, player = %self.player, name, "session opened");
-                self.welcomed = true;
-                self.name = name.to_owned();
-                self.metrics.connections.inc();
-                self.send(&ServerMessage::Welcome(Welcome {
-                    protocol_version: PROTOCOL_VERSION,
-                    player: self.player,
-                    resume_token: self.resume_token,
-                    resumed: false,
-                    heartbeat_interval_ms: u32::try_from(self.config.heartbeat.as_millis())
-                        .unwrap_or(u32::MAX),
-                    reconnect_grace_ms: 0,
-                }));
-                self.enter_lobby(now);
+        let name = match check_hello(&hello) {
+            Err(e) => return self.end(now, e.reason(), e.to_string(), true),
+            Ok(name) => name.to_owned(),
+        };
+        self.name = name;
+        let State::Handshaking { deadline } = self.state else {
+            return;
+        };
+        match (self.config.auth, hello.auth_ticket) {
+            (AuthPolicy::Open, _) | (AuthPolicy::Optional, None) => self.welcome(now),
+            (AuthPolicy::Required, None) => self.refuse_auth(now, &AuthError::Required),
+            (_, Some(ticket)) if ticket.is_empty() || ticket.len() > MAX_TICKET => {
+                self.refuse_auth(now, &AuthError::Malformed);
+            }
+            (_, Some(ticket)) => {
+                self.state = State::Authenticating { deadline };
+                self.commands
+                    .push_back(Command::Authenticate { ticket, deadline });
             }
         }
+    }
+
+    /// The handshake succeeded: the client is told who it is and is in
+    /// the lobby.
+    fn welcome(&mut self, now: Now) {
+        info!(peer = %self.peer, player = %self.player, name = %self.name, "session opened");
+        self.welcomed = true;
+        self.metrics.connections.inc();
+        self.send(&ServerMessage::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            player: self.player,
+            resume_token: self.resume_token,
+            resumed: false,
+            heartbeat_interval_ms: u32::try_from(self.config.heartbeat.as_millis())
+                .unwrap_or(u32::MAX),
+            reconnect_grace_ms: 0,
+        }));
+        self.enter_lobby(now);
     }
 
     /// In the lobby the heartbeat beats from now, the first beat at once.

@@ -142,6 +142,10 @@ pub struct Presence {
     /// For `member_left`: why (`left`, `disconnected`, `kicked`,
     /// `timed_out`, `room_closed`); empty for `member_joined`.
     pub cause: String,
+    /// For `member_joined`: the verified account (the token's subject)
+    /// when the server authenticates clients; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug)]
@@ -405,6 +409,7 @@ impl Game for Chat {
             player: join.player.0,
             name: join.name.to_owned(),
             cause: String::new(),
+            account: join.identity.map(|identity| identity.subject.clone()),
         };
         let _ = ctx.emit(Audience::AllBut(join.player), "member_joined", &presence);
         let _ = ctx.emit(Audience::One(join.player), "welcome", &self.topic);
@@ -420,6 +425,7 @@ impl Game for Chat {
             player: player.0,
             name: member.name,
             cause: cause.label().to_owned(),
+            account: None,
         };
         let _ = ctx.emit(Audience::All, "member_left", &presence);
     }

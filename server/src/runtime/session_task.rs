@@ -31,11 +31,12 @@ use tracing::debug;
 use super::room_task::RoomCommand;
 use super::shards::ShardId;
 use super::{RoomHandle, Shared, now};
+use crate::auth::AuthError;
 use crate::lobby::QuickJoinPlan;
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
 use crate::runtime::admission::ConnectionPermits;
-use crate::session::{Answer, Closing, Command, Now, Session, SessionConfig};
+use crate::session::{Answer, AuthPolicy, Closing, Command, Now, Session, SessionConfig};
 use crate::transport::{Incoming, Link, LinkError};
 
 /// How long a session waits for a room to answer a join (a room answers
@@ -168,6 +169,8 @@ struct Task<L: Link> {
     _permits: ConnectionPermits,
     /// The shard of a room just joined, when the task must move there.
     moving_to: Option<ShardId>,
+    /// The client's address, for the authenticator.
+    peer: std::net::SocketAddr,
 }
 
 /// Runs a session on an upgraded link until it ends (possibly moving to
@@ -183,10 +186,16 @@ pub(crate) async fn run<L: Link + 'static>(
     handshake: OwnedSemaphorePermit,
     permits: ConnectionPermits,
 ) {
+    let mut config = SessionConfig::from_server(&shared.config);
+    config.auth = match (&shared.authenticator, shared.config.auth.required) {
+        (None, _) => AuthPolicy::Open,
+        (Some(_), false) => AuthPolicy::Optional,
+        (Some(_), true) => AuthPolicy::Required,
+    };
     let session = Session::new(
         Instant::now(),
         handshake_deadline,
-        SessionConfig::from_server(&shared.config),
+        config,
         Arc::clone(&shared.metrics),
         peer,
         shared.next_player(),
@@ -206,6 +215,7 @@ pub(crate) async fn run<L: Link + 'static>(
         handshake: Some(handshake),
         _permits: permits,
         moving_to: None,
+        peer,
     };
     drive(task).await;
 }
@@ -366,6 +376,7 @@ impl<L: Link + 'static> Task<L> {
             if !matches!(
                 conn.session.state(),
                 crate::session::State::Handshaking { .. }
+                    | crate::session::State::Authenticating { .. }
             ) {
                 self.handshake = None;
             }
@@ -435,6 +446,21 @@ impl<L: Link + 'static> Task<L> {
     async fn carry_out(&mut self, session: &mut Session, command: Command) {
         let player = session.player();
         let answer = match command {
+            Command::Authenticate { ticket, deadline } => {
+                let outcome = match &self.shared.authenticator {
+                    Some(auth) => {
+                        let deadline = tokio::time::Instant::from_std(deadline);
+                        let verdict = auth.authenticate(&ticket, self.peer);
+                        tokio::time::timeout_at(deadline, verdict)
+                            .await
+                            .unwrap_or(Err(AuthError::TimedOut))
+                    }
+                    // The session asks only when the server authenticates.
+                    None => Err(AuthError::Unavailable("no authenticator".into())),
+                };
+                session.handle_auth(now(), outcome);
+                None
+            }
             Command::ListRooms { request_id, filter } => Some(Answer::RoomList {
                 request_id,
                 rooms: self.shared.list_rooms(&filter),
