@@ -311,3 +311,30 @@ async fn bad_tokens_are_refused_with_the_reason_counted_and_nobody_else_is_affec
     witness.finish().await;
     server.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swarm_mints_a_token_per_bot_and_every_bot_gets_in() {
+    let server = TestServer::start_with(|config| config.auth = auth()).await;
+    let url = tickwire_bot::swarm::ws_url(&format!("ws://{}", server.addr));
+    let mut config = support::bots::short_swarm(
+        url,
+        Default::default(),
+        2,
+        4,
+        tickwire_bot::behaviour::BehaviourKind::Arena,
+        1,
+    );
+    let mut tokens = tickwire_bot::tokens::BotTokens::hs256(SECRET.as_bytes());
+    tokens.issuer = Some("studio-login".into());
+    tokens.audience = Some("tickwire".into());
+    config.tokens = Some(tokens);
+    let report = tickwire_bot::swarm::run(config, |_| {}).await;
+    support::bots::assert_clean(&report, 8, 20.0);
+    assert_eq!(
+        server
+            .metric("tickwire_connections_rejected_total{reason=\"auth_failed\"}")
+            .await,
+        0.0
+    );
+    server.stop().await.expect("clean stop");
+}

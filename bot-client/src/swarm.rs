@@ -549,6 +549,20 @@ mod tests {
         };
         let plans = plans(&config);
         assert!(plans.iter().all(|p| p.events_per_second == 2.5));
+        // One token per bot, `sub` bot-N, signed with the run's secret.
+        let auth = tickwire_server::auth::JwtAuthenticator::from_config(
+            &tickwire_server::config::AuthConfig {
+                enabled: true,
+                secret: Some(tickwire_server::config::Secret::new("s")),
+                ..Default::default()
+            },
+        )
+        .expect("authenticator");
+        for plan in &plans {
+            let ticket = plan.ticket.as_deref().expect("a token");
+            let identity = auth.verify(ticket).expect("it verifies");
+            assert_eq!(identity.subject, format!("bot-{}", plan.index));
+        }
         assert_eq!(plans.len(), 12);
         let creators = plans
             .iter()
