@@ -93,14 +93,13 @@ struct Witness {
 
 impl Witness {
     async fn start(server: &TestServer) -> Self {
-        let mut witness = client(
-            server,
-            "witness",
-            Some(token("witness", json!({}))),
-            arena::SCHEMA,
-        )
-        .await
-        .expect("the witness's token is good");
+        Self::start_with_ticket(server, &token("witness", json!({}))).await
+    }
+
+    async fn start_with_ticket(server: &TestServer, ticket: &str) -> Self {
+        let mut witness = client(server, "witness", Some(ticket.into()), arena::SCHEMA)
+            .await
+            .expect("the witness's token is good");
         witness
             .create_room(RoomSpec::new("witnessed"))
             .await
@@ -336,5 +335,68 @@ async fn a_swarm_mints_a_token_per_bot_and_every_bot_gets_in() {
             .await,
         0.0
     );
+    server.stop().await.expect("clean stop");
+}
+
+/// An embedder's authenticator: asks "the studio's service" (here a
+/// table, or a service that never answers).
+#[derive(Debug)]
+struct Studio;
+
+impl tickwire_server::Authenticator for Studio {
+    fn authenticate<'a>(
+        &'a self,
+        ticket: &'a str,
+        _peer: std::net::SocketAddr,
+    ) -> tickwire_server::auth::AuthFuture<'a> {
+        Box::pin(async move {
+            match ticket {
+                "session-cookie-of-zoe" => Ok(tickwire_shared::game::Identity {
+                    subject: "zoe".into(),
+                    name: Some("Zoe".into()),
+                    claims: Default::default(),
+                }),
+                "banned" => Err(tickwire_server::AuthError::Refused(
+                    "this account is suspended".into(),
+                )),
+                _ => {
+                    // The service hangs: the handshake deadline decides.
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Err(tickwire_server::AuthError::Unavailable("down".into()))
+                }
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_embedders_authenticator_decides_within_the_handshake_deadline() {
+    let server = TestServer::start_authenticating(|_| {}, Some(std::sync::Arc::new(Studio))).await;
+    let witness = Witness::start_with_ticket(&server, "session-cookie-of-zoe").await;
+    let refused = |result: Result<Client, ClientError>| match result {
+        Err(ClientError::Rejected { reason, message }) => {
+            assert_eq!(reason, CloseReason::AuthFailed);
+            message
+        }
+        Err(other) => panic!("AuthFailed, not {other}"),
+        Ok(_) => panic!("got in"),
+    };
+    let banned = client(&server, "b", Some("banned".into()), arena::SCHEMA).await;
+    assert_eq!(refused(banned), "this account is suspended");
+    let started = std::time::Instant::now();
+    let hung = client(&server, "h", Some("anything".into()), arena::SCHEMA).await;
+    assert_eq!(refused(hung), "authentication timed out");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "bounded by the 1 s handshake deadline, not the service: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server
+            .metric("tickwire_auth_failures_total{reason=\"timed_out\"}")
+            .await,
+        1.0
+    );
+    witness.finish().await;
     server.stop().await.expect("clean stop");
 }
