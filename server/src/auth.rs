@@ -163,7 +163,8 @@ fn algorithm(algorithm: JwtAlgorithm) -> Algorithm {
 
 /// Verifies JSON Web Tokens with one key and algorithm: the signature,
 /// `exp` (required) and `nbf` with a leeway, `iss` and `aud` when
-/// configured (then required), and `sub` (required).
+/// configured (then required; without a configured audience a token
+/// naming one is refused), and `sub` (required).
 ///
 /// Verification is a few microseconds (HS256) to tens of microseconds
 /// (RS256, EdDSA: public-key checks), so it runs inline in the session's
@@ -219,12 +220,12 @@ impl JwtAuthenticator {
             validation.set_issuer(&[issuer]);
             validation.required_spec_claims.insert("iss".into());
         }
-        match &config.audience {
-            Some(audience) => {
-                validation.set_audience(&[audience]);
-                validation.required_spec_claims.insert("aud".into());
-            }
-            None => validation.validate_aud = false,
+        // Without a configured audience `validate_aud` stays on, so a
+        // token that names any audience (one meant for another service)
+        // is refused.
+        if let Some(audience) = &config.audience {
+            validation.set_audience(&[audience]);
+            validation.required_spec_claims.insert("aud".into());
         }
         Ok(Self { key, validation })
     }
@@ -477,7 +478,7 @@ mod tests {
     }
 
     #[test]
-    fn without_issuer_and_audience_configured_neither_is_checked() {
+    fn without_issuer_and_audience_configured_no_issuer_is_checked_and_no_audience_allowed() {
         let config = AuthConfig {
             issuer: None,
             audience: None,
@@ -489,6 +490,12 @@ mod tests {
             claims(serde_json::json!({"iss": null, "aud": null})),
         );
         assert_eq!(auth.verify(&token).unwrap().subject, "alice");
+        let elsewhere = sign(&config, claims(serde_json::json!({"iss": null})));
+        assert_eq!(
+            auth.verify(&elsewhere),
+            Err(AuthError::WrongAudience),
+            "a token for some audience is not for a server that names none"
+        );
     }
 
     #[test]
