@@ -451,14 +451,21 @@ impl<L: Link + 'static> Task<L> {
                     Some(auth) => {
                         let deadline = tokio::time::Instant::from_std(deadline);
                         let verdict = auth.authenticate(&ticket, self.peer);
-                        tokio::time::timeout_at(deadline, verdict)
-                            .await
-                            .unwrap_or(Err(AuthError::TimedOut))
+                        tokio::select! {
+                            outcome = tokio::time::timeout_at(deadline, verdict) => {
+                                Some(outcome.unwrap_or(Err(AuthError::TimedOut)))
+                            }
+                            // Shutting down: no verdict; the task's loop
+                            // closes the session with `ServerShutdown`.
+                            () = self.shared.cancel.cancelled() => None,
+                        }
                     }
                     // The session asks only when the server authenticates.
-                    None => Err(AuthError::Unavailable("no authenticator".into())),
+                    None => Some(Err(AuthError::Unavailable("no authenticator".into()))),
                 };
-                session.handle_auth(now(), outcome);
+                if let Some(outcome) = outcome {
+                    session.handle_auth(now(), outcome);
+                }
                 None
             }
             Command::ListRooms { request_id, filter } => Some(Answer::RoomList {
