@@ -235,6 +235,7 @@ impl ServerProcess {
         addr: SocketAddr,
         tls: Option<&BenchTls>,
         quic: Option<SocketAddr>,
+        jwt_secret_file: Option<&Path>,
         bots: usize,
     ) -> Result<Self, BenchError> {
         if !binary.exists() {
@@ -254,6 +255,9 @@ impl ServerProcess {
         }
         if let Some(quic) = quic {
             command.arg("--quic-bind").arg(quic.to_string());
+        }
+        if let Some(secret) = jwt_secret_file {
+            command.arg("--jwt-secret-file").arg(secret);
         }
         let child = command
             .args(["--bind", &addr.to_string(), "--log-level", "warn"])
@@ -373,6 +377,9 @@ pub struct BenchConfig {
     pub transport: Transport,
     /// No progress display.
     pub quiet: bool,
+    /// Run the server with `--jwt-secret-file` and give each bot a token
+    /// signed with it (authentication's cost in the figures).
+    pub jwt_secret_file: Option<PathBuf>,
 }
 
 /// Runs the benchmark.
@@ -388,7 +395,14 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         Transport::Quic => Some(free_udp_port()?),
         Transport::Ws | Transport::Wss => None,
     };
-    let server = ServerProcess::start(&config.server, addr, tls.as_ref(), quic, rooms * players)?;
+    let server = ServerProcess::start(
+        &config.server,
+        addr,
+        tls.as_ref(),
+        quic,
+        config.jwt_secret_file.as_deref(),
+        rooms * players,
+    )?;
     let pid = server.pid();
     let (url, client_tls) = match (&tls, quic) {
         (None, _) => (format!("ws://{addr}/ws"), ClientTls::default()),
@@ -416,6 +430,15 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         join: swarm::JoinMode::CreateRooms,
         events_per_second: 0.0,
         quiet: config.quiet,
+        tokens: match &config.jwt_secret_file {
+            Some(path) => Some(
+                crate::tokens::BotTokens::hs256_file(path).map_err(|source| BenchError::Io {
+                    what: "reading --jwt-secret-file",
+                    source,
+                })?,
+            ),
+            None => None,
+        },
     };
     let mut open = ServerSample::default();
     let mut close = ServerSample::default();

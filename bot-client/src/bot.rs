@@ -106,6 +106,9 @@ pub struct Plan {
     /// `echo` events emitted with an ack per second, while playing (0:
     /// none; at most [`MAX_EVENTS_PER_SECOND`]).
     pub events_per_second: f64,
+    /// The `Hello`'s auth ticket (the bot's token), if the server wants
+    /// one.
+    pub ticket: Option<String>,
 }
 
 /// What a bot reports when it stops.
@@ -129,11 +132,13 @@ fn error_kind(e: &ClientError) -> String {
 
 async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64), ClientError> {
     let t0 = Instant::now();
-    let mut client = Client::builder(plan.url.as_str())
+    let mut builder = Client::builder(plan.url.as_str())
         .name(name)
-        .tls(plan.tls.clone())
-        .connect()
-        .await?;
+        .tls(plan.tls.clone());
+    if let Some(ticket) = &plan.ticket {
+        builder = builder.auth_ticket(ticket.as_str());
+    }
+    let mut client = builder.connect().await?;
     let connect_us = t0.elapsed().as_micros() as u64;
     let t1 = Instant::now();
     match &plan.target {

@@ -15,6 +15,8 @@
 //! - [`swarm`]: rooms x players bots, ramp-up, the measurement window,
 //!   live progress.
 //! - [`report`]: the JSON and HTML reports.
+//! - [`tokens`]: one JSON Web Token per bot, for servers that
+//!   authenticate clients.
 //! - [`bench`]: the benchmark: a server child process, the swarm, the
 //!   server's CPU time and tick figures, one table.
 
@@ -24,3 +26,4 @@ pub mod bot;
 pub mod measure;
 pub mod report;
 pub mod swarm;
+pub mod tokens;

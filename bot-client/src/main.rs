@@ -11,6 +11,7 @@ use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
 use tickwire_bot::bench::{self, BenchConfig, Size};
 use tickwire_bot::report::Report;
 use tickwire_bot::swarm::{self, JoinMode, SwarmConfig, Transport};
+use tickwire_bot::tokens::BotTokens;
 use tickwire_client::ClientTls;
 use tickwire_shared::ids::RoomId;
 
@@ -126,6 +127,19 @@ struct SwarmArgs {
     events_per_second: f64,
     #[command(flatten)]
     chaos: ChaosMix,
+    /// Give each bot an HS256 token (`sub` bot-N) signed with the secret
+    /// in this file, for a server run with the same --jwt-secret-file.
+    #[arg(long, conflicts_with = "jwt_secret")]
+    jwt_secret_file: Option<PathBuf>,
+    /// The same, with the secret itself (visible in `ps`: prefer the file).
+    #[arg(long)]
+    jwt_secret: Option<String>,
+    /// The `iss` the server checks (--jwt-issuer there).
+    #[arg(long)]
+    jwt_issuer: Option<String>,
+    /// The `aud` the server checks (--jwt-audience there).
+    #[arg(long)]
+    jwt_audience: Option<String>,
     #[command(flatten)]
     output: Output,
 }
@@ -148,6 +162,10 @@ struct BenchArgs {
     /// pins its fingerprint).
     #[arg(long, value_enum, default_value_t = Transport::Ws)]
     transport: Transport,
+    /// Run the server with --jwt-secret-file and give each bot a token
+    /// signed with that secret.
+    #[arg(long)]
+    jwt_secret_file: Option<PathBuf>,
     #[command(flatten)]
     output: Output,
 }
@@ -211,7 +229,20 @@ async fn main() -> anyhow::Result<ExitCode> {
             if let Some(transport) = args.transport {
                 url = swarm::with_transport(&url, transport);
             }
+            let mut tokens = match (&args.jwt_secret_file, &args.jwt_secret) {
+                (Some(path), _) => Some(
+                    BotTokens::hs256_file(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                (None, Some(secret)) => Some(BotTokens::hs256(secret.as_bytes())),
+                (None, None) => None,
+            };
+            if let Some(tokens) = &mut tokens {
+                tokens.issuer = args.jwt_issuer.clone();
+                tokens.audience = args.jwt_audience.clone();
+            }
             let config = SwarmConfig {
+                tokens,
                 url,
                 tls: args.tls.client_tls(),
                 rooms: args.rooms,
@@ -242,6 +273,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 server: args.server.unwrap_or_else(bench::default_server_binary),
                 transport: args.transport,
                 quiet: args.output.quiet,
+                jwt_secret_file: args.jwt_secret_file,
             };
             let report = bench::run(config).await?;
             finish(&report, &args.output)

@@ -74,6 +74,9 @@ pub struct SwarmConfig {
     pub events_per_second: f64,
     /// No progress display.
     pub quiet: bool,
+    /// Each bot's token, when the server authenticates clients (None:
+    /// bots present none).
+    pub tokens: Option<crate::tokens::BotTokens>,
 }
 
 /// The edges of the measurement window, for callers that measure the
@@ -216,6 +219,12 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
             seed: config.seed,
             start_after,
             events_per_second: config.events_per_second,
+            ticket: config.tokens.as_ref().and_then(|tokens| {
+                tokens
+                    .mint(index as u64)
+                    .inspect_err(|e| tracing::warn!(error = %e, "minting a bot's token failed"))
+                    .ok()
+            }),
         });
     }
     plans
@@ -536,9 +545,24 @@ mod tests {
             join: JoinMode::CreateRooms,
             events_per_second: 2.5,
             quiet: true,
+            tokens: Some(crate::tokens::BotTokens::hs256(b"s")),
         };
         let plans = plans(&config);
         assert!(plans.iter().all(|p| p.events_per_second == 2.5));
+        // One token per bot, `sub` bot-N, signed with the run's secret.
+        let auth = tickwire_server::auth::JwtAuthenticator::from_config(
+            &tickwire_server::config::AuthConfig {
+                enabled: true,
+                secret: Some(tickwire_server::config::Secret::new("s")),
+                ..Default::default()
+            },
+        )
+        .expect("authenticator");
+        for plan in &plans {
+            let ticket = plan.ticket.as_deref().expect("a token");
+            let identity = auth.verify(ticket).expect("it verifies");
+            assert_eq!(identity.subject, format!("bot-{}", plan.index));
+        }
         assert_eq!(plans.len(), 12);
         let creators = plans
             .iter()

@@ -64,6 +64,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Timeouts and intervals.
     pub timeouts: Timeouts,
+    /// Who may connect: open (the default, logged at WARN at start) or
+    /// JSON Web Tokens.
+    pub auth: AuthConfig,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +85,92 @@ impl Default for ServerConfig {
             shards: 0,
             limits: Limits::default(),
             timeouts: Timeouts::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// A secret that never shows in `Debug` output (a logged config, say).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `secret`.
+    pub fn new(secret: &str) -> Self {
+        Self(secret.to_owned())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The signature algorithm of the tokens clients present.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with a secret shared with the login backend.
+    #[default]
+    HS256,
+    /// RSA PKCS#1 v1.5 with SHA-256: the server holds the public key.
+    RS256,
+    /// Ed25519: the server holds the public key.
+    EdDSA,
+}
+
+/// Authentication: the `[auth]` table. Off by default (an open server:
+/// any client that says `Hello` plays, and the start logs a WARN saying
+/// so). With `enabled`, clients present a JSON Web Token as the `Hello`'s
+/// `auth_ticket`; it is verified before the `Welcome`, and its claims
+/// reach the game's join hook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Verify tokens. Default false (open server).
+    pub enabled: bool,
+    /// The algorithm tokens must be signed with. Default `HS256`.
+    pub algorithm: JwtAlgorithm,
+    /// The HS256 shared secret, inline. Prefer `secret_file`: a config
+    /// file is read by more people than a secret should be.
+    pub secret: Option<Secret>,
+    /// A file holding the HS256 secret (trailing whitespace trimmed).
+    pub secret_file: Option<PathBuf>,
+    /// PEM public key (SPKI) for RS256 or EdDSA.
+    pub public_key_file: Option<PathBuf>,
+    /// The `iss` tokens must carry. Default `None`: not checked.
+    pub issuer: Option<String>,
+    /// The `aud` tokens must carry. Default `None`: tokens must carry no
+    /// `aud` at all (one meant for another service is refused).
+    pub audience: Option<String>,
+    /// Clock skew forgiven on `exp` and `nbf`, seconds. Default 30: login
+    /// backends and game servers are NTP-synced, but not to the second.
+    pub leeway_s: u64,
+    /// Whether a `Hello` without a ticket is refused (`token required`).
+    /// Default true; false lets anonymous clients in beside
+    /// authenticated ones (the game sees no identity for them).
+    pub required: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            algorithm: JwtAlgorithm::HS256,
+            secret: None,
+            secret_file: None,
+            public_key_file: None,
+            issuer: None,
+            audience: None,
+            leeway_s: 30,
+            required: true,
         }
     }
 }
@@ -361,7 +450,33 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let t = &self.timeouts;
-        let checks: [(bool, &'static str, &'static str); 23] = [
+        let a = &self.auth;
+        let symmetric = a.algorithm == JwtAlgorithm::HS256;
+        let checks: [(bool, &'static str, &'static str); 27] = [
+            (
+                a.enabled && symmetric && a.secret.is_none() == a.secret_file.is_none(),
+                "auth.secret",
+                "HS256 needs exactly one of auth.secret and auth.secret_file",
+            ),
+            (
+                a.enabled && symmetric && a.public_key_file.is_some(),
+                "auth.public_key_file",
+                "HS256 uses a secret, not a public key",
+            ),
+            (
+                a.enabled
+                    && !symmetric
+                    && (a.public_key_file.is_none()
+                        || a.secret.is_some()
+                        || a.secret_file.is_some()),
+                "auth.public_key_file",
+                "RS256 and EdDSA need auth.public_key_file (and no secret)",
+            ),
+            (
+                a.leeway_s > 600,
+                "auth.leeway_s",
+                "at most 600 seconds (a larger skew is a broken clock)",
+            ),
             (
                 self.shards > 1024,
                 "shards",
@@ -581,5 +696,32 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(parsed.tls_key, Some(PathBuf::from("k.pem")));
+    }
+
+    #[test]
+    fn auth_settings_go_together() {
+        let mut config: ServerConfig = toml::from_str(
+            "[auth]\nenabled = true\nalgorithm = \"HS256\"\nsecret_file = \"s\"\nissuer = \"studio\"\n",
+        )
+        .expect("parses");
+        assert_eq!(config.auth.leeway_s, 30);
+        assert!(config.auth.required);
+        config.validate().expect("HS256 with a secret file");
+        config.auth.secret = Some(Secret::new("x"));
+        assert_eq!(config.validate().unwrap_err().field, "auth.secret");
+        config.auth.secret_file = None;
+        config.validate().expect("HS256 with an inline secret");
+        assert!(
+            !format!("{config:?}").contains("\"x\""),
+            "secrets stay out of Debug"
+        );
+        config.auth.algorithm = JwtAlgorithm::EdDSA;
+        assert_eq!(config.validate().unwrap_err().field, "auth.public_key_file");
+        config.auth.secret = None;
+        config.auth.public_key_file = Some("k.pem".into());
+        config.validate().expect("EdDSA with a public key");
+        config.auth.enabled = false;
+        config.auth.public_key_file = None;
+        config.validate().expect("off: nothing needed");
     }
 }

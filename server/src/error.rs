@@ -24,6 +24,10 @@ pub enum ServerError {
     /// The TLS certificate or key cannot be used.
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    /// The authentication settings cannot be used (a key file missing or
+    /// not a key of the configured algorithm).
+    #[error("auth: {0}")]
+    Auth(#[from] crate::auth::AuthSetupError),
     /// The QUIC endpoint could not be configured.
     #[error("QUIC: {0}")]
     Quic(#[from] crate::transport::quic::QuicError),

@@ -44,6 +44,8 @@
 //!   single-threaded runtime per core), `room_task` (a room's tick loop,
 //!   which also reads its members' connections on its shard),
 //!   `session_task` (a client's short loop around its [`session::Session`]).
+//! - [`auth`]: who a client is: the [`Authenticator`] trait, the JSON
+//!   Web Token one, and the minter of development tokens.
 //! - [`games`]: the games a server hosts, by name ([`Games`]).
 //! - [`tls`]: the TLS certificate (PEM files or a generated development
 //!   one), its fingerprint and the acceptor of the wss port.
@@ -72,6 +74,7 @@
 //! # }
 //! ```
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod games;
@@ -94,6 +97,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use auth::{AuthError, Authenticator, JwtAuthenticator};
 pub use error::ServerError;
 pub use games::Games;
 use tokio::net::TcpListener;
@@ -156,8 +160,49 @@ impl Server {
     /// certificate when `tls_bind` is set, and binds the ports (port 0
     /// picks a free one; see [`Server::local_addr`] and
     /// [`Server::tls_addr`]).
+    ///
+    /// Clients are authenticated by the settings' `[auth]`: JSON Web
+    /// Tokens when `auth.enabled`, else nobody (an open server, said at
+    /// WARN).
     pub async fn bind(config: ServerConfig, games: Games) -> Result<Self, ServerError> {
         config.validate()?;
+        let authenticator: Option<Arc<dyn Authenticator>> = if config.auth.enabled {
+            let jwt = JwtAuthenticator::from_config(&config.auth)?;
+            info!(algorithm = ?config.auth.algorithm, issuer = ?config.auth.issuer, audience = ?config.auth.audience, required = config.auth.required, "clients authenticate with JSON Web Tokens");
+            Some(Arc::new(jwt))
+        } else {
+            warn!(
+                "no authentication configured: any client may connect and play \
+                 (see [auth] in the settings, or --jwt-secret-file)"
+            );
+            None
+        };
+        Self::bind_inner(config, games, authenticator).await
+    }
+
+    /// Like [`Server::bind`], with the embedder's `authenticator` deciding
+    /// who clients are (the `[auth]` settings other than `required` are
+    /// not used). A `Hello` with a ticket waits for it (bounded by the
+    /// handshake deadline); one without is refused when `auth.required`.
+    pub async fn bind_with_authenticator(
+        config: ServerConfig,
+        games: Games,
+        authenticator: Arc<dyn Authenticator>,
+    ) -> Result<Self, ServerError> {
+        config.validate()?;
+        info!(
+            ?authenticator,
+            required = config.auth.required,
+            "clients authenticate with the embedder's authenticator"
+        );
+        Self::bind_inner(config, games, Some(authenticator)).await
+    }
+
+    async fn bind_inner(
+        config: ServerConfig,
+        games: Games,
+        authenticator: Option<Arc<dyn Authenticator>>,
+    ) -> Result<Self, ServerError> {
         games.check()?;
         let tls = if config.tls_bind.is_some() || config.quic_bind.is_some() {
             Some(load_tls(&config)?)
@@ -188,7 +233,8 @@ impl Server {
             Some(addr) => Some(listen(addr).await?),
             None => None,
         };
-        let shared = Arc::new(Shared::new(config, games).map_err(ServerError::Shards)?);
+        let shared =
+            Arc::new(Shared::new(config, games, authenticator).map_err(ServerError::Shards)?);
         // On a shard: its connections' drivers move to their rooms' shards.
         let quic = match quic_config {
             Some((addr, quic_config)) => Some(

@@ -73,6 +73,8 @@ pub struct Metrics {
     connections_rejected: Family<ReasonLabel, Counter>,
     /// `tickwire_sessions_closed_total{reason}`.
     sessions_closed: Family<ReasonLabel, Counter>,
+    /// `tickwire_auth_failures_total{reason}`.
+    auth_failures: Family<ReasonLabel, Counter>,
     /// `tickwire_rooms`: rooms open.
     pub rooms: Gauge,
     /// `tickwire_draining`: 1 while the server drains before it stops
@@ -194,6 +196,11 @@ impl Metrics {
             "Connections refused or dropped before a session started, by reason",
         );
         let sessions_closed = family(r, "sessions_closed", "Sessions closed, by reason");
+        let auth_failures = family(
+            r,
+            "auth_failures",
+            "Handshakes refused by authentication, by reason",
+        );
         let rooms = gauge(r, "rooms", "Rooms open");
         let draining = gauge(
             r,
@@ -290,6 +297,7 @@ impl Metrics {
             http_requests,
             connections_rejected,
             sessions_closed,
+            auth_failures,
             rooms,
             draining,
             players,
@@ -329,6 +337,17 @@ impl Metrics {
                 reason: reason.label(),
             })
             .inc();
+    }
+
+    /// Counts a handshake refused by authentication, by why (and as a
+    /// rejected connection, `auth_failed`).
+    pub fn auth_failed(&self, error: &crate::auth::AuthError) {
+        self.auth_failures
+            .get_or_create(&ReasonLabel {
+                reason: error.label(),
+            })
+            .inc();
+        self.connection_rejected(Rejection::AuthFailed);
     }
 
     /// Counts a session that ended, by why it ended.

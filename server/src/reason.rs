@@ -57,6 +57,10 @@ pub enum Rejection {
     /// `allowed_origins` (answered 403).
     #[error("the origin is not allowed")]
     OriginRefused,
+    /// The client's ticket was refused, or it had none where one is
+    /// required (`tickwire_auth_failures_total{reason}` says why).
+    #[error("authentication failed")]
+    AuthFailed,
 }
 
 impl Label for Rejection {
@@ -71,6 +75,7 @@ impl Label for Rejection {
             Self::HandshakeFailed => "handshake_failed",
             Self::TlsHandshakeFailed => "tls_handshake_failed",
             Self::OriginRefused => "origin_refused",
+            Self::AuthFailed => "auth_failed",
         }
     }
 }

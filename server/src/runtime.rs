@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::games::Games;
 use crate::http::{self, HttpState, RoomDirectory};
@@ -74,6 +75,8 @@ pub(crate) struct Shared {
     /// Resume tokens: live sessions (with their takeover wake-up) and the
     /// seats of dropped ones.
     pub(crate) resumes: Mutex<Resumes<Arc<tokio::sync::Notify>>>,
+    /// Verifies clients' tickets; `None`: an open server.
+    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     next_player: AtomicU32,
 }
 
@@ -106,9 +109,14 @@ pub(crate) fn now() -> Now {
 }
 
 impl Shared {
-    pub(crate) fn new(config: ServerConfig, games: Games) -> std::io::Result<Self> {
+    pub(crate) fn new(
+        config: ServerConfig,
+        games: Games,
+        authenticator: Option<Arc<dyn Authenticator>>,
+    ) -> std::io::Result<Self> {
         let limits = &config.limits;
         Ok(Self {
+            authenticator,
             shards: Shards::start(config.shards)?,
             lobby: Mutex::new(Lobby::new(limits)),
             metrics: Arc::new(Metrics::new()),

@@ -20,11 +20,17 @@
 //! # Lifecycle
 //! ```text
 //! Handshaking --Hello--> Lobby --Join/QuickJoin/Create--> Requesting --Joined--> Joined
-//!                          ^                                  |                   |
-//!                          +----------- refused / created ----+      LeaveRoom    |
-//!                          +------------------ Left <-------- Leaving <-----------+
-//! any state --violation, flood, idle, Close, shutdown--> Closed
+//!      |                   ^                                  |                   |
+//!      | Hello + ticket    +----------- refused / created ----+      LeaveRoom    |
+//!      v                   |                                                      |
+//! Authenticating --ok------+------------------ Left <-------- Leaving <-----------+
+//! any state --violation, flood, idle, Close, shutdown, auth failed--> Closed
 //! ```
+//! With authentication on ([`AuthPolicy`]), a `Hello` with a ticket asks
+//! the shell to verify it ([`Command::Authenticate`]) and waits, under the
+//! handshake deadline, for [`Session::handle_auth`]: an identity (then the
+//! `Welcome`) or an [`AuthError`] (then `Rejected { AuthFailed }` with the
+//! error's words).
 //! While `Requesting` or `Leaving` the session waits for the shell's
 //! answer and takes no frames ([`Session::wants_frames`]); the client's
 //! next messages wait in the transport, in order.
@@ -53,6 +59,7 @@ use tracing::{debug, info, warn};
 pub use flood::FloodGuard;
 pub use hello::{HelloError, MAX_CLIENT_NAME, check_hello};
 
+use crate::auth::{AuthError, MAX_TICKET};
 use crate::config::ServerConfig;
 use crate::lobby::{LobbyError, NewRoom, RateScope};
 use crate::metrics::Metrics;
@@ -97,6 +104,21 @@ pub struct SessionConfig {
     pub reconnect_grace: Duration,
     /// Rooms the client may create a minute.
     pub rooms_per_minute: u32,
+    /// Whether clients are authenticated.
+    pub auth: AuthPolicy,
+}
+
+/// Whether and how a session authenticates its client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthPolicy {
+    /// An open server: tickets are ignored, nobody has an identity.
+    #[default]
+    Open,
+    /// A ticket is verified when the `Hello` carries one; a client
+    /// without one plays anonymously.
+    Optional,
+    /// Every `Hello` must carry a ticket that verifies.
+    Required,
 }
 
 impl SessionConfig {
@@ -114,6 +136,11 @@ impl SessionConfig {
             event_burst: config.limits.event_burst,
             reconnect_grace: config.timeouts.reconnect_grace(),
             rooms_per_minute: config.limits.rooms_per_minute_per_client,
+            auth: match (config.auth.enabled, config.auth.required) {
+                (false, _) => AuthPolicy::Open,
+                (true, false) => AuthPolicy::Optional,
+                (true, true) => AuthPolicy::Required,
+            },
         }
     }
 }
@@ -123,6 +150,12 @@ impl SessionConfig {
 pub enum State {
     /// Waiting for `Hello` until `deadline`.
     Handshaking {
+        /// When the handshake times out.
+        deadline: Instant,
+    },
+    /// The `Hello` carried a ticket; waiting for the shell's verdict
+    /// ([`Session::handle_auth`]) until `deadline` (the handshake's).
+    Authenticating {
         /// When the handshake times out.
         deadline: Instant,
     },
@@ -167,6 +200,15 @@ pub enum State {
 /// and answers lobby requests with [`Session::handle_answer`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// Verify the client's ticket by `deadline`; answer
+    /// [`Session::handle_auth`] (with [`AuthError::TimedOut`] past the
+    /// deadline).
+    Authenticate {
+        /// The `Hello`'s `auth_ticket`.
+        ticket: String,
+        /// The handshake deadline.
+        deadline: Instant,
+    },
     /// List the public rooms passing `filter`; answer
     /// [`Answer::RoomList`].
     ListRooms {
@@ -374,6 +416,9 @@ pub struct Session {
     /// The client said goodbye (a `Close`, or the transport's own close):
     /// its seat is not kept for a resume.
     said_goodbye: bool,
+    /// The resume token (and the newest tick it holds) the `Hello`
+    /// presented, until the handshake is done.
+    pending_resume: Option<(ResumeToken, Option<Tick>)>,
     /// Who the client is, once the authenticator verified it.
     identity: Option<Arc<Identity>>,
     flood: FloodGuard,
@@ -411,6 +456,7 @@ impl Session {
             creations: FloodGuard::per_minute(config.rooms_per_minute, now),
             name: String::new(),
             said_goodbye: false,
+            pending_resume: None,
             identity: None,
             state: State::Handshaking {
                 deadline: handshake_deadline,
@@ -475,7 +521,8 @@ impl Session {
     pub fn wants_frames(&self) -> bool {
         !matches!(
             self.state,
-            State::Requesting { .. }
+            State::Authenticating { .. }
+                | State::Requesting { .. }
                 | State::Leaving { .. }
                 | State::Resuming
                 | State::Closed { .. }
@@ -514,7 +561,7 @@ impl Session {
     /// When [`Session::handle_timeout`] is due next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::Handshaking { deadline } => Some(deadline),
+            State::Handshaking { deadline } | State::Authenticating { deadline } => Some(deadline),
             State::Closed { .. } => None,
             _ => self.next_beat,
         }
@@ -601,7 +648,7 @@ impl Session {
     pub fn handle_timeout(&mut self, now: Now) {
         match self.state {
             State::Closed { .. } => {}
-            State::Handshaking { deadline } => {
+            State::Handshaking { deadline } | State::Authenticating { deadline } => {
                 if now.at >= deadline {
                     self.metrics
                         .connection_rejected(Rejection::HandshakeTimeout);
@@ -635,6 +682,40 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The shell's verdict on the client's ticket
+    /// ([`Command::Authenticate`]): the identity it vouches for (then the
+    /// `Welcome`; the token's `name`, if any, replaces the `Hello`'s), or
+    /// why not (then `Rejected { AuthFailed }` with the reason). Ignored
+    /// unless the session is authenticating.
+    pub fn handle_auth(&mut self, now: Now, outcome: Result<Identity, AuthError>) {
+        if !matches!(self.state, State::Authenticating { .. }) {
+            return;
+        }
+        match outcome {
+            Ok(identity) => {
+                if let Some(name) = identity.name.as_deref().map(str::trim)
+                    && !name.is_empty()
+                    && name.len() <= MAX_CLIENT_NAME
+                    && !name.chars().any(char::is_control)
+                {
+                    name.clone_into(&mut self.name);
+                }
+                info!(peer = %self.peer, player = %self.player, subject = %identity.subject, "authenticated");
+                self.identity = Some(Arc::new(identity));
+                self.greeted(now);
+            }
+            Err(e) => self.refuse_auth(now, &e),
+        }
+    }
+
+    /// Refuses the handshake for `error`: counted by cause, logged (never
+    /// the ticket), and the client told why.
+    fn refuse_auth(&mut self, now: Now, error: &AuthError) {
+        self.metrics.auth_failed(error);
+        info!(peer = %self.peer, cause = error.label(), "authentication failed");
+        self.end(now, CloseReason::AuthFailed, error.to_string(), true);
     }
 
     /// The room removed the member (kicked it, or closed): the client is
@@ -735,27 +816,45 @@ impl Session {
                 true,
             );
         };
-        match check_hello(&hello) {
-            Err(e) => self.end(now, e.reason(), e.to_string(), true),
-            Ok(name) => {
-                info!(peer = %self.peer, player = %self.player, name, "session opened");
-                self.welcomed = true;
-                self.name = name.to_owned();
-                self.metrics.connections.inc();
-                match hello.resume_token {
-                    Some(token) => {
-                        // The shell looks for the seat; the Welcome waits.
-                        self.state = State::Resuming;
-                        self.commands.push_back(Command::Resume {
-                            token,
-                            from: hello.resume_from,
-                        });
-                    }
-                    None => {
-                        self.welcome(false);
-                        self.enter_lobby(now);
-                    }
-                }
+        let name = match check_hello(&hello) {
+            Err(e) => return self.end(now, e.reason(), e.to_string(), true),
+            Ok(name) => name.to_owned(),
+        };
+        self.name = name;
+        self.pending_resume = hello.resume_token.map(|token| (token, hello.resume_from));
+        let State::Handshaking { deadline } = self.state else {
+            return;
+        };
+        match (self.config.auth, hello.auth_ticket) {
+            (AuthPolicy::Open, _) | (AuthPolicy::Optional, None) => self.greeted(now),
+            (AuthPolicy::Required, None) => self.refuse_auth(now, &AuthError::Required),
+            (_, Some(ticket)) if ticket.is_empty() || ticket.len() > MAX_TICKET => {
+                self.refuse_auth(now, &AuthError::Malformed);
+            }
+            (_, Some(ticket)) => {
+                self.state = State::Authenticating { deadline };
+                self.commands
+                    .push_back(Command::Authenticate { ticket, deadline });
+            }
+        }
+    }
+
+    /// The handshake succeeded (and the client authenticated, where the
+    /// server asks): a fresh session is welcomed into the lobby, a resuming
+    /// one first asks the shell for its seat ([`Command::Resume`]).
+    fn greeted(&mut self, now: Now) {
+        info!(peer = %self.peer, player = %self.player, name = %self.name, "session opened");
+        self.welcomed = true;
+        self.metrics.connections.inc();
+        match self.pending_resume.take() {
+            Some((token, from)) => {
+                // The shell looks for the seat; the Welcome waits.
+                self.state = State::Resuming;
+                self.commands.push_back(Command::Resume { token, from });
+            }
+            None => {
+                self.welcome(false);
+                self.enter_lobby(now);
             }
         }
     }

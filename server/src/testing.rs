@@ -22,12 +22,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tickwire_shared::codec;
-use tickwire_shared::game::{Game, GameOptions, JoinRequest, LeaveCause};
+use tickwire_shared::game::{Game, GameOptions, Identity, JoinRequest, LeaveCause};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
     ClientMessage, Hello, PROTOCOL_VERSION, ResumeToken, Role, ServerMessage,
 };
 
+use crate::auth::{AuthError, Authenticator};
 use crate::config::ServerConfig;
 use crate::lobby::{Lobby, LobbyError, NewRoom, QuickJoinPlan};
 use crate::metrics::Metrics;
@@ -118,6 +119,10 @@ pub struct Harness<G: Game> {
     next_seed: u64,
     /// The seed each room's game was given.
     seeds: BTreeMap<RoomId, u64>,
+    /// Verifies tickets when set and its answer is ready at once; else
+    /// tickets wait in `auth_requests` for [`Harness::answer_auth`].
+    authenticator: Option<Arc<dyn Authenticator>>,
+    auth_requests: Vec<(ClientId, String)>,
 }
 
 impl<G: Game> Harness<G> {
@@ -138,7 +143,28 @@ impl<G: Game> Harness<G> {
             resumes: Resumes::new(),
             next_seed: 0x7ee7,
             seeds: BTreeMap::new(),
+            authenticator: None,
+            auth_requests: Vec::new(),
         }
+    }
+
+    /// Tickets are verified by `authenticator` (when its answer is ready
+    /// at once, as the JWT one's is) rather than by the test.
+    pub fn set_authenticator(&mut self, authenticator: Arc<dyn Authenticator>) {
+        self.authenticator = Some(authenticator);
+    }
+
+    /// The tickets sessions asked the shell to verify since the last
+    /// call, and forgets them.
+    pub fn auth_requests(&mut self) -> Vec<(ClientId, String)> {
+        std::mem::take(&mut self.auth_requests)
+    }
+
+    /// The shell's verdict on `client`'s ticket.
+    pub fn answer_auth(&mut self, client: ClientId, outcome: Result<Identity, AuthError>) {
+        let now = self.now();
+        self.clients[client.0].session.handle_auth(now, outcome);
+        self.pump();
     }
 
     /// The time now, as the pure parts see it.
@@ -223,12 +249,17 @@ impl<G: Game> Harness<G> {
 
     /// The client sends a `Hello` as `name`.
     pub fn hello(&mut self, client: ClientId, name: &str) {
+        self.hello_with_ticket(client, name, None);
+    }
+
+    /// The client sends a `Hello` as `name` with an `auth_ticket`.
+    pub fn hello_with_ticket(&mut self, client: ClientId, name: &str, ticket: Option<&str>) {
         self.send(
             client,
             &ClientMessage::Hello(Hello {
                 protocol_version: PROTOCOL_VERSION,
                 client_name: name.into(),
-                auth_ticket: None,
+                auth_ticket: ticket.map(str::to_owned),
                 resume_token: None,
                 resume_from: None,
             }),
@@ -544,6 +575,17 @@ impl<G: Game> Harness<G> {
         let now = self.now();
         let player = self.clients[id.0].session.player();
         let answer = match command {
+            Command::Authenticate { ticket, .. } => {
+                let peer = SocketAddr::from(([127, 0, 0, 1], 40_000));
+                let ready = self.authenticator.as_ref().and_then(|auth| {
+                    futures_util::FutureExt::now_or_never(auth.authenticate(&ticket, peer))
+                });
+                match ready {
+                    Some(outcome) => self.clients[id.0].session.handle_auth(now, outcome),
+                    None => self.auth_requests.push((id, ticket)),
+                }
+                None
+            }
             Command::ListRooms { request_id, filter } => Some(Answer::RoomList {
                 request_id,
                 rooms: self.lobby.public_rooms(&filter),

@@ -143,6 +143,10 @@ pub struct Presence {
     /// For `member_left`: why (`left`, `disconnected`, `kicked`,
     /// `timed_out`, `room_closed`); empty for `member_joined`.
     pub cause: String,
+    /// For `member_joined`: the verified account (the token's subject)
+    /// when the server authenticates clients; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug)]
@@ -406,6 +410,7 @@ impl Game for Chat {
             player: join.player.0,
             name: join.name.to_owned(),
             cause: String::new(),
+            account: join.identity.map(|identity| identity.subject.clone()),
         };
         let _ = ctx.emit(Audience::AllBut(join.player), "member_joined", &presence);
         let _ = ctx.emit(Audience::One(join.player), "welcome", &self.topic);
@@ -421,6 +426,7 @@ impl Game for Chat {
             player: player.0,
             name: member.name,
             cause: cause.label().to_owned(),
+            account: None,
         };
         let _ = ctx.emit(Audience::All, "member_left", &presence);
     }
@@ -435,6 +441,7 @@ impl Game for Chat {
             player: player.0,
             name,
             cause: "dropped".into(),
+            account: None,
         };
         let _ = ctx.emit(Audience::AllBut(player), "member_dropped", &presence);
     }
@@ -449,6 +456,7 @@ impl Game for Chat {
             player: player.0,
             name,
             cause: String::new(),
+            account: None,
         };
         let _ = ctx.emit(Audience::AllBut(player), "member_back", &presence);
     }

@@ -54,6 +54,7 @@ pub fn short_swarm(
         join: JoinMode::CreateRooms,
         events_per_second: 0.0,
         quiet: true,
+        tokens: None,
     }
 }
 

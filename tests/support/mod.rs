@@ -76,12 +76,25 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::start_authenticating(tweak, None).await
+    }
+
+    /// A server whose clients `authenticator` verifies (an open one
+    /// without).
+    pub async fn start_authenticating(
+        tweak: impl FnOnce(&mut ServerConfig),
+        authenticator: Option<std::sync::Arc<dyn tickwire_server::Authenticator>>,
+    ) -> Self {
         let mut config = test_config();
         tweak(&mut config);
         let games = Games::new()
             .with::<Arena>(ArenaConfig::default())
             .with::<Chat>(());
-        let server = Server::bind(config, games).await.expect("server binds");
+        let server = match authenticator {
+            Some(auth) => Server::bind_with_authenticator(config, games, auth).await,
+            None => Server::bind(config, games).await,
+        }
+        .expect("server binds");
         let addr = server.local_addr();
         let tls_addr = server.tls_addr();
         let tls_fingerprint = server.tls_fingerprint().map(str::to_owned);

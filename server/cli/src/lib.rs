@@ -22,10 +22,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use tickwire_server::config::ServerConfig;
+use tickwire_server::auth::JwtMinter;
+use tickwire_server::config::{JwtAlgorithm, ServerConfig};
 use tickwire_server::{Games, Server};
 use tickwire_shared::game::Game;
 
@@ -110,6 +112,80 @@ pub struct Flags {
     /// Log filter, e.g. `info` or `tickwire_server=debug` (RUST_LOG also works).
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Authenticate clients with HS256 JSON Web Tokens signed with the
+    /// secret in this file (turns `[auth]` on).
+    #[arg(long, global = true, conflicts_with = "jwt_public_key_file")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// Authenticate clients with RS256 or EdDSA tokens (see
+    /// --jwt-algorithm) verified with this PEM public key (turns `[auth]`
+    /// on).
+    #[arg(long, global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// The tokens' algorithm: HS256, RS256 or EdDSA [default: HS256, or the
+    /// file's].
+    #[arg(long, global = true, value_parser = parse_algorithm)]
+    pub jwt_algorithm: Option<JwtAlgorithm>,
+    /// The `iss` tokens must carry [default: not checked].
+    #[arg(long, global = true)]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` tokens must carry [default: tokens carry none].
+    #[arg(long, global = true)]
+    pub jwt_audience: Option<String>,
+    /// Let clients without a token in, anonymously (a token that fails
+    /// is still refused) [default: a token is required].
+    #[arg(long, global = true)]
+    pub auth_optional: bool,
+    /// A subcommand instead of running the server.
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
+}
+
+/// What the binary does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
+    /// Mints a development token with the configured key (the `[auth]`
+    /// settings, or the --jwt-* flags) and prints it.
+    Token(TokenFlags),
+}
+
+/// `token`: what the minted token says.
+#[derive(Debug, clap::Args)]
+pub struct TokenFlags {
+    /// The account (`sub`).
+    #[arg(long)]
+    pub sub: String,
+    /// How long it is valid, e.g. `1h`, `15m`, `30s`.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+    /// A display name (`name`), which the server uses instead of the
+    /// client's.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A custom claim, `key=value` (the value as JSON if it parses, else a
+    /// string); repeatable.
+    #[arg(long = "claim", value_parser = parse_claim)]
+    pub claims: Vec<(String, serde_json::Value)>,
+    /// The PEM private key (PKCS#8) for RS256 or EdDSA tokens.
+    #[arg(long)]
+    pub private_key_file: Option<PathBuf>,
+}
+
+fn parse_algorithm(text: &str) -> Result<JwtAlgorithm, String> {
+    match text.to_ascii_uppercase().as_str() {
+        "HS256" => Ok(JwtAlgorithm::HS256),
+        "RS256" => Ok(JwtAlgorithm::RS256),
+        "EDDSA" => Ok(JwtAlgorithm::EdDSA),
+        _ => Err("HS256, RS256 or EdDSA".into()),
+    }
+}
+
+fn parse_claim(text: &str) -> Result<(String, serde_json::Value), String> {
+    let (key, value) = text
+        .split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or("key=value")?;
+    let value = serde_json::from_str(value).unwrap_or_else(|_| value.into());
+    Ok((key.to_owned(), value))
 }
 
 /// The settings: defaults, then the TOML file, then the flags.
@@ -175,6 +251,33 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     if let Some(v) = cli.rooms_per_minute_per_ip {
         limits.rooms_per_minute_per_ip = v;
     }
+    let auth = &mut config.auth;
+    if let Some(path) = &cli.jwt_secret_file {
+        auth.enabled = true;
+        auth.secret = None;
+        auth.secret_file = Some(path.clone());
+        auth.public_key_file = None;
+    }
+    if let Some(path) = &cli.jwt_public_key_file {
+        auth.enabled = true;
+        auth.secret = None;
+        auth.secret_file = None;
+        auth.public_key_file = Some(path.clone());
+    }
+    if let Some(algorithm) = cli.jwt_algorithm {
+        auth.algorithm = algorithm;
+    } else if cli.jwt_secret_file.is_some() {
+        auth.algorithm = JwtAlgorithm::HS256;
+    }
+    if let Some(issuer) = &cli.jwt_issuer {
+        auth.issuer = Some(issuer.clone());
+    }
+    if let Some(audience) = &cli.jwt_audience {
+        auth.audience = Some(audience.clone());
+    }
+    if cli.auth_optional {
+        auth.required = false;
+    }
     config.validate()?;
     Ok(config)
 }
@@ -229,6 +332,11 @@ impl Launcher {
     /// SIGTERM, drains it (up to `drain_ms`; a second signal ends the
     /// drain at once) and shuts it down gracefully.
     pub fn run(self) -> anyhow::Result<()> {
+        if let Some(Subcommand::Token(token)) = &self.flags.command {
+            let config = load(&self.flags)?;
+            println!("{}", mint(&config, token)?);
+            return Ok(());
+        }
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .or_else(|_| tracing_subscriber::EnvFilter::try_new(&self.flags.log_level))
             .context("invalid --log-level")?;
@@ -241,6 +349,17 @@ impl Launcher {
             .context("starting the runtime")?
             .block_on(serve(config, self.games))
     }
+}
+
+/// A token for `flags` signed with the configured key.
+fn mint(config: &ServerConfig, flags: &TokenFlags) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        config.auth.enabled,
+        "no key configured: give --jwt-secret-file (or [auth] in --config)"
+    );
+    let minter = JwtMinter::from_config(&config.auth, flags.private_key_file.as_deref())?;
+    let claims = flags.claims.iter().cloned().collect();
+    Ok(minter.mint(&flags.sub, flags.name.as_deref(), flags.ttl, &claims)?)
 }
 
 /// Binds and serves until a signal, then drains until a second one (or

@@ -32,12 +32,13 @@ use tracing::debug;
 use super::room_task::RoomCommand;
 use super::shards::ShardId;
 use super::{RoomHandle, Shared, now};
+use crate::auth::AuthError;
 use crate::lobby::QuickJoinPlan;
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
 use crate::resume::{Found, Parked};
 use crate::runtime::admission::{ConnectionPermits, HandshakePermit};
-use crate::session::{Answer, Closing, Command, Now, Session, SessionConfig};
+use crate::session::{Answer, AuthPolicy, Closing, Command, Now, Session, SessionConfig};
 use crate::transport::{Incoming, Link, LinkError};
 
 /// How long a session waits for a room to answer a join (a room answers
@@ -183,6 +184,8 @@ struct Task<L: Link> {
     /// Woken when another connection presents the token: this one closes
     /// with `Replaced` (and its seat waits for the other).
     takeover: Arc<Notify>,
+    /// The client's address, for the authenticator.
+    peer: std::net::SocketAddr,
 }
 
 /// Runs a session on an upgraded link until it ends (possibly moving to
@@ -199,10 +202,16 @@ pub(crate) async fn run<L: Link + 'static>(
     permits: ConnectionPermits,
 ) {
     let (player, token) = (shared.next_player(), ResumeToken(rand_os::random()));
+    let mut config = SessionConfig::from_server(&shared.config);
+    config.auth = match (&shared.authenticator, shared.config.auth.required) {
+        (None, _) => AuthPolicy::Open,
+        (Some(_), false) => AuthPolicy::Optional,
+        (Some(_), true) => AuthPolicy::Required,
+    };
     let session = Session::new(
         Instant::now(),
         handshake_deadline,
-        SessionConfig::from_server(&shared.config),
+        config,
         Arc::clone(&shared.metrics),
         peer,
         player,
@@ -228,6 +237,7 @@ pub(crate) async fn run<L: Link + 'static>(
         moving_to: None,
         token,
         takeover,
+        peer,
     };
     drive(task).await;
 }
@@ -393,6 +403,7 @@ impl<L: Link + 'static> Task<L> {
             if !matches!(
                 conn.session.state(),
                 crate::session::State::Handshaking { .. }
+                    | crate::session::State::Authenticating { .. }
             ) {
                 self.handshake = None;
             }
@@ -467,6 +478,28 @@ impl<L: Link + 'static> Task<L> {
     async fn carry_out(&mut self, session: &mut Session, command: Command) {
         let player = session.player();
         let answer = match command {
+            Command::Authenticate { ticket, deadline } => {
+                let outcome = match &self.shared.authenticator {
+                    Some(auth) => {
+                        let deadline = tokio::time::Instant::from_std(deadline);
+                        let verdict = auth.authenticate(&ticket, self.peer);
+                        tokio::select! {
+                            outcome = tokio::time::timeout_at(deadline, verdict) => {
+                                Some(outcome.unwrap_or(Err(AuthError::TimedOut)))
+                            }
+                            // Shutting down: no verdict; the task's loop
+                            // closes the session with `ServerShutdown`.
+                            () = self.shared.cancel.cancelled() => None,
+                        }
+                    }
+                    // The session asks only when the server authenticates.
+                    None => Some(Err(AuthError::Unavailable("no authenticator".into()))),
+                };
+                if let Some(outcome) = outcome {
+                    session.handle_auth(now(), outcome);
+                }
+                None
+            }
             Command::ListRooms { request_id, filter } => Some(Answer::RoomList {
                 request_id,
                 rooms: self.shared.list_rooms(&filter),

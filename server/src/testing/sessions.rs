@@ -779,3 +779,178 @@ fn a_live_session_is_replaced_and_an_expired_seat_is_gone() {
         "{text}"
     );
 }
+/// A harness whose clients must present a ticket.
+fn authenticating(required: bool) -> Harness<Arena> {
+    let mut config = ServerConfig::default();
+    config.auth.enabled = true;
+    config.auth.secret = Some(crate::config::Secret::new("s"));
+    config.auth.required = required;
+    Harness::new(config, Default::default())
+}
+
+fn identity(subject: &str, name: Option<&str>) -> tickwire_shared::game::Identity {
+    tickwire_shared::game::Identity {
+        subject: subject.into(),
+        name: name.map(str::to_owned),
+        claims: serde_json::Map::new(),
+    }
+}
+
+#[test]
+fn a_ticket_is_verified_by_the_shell_before_the_welcome() {
+    let mut h = authenticating(true);
+    let c = h.connect();
+    h.hello_with_ticket(c, "client-name", Some("ticket-1"));
+    assert_eq!(h.auth_requests(), vec![(c, "ticket-1".to_owned())]);
+    assert!(
+        matches!(h.session(c).state(), State::Authenticating { .. }),
+        "waits for the verdict"
+    );
+    assert!(h.received(c).is_empty(), "no Welcome before the verdict");
+    // Frames sent meanwhile wait in the transport, in order.
+    h.send(
+        c,
+        &ClientMessage::ListRooms(ListRooms {
+            request_id: 7,
+            filter: RoomFilter::default(),
+        }),
+    );
+    assert!(h.received(c).is_empty());
+    h.answer_auth(c, Ok(identity("alice", Some("Alice"))));
+    let got = h.received(c);
+    assert!(
+        matches!(got.as_slice(), [ServerMessage::Welcome(_), .., ServerMessage::RoomList(l)] if l.request_id == 7),
+        "{got:?}"
+    );
+    assert_eq!(h.session(c).name(), "Alice", "the token's name wins");
+    assert_eq!(h.session(c).identity().unwrap().subject, "alice");
+    // A token without a name keeps the Hello's.
+    let d = h.connect();
+    h.hello_with_ticket(d, "dora", Some("ticket-2"));
+    h.answer_auth(d, Ok(identity("dora-account", None)));
+    assert_eq!(h.session(d).name(), "dora");
+    // A late verdict (the session already closed) changes nothing.
+    h.answer_auth(d, Err(crate::auth::AuthError::Expired));
+    assert!(h.closed(d).is_none());
+}
+
+#[test]
+fn refused_tickets_and_missing_ones_are_auth_failed_with_the_reason() {
+    use crate::auth::AuthError;
+    let mut h = authenticating(true);
+    let cases = [
+        AuthError::Expired,
+        AuthError::NotYetValid,
+        AuthError::WrongAudience,
+        AuthError::BadSignature,
+        AuthError::Malformed,
+        AuthError::TimedOut,
+    ];
+    for error in cases.clone() {
+        let c = h.connect();
+        h.hello_with_ticket(c, "mallory", Some("forged"));
+        h.answer_auth(c, Err(error.clone()));
+        assert_eq!(h.closed(c).map(|c| c.reason), Some(CloseReason::AuthFailed));
+        let got = h.received(c);
+        assert!(
+            matches!(got.as_slice(), [ServerMessage::Rejected(r)]
+                if r.reason == CloseReason::AuthFailed && r.message == error.to_string()),
+            "{error:?}: {got:?}"
+        );
+    }
+    let c = h.connect();
+    h.hello(c, "anonymous");
+    assert!(
+        h.auth_requests().len() == cases.len(),
+        "no ticket, nothing to ask"
+    );
+    assert!(
+        matches!(h.received(c).as_slice(), [ServerMessage::Rejected(r)] if r.message == "token required")
+    );
+    let c = h.connect();
+    h.hello_with_ticket(c, "big", Some(&"x".repeat(crate::auth::MAX_TICKET + 1)));
+    assert!(
+        matches!(h.received(c).as_slice(), [ServerMessage::Rejected(r)] if r.message == "malformed token")
+    );
+    let text = h.metrics().render();
+    for label in [
+        "expired",
+        "not_yet_valid",
+        "wrong_audience",
+        "bad_signature",
+        "timed_out",
+        "required",
+    ] {
+        assert!(
+            text.contains(&format!(
+                "tickwire_auth_failures_total{{reason=\"{label}\"}} 1"
+            )),
+            "{label}: {text}"
+        );
+    }
+    assert!(text.contains("tickwire_auth_failures_total{reason=\"malformed\"} 2"));
+    assert!(text.contains("tickwire_connections_rejected_total{reason=\"auth_failed\"} 8"));
+}
+
+#[test]
+fn the_handshake_deadline_bounds_the_wait_for_a_verdict() {
+    let mut h = authenticating(true);
+    let c = h.connect();
+    h.advance(Duration::from_millis(4_000));
+    h.hello_with_ticket(c, "slow", Some("t"));
+    h.advance(Duration::from_millis(999));
+    assert!(h.closed(c).is_none());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(
+        h.closed(c).map(|c| c.reason),
+        Some(CloseReason::HandshakeTimeout)
+    );
+}
+
+#[test]
+fn optional_auth_lets_anonymous_clients_in_and_an_open_server_ignores_tickets() {
+    let mut h = authenticating(false);
+    let c = greeted(&mut h, "anonymous");
+    assert!(h.session(c).identity().is_none());
+    let mut h = harness();
+    let c = h.connect();
+    h.hello_with_ticket(c, "ticketed", Some("ignored"));
+    assert!(h.auth_requests().is_empty());
+    assert!(matches!(
+        h.received(c).first(),
+        Some(ServerMessage::Welcome(_))
+    ));
+    assert!(h.session(c).identity().is_none());
+}
+
+#[test]
+fn the_jwt_authenticator_plugs_into_the_harness() {
+    let mut h = authenticating(true);
+    let config = {
+        let mut c = ServerConfig::default().auth;
+        c.enabled = true;
+        c.secret = Some(crate::config::Secret::new("s"));
+        c
+    };
+    h.set_authenticator(std::sync::Arc::new(
+        crate::auth::JwtAuthenticator::from_config(&config).unwrap(),
+    ));
+    let token = crate::auth::JwtMinter::from_config(&config, None)
+        .unwrap()
+        .mint(
+            "carol",
+            Some("Carol"),
+            Duration::from_secs(60),
+            &serde_json::Map::new(),
+        )
+        .unwrap();
+    let c = h.connect();
+    h.hello_with_ticket(c, "c", Some(&token));
+    assert!(matches!(
+        h.received(c).first(),
+        Some(ServerMessage::Welcome(_))
+    ));
+    assert_eq!(h.session(c).identity().unwrap().subject, "carol");
+    let room = in_new_room(&mut h, c);
+    assert!(h.room_tick(room).is_some());
+}
