@@ -643,6 +643,8 @@ impl<G: Game> Harness<G> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod games;
 #[cfg(test)]
 mod sessions;
