@@ -94,7 +94,7 @@ fn bounded<T>(input: &[u8], decode: impl FnOnce(&[u8]) -> T) -> T {
 fn client_frames() {
     support::run("client_frames", CI_CASES, 512, client_corpus(), |input| {
         let Ok(msg) = bounded(input, |b| decode_client(b, MAX_CLIENT_FRAME)) else {
-            return;
+            return false;
         };
         let mut again = Vec::new();
         codec::encode_client(&msg, &mut again).expect("a decoded message encodes");
@@ -103,6 +103,7 @@ fn client_frames() {
             Ok(&msg),
             "re-encoded"
         );
+        true
     });
 }
 
@@ -110,7 +111,7 @@ fn client_frames() {
 fn server_frames() {
     support::run("server_frames", CI_CASES, 1024, server_corpus(), |input| {
         let Ok(msg) = bounded(input, |b| decode_server(b, MAX_SERVER_FRAME)) else {
-            return;
+            return false;
         };
         let mut again = Vec::new();
         codec::encode_server(&msg, &mut again).expect("a decoded message encodes");
@@ -119,6 +120,7 @@ fn server_frames() {
             Ok(&msg),
             "re-encoded"
         );
+        true
     });
 }
 
@@ -203,7 +205,7 @@ fn updates_into_a_replica() {
     corpus.extend(worlds[10..].iter().map(|w| update_frame(Some(base), w)));
     support::run("updates_into_a_replica", CI_CASES, 2048, corpus, |input| {
         let Ok(update) = bounded(input, decode_update) else {
-            return;
+            return false;
         };
         let mut replica = Replica::new(SCHEMA);
         replica.apply(&full).expect("the baseline applies");
@@ -220,6 +222,7 @@ fn updates_into_a_replica() {
         if let Ok(checksum) = applied {
             assert_eq!(checksum, update.checksum, "applied, so the checksum agrees");
         }
+        applied.is_ok()
     });
 }
 
@@ -258,10 +261,10 @@ fn arena_inputs() {
     support::run("arena_inputs", CI_CASES, 64, corpus, |input| {
         let Ok(decoded) = bounded(input, |b| decode_value::<ArenaInput>(b, MAX_CLIENT_FRAME))
         else {
-            return;
+            return false;
         };
         let Ok(valid) = game.validate_input(decoded) else {
-            return;
+            return false;
         };
         let ArenaInput {
             move_x,
@@ -277,6 +280,7 @@ fn arena_inputs() {
             move_x.hypot(move_y) <= 1.0 + 1e-5,
             "a validated move is at most unit length: {valid:?}"
         );
+        true
     });
 }
 
@@ -297,14 +301,17 @@ fn chat_payloads() {
     .collect();
     support::run("chat_payloads", CI_CASES, 256, corpus, |input| {
         bounded(input, |b| {
-            let _ = serde_json::from_slice::<chat::Say>(b);
-            let _ = serde_json::from_slice::<chat::Whisper>(b);
-            let _ = serde_json::from_slice::<chat::KickRequest>(b);
-            let _ = serde_json::from_slice::<chat::Topic>(b);
-            let _ = serde_json::from_slice::<chat::PollRequest>(b);
-            let _ = serde_json::from_slice::<chat::Vote>(b);
-            let _ = serde_json::from_slice::<serde_json::Value>(b);
-        });
+            [
+                serde_json::from_slice::<chat::Say>(b).is_ok(),
+                serde_json::from_slice::<chat::Whisper>(b).is_ok(),
+                serde_json::from_slice::<chat::KickRequest>(b).is_ok(),
+                serde_json::from_slice::<chat::Topic>(b).is_ok(),
+                serde_json::from_slice::<chat::PollRequest>(b).is_ok(),
+                serde_json::from_slice::<chat::Vote>(b).is_ok(),
+            ]
+            .contains(&true)
+                | serde_json::from_slice::<serde_json::Value>(b).is_ok()
+        })
     });
 }
 

@@ -91,14 +91,20 @@ fn event(name: &str, data: &[u8]) -> Vec<u8> {
     }))
 }
 
-/// Scripts from valid frames: every sample alone after a Hello, without
-/// one, and a player's and a spectator's session in the witness's room
+/// Scripts from valid frames: every sample after a Hello, without one,
+/// and in the witness's room; a player's and a spectator's session there
 /// with the game's `events`.
 fn corpus(room: RoomId, events: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let samples: Vec<Vec<u8>> = client_messages().iter().map(|(_, m)| frame(m)).collect();
     let mut corpus: Vec<Vec<u8>> = samples
         .iter()
-        .flat_map(|s| [script(&[hello(), s.clone()], 40), script(&[s.clone()], 1)])
+        .flat_map(|s| {
+            [
+                script(&[hello(), s.clone()], 40),
+                script(&[s.clone()], 1),
+                script(&[hello(), join(room, Role::Player), s.clone()], 34),
+            ]
+        })
         .collect();
     let mut input = Vec::new();
     codec::encode_value(&ArenaInput::default(), &mut input).expect("encodes");
@@ -138,14 +144,21 @@ fn with_witness<G: Game>() -> (Harness<G>, ClientId, RoomId, Replica) {
             join_options: GameOptions::default(),
         }),
     );
-    h.advance(TICK);
     let mut replica = Replica::new(G::SCHEMA);
     let mut room = None;
-    for m in h.received(witness) {
-        if let ServerMessage::Joined(j) = &m {
-            room = Some(j.room.id);
+    // The join happens at the room's first tick (the chat ticks slower
+    // than the arena).
+    for _ in 0..30 {
+        h.advance(TICK);
+        for m in h.received(witness) {
+            if let ServerMessage::Joined(j) = &m {
+                room = Some(j.room.id);
+            }
+            witnessed(&mut replica, &m);
         }
-        witnessed(&mut replica, &m);
+        if room.is_some() {
+            break;
+        }
     }
     (h, witness, room.expect("the witness joined"), replica)
 }
@@ -160,12 +173,15 @@ fn witnessed(replica: &mut Replica, message: &ServerMessage) -> Option<Ack> {
     replica.ack()
 }
 
-/// Runs one script and checks the outcome.
-fn session_case<G: Game>(input: &[u8]) {
+/// Runs one script and checks the outcome; whether the fuzzed client got
+/// into a room.
+fn session_case<G: Game>(input: &[u8]) -> bool {
     let (mut h, witness, _room, mut replica) = with_witness::<G>();
     let fuzzed = h.connect();
+    let mut in_room = false;
     let mut rest = input;
     while let Some((&op, tail)) = rest.split_first() {
+        in_room |= h.session(fuzzed).room().is_some();
         rest = tail;
         match op % 8 {
             0..=4 => {
@@ -209,6 +225,7 @@ fn session_case<G: Game>(input: &[u8]) {
         h.closed(witness)
     );
     assert!(replica.latest().is_some(), "the witness has a world");
+    in_room || h.session(fuzzed).room().is_some()
 }
 
 /// The witness applies what it received and acknowledges the newest world.

@@ -34,14 +34,17 @@ pub(crate) fn campaign(default_cases: u64, max_len: usize) -> Campaign {
 }
 
 /// Runs one target: the corpus and the campaign from the environment, or
-/// only the input in `TICKWIRE_FUZZ_REPLAY` (hex) when set. Prints the
-/// summary and fails the test on a crash, with the input in hex.
+/// only the input in `TICKWIRE_FUZZ_REPLAY` (hex) when set. The target
+/// says whether it accepted the input (it decoded, applied, reached a
+/// room): the share accepted shows the mutations reach past the first
+/// check. Prints the summary and fails the test on a crash, with the
+/// input in hex.
 pub(crate) fn run(
     name: &'static str,
     default_cases: u64,
     max_len: usize,
     corpus: Vec<Vec<u8>>,
-    target: impl FnMut(&[u8]),
+    mut target: impl FnMut(&[u8]) -> bool,
 ) {
     let mut campaign = campaign(default_cases, max_len);
     let corpus = match std::env::var("TICKWIRE_FUZZ_REPLAY") {
@@ -54,14 +57,19 @@ pub(crate) fn run(
     quiet_panics();
     QUIET.with(|q| q.set(true));
     let start = Instant::now();
+    let mut accepted = 0u64;
     let outcome: Outcome = campaign.run(
         name,
         &corpus,
         || start.elapsed().as_secs_f64(),
-        target,
+        |input| accepted += u64::from(target(input)),
     );
     QUIET.with(|q| q.set(false));
-    println!("{} (seed {:#x})", outcome.summary(), campaign.seed);
+    println!(
+        "{} ({accepted} accepted, seed {:#x})",
+        outcome.summary(),
+        campaign.seed
+    );
     assert!(outcome.failure.is_none(), "{}", outcome.summary());
 }
 
