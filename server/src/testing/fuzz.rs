@@ -46,11 +46,31 @@ fn frame(message: &ClientMessage) -> Vec<u8> {
     out
 }
 
-/// Script ops: `0..=4` send a frame (a length byte, 255 then a u16 for
+/// A script's first byte picks what happens before it, so that most
+/// mutations keep a session that got somewhere: `0` nothing, `1` a Hello,
+/// `2` a Hello and a join as a player of the witness's room, `3` the same
+/// as a spectator (modulo 4).
+fn preamble<G: Game>(h: &mut Harness<G>, client: ClientId, room: RoomId, choice: u8) {
+    match choice % 4 {
+        0 => {}
+        1 => h.send_raw(client, hello()),
+        role => {
+            h.send_raw(client, hello());
+            let role = if role == 2 {
+                Role::Player
+            } else {
+                Role::Spectator
+            };
+            h.send_raw(client, join(room, role));
+        }
+    }
+}
+
+/// Script ops, after the preamble byte: `0..=4` send a frame (a length byte, 255 then a u16 for
 /// longer, then the bytes), `5` advance by the next byte in milliseconds,
 /// `6` a keep-alive, `7` hang up and stop.
-fn script(frames: &[Vec<u8>], advance_ms: u8) -> Vec<u8> {
-    let mut out = Vec::new();
+fn script(preamble: u8, frames: &[Vec<u8>], advance_ms: u8) -> Vec<u8> {
+    let mut out = vec![preamble];
     for f in frames {
         out.push(0);
         if f.len() < 255 {
@@ -91,18 +111,19 @@ fn event(name: &str, data: &[u8]) -> Vec<u8> {
     }))
 }
 
-/// Scripts from valid frames: every sample after a Hello, without one,
-/// and in the witness's room; a player's and a spectator's session there
-/// with the game's `events`.
+/// Scripts from valid frames: every sample with each preamble; a
+/// player's and a spectator's session in the witness's room with the
+/// game's `events`.
 fn corpus(room: RoomId, events: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let samples: Vec<Vec<u8>> = client_messages().iter().map(|(_, m)| frame(m)).collect();
     let mut corpus: Vec<Vec<u8>> = samples
         .iter()
         .flat_map(|s| {
             [
-                script(&[hello(), s.clone()], 40),
-                script(&[s.clone()], 1),
-                script(&[hello(), join(room, Role::Player), s.clone()], 34),
+                script(0, &[s.clone()], 1),
+                script(1, &[s.clone()], 40),
+                script(2, &[s.clone(), s.clone()], 34),
+                script(3, &[s.clone()], 34),
             ]
         })
         .collect();
@@ -113,14 +134,17 @@ fn corpus(room: RoomId, events: &[Vec<u8>]) -> Vec<Vec<u8>> {
         inputs: vec![input],
         ack: None,
     }));
-    for role in [Role::Player, Role::Spectator] {
-        let mut frames = vec![hello(), join(room, role), inputs.clone()];
+    // In the room by the preamble, or by a join the mutations can reach.
+    let lobby = [join(room, Role::Player), join(room, Role::Spectator)];
+    for (preamble, lead) in [(2, None), (3, None), (1, Some(0)), (1, Some(1))] {
+        let mut frames: Vec<Vec<u8>> = lead.map(|i| lobby[i].clone()).into_iter().collect();
+        frames.push(inputs.clone());
         frames.extend(events.iter().cloned());
         frames.push(frame(&ClientMessage::Ack(Ack {
             tick: tickwire_shared::tick::Tick(3),
         })));
         frames.extend(samples.iter().skip(5).cloned());
-        corpus.push(script(&frames, 34));
+        corpus.push(script(preamble, &frames, 34));
     }
     corpus
 }
@@ -176,10 +200,13 @@ fn witnessed(replica: &mut Replica, message: &ServerMessage) -> Option<Ack> {
 /// Runs one script and checks the outcome; whether the fuzzed client got
 /// into a room.
 fn session_case<G: Game>(input: &[u8]) -> bool {
-    let (mut h, witness, _room, mut replica) = with_witness::<G>();
+    let (mut h, witness, room, mut replica) = with_witness::<G>();
     let fuzzed = h.connect();
+    let Some((&choice, mut rest)) = input.split_first() else {
+        return false;
+    };
+    preamble(&mut h, fuzzed, room, choice);
     let mut in_room = false;
-    let mut rest = input;
     while let Some((&op, tail)) = rest.split_first() {
         in_room |= h.session(fuzzed).room().is_some();
         rest = tail;
