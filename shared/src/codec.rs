@@ -21,9 +21,12 @@
 //! delta     the rest of the frame (crate::delta bitstream)
 //! ```
 //!
-//! Decoding never panics and never allocates more than the frame's size: a
-//! frame over the caller's limit, a truncated frame, an unknown kind, an
-//! invalid value or trailing bytes each give a [`DecodeError`].
+//! Decoding never panics and allocates in proportion to the frame, never
+//! to what its length fields claim (8 KiB plus 64 bytes per frame byte at
+//! most, checked by the fuzz campaign in `shared/tests/fuzz.rs`): a frame
+//! over the caller's limit, a truncated frame, an unknown kind, an invalid
+//! value, a length beyond the frame or trailing bytes each give a
+//! [`DecodeError`].
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -62,10 +65,10 @@ fn decode_limited<T: DeserializeOwned>(
     use bincode::config::standard;
     use bincode::serde::decode_from_slice;
     match bytes.len() {
-        ..=256 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 256 }>()),
-        ..=1024 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 1024 }>()),
-        ..=4096 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 4096 }>()),
-        ..=65536 => decode_from_slice(bytes, standard().with_limit::<HARD_FRAME_LIMIT>()),
+        0..=256 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 256 }>()),
+        257..=1024 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 1024 }>()),
+        1025..=4096 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 4096 }>()),
+        4097..=65536 => decode_from_slice(bytes, standard().with_limit::<HARD_FRAME_LIMIT>()),
         _ => decode_from_slice(bytes, config()),
     }
 }

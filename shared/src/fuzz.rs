@@ -211,7 +211,10 @@ impl Outcome {
         match &self.failure {
             None => line.push_str("  0 crashes"),
             Some((input, message)) => {
-                line.push_str(&format!("  CRASH: {message}\n  input (hex): {}", hex(input)));
+                line.push_str(&format!(
+                    "  CRASH: {message}\n  input (hex): {}",
+                    hex(input)
+                ));
             }
         }
         line
@@ -256,7 +259,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Parses [`hex`]'s output (for replaying a reported input).
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

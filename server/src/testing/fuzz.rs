@@ -120,10 +120,10 @@ fn corpus(room: RoomId, events: &[Vec<u8>]) -> Vec<Vec<u8>> {
         .iter()
         .flat_map(|s| {
             [
-                script(0, &[s.clone()], 1),
-                script(1, &[s.clone()], 40),
+                script(0, std::slice::from_ref(s), 1),
+                script(1, std::slice::from_ref(s), 40),
                 script(2, &[s.clone(), s.clone()], 34),
-                script(3, &[s.clone()], 34),
+                script(3, std::slice::from_ref(s), 34),
             ]
         })
         .collect();

@@ -247,7 +247,9 @@ fn a_length_claim_beyond_the_frame_is_an_error() {
     ];
     assert_eq!(
         decode_client(&client, MAX_CLIENT_FRAME),
-        Err(DecodeError::Malformed("a length exceeds what the frame holds"))
+        Err(DecodeError::Malformed(
+            "a length exceeds what the frame holds"
+        ))
     );
     // A server event whose data claims u64::MAX bytes.
     let mut server = vec![0x06, 0x0a];
