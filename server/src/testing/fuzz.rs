@@ -36,7 +36,7 @@ use crate::config::ServerConfig;
 /// One tick at the games' 30 Hz.
 const TICK: Duration = Duration::from_nanos(33_333_334);
 /// Cases per target without `TICKWIRE_FUZZ_CASES`: a fresh server each.
-const CI_CASES: u64 = 300;
+const CI_CASES: u64 = 2_000;
 /// Longest script: a few dozen frames.
 const MAX_SCRIPT: usize = 1024;
 
