@@ -286,15 +286,12 @@ mod tests {
             max_len: 64,
         };
         let corpus = vec![b"abcdef".to_vec()];
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
         let outcome = campaign.run(
             "finds_zz",
             &corpus,
             || 0.0,
             |b| assert!(!b.contains(&0xff), "found"),
         );
-        std::panic::set_hook(hook);
         let (input, message) = outcome.failure.expect("found");
         assert_eq!(input, vec![0xff], "shrunk to the one byte that matters");
         assert!(message.contains("found"));
