@@ -835,6 +835,8 @@ fn splitmix(state: u64) -> u64 {
 #[cfg(test)]
 mod abuse;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod games;
 #[cfg(test)]
 mod sessions;

@@ -21,9 +21,12 @@
 //! delta     the rest of the frame (crate::delta bitstream)
 //! ```
 //!
-//! Decoding never panics and never allocates more than the frame's size: a
-//! frame over the caller's limit, a truncated frame, an unknown kind, an
-//! invalid value or trailing bytes each give a [`DecodeError`].
+//! Decoding never panics and allocates in proportion to the frame, never
+//! to what its length fields claim (8 KiB plus 64 bytes per frame byte at
+//! most, checked by the fuzz campaign in `shared/tests/fuzz.rs`): a frame
+//! over the caller's limit, a truncated frame, an unknown kind, an invalid
+//! value, a length beyond the frame or trailing bytes each give a
+//! [`DecodeError`].
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -48,6 +51,26 @@ const SERVER_KINDS: u8 = ServerMessage::UPDATE_KIND + 1;
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<HARD_FRAME_LIMIT>()
+}
+
+/// Decodes with bincode told the most it may allocate: 16 times the frame
+/// (rounded up to a bucket; bincode's limit is a constant), so a length
+/// field claiming more than the frame could hold is an error before any
+/// allocation. 16: bincode counts a varint integer at its full width
+/// (a `u128` of one byte claims 16), so no valid frame claims more.
+/// Frames over 64 KiB keep the hard limit.
+fn decode_limited<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, usize), bincode::error::DecodeError> {
+    use bincode::config::standard;
+    use bincode::serde::decode_from_slice;
+    match bytes.len() {
+        0..=256 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 256 }>()),
+        257..=1024 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 1024 }>()),
+        1025..=4096 => decode_from_slice(bytes, standard().with_limit::<{ 16 * 4096 }>()),
+        4097..=65536 => decode_from_slice(bytes, standard().with_limit::<HARD_FRAME_LIMIT>()),
+        _ => decode_from_slice(bytes, config()),
+    }
 }
 
 /// Why a frame could not be decoded.
@@ -193,7 +216,7 @@ pub fn encode_value<T: Serialize + ?Sized>(
 /// most `limit`).
 pub fn decode_value<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
     check_len(bytes, limit)?;
-    let (value, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(map_error)?;
+    let (value, used) = decode_limited(bytes).map_err(map_error)?;
     match bytes.len() - used {
         0 => Ok(value),
         extra => Err(DecodeError::TrailingBytes(extra)),
@@ -224,10 +247,7 @@ fn map_error(error: bincode::error::DecodeError) -> DecodeError {
     use bincode::error::DecodeError as E;
     match error {
         E::UnexpectedEnd { .. } => DecodeError::Truncated,
-        E::LimitExceeded => DecodeError::TooLarge {
-            len: HARD_FRAME_LIMIT + 1,
-            limit: HARD_FRAME_LIMIT,
-        },
+        E::LimitExceeded => DecodeError::Malformed("a length exceeds what the frame holds"),
         E::Utf8 { .. } => DecodeError::Malformed("invalid UTF-8 in a string"),
         E::InvalidBooleanValue(_) => DecodeError::Malformed("invalid boolean"),
         E::UnexpectedVariant { .. } => DecodeError::Malformed("unknown enum value"),
@@ -267,5 +287,6 @@ fn read_leb128(bytes: &mut &[u8]) -> Result<u32, DecodeError> {
     Err(DecodeError::Malformed("integer longer than 5 bytes"))
 }
 
+pub(crate) mod capped;
 #[cfg(test)]
 mod tests;

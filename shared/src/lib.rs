@@ -35,6 +35,8 @@
 //!   session (request ids, acks, held pings, input redundancy, events and
 //!   their answers), used by `tickwire-client`, the bots and the tests.
 //! - [`rng`]: the seeded RNG, the one owner of randomness.
+//! - [`fuzz`]: the stable fuzz engine (seeded mutator, bounded campaign)
+//!   the decoder and session campaigns run on.
 
 #![warn(missing_docs)]
 
@@ -43,6 +45,7 @@ pub mod chat;
 pub mod client;
 pub mod codec;
 pub mod delta;
+pub mod fuzz;
 pub mod game;
 pub mod ids;
 pub mod protocol;

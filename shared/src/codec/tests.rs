@@ -236,3 +236,25 @@ proptest! {
         prop_assert_eq!(decode_server(&frame, MAX_SERVER_FRAME), Ok(msg));
     }
 }
+
+/// Found by the fuzz campaign (`shared/tests/fuzz.rs`, which also bounds
+/// what these allocate): a short frame whose length field claims far more
+/// than the frame holds is an error before the claim is allocated.
+#[test]
+fn a_length_claim_beyond_the_frame_is_an_error() {
+    // ListRooms whose metadata value claims 65535 bytes.
+    let client = [
+        0x01, 0x01, 0x01, 0x05, 0x61, 0x01, 0x03, 0x6d, 0x61, 0x70, 0xfb, 0xff, 0xff,
+    ];
+    assert_eq!(
+        decode_client(&client, MAX_CLIENT_FRAME),
+        Err(DecodeError::Malformed(
+            "a length exceeds what the frame holds"
+        ))
+    );
+    // A server event whose data claims u64::MAX bytes.
+    let mut server = vec![0x06, 0x0a];
+    server.extend_from_slice(b"round_over");
+    server.extend_from_slice(&[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    assert!(decode_server(&server, MAX_SERVER_FRAME).is_err());
+}

@@ -149,6 +149,7 @@ pub struct RoomList {
     /// The request answered.
     pub request_id: u32,
     /// The rooms, by id.
+    #[serde(deserialize_with = "crate::codec::capped::vec")]
     pub rooms: Vec<RoomInfo>,
 }
 

@@ -18,6 +18,7 @@ pub struct Inputs {
     /// Sequence number of the last input (a per-session counter).
     pub newest_seq: u32,
     /// Encoded game inputs (see [`crate::codec::encode_value`]).
+    #[serde(deserialize_with = "crate::codec::capped::vec_of_bytes")]
     pub inputs: Vec<Vec<u8>>,
     /// The newest world state received, as in [`Ack`].
     pub ack: Option<Tick>,
@@ -41,6 +42,7 @@ pub struct RoomEvent {
     pub name: String,
     /// Payload, meaning up to the game (the typed helpers of the game API
     /// and the client libraries put JSON here).
+    #[serde(deserialize_with = "crate::codec::capped::vec")]
     pub data: Vec<u8>,
     /// When present, the receiver answers with an [`EventReply`] carrying
     /// this id (ids are the sender's own counter).
@@ -60,7 +62,7 @@ pub struct EventReply {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventOutcome {
     /// The receiver handled the event; its answer.
-    Data(Vec<u8>),
+    Data(#[serde(deserialize_with = "crate::codec::capped::vec")] Vec<u8>),
     /// The event was refused (too large, too many, not allowed) or its
     /// handler failed.
     Error {
