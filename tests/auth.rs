@@ -400,3 +400,78 @@ async fn an_embedders_authenticator_decides_within_the_handshake_deadline() {
     witness.finish().await;
     server.stop().await.expect("clean stop");
 }
+
+/// An account sits once: a second session signing in as the same account
+/// replaces the first, which is closed with `Replaced`; with the first's
+/// resume token it takes the seat back, with no token it starts afresh.
+#[tokio::test]
+async fn an_account_sits_once_and_a_second_sign_in_replaces_the_first() {
+    let server = TestServer::start_with(|c| {
+        c.auth = auth();
+        c.timeouts.idle_ms = 60_000;
+    })
+    .await;
+    let mut first = client(&server, "ann", Some(token("ann", json!({}))), arena::SCHEMA)
+        .await
+        .expect("signs in");
+    let joined = first
+        .create_room(RoomSpec::new("one"))
+        .await
+        .expect("a room");
+    let resume = first.resume_token().expect("a token");
+
+    let mut second = Client::builder(server.ws_url())
+        .name("ann")
+        .schema(arena::SCHEMA)
+        .auth_ticket(token("ann", json!({})))
+        .resume(resume)
+        .connect()
+        .await
+        .expect("signs in again");
+    assert_eq!(second.player(), first.player(), "the seat came back");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while second.room().is_none() {
+        tokio::time::timeout_at(deadline, second.next_event())
+            .await
+            .expect("the Joined in time")
+            .expect("open");
+    }
+    assert_eq!(second.room().map(|j| j.room.id), Some(joined.room.id));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reason = loop {
+        match tokio::time::timeout_at(deadline, first.next_event())
+            .await
+            .expect("the first session ends in time")
+        {
+            Ok(Event::Closed(closed)) => break closed.reason,
+            Ok(_) => {}
+            Err(e) => panic!("closed with a reason, not {e:?}"),
+        }
+    };
+    assert_eq!(reason, Some(CloseReason::Replaced));
+
+    // Without the token: the account still sits once; the newcomer starts
+    // afresh and the session before it is replaced.
+    let third = client(&server, "ann", Some(token("ann", json!({}))), arena::SCHEMA)
+        .await
+        .expect("signs in a third time");
+    assert_ne!(third.player(), second.player(), "a fresh session");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reason = loop {
+        match tokio::time::timeout_at(deadline, second.next_event())
+            .await
+            .expect("the second session ends in time")
+        {
+            Ok(Event::Closed(closed)) => break closed.reason,
+            Ok(_) => {}
+            Err(e) => panic!("closed with a reason, not {e:?}"),
+        }
+    };
+    assert_eq!(reason, Some(CloseReason::Replaced));
+    // Another account is no one's replacement.
+    let other = client(&server, "bob", Some(token("bob", json!({}))), arena::SCHEMA)
+        .await
+        .expect("bob signs in");
+    assert_ne!(other.player(), second.player());
+    server.stop().await.expect("clean stop");
+}

@@ -157,6 +157,11 @@ pub struct AuthConfig {
     /// Default true; false lets anonymous clients in beside
     /// authenticated ones (the game sees no identity for them).
     pub required: bool,
+    /// One session per account (the token's `sub`): a second session
+    /// that authenticates as the same account replaces the first, which
+    /// is closed with `Replaced` (its seat waits for a resume, as after a
+    /// drop). Default true: an account cannot sit twice.
+    pub one_session_per_account: bool,
 }
 
 impl Default for AuthConfig {
@@ -171,6 +176,7 @@ impl Default for AuthConfig {
             audience: None,
             leeway_s: 30,
             required: true,
+            one_session_per_account: true,
         }
     }
 }

@@ -13,6 +13,7 @@ pub(crate) mod room_task;
 pub(crate) mod session_task;
 pub(crate) mod shards;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -75,6 +76,9 @@ pub(crate) struct Shared {
     /// Resume tokens: live sessions (with their takeover wake-up) and the
     /// seats of dropped ones.
     pub(crate) resumes: Mutex<Resumes<Arc<tokio::sync::Notify>>>,
+    /// The live session of each signed-in account (its player and its
+    /// takeover wake-up), when accounts sit once.
+    pub(crate) accounts: Mutex<HashMap<String, (PlayerId, Arc<tokio::sync::Notify>)>>,
     /// Verifies clients' tickets; `None`: an open server.
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     next_player: AtomicU32,
@@ -125,6 +129,7 @@ impl Shared {
             tracker: TaskTracker::new(),
             next_player: AtomicU32::new(1),
             admission: Arc::new(Admission::new(limits)),
+            accounts: Mutex::new(HashMap::new()),
             resumes: Mutex::new(Resumes::new()),
             games,
             config,
@@ -144,6 +149,15 @@ impl Shared {
     /// across an await).
     pub(crate) fn resumes(&self) -> MutexGuard<'_, Resumes<Arc<tokio::sync::Notify>>> {
         self.resumes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The signed-in accounts, locked (short critical sections).
+    pub(crate) fn accounts(
+        &self,
+    ) -> MutexGuard<'_, HashMap<String, (PlayerId, Arc<tokio::sync::Notify>)>> {
+        self.accounts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

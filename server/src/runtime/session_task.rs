@@ -27,7 +27,7 @@ use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{CloseReason, ResumeToken, Role};
 use tickwire_shared::tick::Tick;
 use tokio::sync::{Mutex, Notify, oneshot};
-use tracing::debug;
+use tracing::{debug, info};
 
 use super::room_task::RoomCommand;
 use super::shards::ShardId;
@@ -181,9 +181,13 @@ struct Task<L: Link> {
     moving_to: Option<ShardId>,
     /// The session's resume token.
     token: ResumeToken,
-    /// Woken when another connection presents the token: this one closes
-    /// with `Replaced` (and its seat waits for the other).
+    /// Woken when another connection presents the token, or signs in as
+    /// the same account: this one closes with `Replaced` (and its seat
+    /// waits for a resume).
     takeover: Arc<Notify>,
+    /// The account it signed in as, and the player id it had then, while
+    /// it holds it.
+    account: Option<(String, PlayerId)>,
     /// The client's address, for the authenticator.
     peer: std::net::SocketAddr,
 }
@@ -237,6 +241,7 @@ pub(crate) async fn run<L: Link + 'static>(
         moving_to: None,
         token,
         takeover,
+        account: None,
         peer,
     };
     drive(task).await;
@@ -497,6 +502,7 @@ impl<L: Link + 'static> Task<L> {
                 };
                 if let Some(outcome) = outcome {
                     session.handle_auth(now(), outcome);
+                    self.sign_in(session);
                 }
                 None
             }
@@ -621,6 +627,30 @@ impl<L: Link + 'static> Task<L> {
         if let Some(answer) = answer {
             session.handle_answer(now(), answer);
         }
+    }
+
+    /// An account sits once: the session that signed in as it before is
+    /// taken over (closed with `Replaced`; its seat waits for a resume).
+    fn sign_in(&mut self, session: &Session) {
+        let Some(identity) = session.identity() else {
+            return;
+        };
+        if !self.shared.config.auth.one_session_per_account {
+            return;
+        }
+        let player = session.player();
+        let entry = (player, Arc::clone(&self.takeover));
+        let before = self
+            .shared
+            .accounts()
+            .insert(identity.subject.clone(), entry);
+        if let Some((other, handle)) = before
+            && other != player
+        {
+            info!(account = %identity.subject, %other, %player, "account signed in again; the older session is replaced");
+            handle.notify_one();
+        }
+        self.account = Some((identity.subject.clone(), player));
     }
 
     /// Looks for the seat parked under `token` (taking a live session
@@ -786,6 +816,12 @@ impl<L: Link + 'static> Task<L> {
         let _ = guard.link.unpark();
         while let Some(command) = guard.session.poll_command() {
             self.carry_out(&mut guard.session, command).await;
+        }
+        if let Some((account, player)) = self.account.take() {
+            let mut accounts = self.shared.accounts();
+            if accounts.get(&account).is_some_and(|(p, _)| *p == player) {
+                accounts.remove(&account);
+            }
         }
         {
             // A parked seat keeps the token (a room may have parked it);
