@@ -124,3 +124,92 @@ async fn a_dropped_player_comes_back_to_its_seat_and_a_live_one_is_replaced() {
     );
     server.stop().await.expect("clean stop");
 }
+
+/// A storm: every player of 8 arena rooms of 16 (128 connections; set
+/// `TICKWIRE_STORM_ROOMS` for more) drops at once and all come back with
+/// their tokens within the grace, each to its own seat, its world rebuilt
+/// with every checksum right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_drops_all_resume_within_the_grace() {
+    let rooms: usize = std::env::var("TICKWIRE_STORM_ROOMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    const PLAYERS: usize = 16;
+    let server = TestServer::start_with(|c| {
+        c.timeouts.idle_ms = 60_000;
+        c.limits.max_connections_per_ip = 4_096;
+        c.limits.max_pending_handshakes_per_ip = 1_024;
+    })
+    .await;
+    let url = server.ws_url();
+    let mut players = Vec::new();
+    for r in 0..rooms {
+        let mut host = Client::builder(&url)
+            .name(format!("host{r}"))
+            .connect()
+            .await
+            .expect("connects");
+        let room = host
+            .create_room(RoomSpec::new(format!("storm {r}")).max_players(PLAYERS as u16))
+            .await
+            .expect("a room")
+            .room
+            .id;
+        players.push((host, room));
+        for p in 1..PLAYERS {
+            let mut client = Client::builder(&url)
+                .name(format!("p{r}-{p}"))
+                .connect()
+                .await
+                .expect("connects");
+            client
+                .join(RoomTarget::Id(room), Role::Player)
+                .await
+                .expect("joins");
+            players.push((client, room));
+        }
+    }
+    // Everyone has a world, then everyone drops at once.
+    let mut seats = Vec::new();
+    for (client, room) in &mut players {
+        world_after(client, 0).await;
+        seats.push((
+            client.player(),
+            client.resume_token().expect("a token"),
+            *room,
+        ));
+    }
+    drop(players);
+
+    let started = tokio::time::Instant::now();
+    let comebacks = seats.into_iter().map(|(player, token, room)| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut back = Client::builder(&url)
+                .name("back")
+                .resume(token)
+                .connect()
+                .await
+                .expect("reconnects");
+            assert_eq!(back.player(), player, "its own seat");
+            world_after(&mut back, 0).await;
+            assert_eq!(back.room().map(|j| j.room.id), Some(room));
+            back
+        })
+    });
+    let mut back = Vec::new();
+    for comeback in comebacks.collect::<Vec<_>>() {
+        back.push(comeback.await.expect("resumed"));
+    }
+    let took = started.elapsed();
+    assert_eq!(back.len(), rooms * PLAYERS);
+    assert!(took < Duration::from_secs(30), "within the grace: {took:?}");
+    eprintln!("{} players resumed in {took:?}", back.len());
+    assert_eq!(
+        server.metric("tickwire_players").await,
+        (rooms * PLAYERS) as f64,
+        "every seat taken again, none twice"
+    );
+    server.stop().await.expect("clean stop");
+}
