@@ -389,6 +389,11 @@ impl<G: Game> Room<G> {
         self.actions.metadata()
     }
 
+    /// How long the game wants dropped members' seats kept, if it chose.
+    pub fn reconnect_grace(&self) -> Option<Duration> {
+        self.actions.reconnect_grace()
+    }
+
     /// Whether the game locked the room.
     pub fn is_locked(&self) -> bool {
         self.actions.is_locked()

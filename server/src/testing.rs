@@ -427,7 +427,9 @@ impl<G: Game> Harness<G> {
                     hosted.members.receive(&mut hosted.room, player, input);
                 }
                 Pending::Suspend { player, until } => {
-                    hosted.members.suspend(&mut hosted.room, player, until);
+                    hosted
+                        .members
+                        .suspend(&mut hosted.room, player, now.at, until);
                 }
                 Pending::Resume {
                     client,

@@ -186,15 +186,18 @@ impl Members {
             .map(|(&p, _)| p)
     }
 
-    /// A member's connection dropped: its seat waits for it until `until`
-    /// (no update meanwhile), and the game is told. False if it is no
-    /// member.
+    /// A member's connection dropped at `now`: its seat waits for it until
+    /// `until` (or sooner, if the game chose a shorter grace; no update
+    /// meanwhile), and the game is told. False if it is no member.
     pub fn suspend<G: Game>(
         &mut self,
         room: &mut Room<G>,
         player: PlayerId,
+        now: Instant,
         until: Instant,
     ) -> bool {
+        // The game may keep seats for less than the server does.
+        let until = room.reconnect_grace().map_or(until, |g| until.min(now + g));
         let Some(member) = self.members.get_mut(&player) else {
             return false;
         };

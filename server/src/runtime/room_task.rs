@@ -319,7 +319,7 @@ fn read_members<G: Game>(
                 Command::ToRoom(input) => members.receive(room, player, input),
                 Command::Suspend { token, .. } => {
                     let until = now.at + shared.config.timeouts.reconnect_grace();
-                    if members.suspend(room, player, until) {
+                    if members.suspend(room, player, now.at, until) {
                         let parked = Parked {
                             player,
                             room: id,
@@ -420,7 +420,7 @@ fn handle<G: Game>(
             if let Some(attachment) = attached.remove(&player) {
                 attachment.attach.hand_back();
             }
-            members.suspend(room, player, until);
+            members.suspend(room, player, Instant::now(), until);
         }
         RoomCommand::Resume {
             player,

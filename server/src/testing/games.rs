@@ -481,6 +481,12 @@ impl Game for Recorder {
         Ok(input)
     }
 
+    fn created(&mut self, ctx: &mut RoomContext<'_>) {
+        // A quick game: a dropped player's seat waits 1 s, not the
+        // server's 30.
+        ctx.set_reconnect_grace(Duration::from_secs(1));
+    }
+
     fn join(&mut self, ctx: &mut RoomContext<'_>, join: &JoinRequest<'_>) -> Result<(), GameError> {
         // Emitted before the member is seated: it must still follow its
         // Joined.
@@ -673,4 +679,34 @@ fn what_a_room_emits_is_bounded_in_bytes_a_second_and_refusals_are_counted() {
         2,
         "{log:?}"
     );
+}
+
+#[test]
+fn a_game_may_keep_dropped_seats_for_less_than_the_server() {
+    let mut h = Harness::<Recorder>::new(ServerConfig::default(), ());
+    let a = greeted(&mut h, "ann");
+    let room = create(&mut h, a, GameOptions::default());
+    let b = greeted(&mut h, "bob");
+    join(&mut h, b, room, Role::Player, GameOptions::default());
+    h.hang_up(b);
+    h.advance(TICK * 5);
+    let players = |h: &mut Harness<Recorder>| {
+        h.send(
+            a,
+            &ClientMessage::ListRooms(ListRooms {
+                request_id: 3,
+                filter: RoomFilter::default(),
+            }),
+        );
+        h.received(a)
+            .into_iter()
+            .find_map(|m| match m {
+                ServerMessage::RoomList(l) => Some(l.rooms[0].players),
+                _ => None,
+            })
+            .expect("a list")
+    };
+    assert_eq!(players(&mut h), 2, "within the room's grace");
+    h.advance(Duration::from_millis(1_000));
+    assert_eq!(players(&mut h), 1, "the room's 1 s, not the server's 30 s");
 }

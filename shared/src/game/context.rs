@@ -208,6 +208,7 @@ pub struct RoomActions {
     closing: bool,
     metadata: Metadata,
     refused: Vec<EmitError>,
+    reconnect_grace: Option<Duration>,
 }
 
 impl RoomActions {
@@ -224,6 +225,7 @@ impl RoomActions {
             closing: false,
             metadata: Metadata::new(),
             refused: Vec::new(),
+            reconnect_grace: None,
         }
     }
 
@@ -307,6 +309,12 @@ impl RoomActions {
     /// The room's public metadata.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
+    }
+
+    /// How long this room keeps a dropped member's seat, when its game
+    /// chose (at most the server's grace).
+    pub fn reconnect_grace(&self) -> Option<Duration> {
+        self.reconnect_grace
     }
 
     fn refuse(&mut self, error: EmitError) -> EmitError {
@@ -579,6 +587,14 @@ impl<'a> RoomContext<'a> {
             let metadata = self.room.metadata.clone();
             self.room.actions.push_back(RoomAction::Metadata(metadata));
         }
+    }
+
+    /// How long this room keeps a dropped member's seat for a resume: at
+    /// most the server's `reconnect_grace_ms` (a longer one is cut to it);
+    /// zero frees the seat as soon as the connection drops (a match that
+    /// cannot wait). Applies to drops from now on.
+    pub fn set_reconnect_grace(&mut self, grace: Duration) {
+        self.room.reconnect_grace = Some(grace);
     }
 
     /// Closes the room: every member is removed and told `reason`, the
