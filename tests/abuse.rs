@@ -24,12 +24,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn arena_client(server: &TestServer, name: &str) -> Client {
-    Client::builder(server.ws_url())
-        .name(name)
-        .schema(arena::SCHEMA)
-        .connect()
-        .await
-        .expect("connects")
+    support::game_client(server, name, arena::SCHEMA).await
 }
 
 /// A player in a room of its own that plays on between the steps of a

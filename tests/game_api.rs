@@ -23,21 +23,11 @@ use tickwire_shared::protocol::{LeaveReason, Metadata, Role};
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn chat_client(server: &TestServer, name: &str) -> Client {
-    Client::builder(server.ws_url())
-        .name(name)
-        .schema(chat::SCHEMA)
-        .connect()
-        .await
-        .expect("connects")
+    support::game_client(server, name, chat::SCHEMA).await
 }
 
 async fn arena_client(server: &TestServer, name: &str) -> Client {
-    Client::builder(server.ws_url())
-        .name(name)
-        .schema(arena::SCHEMA)
-        .connect()
-        .await
-        .expect("connects")
+    support::game_client(server, name, arena::SCHEMA).await
 }
 
 /// The next event `pick` takes (updates and the like are handled on the

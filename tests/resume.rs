@@ -16,12 +16,7 @@ use tickwire_shared::protocol::{CloseReason, Role};
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn chat_client(server: &TestServer, name: &str) -> Client {
-    Client::builder(server.ws_url())
-        .name(name)
-        .schema(chat::SCHEMA)
-        .connect()
-        .await
-        .expect("connects")
+    support::game_client(server, name, chat::SCHEMA).await
 }
 
 /// Reads until an update brings the world to a tick after `after`.

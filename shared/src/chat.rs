@@ -332,6 +332,21 @@ impl Chat {
         }
     }
 
+    /// Tells every member but `player` that it dropped or came back.
+    fn tell_others(&self, ctx: &mut RoomContext<'_>, player: PlayerId, event: &str, cause: &str) {
+        let presence = Presence {
+            player: player.0,
+            name: self
+                .members
+                .get(&player)
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
+            cause: cause.into(),
+            account: None,
+        };
+        let _ = ctx.emit(Audience::AllBut(player), event, &presence);
+    }
+
     /// Announces the result of every poll no longer waiting for anyone.
     fn finish_polls(&mut self, ctx: &mut RoomContext<'_>) {
         let done: Vec<u64> = self
@@ -432,33 +447,11 @@ impl Game for Chat {
     }
 
     fn dropped(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId) {
-        let name = self
-            .members
-            .get(&player)
-            .map(|m| m.name.clone())
-            .unwrap_or_default();
-        let presence = Presence {
-            player: player.0,
-            name,
-            cause: "dropped".into(),
-            account: None,
-        };
-        let _ = ctx.emit(Audience::AllBut(player), "member_dropped", &presence);
+        self.tell_others(ctx, player, "member_dropped", "dropped");
     }
 
     fn reconnected(&mut self, ctx: &mut RoomContext<'_>, player: PlayerId) {
-        let name = self
-            .members
-            .get(&player)
-            .map(|m| m.name.clone())
-            .unwrap_or_default();
-        let presence = Presence {
-            player: player.0,
-            name,
-            cause: String::new(),
-            account: None,
-        };
-        let _ = ctx.emit(Audience::AllBut(player), "member_back", &presence);
+        self.tell_others(ctx, player, "member_back", "");
     }
 
     fn event(&mut self, ctx: &mut RoomContext<'_>, event: Event) {

@@ -520,3 +520,17 @@ pub fn avatar(world: &WorldSnapshot, player: PlayerId) -> PlayerView {
         .expect("the player's avatar is replicated");
     PlayerView::from_entity(entity, TickRate::ARENA).expect("a player entity")
 }
+
+/// A client-library client for a game with `schema`, greeted as `name`.
+pub async fn game_client(
+    server: &TestServer,
+    name: &str,
+    schema: tickwire_shared::schema::Schema,
+) -> tickwire_client::Client {
+    tickwire_client::Client::builder(server.ws_url())
+        .name(name)
+        .schema(schema)
+        .connect()
+        .await
+        .expect("connects")
+}
