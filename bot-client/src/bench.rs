@@ -273,6 +273,9 @@ impl ServerProcess {
             // so runs stay comparable with earlier reports.
             .args(["--rooms-per-minute-per-ip", "1000000"])
             .args(["--seed", "1"])
+            // Stopped once the bots are done: no drain (dropped bots'
+            // seats would hold it for the whole grace).
+            .args(["--drain-ms", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
