@@ -19,7 +19,7 @@ use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::ResumeToken;
 
 /// A dropped session's seat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parked {
     /// The player.
     pub player: PlayerId,
@@ -27,6 +27,9 @@ pub struct Parked {
     pub room: RoomId,
     /// When the grace runs out.
     pub until: Instant,
+    /// The account it had signed in as, if the server authenticates: only
+    /// that account may resume it.
+    pub account: Option<String>,
 }
 
 #[derive(Debug)]
@@ -90,11 +93,16 @@ impl<H: Clone> Resumes<H> {
         self.entries.remove(&token);
     }
 
-    /// A new connection presents `token` at `now`: a parked seat is taken
-    /// (once), a live session is named (its entry stays until it parks), an
-    /// expired seat is dropped.
-    pub fn take(&mut self, token: ResumeToken, now: Instant) -> Found<H> {
+    /// A new connection signed in as `account` presents `token` at `now`:
+    /// a parked seat is taken (once) when the accounts agree (a seat of
+    /// another account stays parked: a stolen token burns nothing), a live
+    /// session is named (its entry stays until it parks), an expired seat
+    /// is dropped.
+    pub fn take(&mut self, token: ResumeToken, now: Instant, account: Option<&str>) -> Found<H> {
         match self.entries.get(&token) {
+            Some(Entry::Parked(p)) if p.until > now && p.account.as_deref() != account => {
+                Found::Unknown
+            }
             Some(Entry::Parked(p)) if p.until > now => match self.entries.remove(&token) {
                 Some(Entry::Parked(parked)) => Found::Parked(parked),
                 _ => Found::Unknown,
@@ -146,7 +154,7 @@ mod tests {
         let (a, b) = (ResumeToken([1; 16]), ResumeToken([2; 16]));
         r.live(a, PlayerId(1), ());
         assert_eq!(
-            r.take(a, now),
+            r.take(a, now, None),
             Found::Live {
                 player: PlayerId(1),
                 handle: ()
@@ -156,18 +164,32 @@ mod tests {
             player: PlayerId(1),
             room: RoomId(3),
             until: now + Duration::from_secs(30),
+            account: None,
         };
-        r.park(a, parked, now);
+        r.park(a, parked.clone(), now);
         assert!(r.is_parked(a));
+        let mut hers = parked.clone();
+        hers.account = Some("ann".into());
+        r.park(b, hers.clone(), now);
         assert_eq!(
-            r.take(a, now + Duration::from_secs(29)),
-            Found::Parked(parked)
+            r.take(b, now, Some("mallory")),
+            Found::Unknown,
+            "a stolen token does not work for another account"
         );
-        assert_eq!(r.take(a, now), Found::Unknown, "single use");
-        assert_eq!(r.take(b, now), Found::Unknown, "never issued");
+        assert_eq!(
+            r.take(b, now, Some("ann")),
+            Found::Parked(hers),
+            "nor burns the seat"
+        );
+        assert_eq!(
+            r.take(a, now + Duration::from_secs(29), None),
+            Found::Parked(parked.clone())
+        );
+        assert_eq!(r.take(a, now, None), Found::Unknown, "single use");
+        assert_eq!(r.take(b, now, None), Found::Unknown, "never issued");
         r.park(b, parked, now);
         assert_eq!(
-            r.take(b, now + Duration::from_secs(30)),
+            r.take(b, now + Duration::from_secs(30), None),
             Found::Unknown,
             "the grace ran out"
         );
@@ -186,6 +208,7 @@ mod tests {
                 player: PlayerId(u32::from(i)),
                 room: RoomId(1),
                 until: now + Duration::from_secs(u64::from(i)),
+                account: None,
             };
             r.park(ResumeToken([i; 16]), parked, now);
         }
@@ -193,6 +216,7 @@ mod tests {
             player: PlayerId(99),
             room: RoomId(1),
             until: now + Duration::from_secs(60),
+            account: None,
         };
         r.park(
             ResumeToken([99; 16]),

@@ -667,10 +667,15 @@ impl<G: Game> Harness<G> {
             }
             Command::Suspend { room, token } => {
                 let until = self.now + self.config.timeouts.reconnect_grace();
+                let account = self.clients[id.0]
+                    .session
+                    .identity()
+                    .map(|i| i.subject.clone());
                 let parked = Parked {
                     player,
                     room,
                     until,
+                    account,
                 };
                 self.resumes.park(token, parked, self.now);
                 if let Some(hosted) = self.rooms.get_mut(&room) {
@@ -679,7 +684,11 @@ impl<G: Game> Harness<G> {
                 None
             }
             Command::Resume { token, from } => {
-                let mut found = self.resumes.take(token, self.now);
+                let account = self.clients[id.0]
+                    .session
+                    .identity()
+                    .map(|i| i.subject.clone());
+                let mut found = self.resumes.take(token, self.now, account.as_deref());
                 if let Found::Live { player: old, .. } = found {
                     // Take the live session over: it closes with Replaced,
                     // which parks its seat.
@@ -697,7 +706,7 @@ impl<G: Game> Harness<G> {
                             self.carry_out(ClientId(index), command);
                         }
                     }
-                    found = self.resumes.take(token, self.now);
+                    found = self.resumes.take(token, self.now, account.as_deref());
                 }
                 match found {
                     Found::Parked(parked) => match self.rooms.get_mut(&parked.room) {

@@ -324,6 +324,7 @@ fn read_members<G: Game>(
                             player,
                             room: id,
                             until,
+                            account: session.identity().map(|i| i.subject.clone()),
                         };
                         shared.resumes().park(token, parked, now.at);
                     }

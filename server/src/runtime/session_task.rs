@@ -605,6 +605,7 @@ impl<L: Link + 'static> Task<L> {
                         player,
                         room,
                         until,
+                        account: session.identity().map(|i| i.subject.clone()),
                     };
                     self.shared.resumes().park(token, parked, at);
                     let suspend = RoomCommand::Suspend { player, until };
@@ -664,7 +665,8 @@ impl<L: Link + 'static> Task<L> {
     ) -> Answer {
         let deadline = Instant::now() + TAKEOVER_WAIT;
         let parked = loop {
-            let found = self.shared.resumes().take(token, Instant::now());
+            let account = session.identity().map(|i| i.subject.as_str());
+            let found = self.shared.resumes().take(token, Instant::now(), account);
             match found {
                 Found::Parked(parked) => break Some(parked),
                 Found::Live { handle, .. } if Instant::now() < deadline => {
