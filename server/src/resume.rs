@@ -34,7 +34,11 @@ pub struct Parked {
 
 #[derive(Debug)]
 enum Entry<H> {
-    Live { player: PlayerId, handle: H },
+    Live {
+        player: PlayerId,
+        handle: H,
+        account: Option<String>,
+    },
     Parked(Parked),
 }
 
@@ -78,7 +82,22 @@ impl<H: Clone> Resumes<H> {
 
     /// A greeted session's token.
     pub fn live(&mut self, token: ResumeToken, player: PlayerId, handle: H) {
-        self.entries.insert(token, Entry::Live { player, handle });
+        self.entries.insert(
+            token,
+            Entry::Live {
+                player,
+                handle,
+                account: None,
+            },
+        );
+    }
+
+    /// The live session of `token` signed in as `account`: only that
+    /// account may take it over.
+    pub fn signed_in(&mut self, token: ResumeToken, account: &str) {
+        if let Some(Entry::Live { account: held, .. }) = self.entries.get_mut(&token) {
+            *held = Some(account.to_owned());
+        }
     }
 
     /// The session of `token` dropped while holding a seat; it waits until
@@ -111,7 +130,8 @@ impl<H: Clone> Resumes<H> {
                 self.entries.remove(&token);
                 Found::Unknown
             }
-            Some(Entry::Live { player, handle }) => Found::Live {
+            Some(Entry::Live { account: held, .. }) if held.as_deref() != account => Found::Unknown,
+            Some(Entry::Live { player, handle, .. }) => Found::Live {
                 player: *player,
                 handle: handle.clone(),
             },
@@ -181,6 +201,16 @@ mod tests {
             Found::Parked(hers),
             "nor burns the seat"
         );
+        let c = ResumeToken([3; 16]);
+        r.live(c, PlayerId(7), ());
+        r.signed_in(c, "ann");
+        assert_eq!(
+            r.take(c, now, Some("mallory")),
+            Found::Unknown,
+            "no takeover"
+        );
+        assert!(matches!(r.take(c, now, Some("ann")), Found::Live { .. }));
+        r.forget(c);
         assert_eq!(
             r.take(a, now + Duration::from_secs(29), None),
             Found::Parked(parked.clone())

@@ -636,6 +636,10 @@ impl<L: Link + 'static> Task<L> {
         let Some(identity) = session.identity() else {
             return;
         };
+        // Only this account may take the session over with its token.
+        self.shared
+            .resumes()
+            .signed_in(self.token, &identity.subject);
         if !self.shared.config.auth.one_session_per_account {
             return;
         }
