@@ -7,9 +7,10 @@ use std::time::Duration;
 use tickwire_shared::arena::Arena;
 use tickwire_shared::game::GameOptions;
 use tickwire_shared::protocol::{
-    ClientMessage, CreateRoom, ErrorCode, JoinRoom, Role, RoomTarget, ServerMessage, Visibility,
+    ClientMessage, ErrorCode, JoinRoom, Role, RoomTarget, ServerMessage,
 };
 
+use super::sessions::{create, greeted};
 use super::{ClientId, Harness};
 use crate::config::ServerConfig;
 
@@ -21,34 +22,12 @@ fn harness(tweak: impl FnOnce(&mut ServerConfig)) -> Harness<Arena> {
     Harness::new(config, Default::default())
 }
 
-fn greeted(h: &mut Harness<Arena>, name: &str) -> ClientId {
-    let c = h.connect();
-    h.hello(c, name);
-    h.received(c);
-    c
-}
-
-fn create(request_id: u32) -> ClientMessage {
-    ClientMessage::CreateRoom(CreateRoom {
-        game: None,
-        join_options: GameOptions::default(),
-        request_id,
-        name: "room".into(),
-        visibility: Visibility::Public,
-        max_players: 4,
-        options: GameOptions::default(),
-        join_as: None,
-    })
-}
-
-/// Sends a create and says how it went: `Ok` with the room, or the
-/// error's code and message.
 fn try_create(
     h: &mut Harness<Arena>,
     c: ClientId,
     request_id: u32,
 ) -> Result<tickwire_shared::ids::RoomId, (ErrorCode, String)> {
-    h.send(c, &create(request_id));
+    h.send(c, &create(request_id, None));
     let got = h.received(c);
     got.into_iter()
         .find_map(|m| match m {

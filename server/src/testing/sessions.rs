@@ -29,7 +29,7 @@ fn harness() -> Harness<Arena> {
 }
 
 /// A greeted client, its `Welcome` consumed.
-fn greeted(h: &mut Harness<Arena>, name: &str) -> ClientId {
+pub(super) fn greeted(h: &mut Harness<Arena>, name: &str) -> ClientId {
     let c = h.connect();
     h.hello(c, name);
     let got = h.received(c);
@@ -40,7 +40,7 @@ fn greeted(h: &mut Harness<Arena>, name: &str) -> ClientId {
     c
 }
 
-fn create(request_id: u32, join_as: Option<Role>) -> ClientMessage {
+pub(super) fn create(request_id: u32, join_as: Option<Role>) -> ClientMessage {
     ClientMessage::CreateRoom(CreateRoom {
         game: None,
         join_options: GameOptions::default(),
