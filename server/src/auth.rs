@@ -548,6 +548,52 @@ mod tests {
     }
 
     #[test]
+    fn rs256_tokens_minted_with_the_private_key_verify_with_the_public_one() {
+        let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/jwt");
+        let config = AuthConfig {
+            algorithm: JwtAlgorithm::RS256,
+            secret: None,
+            public_key_file: Some(keys.join("test_rs256.pub")),
+            ..hs256()
+        };
+        let auth = JwtAuthenticator::from_config(&config).unwrap();
+        let minter = JwtMinter::from_config(&config, Some(&keys.join("test_rs256.key"))).unwrap();
+        let token = minter
+            .mint("carol", Some("Carol"), Duration::from_secs(60), &Map::new())
+            .unwrap();
+        let identity = auth.verify(&token).unwrap();
+        assert_eq!(identity.subject, "carol");
+        assert_eq!(identity.name.as_deref(), Some("Carol"));
+        // Signed by another RSA key: a bad signature.
+        let forged = JwtMinter::from_config(&config, Some(&keys.join("test_rs256_other.key")))
+            .unwrap()
+            .mint("carol", None, Duration::from_secs(60), &Map::new())
+            .unwrap();
+        assert_eq!(auth.verify(&forged), Err(AuthError::BadSignature));
+        // HS256 with the public key as the secret (algorithm confusion):
+        // refused, the server only takes the algorithm it is configured for.
+        let confused = sign(
+            &AuthConfig {
+                secret: Some(Secret::new(
+                    &std::fs::read_to_string(keys.join("test_rs256.pub")).unwrap(),
+                )),
+                ..hs256()
+            },
+            claims(serde_json::json!({})),
+        );
+        assert_eq!(auth.verify(&confused), Err(AuthError::BadSignature));
+        // An expired RS256 token is refused as expired, not as forged.
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::RS256),
+            &claims(serde_json::json!({ "exp": now() - 3600 })),
+            &EncodingKey::from_rsa_pem(&std::fs::read(keys.join("test_rs256.key")).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(auth.verify(&token), Err(AuthError::Expired));
+    }
+
+    #[test]
     fn the_minter_signs_what_the_authenticator_accepts() {
         let config = hs256();
         let token = JwtMinter::from_config(&config, None)
