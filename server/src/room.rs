@@ -317,13 +317,15 @@ impl<G: Game> Room<G> {
     /// A dropped member is back, holding the world of tick `from`: its next
     /// update is a delta against that tick when the room still holds it
     /// (young enough), else a full snapshot; the game's `reconnected` hook
-    /// is told. False if it is no member.
+    /// is told. Input sequence numbers count per session, so the new
+    /// connection's start afresh. False if it is no member.
     pub fn reconnect_member(&mut self, player: PlayerId, from: Option<Tick>) -> bool {
         let tick = self.tick;
         let Some(member) = self.members.get_mut(&player) else {
             return false;
         };
         member.acked = from.filter(|&t| t <= tick);
+        member.last_seq = None;
         self.hook(|game, ctx| game.reconnected(ctx, player));
         true
     }

@@ -693,6 +693,24 @@ fn welcome(got: &[ServerMessage]) -> Welcome {
         .expect("a Welcome")
 }
 
+/// An arena input message numbered `seq` (moving right).
+fn arena_inputs(seq: u32) -> ClientMessage {
+    let mut input = Vec::new();
+    codec::encode_value(
+        &ArenaInput {
+            move_x: 1.0,
+            ..ArenaInput::default()
+        },
+        &mut input,
+    )
+    .expect("encodes");
+    ClientMessage::Inputs(Inputs {
+        newest_seq: seq,
+        inputs: vec![input],
+        ack: None,
+    })
+}
+
 #[test]
 fn a_dropped_player_resumes_its_seat_with_a_delta_and_a_new_token() {
     let mut h = harness();
@@ -705,6 +723,8 @@ fn a_dropped_player_resumes_its_seat_with_a_delta_and_a_new_token() {
     let got = h.received(a);
     let last = (*updates(&got).last().expect("updates")).clone();
     h.send(a, &ClientMessage::Ack(Ack { tick: last.tick }));
+    // The old connection's inputs were numbered up to 50.
+    h.send(a, &arena_inputs(50));
     h.advance(TICK);
     h.hang_up(a);
     // Back within the grace and within the history of baselines (32
@@ -736,6 +756,14 @@ fn a_dropped_player_resumes_its_seat_with_a_delta_and_a_new_token() {
         "a delta against the world the client kept"
     );
     assert_eq!(h.session(back).player(), first.player);
+    // The new connection numbers its inputs afresh: its first is taken.
+    h.send(back, &arena_inputs(1));
+    h.advance(TICK);
+    let text = h.metrics().render();
+    assert!(
+        !text.contains("tickwire_inputs_dropped_total{reason=\"stale\"}"),
+        "{text}"
+    );
 
     // The old token is used up: a fresh session, nothing resumed.
     let stale = resume(&mut h, first.resume_token, None);
