@@ -1,6 +1,7 @@
 //! What a bot does once it is in a room: nothing (idle), the arena
 //! workload's input pattern, or, in chaos runs, one kind of misbehaviour
-//! ([`misbehave`]). Which bots misbehave is drawn from the run's seed, so a
+//! ([`misbehave`]) or the arena with a drop and a resume every few
+//! seconds. Which bots misbehave is drawn from the run's seed, so a
 //! run is repeatable.
 
 pub mod misbehave;
@@ -52,6 +53,10 @@ pub struct ChaosMix {
     /// Share that stop reading after joining.
     #[arg(long = "chaos-slow", default_value_t = 0.1)]
     pub slow: f64,
+    /// Share that play the arena and cut their connection every few
+    /// seconds, letting the client library reconnect and resume the seat.
+    #[arg(long = "chaos-resume", default_value_t = 0.1)]
+    pub resume: f64,
 }
 
 impl Default for ChaosMix {
@@ -62,6 +67,7 @@ impl Default for ChaosMix {
             flood: 0.1,
             disconnect: 0.1,
             slow: 0.1,
+            resume: 0.1,
         }
     }
 }
@@ -75,6 +81,7 @@ impl ChaosMix {
             self.flood,
             self.disconnect,
             self.slow,
+            self.resume,
         ];
         if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
             return Err("chaos shares must be in 0..=1".into());
@@ -85,25 +92,32 @@ impl ChaosMix {
         Ok(())
     }
 
-    /// The misbehaviour of bot `index` (None: it plays normally), drawn
-    /// from the seed.
-    pub fn pick(&self, seed: u64, index: u64) -> Option<Misbehaviour> {
+    /// The chaos behaviour of bot `index` (`Arena`: it plays normally),
+    /// drawn from the seed.
+    pub fn pick(&self, seed: u64, index: u64) -> Behaviour {
         let draw = SimRng::new(seed, 1 << 40 | index).range_f32(0.0, 1.0) as f64;
         let shares = [
-            (self.malformed, Misbehaviour::Malformed),
-            (self.oversize, Misbehaviour::Oversize),
-            (self.flood, Misbehaviour::Flood),
-            (self.disconnect, Misbehaviour::Disconnect),
-            (self.slow, Misbehaviour::SlowReader),
+            (
+                self.malformed,
+                Behaviour::Misbehave(Misbehaviour::Malformed),
+            ),
+            (self.oversize, Behaviour::Misbehave(Misbehaviour::Oversize)),
+            (self.flood, Behaviour::Misbehave(Misbehaviour::Flood)),
+            (
+                self.disconnect,
+                Behaviour::Misbehave(Misbehaviour::Disconnect),
+            ),
+            (self.slow, Behaviour::Misbehave(Misbehaviour::SlowReader)),
+            (self.resume, Behaviour::Resume),
         ];
         let mut edge = 0.0;
-        for (share, kind) in shares {
+        for (share, behaviour) in shares {
             edge += share;
             if draw < edge {
-                return Some(kind);
+                return behaviour;
             }
         }
-        None
+        Behaviour::Arena
     }
 }
 
@@ -116,6 +130,9 @@ pub enum Behaviour {
     Arena,
     /// A misbehaviour.
     Misbehave(Misbehaviour),
+    /// Arena inputs, cutting the connection every few seconds and resuming
+    /// (chaos runs).
+    Resume,
 }
 
 impl Behaviour {
@@ -124,13 +141,19 @@ impl Behaviour {
         match kind {
             BehaviourKind::Idle => Self::Idle,
             BehaviourKind::Arena => Self::Arena,
-            BehaviourKind::Chaos => mix.pick(seed, index).map_or(Self::Arena, Self::Misbehave),
+            BehaviourKind::Chaos => mix.pick(seed, index),
         }
     }
 
-    /// Whether the bot is expected to follow the protocol.
+    /// Whether the bot plays undisturbed: its figures are the run's
+    /// steady state. Misbehaving and resuming bots are reported apart.
     pub fn is_well_behaved(self) -> bool {
-        !matches!(self, Self::Misbehave(_))
+        matches!(self, Self::Idle | Self::Arena)
+    }
+
+    /// Whether the bot sends the arena's inputs.
+    pub fn plays_arena(self) -> bool {
+        matches!(self, Self::Arena | Self::Resume)
     }
 }
 
@@ -144,13 +167,17 @@ mod tests {
         let picks: Vec<_> = (0..2_000).map(|i| mix.pick(7, i)).collect();
         let again: Vec<_> = (0..2_000).map(|i| mix.pick(7, i)).collect();
         assert_eq!(picks, again);
-        let normal = picks.iter().filter(|p| p.is_none()).count();
+        let normal = picks.iter().filter(|p| **p == Behaviour::Arena).count();
         assert!(
-            (800..1200).contains(&normal),
-            "about half play normally: {normal}"
+            (600..1000).contains(&normal),
+            "about 40 % play normally: {normal}"
         );
-        for kind in [Misbehaviour::Malformed, Misbehaviour::SlowReader] {
-            let n = picks.iter().filter(|p| **p == Some(kind)).count();
+        for kind in [
+            Behaviour::Misbehave(Misbehaviour::Malformed),
+            Behaviour::Misbehave(Misbehaviour::SlowReader),
+            Behaviour::Resume,
+        ] {
+            let n = picks.iter().filter(|p| **p == kind).count();
             assert!((120..280).contains(&n), "{kind:?}: {n}");
         }
     }

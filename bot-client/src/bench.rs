@@ -430,6 +430,7 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         threads: config.threads,
         behaviour: crate::behaviour::BehaviourKind::Arena,
         chaos: Default::default(),
+        storm_at: None,
         join: swarm::JoinMode::CreateRooms,
         events_per_second: 0.0,
         quiet: config.quiet,

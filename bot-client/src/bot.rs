@@ -21,6 +21,10 @@ use crate::measure::{BotRecorder, FinishedBot, Timeline, Window};
 /// How often a bot pings the server to measure round trips.
 const PING_EVERY: Duration = Duration::from_secs(1);
 
+/// A resuming chaos bot cuts its connection after playing this long (drawn
+/// uniformly per drop, from the run's seed).
+const PLAY_BETWEEN_DROPS_S: (f32, f32) = (2.0, 6.0);
+
 /// How long a bot's `echo` event waits for its answer.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -84,6 +88,11 @@ pub struct Shared {
     pub bytes_down: AtomicU64,
     /// Errors among well-behaved bots so far (for progress).
     pub errors: AtomicU64,
+    /// Cancelled when the storm strikes: every playing bot cuts its
+    /// connection at once and resumes.
+    pub storm: CancellationToken,
+    /// Bots reconnecting right now (for progress).
+    pub reconnecting: AtomicUsize,
 }
 
 /// One bot's plan.
@@ -214,32 +223,33 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
         Behaviour::Misbehave(kind) => {
             misbehave(&plan, &name, kind, client, recorder, &shared).await
         }
-        behaviour => {
-            play(
-                &plan,
-                client,
-                recorder,
-                behaviour == Behaviour::Arena,
-                &shared,
-            )
-            .await
-        }
+        behaviour => play(&plan, client, recorder, behaviour, &shared).await,
     });
     outcome
 }
 
-/// The well-behaved loop: read and apply updates; an arena bot answers
-/// each update with that tick's input, carrying the acknowledgement (one
-/// frame a tick upstream); an idle bot only acknowledges. Pings every
-/// second (an arena bot's ping rides with its next input).
+/// The playing loop: read and apply updates; an arena bot answers each
+/// update with that tick's input, carrying the acknowledgement (one frame
+/// a tick upstream); an idle bot only acknowledges. Pings every second (an
+/// arena bot's ping rides with its next input). A resuming bot cuts its
+/// connection every few seconds, and every bot cuts it when the storm
+/// strikes; the client library reconnects and resumes the seat.
 async fn play(
     plan: &Plan,
     mut client: Client,
     mut recorder: BotRecorder,
-    arena: bool,
+    behaviour: Behaviour,
     shared: &Shared,
 ) -> FinishedBot {
+    let arena = behaviour.plays_arena();
     let mut bot = ArenaBot::new(BotConfig::default(), plan.seed, plan.index);
+    let mut drops = SimRng::new(plan.seed, 1 << 42 | plan.index);
+    let next_drop = |rng: &mut SimRng| {
+        let (low, high) = PLAY_BETWEEN_DROPS_S;
+        tokio::time::Instant::now() + Duration::from_secs_f32(rng.range_f32(low, high))
+    };
+    let mut drop_at = (behaviour == Behaviour::Resume).then(|| next_drop(&mut drops));
+    let mut stormed = false;
     client.set_ack_mode(if arena {
         AckMode::WithInput
     } else {
@@ -257,10 +267,26 @@ async fn play(
         let step = tokio::select! {
             biased;
             () = shared.stop.cancelled() => break,
+            () = shared.storm.cancelled(), if !stormed => {
+                stormed = true;
+                cut(&mut client, &mut recorder, true);
+                Ok(())
+            },
+            () = async { tokio::time::sleep_until(drop_at.expect("guarded")).await }, if drop_at.is_some() => {
+                cut(&mut client, &mut recorder, false);
+                drop_at = Some(next_drop(&mut drops));
+                Ok(())
+            },
             event = client.next_event() => match event {
                 Ok(event) => {
                     let updated = matches!(event, Event::Update(_));
+                    let lost = matches!(&event, Event::Lost(_));
                     note(&mut recorder, shared, event);
+                    if lost {
+                        // The seat is gone (or the client closed): this
+                        // bot's run is over, and the report says why.
+                        break;
+                    }
                     if updated && arena { client.send_input(&bot.next_input()).await } else { Ok(()) }
                 }
                 Err(e) => Err(e),
@@ -272,7 +298,7 @@ async fn play(
                 client.ping().await
             },
             _ = async { emits.as_mut().expect("guarded").tick().await }, if emits.is_some() => {
-                if client.session().pending_emits() >= MAX_EVENTS_IN_FLIGHT {
+                if client.is_reconnecting() || client.session().pending_emits() >= MAX_EVENTS_IN_FLIGHT {
                     recorder.on_emit_skipped(&shared.window);
                     Ok(())
                 } else {
@@ -307,10 +333,21 @@ async fn play(
     recorder.finish()
 }
 
+/// Cuts the bot's connection without a goodbye (a chaos drop, or the
+/// storm); the client reconnects and resumes by itself.
+fn cut(client: &mut Client, recorder: &mut BotRecorder, storm: bool) {
+    if client.is_reconnecting() || client.room().is_none() {
+        return;
+    }
+    recorder.resume.on_drop(storm);
+    client.drop_connection();
+}
+
 fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
     let now = Instant::now();
     match event {
         Event::Update(update) => {
+            recorder.resume.on_update(true);
             recorder.on_update(&shared.window, &shared.timeline, &update, now);
             shared.updates.fetch_add(1, Ordering::Relaxed);
             shared
@@ -318,6 +355,7 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
                 .fetch_add(update.bytes as u64, Ordering::Relaxed);
         }
         Event::UpdateFailed(ReplicaError::ChecksumMismatch { .. }) => {
+            recorder.resume.on_update(false);
             recorder.checksum_mismatches += 1;
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -327,6 +365,7 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
             recorder.updates_reordered += 1;
         }
         Event::UpdateFailed(_) => {
+            recorder.resume.on_update(false);
             recorder.decode_errors += 1;
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -348,6 +387,22 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
         Event::Closed(closed) => {
             recorder.on_error(format!("closed:{:?}", closed.reason));
             shared.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        Event::Resumed { room, after, .. } => {
+            shared.reconnecting.fetch_sub(1, Ordering::Relaxed);
+            recorder.resume.on_resumed(after, room.is_some());
+        }
+        Event::Lost(reason) => {
+            shared.reconnecting.fetch_sub(1, Ordering::Relaxed);
+            recorder.resume.on_lost_reason(&reason);
+            recorder.on_error(format!("lost:{reason:?}"));
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        Event::Reconnecting { attempt, .. } => {
+            if attempt == 1 {
+                shared.reconnecting.fetch_add(1, Ordering::Relaxed);
+            }
+            recorder.resume.on_reconnecting(attempt);
         }
         // The arena sends no events of its own; the bots answer nothing.
         Event::Event(_) | Event::Joined(_) => {}

@@ -127,6 +127,12 @@ struct SwarmArgs {
     events_per_second: f64,
     #[command(flatten)]
     chaos: ChaosMix,
+    /// A storm this far into the window (e.g. `10s`): every playing bot
+    /// cuts its connection at once, and the client library reconnects and
+    /// resumes each seat; the report says how many came back and how fast
+    /// (all must, within the server's grace).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    storm_at: Option<Duration>,
     /// Give each bot an HS256 token (`sub` bot-N) signed with the secret
     /// in this file, for a server run with the same --jwt-secret-file.
     #[arg(long, conflicts_with = "jwt_secret")]
@@ -257,7 +263,14 @@ async fn main() -> anyhow::Result<ExitCode> {
                 join,
                 events_per_second: args.events_per_second,
                 quiet: args.output.quiet,
+                storm_at: args.storm_at,
             };
+            if let Some(at) = args.storm_at {
+                anyhow::ensure!(
+                    at < args.timing.duration,
+                    "--storm-at must fall inside the window (--duration)"
+                );
+            }
             let report = swarm::run(config, |_| {}).await;
             finish(&report, &args.output)
         }

@@ -15,6 +15,10 @@ use tickwire_shared::tick::Tick;
 
 use tickwire_client::{AppliedUpdate, EmitOutcome, Traffic};
 
+pub mod resume;
+
+use resume::ResumeRecorder;
+
 /// Significant figures of the per-bot histograms: 1 % precision.
 const SIGFIG: u8 = 2;
 /// The largest value a per-bot histogram holds exactly, microseconds
@@ -232,6 +236,8 @@ pub struct BotRecorder {
     pub events: EventCounts,
     /// Emit to answer, microseconds (answered events only).
     pub answer_us: Histogram<u32>,
+    /// Drops and resumes.
+    pub resume: ResumeRecorder,
     /// Traffic when the window opened.
     traffic_open: Option<Traffic>,
     last: Option<(Tick, Instant)>,
@@ -258,6 +264,7 @@ impl BotRecorder {
             errors: BTreeMap::new(),
             events: EventCounts::default(),
             answer_us: histogram(),
+            resume: ResumeRecorder::default(),
             traffic_open: None,
             last: None,
             period,
@@ -348,7 +355,7 @@ impl BotRecorder {
                 *self.events.refused.entry(format!("{code:?}")).or_default() += 1;
             }
             EmitOutcome::TimedOut => self.events.timed_out += 1,
-            EmitOutcome::Closed => self.events.cut_by_close += 1,
+            EmitOutcome::Closed | EmitOutcome::Interrupted => self.events.cut_by_close += 1,
         }
     }
 
@@ -382,6 +389,13 @@ impl BotRecorder {
 pub struct FinishedBot {
     recorder: BotRecorder,
     traffic: Traffic,
+}
+
+impl FinishedBot {
+    /// Its drops and resumes.
+    pub fn resume(&self) -> &ResumeRecorder {
+        &self.recorder.resume
+    }
 }
 
 /// Percentiles of a histogram, in milliseconds.
@@ -430,7 +444,7 @@ pub struct EventCounts {
     pub refused: BTreeMap<String, u64>,
     /// Not answered in time.
     pub timed_out: u64,
-    /// Cut by the connection closing.
+    /// Cut by the connection closing or dropping.
     pub cut_by_close: u64,
     /// Not emitted because too many waited for an answer already.
     pub skipped: u64,

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::measure::resume::ResumeReport;
 use crate::measure::{GroupReport, LatencyBucket, Percentiles, SecondReport};
 
 /// How many bots got how far.
@@ -88,6 +89,8 @@ pub struct Report {
     pub bot_cpu_s: f64,
     /// The server's figures (benchmark runs).
     pub server: Option<ServerFigures>,
+    /// Drops and resumes (chaos runs with resuming bots, storms).
+    pub resume: Option<ResumeReport>,
     /// Why the run fails as a CI gate; empty when it passes.
     pub failures: Vec<String>,
 }
@@ -125,6 +128,9 @@ impl Report {
         }
         if w.updates == 0 && self.window_s > 0.0 {
             failures.push("no updates received".into());
+        }
+        if let Some(resume) = &self.resume {
+            failures.extend(resume.failures());
         }
         self.failures = failures;
     }
@@ -203,6 +209,49 @@ impl Report {
                 "event refusals",
                 format!("{:?}", w.events.refused),
             );
+        }
+        if let Some(r) = &self.resume {
+            row(
+                &mut out,
+                "resumes tried / succeeded",
+                format!("{} / {}", r.tried, r.succeeded),
+            );
+            row(
+                &mut out,
+                "time to resume p50 / p99 / max",
+                format!(
+                    "{:.0} / {:.0} / {:.0} ms",
+                    r.time_to_resume_ms.p50, r.time_to_resume_ms.p99, r.time_to_resume_ms.max
+                ),
+            );
+            row(
+                &mut out,
+                "checksums agreeing after resume",
+                format!(
+                    "{:.2} % of {}",
+                    r.checksum_agreement_pct, r.updates_after_resume
+                ),
+            );
+            if let Some(storm) = &r.storm {
+                row(
+                    &mut out,
+                    "storm: dropped / resumed / lost",
+                    format!(
+                        "{} / {} / {} at {:.1} s",
+                        storm.dropped, storm.resumed, storm.lost, storm.at_s
+                    ),
+                );
+                row(
+                    &mut out,
+                    "storm: time to resume p50 / p99 / max",
+                    format!(
+                        "{:.0} / {:.0} / {:.0} ms",
+                        storm.time_to_resume_ms.p50,
+                        storm.time_to_resume_ms.p99,
+                        storm.time_to_resume_ms.max
+                    ),
+                );
+            }
         }
         row(
             &mut out,

@@ -14,7 +14,8 @@ use tokio::sync::watch;
 
 use crate::behaviour::{Behaviour, BehaviourKind, ChaosMix};
 use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
-use crate::measure::{self, Percentiles, Timeline};
+use crate::measure::resume::ResumeReport;
+use crate::measure::{self, FinishedBot, Percentiles, Timeline};
 use crate::report::{BotCounts, Report};
 use tickwire_client::ClientTls;
 
@@ -77,6 +78,11 @@ pub struct SwarmConfig {
     /// Each bot's token, when the server authenticates clients (None:
     /// bots present none).
     pub tokens: Option<crate::tokens::BotTokens>,
+    /// This far into the window, every playing bot cuts its connection at
+    /// once and resumes (a server-side network blip, a load balancer
+    /// restart); the report's `resume.storm` says how many came back and
+    /// how fast. None: no storm.
+    pub storm_at: Option<Duration>,
 }
 
 /// The edges of the measurement window, for callers that measure the
@@ -257,7 +263,15 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
     let threads = match BotThreads::start(config.threads) {
         Ok(threads) => threads,
         Err(e) => {
-            let mut report = build_report(&config, &shared, Vec::new(), 0.0, Duration::ZERO, false);
+            let mut report = build_report(
+                &config,
+                &shared,
+                Vec::new(),
+                0.0,
+                Duration::ZERO,
+                false,
+                None,
+            );
             report
                 .failures
                 .push(format!("starting the bot threads: {e}"));
@@ -304,9 +318,21 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
         shared.updates.load(Ordering::Relaxed),
         shared.bytes_down.load(Ordering::Relaxed),
     );
+    let mut storm_at_s = None;
     while opened.elapsed() < config.duration {
         let left = config.duration.saturating_sub(opened.elapsed());
-        tokio::time::sleep(left.min(Duration::from_millis(500))).await;
+        let until_storm = config
+            .storm_at
+            .filter(|_| storm_at_s.is_none())
+            .map(|at| at.saturating_sub(opened.elapsed()));
+        let nap = left
+            .min(Duration::from_millis(500))
+            .min(until_storm.unwrap_or(Duration::MAX));
+        tokio::time::sleep(nap).await;
+        if until_storm.is_some_and(|d| d <= nap) {
+            storm_at_s = Some(opened.elapsed().as_secs_f64());
+            shared.storm.cancel();
+        }
         if let Some(bar) = &bar {
             let now = Instant::now();
             let (updates, bytes) = (
@@ -323,10 +349,11 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
                 .nth(1)
                 .map_or(0.0, |s| s.latency_p99_ms);
             bar.set_message(format!(
-                "{:.0} updates/s | latency p99 {:.2} ms | {:.0} B/client/s | {} errors | {:.0}s left",
+                "{:.0} updates/s | latency p99 {:.2} ms | {:.0} B/client/s | {} reconnecting | {} errors | {:.0}s left",
                 (updates - last.1) as f64 / dt,
                 p99,
                 (bytes - last.2) as f64 / dt / clients,
+                shared.reconnecting.load(Ordering::Relaxed),
                 shared.errors.load(Ordering::Relaxed),
                 config.duration.saturating_sub(opened.elapsed()).as_secs_f64(),
             ));
@@ -359,6 +386,7 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
         window_s,
         bot_cpu,
         join_timed_out,
+        storm_at_s,
     );
     if unfinished > 0 {
         report.failures.push(format!(
@@ -437,6 +465,7 @@ fn build_report(
     window_s: f64,
     bot_cpu: Duration,
     join_timed_out: bool,
+    storm_at_s: Option<f64>,
 ) -> Report {
     let total = config.rooms * config.players;
     let (mut connect, mut join) = (
@@ -463,6 +492,7 @@ fn build_report(
             }
         }
     }
+    let resume = ResumeReport::merge(well.iter().chain(&ill).map(FinishedBot::resume), storm_at_s);
     let overhead = Transport::of_url(&config.url).wire_overhead();
     let well = measure::merge(&well, window_s, overhead);
     let misbehaving = (!ill.is_empty()).then(|| measure::merge(&ill, window_s, overhead).report);
@@ -493,6 +523,7 @@ fn build_report(
         misbehaving,
         bot_cpu_s: bot_cpu.as_secs_f64(),
         server: None,
+        resume: (resume.tried > 0 || resume.storm.is_some()).then_some(resume),
         failures: Vec::new(),
     };
     report.judge();
@@ -546,6 +577,7 @@ mod tests {
             events_per_second: 2.5,
             quiet: true,
             tokens: Some(crate::tokens::BotTokens::hs256(b"s")),
+            storm_at: None,
         };
         let plans = plans(&config);
         assert!(plans.iter().all(|p| p.events_per_second == 2.5));

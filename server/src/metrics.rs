@@ -146,6 +146,10 @@ pub struct Metrics {
     /// `tickwire_members_left_total{reason}`: members gone from rooms, by
     /// cause (left, disconnected, kicked, timed_out, room_closed).
     members_left: Family<ReasonLabel, Counter>,
+    /// `tickwire_resumes_total{reason}`: greetings with a resume token,
+    /// by outcome (`resumed`: the seat came back; `not_resumed`: unknown,
+    /// used, expired or another account's token, welcomed afresh).
+    resumes: Family<ReasonLabel, Counter>,
     /// `tickwire_errors_total{kind}`.
     errors: Family<KindLabel, Counter>,
 }
@@ -289,6 +293,11 @@ impl Metrics {
             "Answers to events games emitted expecting one, by outcome",
         );
         let members_left = family(r, "members_left", "Members gone from rooms, by cause");
+        let resumes = family(
+            r,
+            "resumes",
+            "Greetings with a resume token, by outcome (resumed, not_resumed)",
+        );
         let errors = family(r, "errors", "Errors, by kind");
 
         Self {
@@ -326,6 +335,7 @@ impl Metrics {
             emits_refused,
             event_answers,
             members_left,
+            resumes,
             errors,
         }
     }
@@ -390,6 +400,14 @@ impl Metrics {
     /// (`answered`, `error`, `timed_out`, `gone`).
     pub fn event_answer(&self, outcome: &'static str) {
         self.event_answers
+            .get_or_create(&ReasonLabel { reason: outcome })
+            .inc();
+    }
+
+    /// Counts a greeting with a resume token, by outcome (`resumed`,
+    /// `not_resumed`).
+    pub fn resume(&self, outcome: &'static str) {
+        self.resumes
             .get_or_create(&ReasonLabel { reason: outcome })
             .inc();
     }

@@ -781,6 +781,7 @@ impl Session {
                     return;
                 }
                 info!(peer = %self.peer, player = %player, was = %self.player, room = %room.id, "session resumed");
+                self.metrics.resume("resumed");
                 self.player = player;
                 self.welcome(true);
                 self.enter_room(now, None, room, role, timing);
@@ -789,6 +790,8 @@ impl Session {
                 if self.state != State::Resuming {
                     return;
                 }
+                info!(peer = %self.peer, "resume token not honoured; welcomed afresh");
+                self.metrics.resume("not_resumed");
                 self.welcome(false);
                 self.enter_lobby(now);
             }

@@ -17,14 +17,19 @@
 //!   input) and round-trip times, input sequence numbers and redundancy,
 //!   events emitted with an ack and their deadlines, and the answers owed
 //!   to server events.
+//! - [`reconnect`]: the reconnection policy (exponential backoff with
+//!   jitter within the server's grace) and how a reconnection ends.
 //!
 //! Nothing here reads a clock or touches a socket: time comes in as a
 //! [`Now`] argument, so every behaviour is deterministic and tested in
 //! place.
 
+pub mod reconnect;
 pub mod replica;
 pub mod request;
 pub mod session;
+
+pub use reconnect::{Backoff, LostReason, ReconnectPolicy};
 
 pub use replica::{REPLICA_HISTORY, Replica, ReplicaError};
 pub use session::{

@@ -55,6 +55,7 @@ pub fn short_swarm(
         events_per_second: 0.0,
         quiet: true,
         tokens: None,
+        storm_at: None,
     }
 }
 

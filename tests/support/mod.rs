@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
 pub mod bots;
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -4,6 +4,9 @@
 //! handlers, and turns the session's answers into `async fn` results.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,8 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tickwire_shared::client::{
     AckId, AckMode, Answer, ClientSession, DATAGRAM_INPUT_REDUNDANCY, EmitOutcome, Now,
-    QuickJoinSpec, Replica, Request, RequestFailure, RoomSpec, SessionConfig, SessionEvent,
-    SessionState,
+    QuickJoinSpec, ReconnectPolicy, Replica, Request, RequestFailure, RoomSpec, SessionConfig,
+    SessionError, SessionEvent, SessionState,
 };
 use tickwire_shared::codec;
 use tickwire_shared::game::GameOptions;
@@ -45,6 +48,41 @@ const MAX_KEPT_MESSAGES: usize = 4096;
 
 /// A handler registered with [`Client::on`].
 type Handler = Box<dyn FnMut(ServerEvent) + Send>;
+
+/// A transport being opened for a reconnection attempt; kept in the client
+/// so that a call cancelled meanwhile does not lose it.
+type Dialing = Pin<Box<dyn Future<Output = Result<Link, ClientError>> + Send>>;
+
+/// Where and how to (re)connect.
+#[derive(Clone, Debug)]
+struct Dial {
+    url: String,
+    tls: ClientTls,
+    timeout: Duration,
+}
+
+impl Dial {
+    /// Opens a transport (no greeting), within the timeout.
+    fn open(self) -> Dialing {
+        Box::pin(async move {
+            tokio::time::timeout(self.timeout, async {
+                Ok(if self.url.starts_with("quic://") {
+                    Link::quic(quic::QuicConn::open(&self.url, &self.tls).await?)
+                } else {
+                    Link::ws(ws::open(&self.url, &self.tls).await?)
+                })
+            })
+            .await
+            .map_err(|_| ClientError::Timeout)?
+        })
+    }
+}
+
+/// A seed for the reconnection jitter that no other client shares: the
+/// standard library's per-process random hash keys over the clock.
+fn jitter_seed() -> u64 {
+    RandomState::new().hash_one(unix_us())
+}
 
 /// The wall clock in microseconds since the Unix epoch.
 pub fn unix_us() -> u64 {
@@ -122,6 +160,15 @@ impl ClientBuilder {
         self
     }
 
+    /// How the client reconnects after a drop. Default: by itself, with
+    /// exponential backoff and jitter, for as long as the server keeps the
+    /// seat ([`ReconnectPolicy::default`]); [`ReconnectPolicy::disabled`]
+    /// makes a drop end the client with [`ClientError::Lost`].
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.config.reconnect = policy;
+        self
+    }
+
     /// A ticket for the server's authenticator.
     pub fn auth_ticket(mut self, ticket: impl Into<String>) -> Self {
         self.auth_ticket = Some(ticket.into());
@@ -176,12 +223,16 @@ impl ClientBuilder {
     }
 
     async fn open_with(self, hello: Option<Hello>) -> Result<Client, ClientError> {
-        let link = if self.url.starts_with("quic://") {
-            Link::quic(quic::QuicConn::open(&self.url, &self.tls).await?)
-        } else {
-            Link::ws(ws::open(&self.url, &self.tls).await?)
+        let dial = Dial {
+            url: self.url,
+            tls: self.tls,
+            timeout: self.connect_timeout,
         };
+        let link = dial.clone().open().await?;
         let mut config = self.config;
+        if config.reconnect.jitter_seed == 0 {
+            config.reconnect.jitter_seed = jitter_seed();
+        }
         config.input_redundancy = self.input_redundancy.unwrap_or(if link.has_datagrams() {
             DATAGRAM_INPUT_REDUNDANCY
         } else {
@@ -192,7 +243,12 @@ impl ClientBuilder {
             None => ClientSession::without_hello(self.schema, config),
         };
         let mut client = Client {
-            link,
+            transport: link.name(),
+            link: Some(link),
+            dial,
+            dialing: None,
+            traffic_before: Traffic::default(),
+            close_code: None,
             session,
             handlers: HashMap::new(),
             answers: Arc::new(Answers::default()),
@@ -215,7 +271,18 @@ impl ClientBuilder {
 /// handlers run whichever call is waiting. Events that arrive meanwhile
 /// are kept for [`Client::next_event`].
 pub struct Client {
-    link: Link,
+    /// The transport; `None` between reconnection attempts.
+    link: Option<Link>,
+    /// Where to reconnect.
+    dial: Dial,
+    /// A reconnection attempt's transport being opened.
+    dialing: Option<Dialing>,
+    /// The traffic of the transports before this one.
+    traffic_before: Traffic,
+    /// The last transport's name.
+    transport: &'static str,
+    /// The WebSocket close code of a transport that ended.
+    close_code: Option<u16>,
     session: ClientSession,
     handlers: HashMap<String, Handler>,
     answers: Arc<Answers>,
@@ -235,7 +302,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("transport", &self.link.name())
+            .field("transport", &self.transport)
             .field("state", self.session.state())
             .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .field("queued_events", &self.inbox.len())
@@ -304,19 +371,47 @@ impl Client {
         self.session.rtt()
     }
 
-    /// Traffic so far.
+    /// Traffic so far, over every connection this client made.
     pub fn traffic(&self) -> Traffic {
-        self.link.traffic()
+        let mut traffic = self.traffic_before;
+        if let Some(link) = &self.link {
+            traffic += link.traffic();
+        }
+        traffic
     }
 
     /// The transport: `"ws"`, `"wss"` or `"quic"`.
     pub fn transport(&self) -> &'static str {
-        self.link.name()
+        self.transport
     }
 
     /// The WebSocket close frame's code, once the server sent one.
     pub fn close_code(&self) -> Option<u16> {
-        self.link.close_code()
+        self.link
+            .as_ref()
+            .and_then(Link::close_code)
+            .or(self.close_code)
+    }
+
+    /// Whether the connection dropped and the client is reconnecting
+    /// (between [`Event::Reconnecting`] and [`Event::Resumed`] or
+    /// [`Event::Lost`]).
+    pub fn is_reconnecting(&self) -> bool {
+        self.session.is_reconnecting()
+    }
+
+    /// The transport, or the error a call gets without one.
+    fn link(&mut self) -> Result<&mut Link, ClientError> {
+        if self.link.is_none() {
+            return Err(if self.session.is_reconnecting() {
+                ClientError::Session(SessionError::Reconnecting)
+            } else {
+                self.ended_error()
+            });
+        }
+        self.link
+            .as_mut()
+            .ok_or(ClientError::Session(SessionError::Closed))
     }
 
     /// Chooses when updates are acknowledged.
@@ -332,6 +427,9 @@ impl Client {
             // Not owed any more (the session closed): nothing to send.
             let _ = self.session.answer(to, outcome);
         }
+        let Some(link) = self.link.as_mut() else {
+            return Ok(());
+        };
         if !self.session.has_transmit() {
             return Ok(());
         }
@@ -339,15 +437,78 @@ impl Client {
         while let Some(transmit) = self.session.poll_transmit(now) {
             self.buf.clear();
             codec::encode_client(&transmit.message, &mut self.buf)?;
-            self.link.queue(&self.buf, transmit.delivery)?;
+            link.queue(&self.buf, transmit.delivery)?;
         }
         Ok(())
     }
 
-    /// Sends what the session queued, waiting until the transport took it.
+    /// Sends what the session queued, waiting until the transport took it
+    /// (nothing while reconnecting: the session queues nothing then).
     async fn send_queued(&mut self) -> Result<(), ClientError> {
         self.transmit()?;
-        self.link.flush().await
+        match self.link.as_mut() {
+            Some(link) => link.flush().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Lets go of the transport when the session no longer uses it: it
+    /// dropped (or fell silent) and the session waits to reconnect, or a
+    /// reconnection attempt failed. Dropping it cuts the connection
+    /// without a goodbye, so the server keeps the seat.
+    fn settle_link(&mut self) {
+        if self.session.is_reconnecting()
+            && !self.session.attempt_under_way()
+            && let Some(link) = self.link.take()
+        {
+            self.traffic_before += link.traffic();
+            self.close_code = link.close_code().or(self.close_code);
+            self.ended = false;
+        }
+        if self.link.is_none() && self.session.is_closed() {
+            self.ended = true;
+        }
+    }
+
+    /// One round while reconnecting without a transport: wait for the next
+    /// attempt and open its transport; the session greets on it.
+    /// Cancel-safe: a transport being opened is kept for the next call.
+    async fn reconnect_step(&mut self) -> Result<(), ClientError> {
+        if self.dialing.is_none() && self.session.poll_connect(now()) {
+            self.dialing = Some(self.dial.clone().open());
+        }
+        if let Some(dialing) = self.dialing.as_mut() {
+            let opened = dialing.await;
+            self.dialing = None;
+            match opened {
+                Ok(link) => {
+                    self.transport = link.name();
+                    self.link = Some(link);
+                    self.session.connection_opened(now());
+                    self.transmit()?;
+                }
+                Err(_) => self.session.connection_failed(now()),
+            }
+            self.absorb();
+            self.settle_link();
+            return Ok(());
+        }
+        let deadline = self.session.poll_timeout();
+        let answers = &self.answers;
+        tokio::select! {
+            () = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => self.session.handle_timeout(now()),
+            // Answers given meanwhile are owed to a connection that is
+            // gone: the session drops them.
+            () = answers.ready.notified() => self.transmit()?,
+        }
+        self.absorb();
+        self.settle_link();
+        Ok(())
     }
 
     /// Moves the session's events into the inbox, running handlers.
@@ -392,6 +553,26 @@ impl Client {
         Ok(())
     }
 
+    /// Cuts the transport at once, without a goodbye, as a network failure
+    /// would: the server keeps the seat for its grace, and the client
+    /// reconnects and resumes by itself (its [`ReconnectPolicy`]
+    /// permitting; else the session ends with [`Event::Closed`]). For
+    /// testing how a game copes with drops, and for chaos bots.
+    pub fn drop_connection(&mut self) {
+        if self.link.is_none() || self.session.is_closed() {
+            return;
+        }
+        self.session.handle_connection_lost(now(), None);
+        if !self.session.is_reconnecting()
+            && let Some(link) = self.link.take()
+        {
+            // Closed for good: keep the counts, drop the transport.
+            self.traffic_before += link.traffic();
+        }
+        self.absorb();
+        self.settle_link();
+    }
+
     /// The error a call gets once the session has ended.
     fn ended_error(&self) -> ClientError {
         match self.session.state() {
@@ -417,6 +598,12 @@ impl Client {
         if self.ended {
             return Err(self.ended_error());
         }
+        if self.link.is_none() {
+            if self.session.is_reconnecting() {
+                return self.reconnect_step().await;
+            }
+            return Err(self.ended_error());
+        }
         self.transmit()?;
         let deadline = self.session.poll_timeout();
         let sleep = async {
@@ -425,7 +612,9 @@ impl Client {
                 None => std::future::pending().await,
             }
         };
-        let link = &mut self.link;
+        let Some(link) = self.link.as_mut() else {
+            return Err(self.ended_error());
+        };
         let answers = &self.answers;
         let inbound = tokio::select! {
             inbound = std::future::poll_fn(|cx| link.poll_io(cx)) => Some(inbound),
@@ -438,17 +627,24 @@ impl Client {
                 self.ended = true;
                 self.session.handle_connection_lost(now(), None);
                 self.absorb();
+                self.settle_link();
+                if self.session.is_reconnecting() {
+                    return Ok(());
+                }
                 return Err(e);
             }
             None => self.session.handle_timeout(now()),
         }
         self.absorb();
+        self.settle_link();
         // Acks and ping answers leave now, without waiting for the next
         // call: the write is attempted once, and what the socket does not
         // take goes with the next round.
         self.transmit()?;
-        if self.link.has_pending() {
-            let _ = self.link.flush().now_or_never();
+        if let Some(link) = self.link.as_mut()
+            && link.has_pending()
+        {
+            let _ = link.flush().now_or_never();
         }
         Ok(())
     }
@@ -485,6 +681,30 @@ impl Client {
             SessionEvent::Closed(closed) => {
                 self.closed_told = true;
                 Event::Closed(closed)
+            }
+            SessionEvent::Reconnecting {
+                attempt,
+                wait,
+                cause,
+            } => Event::Reconnecting {
+                attempt,
+                wait,
+                cause,
+            },
+            SessionEvent::Resumed {
+                room,
+                after,
+                attempts,
+            } => Event::Resumed {
+                room,
+                after,
+                attempts,
+            },
+            SessionEvent::Lost(reason) => {
+                if !reason.connected() {
+                    self.closed_told = true;
+                }
+                Event::Lost(reason)
             }
         })
     }
@@ -574,6 +794,7 @@ impl Client {
             RequestFailure::Refused(e) => ClientError::Refused(e),
             RequestFailure::TimedOut => ClientError::Timeout,
             RequestFailure::Closed => self.ended_error(),
+            RequestFailure::Interrupted => ClientError::Interrupted,
             RequestFailure::Unexpected => ClientError::Unexpected("the wrong kind of answer"),
         })
     }
@@ -781,6 +1002,7 @@ impl Client {
             EmitOutcome::Refused { code, message } => Err(EmitError::Refused { code, message }),
             EmitOutcome::TimedOut => Err(EmitError::TimedOut),
             EmitOutcome::Closed => Err(EmitError::Client(self.ended_error())),
+            EmitOutcome::Interrupted => Err(EmitError::Client(ClientError::Interrupted)),
         }
     }
 
@@ -846,16 +1068,21 @@ impl Client {
             }
             _ => tickwire_shared::client::Delivery::Reliable,
         };
-        self.link.queue(&self.buf, delivery)?;
-        self.link.flush().await
+        let buf = std::mem::take(&mut self.buf);
+        let link = self.link()?;
+        let queued = link.queue(&buf, delivery);
+        self.buf = buf;
+        queued?;
+        self.link()?.flush().await
     }
 
     /// Sends a frame as is (malformed, oversize, text): for protocol tests
     /// and misbehaving bots.
     pub async fn send_raw(&mut self, frame: RawFrame) -> Result<(), ClientError> {
         self.transmit()?;
-        self.link.queue_raw(frame)?;
-        self.link.flush().await
+        let link = self.link()?;
+        link.queue_raw(frame)?;
+        link.flush().await
     }
 
     /// Closes the session politely: says goodbye, waits (at most a second)
@@ -863,6 +1090,8 @@ impl Client {
     pub async fn close(mut self) {
         self.session.close("bye");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.send_queued()).await;
-        self.link.close().await;
+        if let Some(link) = self.link.take() {
+            link.close().await;
+        }
     }
 }

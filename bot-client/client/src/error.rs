@@ -43,9 +43,14 @@ pub enum ClientError {
         /// Detail.
         message: String,
     },
-    /// The connection ended without a reason.
+    /// The connection ended without a reason (and was not resumed).
     #[error("connection lost")]
     Lost,
+    /// The connection dropped before the answer came; the client is
+    /// reconnecting (the request or event may or may not have reached the
+    /// server).
+    #[error("the connection dropped before the answer")]
+    Interrupted,
     /// No answer in time.
     #[error("timed out waiting for the server")]
     Timeout,
@@ -73,6 +78,7 @@ impl ClientError {
                 format!("closed:{reason:?}")
             }
             Self::Lost => "connection_lost".into(),
+            Self::Interrupted => "interrupted".into(),
             Self::Timeout => "timeout".into(),
             Self::WebSocket(_) => "websocket".into(),
             Self::Decode(_) => "undecodable_frame".into(),

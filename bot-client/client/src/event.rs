@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tickwire_shared::client::{AckId, AppliedUpdate, Closed, EmitOutcome, ReplicaError, ReplyTo};
-use tickwire_shared::protocol::{ErrorCode, ErrorMessage, EventOutcome, Joined, Left};
+use tickwire_shared::client::{
+    AckId, AppliedUpdate, Closed, EmitOutcome, LostReason, ReplicaError, ReplyTo,
+};
+use tickwire_shared::protocol::{CloseReason, ErrorCode, ErrorMessage, EventOutcome, Joined, Left};
 use tokio::sync::Notify;
 
 /// Something that happened on the connection, after the client handled
@@ -52,6 +54,32 @@ pub enum Event {
     Left(Left),
     /// The session ended.
     Closed(Closed),
+    /// The connection dropped; the client reconnects by itself and
+    /// attempt `attempt` starts after `wait`. The world stays as it was;
+    /// inputs are dropped and calls that need the server fail with
+    /// `SessionError::Reconnecting` until [`Event::Resumed`].
+    Reconnecting {
+        /// The attempt about to be made (1 for the first).
+        attempt: u32,
+        /// How long until it starts.
+        wait: Duration,
+        /// Why the connection ended (`None`: it just ended or fell silent).
+        cause: Option<CloseReason>,
+    },
+    /// The client is back: the same player, with its seat and its world
+    /// (`room`), or in the lobby if it held no seat.
+    Resumed {
+        /// The room whose seat came back.
+        room: Option<Joined>,
+        /// From the drop to now.
+        after: Duration,
+        /// Attempts it took.
+        attempts: u32,
+    },
+    /// Reconnecting failed: with [`LostReason::SeatGone`] the client is
+    /// connected, in the lobby, as a new player; otherwise it is closed
+    /// and the next call returns the error.
+    Lost(LostReason),
 }
 
 /// Answers given by [`AckSender`]s, waiting for the client to send them.

@@ -110,7 +110,8 @@ pub use link::{RawFrame, Traffic};
 pub use tls::{ClientTls, fingerprint};
 
 pub use tickwire_shared::client::{
-    AckId, AckMode, AppliedUpdate, Closed, EmitOutcome, QuickJoinSpec, RoomSpec, SessionConfig,
+    AckId, AckMode, AppliedUpdate, Closed, EmitOutcome, LostReason, QuickJoinSpec, ReconnectPolicy,
+    RoomSpec, SessionConfig, SessionError,
 };
 pub use tickwire_shared::protocol::{
     ErrorCode, Joined, Left, Role, RoomFilter, RoomInfo, RoomTarget, Visibility,

@@ -17,6 +17,7 @@ use std::fmt::{self, Write as _};
 use plotters::prelude::*;
 
 use super::{Report, ServerFigures};
+use crate::measure::resume::ResumeReport;
 use crate::measure::{GroupReport, LatencyBucket, Percentiles, SecondReport};
 
 /// Plot size in SVG user units; the page scales it to the column width.
@@ -583,10 +584,62 @@ fn cards(out: &mut String, r: &Report) -> fmt::Result {
             &format!("{} errors provoked · side by side below", int(provoked)),
         )?;
     }
+    if let Some(resume) = &r.resume {
+        resume_cards(out, resume)?;
+    }
     if let Some(s) = &r.server {
         server_cards(out, s)?;
     }
     out.push_str("</div>\n</section>\n");
+    Ok(())
+}
+
+fn resume_cards(out: &mut String, r: &ResumeReport) -> fmt::Result {
+    let all_back = r.succeeded == r.tried && r.lost.is_empty();
+    card(
+        out,
+        if all_back { Tone::Good } else { Tone::Bad },
+        "Resumes",
+        &format!("{} / {}", int(r.succeeded), int(r.tried)),
+        "",
+        &format!(
+            "time to resume p50 {} · p99 {}",
+            ms(r.time_to_resume_ms.p50),
+            ms(r.time_to_resume_ms.p99)
+        ),
+    )?;
+    card(
+        out,
+        if r.checksum_mismatches_after_resume == 0 {
+            Tone::Good
+        } else {
+            Tone::Bad
+        },
+        "Checksums after resume",
+        &fixed(r.checksum_agreement_pct, 2),
+        "%",
+        &format!("of {} updates", int(r.updates_after_resume)),
+    )?;
+    if let Some(storm) = &r.storm {
+        card(
+            out,
+            if storm.resumed == storm.dropped {
+                Tone::Good
+            } else {
+                Tone::Bad
+            },
+            "Storm: resumed / dropped",
+            &format!("{} / {}", int(storm.resumed), int(storm.dropped)),
+            "",
+            &format!(
+                "at {} s · p50 {} · p99 {} · max {}",
+                fixed(storm.at_s, 1),
+                ms(storm.time_to_resume_ms.p50),
+                ms(storm.time_to_resume_ms.p99),
+                ms(storm.time_to_resume_ms.max)
+            ),
+        )?;
+    }
     Ok(())
 }
 
@@ -1455,6 +1508,7 @@ mod tests {
                 tick_max_ms: 0.512,
                 rss_mib: 61.4,
             }),
+            resume: None,
             failures: Vec::new(),
         }
     }

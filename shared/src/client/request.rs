@@ -226,6 +226,10 @@ pub enum RequestFailure {
     /// The session closed first.
     #[error("the session closed")]
     Closed,
+    /// The connection dropped before the answer; the session is
+    /// reconnecting (the request may or may not have been carried out).
+    #[error("the connection dropped before the answer")]
+    Interrupted,
     /// The server answered with a message of the wrong kind.
     #[error("unexpected answer kind")]
     Unexpected,

@@ -34,6 +34,15 @@
 //!   the answer, the refusal or the timeout; hands the application the
 //!   server's events and sends the answers it gives to those that ask for
 //!   one.
+//! - Reconnects after a drop ([`ReconnectPolicy`]): a connection that
+//!   ends without a goodbye, or that stays silent in a room for
+//!   [`SessionConfig::silence_timeout`], turns the session
+//!   [`SessionState::Reconnecting`]. The shell opens a new transport when
+//!   [`ClientSession::poll_connect`] says so and reports how that went
+//!   ([`ClientSession::connection_opened`],
+//!   [`ClientSession::connection_failed`]); the session greets with its
+//!   resume token and the newest world it holds, keeps that world, and
+//!   ends with [`SessionEvent::Resumed`] or [`SessionEvent::Lost`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -46,6 +55,7 @@ use crate::schema::Schema;
 use crate::snapshot::WorldSnapshot;
 use crate::tick::Tick;
 
+use super::reconnect::{Backoff, LostReason, ReconnectPolicy, Reconnecting, resumable};
 use super::replica::{Replica, ReplicaError};
 use super::request::Expect;
 pub use super::request::{Answer, QuickJoinSpec, Request, RequestFailure, RequestId, RoomSpec};
@@ -132,6 +142,14 @@ pub struct SessionConfig {
     /// [`SessionError::TooLarge`] instead of getting the connection closed.
     /// Default: [`codec::MAX_CLIENT_FRAME`].
     pub max_frame: usize,
+    /// How the session reconnects after a drop. Default: by itself
+    /// ([`ReconnectPolicy::default`]).
+    pub reconnect: ReconnectPolicy,
+    /// A room sends an update every tick and a ping every second: a
+    /// connection silent this long in a room has dropped, whatever the
+    /// transport says (a phone that changed networks keeps a dead TCP
+    /// connection for minutes). `None`: trust the transport. Default: 5 s.
+    pub silence_timeout: Option<Duration>,
 }
 
 impl Default for SessionConfig {
@@ -144,6 +162,8 @@ impl Default for SessionConfig {
             max_pending_emits: 256,
             max_owed_answers: 256,
             max_frame: codec::MAX_CLIENT_FRAME,
+            reconnect: ReconnectPolicy::default(),
+            silence_timeout: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -176,6 +196,10 @@ pub enum EmitOutcome {
     TimedOut,
     /// The session closed first.
     Closed,
+    /// The connection dropped first (the session reconnects): the event
+    /// may or may not have reached the game, and an answer is not
+    /// replayed.
+    Interrupted,
 }
 
 /// A server event, handed to the application.
@@ -264,6 +288,32 @@ pub enum SessionEvent {
     Error(ErrorMessage),
     /// The session ended.
     Closed(Closed),
+    /// The connection dropped and the session is reconnecting: attempt
+    /// `attempt` starts after `wait`. Calls that need the server fail with
+    /// [`SessionError::Reconnecting`] meanwhile; inputs and pings are
+    /// dropped (the server holds the last input it read).
+    Reconnecting {
+        /// The attempt about to be made (1 for the first).
+        attempt: u32,
+        /// How long until it starts.
+        wait: Duration,
+        /// Why the connection ended (`None`: it just ended or fell silent).
+        cause: Option<CloseReason>,
+    },
+    /// The session is back: the same player, with its seat (`room`, its
+    /// world kept; the next update is a delta against it when the server
+    /// still holds that tick) or in the lobby if it held none.
+    Resumed {
+        /// The room whose seat came back.
+        room: Option<Joined>,
+        /// From the drop to now.
+        after: Duration,
+        /// Attempts it took.
+        attempts: u32,
+    },
+    /// The reconnection failed; [`LostReason::connected`] says whether the
+    /// session goes on in the lobby (as a new player) or is closed.
+    Lost(LostReason),
 }
 
 /// A message to send.
@@ -317,6 +367,10 @@ pub enum SessionError {
     /// An input could not be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// The connection dropped and the session is reconnecting: try again
+    /// after [`SessionEvent::Resumed`].
+    #[error("the session is reconnecting")]
+    Reconnecting,
 }
 
 /// Where the session is.
@@ -328,6 +382,9 @@ pub enum SessionState {
     Lobby,
     /// In a room.
     InRoom(Joined),
+    /// The connection dropped; reconnecting to resume (see
+    /// [`ClientSession::poll_connect`]).
+    Reconnecting,
     /// This client sent `Close`; waiting for the connection to end.
     Closing,
     /// Ended.
@@ -376,6 +433,13 @@ pub struct ClientSession {
     rtt: Option<Duration>,
     outbox: VecDeque<Outgoing>,
     events: VecDeque<SessionEvent>,
+    /// The `Hello` this session greeted with (`None`: the caller greets,
+    /// and the session cannot reconnect by itself).
+    hello: Option<Hello>,
+    /// When a server message last arrived.
+    last_heard: Option<Instant>,
+    backoff: Backoff,
+    reconnecting: Option<Reconnecting>,
 }
 
 impl ClientSession {
@@ -386,10 +450,11 @@ impl ClientSession {
         config.input_redundancy = config.input_redundancy.clamp(1, MAX_INPUT_REDUNDANCY);
         let mut outbox = VecDeque::new();
         outbox.push_back(Outgoing::Message(
-            ClientMessage::Hello(hello),
+            ClientMessage::Hello(hello.clone()),
             Delivery::Reliable,
         ));
         Self {
+            backoff: Backoff::new(config.reconnect.jitter_seed),
             recent_inputs: VecDeque::with_capacity(config.input_redundancy),
             config,
             state: SessionState::Greeting,
@@ -407,6 +472,9 @@ impl ClientSession {
             rtt: None,
             outbox,
             events: VecDeque::new(),
+            hello: Some(hello),
+            last_heard: None,
+            reconnecting: None,
         }
     }
 
@@ -416,6 +484,7 @@ impl ClientSession {
     pub fn without_hello(schema: Schema, config: SessionConfig) -> Self {
         let mut session = Self::new(Self::hello("-"), schema, config);
         session.outbox.clear();
+        session.hello = None;
         session
     }
 
@@ -493,9 +562,23 @@ impl ClientSession {
         matches!(self.state, SessionState::Closed(_))
     }
 
+    /// Whether the connection dropped and the session is reconnecting.
+    pub fn is_reconnecting(&self) -> bool {
+        self.state == SessionState::Reconnecting
+    }
+
+    /// Replaces the auth ticket the session greets with when it
+    /// reconnects (a login token refreshed while playing).
+    pub fn set_auth_ticket(&mut self, ticket: Option<String>) {
+        if let Some(hello) = &mut self.hello {
+            hello.auth_ticket = ticket;
+        }
+    }
+
     fn open(&self) -> Result<(), SessionError> {
         match self.state {
             SessionState::Closing | SessionState::Closed(_) => Err(SessionError::Closed),
+            SessionState::Reconnecting => Err(SessionError::Reconnecting),
             _ => Ok(()),
         }
     }
@@ -584,6 +667,11 @@ impl ClientSession {
     /// pending acknowledgement, a held ping answer and a ping asked for
     /// with [`ClientSession::ping_with_next_input`] go with it.
     pub fn send_input(&mut self, input: Vec<u8>) -> Result<u32, SessionError> {
+        if self.is_reconnecting() {
+            // Dropped: the server holds the last input it read, and the
+            // next one after the resume replaces it.
+            return Ok(self.next_seq);
+        }
         self.open()?;
         self.next_seq = self.next_seq.wrapping_add(1);
         if self.recent_inputs.len() == self.config.input_redundancy {
@@ -618,6 +706,9 @@ impl ClientSession {
 
     /// Pings the server now; the answer comes as [`SessionEvent::Rtt`].
     pub fn ping(&mut self) -> Result<(), SessionError> {
+        if self.is_reconnecting() {
+            return Ok(());
+        }
         self.open()?;
         self.outbox.push_back(Outgoing::Ping);
         Ok(())
@@ -747,34 +838,55 @@ impl ClientSession {
         self.state = SessionState::Closing;
     }
 
-    fn end(&mut self, now: Now, closed: Closed) {
-        if self.is_closed() {
-            return;
-        }
+    /// Fails what waits on the server: requests and emits end with
+    /// `request` and `emit`, answers owed and a held ping are dropped.
+    fn cut(&mut self, now: Now, request: RequestFailure, emit: EmitOutcome) {
         let requests = std::mem::take(&mut self.requests);
         for id in requests.into_keys() {
             self.events.push_back(SessionEvent::Answered {
                 id: RequestId(id),
-                result: Err(RequestFailure::Closed),
+                result: Err(request.clone()),
             });
         }
         let emits: Vec<u32> = self.emits.keys().copied().collect();
         for id in emits {
-            self.emitted(id, now, EmitOutcome::Closed);
+            self.emitted(id, now, emit.clone());
         }
         self.owed.clear();
         self.held_ping = None;
+    }
+
+    fn end(&mut self, now: Now, closed: Closed) {
+        if self.is_closed() {
+            return;
+        }
+        self.cut(now, RequestFailure::Closed, EmitOutcome::Closed);
+        self.reconnecting = None;
         self.events.push_back(SessionEvent::Closed(closed.clone()));
         self.state = SessionState::Closed(closed);
     }
 
     /// The transport ended. Without a `Close` before, the reason is the
-    /// one the transport gives (a QUIC close code), or none.
+    /// one the transport gives (a QUIC close code), or none. When the
+    /// session may resume (see [`ReconnectPolicy`]) it starts
+    /// reconnecting instead of closing; during a reconnection it is the
+    /// attempt that failed.
     pub fn handle_connection_lost(&mut self, now: Now, reason: Option<(CloseReason, String)>) {
         let (reason, message) = match reason {
             Some((reason, message)) => (Some(reason), message),
             None => (None, "connection lost".to_owned()),
         };
+        if self.is_reconnecting() {
+            return match reason {
+                Some(reason) if !resumable(Some(reason)) => {
+                    self.lose(now, LostReason::Refused { reason, message })
+                }
+                _ => self.connection_failed(now),
+            };
+        }
+        if self.may_reconnect(reason) {
+            return self.start_reconnecting(now, reason);
+        }
         self.end(
             now,
             Closed {
@@ -783,6 +895,197 @@ impl ClientSession {
                 rejected: false,
             },
         );
+    }
+
+    // ---- reconnecting ----
+
+    /// Whether a drop for `reason` is followed by a reconnection: the
+    /// policy allows it, the session greeted by itself and was welcomed
+    /// by a server that keeps seats, and the drop left a seat.
+    fn may_reconnect(&self, reason: Option<CloseReason>) -> bool {
+        self.config.reconnect.enabled
+            && self.hello.is_some()
+            && self
+                .welcome
+                .as_ref()
+                .is_some_and(|w| w.reconnect_grace_ms > 0)
+            && matches!(self.state, SessionState::Lobby | SessionState::InRoom(_))
+            && resumable(reason)
+    }
+
+    fn start_reconnecting(&mut self, now: Now, cause: Option<CloseReason>) {
+        let grace = Duration::from_millis(
+            self.welcome
+                .as_ref()
+                .map_or(0, |w| u64::from(w.reconnect_grace_ms)),
+        );
+        let within = self
+            .config
+            .reconnect
+            .give_up_after
+            .map_or(grace, |limit| limit.min(grace));
+        self.cut(now, RequestFailure::Interrupted, EmitOutcome::Interrupted);
+        self.outbox.clear();
+        self.pending_ack = None;
+        self.recent_inputs.clear();
+        self.ping_with_input = false;
+        let room = self.room().cloned();
+        self.state = SessionState::Reconnecting;
+        self.reconnecting = Some(Reconnecting {
+            since: now.at,
+            deadline: now.at + within,
+            attempts: 0,
+            next_at: None,
+            room,
+            welcomed: false,
+            cause,
+        });
+        self.schedule_attempt(now);
+    }
+
+    /// Schedules the next attempt after a backoff wait, or gives up once
+    /// the grace has run out.
+    fn schedule_attempt(&mut self, now: Now) {
+        let Some(rc) = &self.reconnecting else {
+            return;
+        };
+        if now.at >= rc.deadline {
+            let attempts = rc.attempts;
+            return self.lose(now, LostReason::GaveUp { attempts });
+        }
+        let attempt = rc.attempts + 1;
+        let wait = self.backoff.delay(&self.config.reconnect, attempt);
+        let Some(rc) = &mut self.reconnecting else {
+            return;
+        };
+        let at = (now.at + wait).min(rc.deadline);
+        rc.next_at = Some(at);
+        rc.welcomed = false;
+        let cause = rc.cause;
+        self.events.push_back(SessionEvent::Reconnecting {
+            attempt,
+            wait: at.saturating_duration_since(now.at),
+            cause,
+        });
+    }
+
+    /// Whether the shell should open a new transport now: true once per
+    /// attempt, when its wait is over. Answer with
+    /// [`ClientSession::connection_opened`] or
+    /// [`ClientSession::connection_failed`].
+    pub fn poll_connect(&mut self, now: Now) -> bool {
+        let Some(rc) = &mut self.reconnecting else {
+            return false;
+        };
+        match rc.next_at {
+            Some(at) if at <= now.at => {
+                rc.next_at = None;
+                rc.attempts += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a reconnection attempt is under way (the shell is opening
+    /// a transport, or greeting on it); false between attempts, when the
+    /// shell holds no transport.
+    pub fn attempt_under_way(&self) -> bool {
+        self.reconnecting
+            .as_ref()
+            .is_some_and(|rc| rc.next_at.is_none())
+    }
+
+    /// The new transport is open: the session greets with its resume
+    /// token and the newest tick of the world it holds.
+    pub fn connection_opened(&mut self, _now: Now) {
+        let (Some(rc), Some(hello), Some(welcome)) =
+            (&self.reconnecting, &self.hello, &self.welcome)
+        else {
+            return;
+        };
+        let resume_from = rc
+            .room
+            .as_ref()
+            .and_then(|_| self.replica.latest())
+            .map(|world| world.tick);
+        let hello = Hello {
+            resume_token: Some(welcome.resume_token),
+            resume_from,
+            ..hello.clone()
+        };
+        self.outbox.clear();
+        self.queue(ClientMessage::Hello(hello), Delivery::Reliable);
+    }
+
+    /// The attempt failed (the transport could not be opened, or ended
+    /// before the session was back): the next one is scheduled, or the
+    /// session gives up once the grace has run out.
+    pub fn connection_failed(&mut self, now: Now) {
+        if self.is_reconnecting() {
+            self.outbox.clear();
+            self.schedule_attempt(now);
+        }
+    }
+
+    /// Ends a reconnection that failed: in the lobby when connected, else
+    /// closed.
+    fn lose(&mut self, now: Now, reason: LostReason) {
+        self.reconnecting = None;
+        if reason.connected() {
+            self.state = SessionState::Lobby;
+            self.forget_room();
+            self.events.push_back(SessionEvent::Lost(reason));
+            return;
+        }
+        let closed = match &reason {
+            LostReason::Refused { reason, message } => Closed {
+                reason: Some(*reason),
+                message: message.clone(),
+                rejected: true,
+            },
+            _ => Closed {
+                reason: None,
+                message: "could not reconnect within the grace".to_owned(),
+                rejected: false,
+            },
+        };
+        self.cut(now, RequestFailure::Closed, EmitOutcome::Closed);
+        self.state = SessionState::Closed(closed);
+        self.events.push_back(SessionEvent::Lost(reason));
+    }
+
+    /// The session is back; `room` is the seat it got back.
+    fn resumed(&mut self, now: Now, room: Option<Joined>) {
+        let Some(rc) = self.reconnecting.take() else {
+            return;
+        };
+        self.state = match &room {
+            Some(joined) => SessionState::InRoom(joined.clone()),
+            None => SessionState::Lobby,
+        };
+        self.events.push_back(SessionEvent::Resumed {
+            room,
+            after: now.at.saturating_duration_since(rc.since),
+            attempts: rc.attempts,
+        });
+    }
+
+    /// A reconnecting session's new connection is welcomed.
+    fn rewelcomed(&mut self, now: Now, welcome: Welcome) {
+        let resumed = welcome.resumed;
+        self.welcome = Some(welcome);
+        let Some(rc) = &mut self.reconnecting else {
+            return;
+        };
+        match (resumed, rc.room.is_some()) {
+            // The seat is back; its `Joined` follows.
+            (true, true) => rc.welcomed = true,
+            (true, false) => self.resumed(now, None),
+            // A fresh player: nothing was lost if it sat nowhere.
+            (false, false) => self.resumed(now, None),
+            (false, true) => self.lose(now, LostReason::SeatGone),
+        }
     }
 
     // ---- input from the server ----
@@ -798,6 +1101,10 @@ impl ClientSession {
     pub fn handle(&mut self, now: Now, message: ServerMessage) {
         if self.is_closed() {
             return;
+        }
+        self.last_heard = Some(now.at);
+        if self.is_reconnecting() {
+            return self.handle_while_reconnecting(now, message);
         }
         if let Some(id) = message.request_id()
             && self.requests.contains_key(&id)
@@ -856,6 +1163,47 @@ impl ClientSession {
             ServerMessage::Error(e) => self.events.push_back(SessionEvent::Error(e)),
             // Answers to nothing pending (timed out): dropped.
             ServerMessage::RoomList(_) | ServerMessage::RoomCreated(_) => {}
+        }
+    }
+
+    /// A message on the new connection of a reconnecting session: the
+    /// welcome and the seat's `Joined` settle it, a refusal loses it;
+    /// pings are answered and updates applied (over datagrams one may
+    /// overtake the `Joined`); nothing else is expected.
+    fn handle_while_reconnecting(&mut self, now: Now, message: ServerMessage) {
+        match message {
+            ServerMessage::Welcome(welcome) => self.rewelcomed(now, welcome),
+            ServerMessage::Joined(joined)
+                if joined.request_id.is_none()
+                    && self.reconnecting.as_ref().is_some_and(|rc| rc.welcomed) =>
+            {
+                let same = self
+                    .reconnecting
+                    .as_ref()
+                    .and_then(|rc| rc.room.as_ref())
+                    .is_some_and(|room| room.room.id == joined.room.id);
+                if !same {
+                    self.forget_room();
+                }
+                self.resumed(now, Some(joined));
+            }
+            ServerMessage::Rejected(r) => self.lose(
+                now,
+                LostReason::Refused {
+                    reason: r.reason,
+                    message: r.message,
+                },
+            ),
+            ServerMessage::Close(c) if !resumable(Some(c.reason)) => self.lose(
+                now,
+                LostReason::Refused {
+                    reason: c.reason,
+                    message: c.message,
+                },
+            ),
+            ServerMessage::Ping(ping) => self.pinged(now, ping),
+            ServerMessage::Update(update) => self.update(now, &update),
+            _ => {}
         }
     }
 
@@ -958,7 +1306,22 @@ impl ClientSession {
         let held = self
             .held_ping
             .map(|(_, arrived)| arrived + self.hold_limit());
-        requests.chain(emits).chain(held).min()
+        let attempt = self.reconnecting.as_ref().and_then(|rc| rc.next_at);
+        requests
+            .chain(emits)
+            .chain(held)
+            .chain(attempt)
+            .chain(self.silence_deadline())
+            .min()
+    }
+
+    /// When a silent room connection counts as dropped.
+    fn silence_deadline(&self) -> Option<Instant> {
+        let limit = self.config.silence_timeout?;
+        match self.state {
+            SessionState::InRoom(_) => self.last_heard.map(|heard| heard + limit),
+            _ => None,
+        }
     }
 
     /// Fails the requests and emits whose deadline has passed and sends a
@@ -993,6 +1356,11 @@ impl ClientSession {
         {
             self.held_ping = None;
             self.outbox.push_back(Outgoing::Pong { ping, arrived });
+        }
+        if self.silence_deadline().is_some_and(|at| at <= now.at) {
+            // The shell sees the session reconnecting (or closed) and drops
+            // the silent transport.
+            self.handle_connection_lost(now, None);
         }
     }
 
@@ -1037,3 +1405,6 @@ impl ClientSession {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod reconnect_tests;

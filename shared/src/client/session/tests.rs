@@ -7,30 +7,30 @@ use crate::game::GameOptions;
 use crate::ids::RoomId;
 use crate::tick::TickRate;
 
-fn t0() -> Now {
+pub(super) fn t0() -> Now {
     Now {
         at: Instant::now(),
         unix_us: 1_700_000_000_000_000,
     }
 }
 
-fn ms(n: u64) -> Duration {
+pub(super) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn session(config: SessionConfig) -> ClientSession {
+pub(super) fn session(config: SessionConfig) -> ClientSession {
     ClientSession::new(ClientSession::hello("me"), SCHEMA, config)
 }
 
-fn drain(s: &mut ClientSession, now: Now) -> Vec<Transmit> {
+pub(super) fn drain(s: &mut ClientSession, now: Now) -> Vec<Transmit> {
     std::iter::from_fn(|| s.poll_transmit(now)).collect()
 }
 
-fn events(s: &mut ClientSession) -> Vec<SessionEvent> {
+pub(super) fn events(s: &mut ClientSession) -> Vec<SessionEvent> {
     std::iter::from_fn(|| s.poll_event()).collect()
 }
 
-fn welcome() -> ServerMessage {
+pub(super) fn welcome() -> ServerMessage {
     ServerMessage::Welcome(Welcome {
         protocol_version: PROTOCOL_VERSION,
         player: PlayerId(5),
@@ -41,7 +41,7 @@ fn welcome() -> ServerMessage {
     })
 }
 
-fn room_info() -> RoomInfo {
+pub(super) fn room_info() -> RoomInfo {
     RoomInfo {
         id: RoomId(3),
         code: None,
@@ -57,7 +57,7 @@ fn room_info() -> RoomInfo {
     }
 }
 
-fn joined(request_id: Option<u32>, tick_zero_unix_us: u64) -> ServerMessage {
+pub(super) fn joined(request_id: Option<u32>, tick_zero_unix_us: u64) -> ServerMessage {
     ServerMessage::Joined(Joined {
         request_id,
         room: room_info(),
@@ -69,7 +69,7 @@ fn joined(request_id: Option<u32>, tick_zero_unix_us: u64) -> ServerMessage {
 }
 
 /// A full snapshot of the (empty) world at `tick`.
-fn update(tick: u32) -> ServerMessage {
+pub(super) fn update(tick: u32) -> ServerMessage {
     let world = WorldSnapshot::empty(Tick(tick));
     ServerMessage::Update(Update {
         tick: Tick(tick),
@@ -81,7 +81,7 @@ fn update(tick: u32) -> ServerMessage {
 }
 
 /// A greeted session in a room (joined at `now`, tick 0 due at `now`).
-fn in_room(config: SessionConfig, now: Now) -> ClientSession {
+pub(super) fn in_room(config: SessionConfig, now: Now) -> ClientSession {
     let mut s = session(config);
     s.handle(now, welcome());
     let id = s
@@ -96,7 +96,7 @@ fn in_room(config: SessionConfig, now: Now) -> ClientSession {
     s
 }
 
-fn with_input() -> SessionConfig {
+pub(super) fn with_input() -> SessionConfig {
     SessionConfig {
         ack_mode: AckMode::WithInput,
         ..SessionConfig::default()
@@ -370,7 +370,11 @@ fn a_held_ping_goes_alone_after_half_a_tick_and_a_second_ping_frees_the_first() 
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(
+        s.poll_timeout(),
+        Some(now.at + Duration::from_secs(5)),
+        "only the silence deadline is left"
+    );
     // A newer ping frees the older one at once; an update arriving after
     // half a tick frees the newer one.
     s.handle(now, ServerMessage::Ping(Ping { sent_at_us: 2 }));
