@@ -1,7 +1,9 @@
 //! The bot swarm against an in-process server: a clean run gates on zero
 //! checksum mismatches and zero errors; a chaos run (malformed and oversize
 //! frames, floods, abrupt disconnects, slow readers) leaves the
-//! well-behaved bots in agreement with the server and the server up.
+//! well-behaved bots in agreement with the server and the server up; bots
+//! that drop and resume, and a storm that drops every bot at once, get
+//! every seat back with every checksum agreeing.
 
 mod support;
 
@@ -91,5 +93,56 @@ async fn chaos_does_not_reach_the_well_behaved_bots() {
     // And it is still up.
     let (status, _) = server.get("/healthz").await;
     assert_eq!(status, 200);
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_bots_and_a_storm_get_every_seat_back_with_agreeing_checksums() {
+    let server = TestServer::start().await;
+    let mut config = config(&server, 4, 10, BehaviourKind::Chaos);
+    // Half the bots cut their connection every few seconds; all of them
+    // at once two seconds into the window.
+    config.chaos = tickwire_bot::behaviour::ChaosMix {
+        malformed: 0.0,
+        oversize: 0.0,
+        flood: 0.0,
+        disconnect: 0.0,
+        slow: 0.0,
+        resume: 0.5,
+    };
+    config.duration = std::time::Duration::from_secs(6);
+    config.storm_at = Some(std::time::Duration::from_secs(2));
+    let report = swarm::run(config, |_| {}).await;
+
+    assert!(report.passed(), "failures: {:?}", report.failures);
+    let resume = report.resume.as_ref().expect("resumes reported");
+    let storm = resume.storm.as_ref().expect("a storm");
+    assert!(
+        storm.dropped >= 30,
+        "most of the 40 bots were playing when it struck: {storm:?}"
+    );
+    assert_eq!(storm.resumed, storm.dropped, "{}", report.summary());
+    assert_eq!(storm.lost, 0);
+    assert!(storm.time_to_resume_ms.count == storm.resumed);
+    assert!(
+        resume.tried > storm.dropped,
+        "the resuming bots dropped on their own too: {resume:?}"
+    );
+    assert_eq!(resume.succeeded, resume.tried, "{resume:?}");
+    assert!(resume.lost.is_empty());
+    assert!(resume.updates_after_resume > 1_000, "{resume:?}");
+    assert_eq!(resume.checksum_mismatches_after_resume, 0);
+    assert!((resume.checksum_agreement_pct - 100.0).abs() < f64::EPSILON);
+    // The well-behaved half played on: no errors, every checksum agreed.
+    let w = &report.well_behaved;
+    assert!(w.errors.is_empty(), "{:?}", w.errors);
+    assert_eq!(w.checksum_mismatches, 0);
+    // The server saw the same resumes.
+    let resumed = server
+        .metric("tickwire_resumes_total{reason=\"resumed\"}")
+        .await;
+    assert_eq!(resumed as u64, resume.succeeded);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
+    assert_eq!(json["resume"]["storm"]["dropped"], storm.dropped);
     server.stop().await.expect("clean stop");
 }

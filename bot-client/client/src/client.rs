@@ -393,6 +393,12 @@ impl Client {
             .or(self.close_code)
     }
 
+    /// Replaces the auth ticket the client presents when it reconnects (a
+    /// login token refreshed while playing).
+    pub fn set_auth_ticket(&mut self, ticket: impl Into<String>) {
+        self.session.set_auth_ticket(Some(ticket.into()));
+    }
+
     /// Whether the connection dropped and the client is reconnecting
     /// (between [`Event::Reconnecting`] and [`Event::Resumed`] or
     /// [`Event::Lost`]).
@@ -616,10 +622,14 @@ impl Client {
             return Err(self.ended_error());
         };
         let answers = &self.answers;
+        // Biased: what the socket holds is read before any deadline is
+        // judged, so a client that was not driven for a while does not
+        // take its own backlog for silence.
         let inbound = tokio::select! {
+            biased;
             inbound = std::future::poll_fn(|cx| link.poll_io(cx)) => Some(inbound),
-            () = sleep => None,
             () = answers.ready.notified() => return self.transmit(),
+            () = sleep => None,
         };
         match inbound {
             Some(Ok(inbound)) => self.handle_inbound(inbound)?,

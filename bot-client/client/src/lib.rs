@@ -6,8 +6,11 @@
 //! join and leave rooms; read the replicated world (checksums verified);
 //! send inputs; and talk to the room's game with events in the shape of
 //! Socket.IO: [`Client::on`], [`Client::emit`], [`Client::emit_with_ack`],
-//! and answers to the server's events that ask for one ([`AckSender`]).
-//! Payloads are JSON through serde; the `_bytes` variants take raw bytes.
+//! and answers to the server's events that ask for one ([`AckSender`]);
+//! and come back after a drop by itself, seat and world kept
+//! ([`Event::Reconnecting`], [`Event::Resumed`], [`Event::Lost`];
+//! [`ReconnectPolicy`]). Payloads are JSON through serde; the `_bytes`
+//! variants take raw bytes.
 //!
 //! It has no bot, report or CLI dependencies: the bots (`tickwire-bot`)
 //! and the end-to-end tests are built on it, and so can a game be.
@@ -57,6 +60,10 @@
 //!             let input = ArenaInput { move_x: 1.0, ..Default::default() };
 //!             client.send_input(&input).await?;
 //!         }
+//!         // A drop: the client reconnects and resumes the seat by itself.
+//!         Ok(Event::Reconnecting { attempt, .. }) => println!("reconnecting ({attempt})"),
+//!         Ok(Event::Resumed { after, .. }) => println!("back after {after:?}"),
+//!         Ok(Event::Lost(reason)) => break println!("lost: {reason}"),
 //!         Ok(Event::Left(left)) => break println!("left: {:?} {}", left.reason, left.message),
 //!         Ok(Event::Closed(closed)) => break println!("closed: {:?}", closed.reason),
 //!         Ok(_) => {}

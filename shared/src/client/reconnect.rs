@@ -99,20 +99,23 @@ impl Backoff {
 }
 
 /// Why a reconnection did not give the session back.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LostReason {
     /// The server answered, but the seat was gone (the grace ran out, the
     /// room closed, or the token was refused): the client is connected, in
     /// the lobby, as a new player.
+    #[error("back on the server, but the seat is gone")]
     SeatGone,
     /// No attempt got through before the grace (or
     /// [`ReconnectPolicy::give_up_after`]) ran out: the session is closed.
+    #[error("could not reconnect in time ({attempts} attempts)")]
     GaveUp {
         /// Attempts made.
         attempts: u32,
     },
     /// The server refused the new connection (`Rejected` or `Close`: an
     /// expired ticket, a full or stopping server): the session is closed.
+    #[error("the server refused the reconnection ({reason:?}): {message}")]
     Refused {
         /// The server's reason.
         reason: CloseReason,
