@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::behaviour::{Behaviour, Misbehaviour};
+use crate::measure::resume::ResumeRecorder;
 use crate::measure::{BotRecorder, FinishedBot, Timeline, Window};
 
 /// How often a bot pings the server to measure round trips.
@@ -424,15 +425,24 @@ async fn misbehave(
     let mut rng = SimRng::new(plan.seed, 1 << 41 | plan.index);
     loop {
         let pause = Duration::from_secs_f32(rng.range_f32(0.3, 1.5));
-        let stopped = tokio::select! {
-            () = shared.stop.cancelled() => true,
-            ended = harm(kind, &mut client, pause, &shared.stop) => {
+        let ended = tokio::select! {
+            () = shared.stop.cancelled() => None,
+            ended = harm(kind, &mut client, pause, &shared.stop, &mut recorder.resume) => Some(ended),
+        };
+        let (stopped, resumed) = match ended {
+            None => (true, false),
+            Some(ended) => {
+                let resumed = ended == RESUMED;
                 recorder.on_error(ended);
-                false
+                (false, resumed)
             }
         };
         if stopped || kind == Misbehaviour::SlowReader {
             break;
+        }
+        if resumed {
+            // The client library took its seat back: harm again.
+            continue;
         }
         // Reconnect and rejoin (the room may briefly still count the old
         // seat: retry a few times).
@@ -460,12 +470,16 @@ async fn misbehave(
     recorder.finish()
 }
 
+/// How [`harm`] reports a dropped connection the client library resumed.
+const RESUMED: &str = "resumed";
+
 /// One round of harm; returns how the connection ended (as an error kind).
 async fn harm(
     kind: Misbehaviour,
     client: &mut Client,
     pause: Duration,
     stop: &CancellationToken,
+    resumes: &mut ResumeRecorder,
 ) -> String {
     // Behave for a moment first, so the harm lands mid-game.
     let behave_until = tokio::time::Instant::now() + pause;
@@ -498,7 +512,33 @@ async fn harm(
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
         }
-        Misbehaviour::Disconnect => return "disconnected".into(),
+        Misbehaviour::Disconnect => {
+            // Cut without a goodbye: the server parks the seat, and the
+            // client library comes back to it with its resume token.
+            resumes.on_drop(false);
+            client.drop_connection();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match tokio::time::timeout_at(deadline, client.next_event()).await {
+                    Err(_) => return "not_resumed".into(),
+                    Ok(Ok(Event::Reconnecting { attempt, .. })) => resumes.on_reconnecting(attempt),
+                    Ok(Ok(Event::Resumed { room, after, .. })) => {
+                        resumes.on_resumed(after, room.is_some());
+                        return if room.is_some() {
+                            RESUMED.into()
+                        } else {
+                            "resumed_without_seat".into()
+                        };
+                    }
+                    Ok(Ok(Event::Lost(reason))) => {
+                        resumes.on_lost_reason(&reason);
+                        return format!("lost:{reason:?}");
+                    }
+                    Ok(Err(e)) => return error_kind(&e),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        }
         Misbehaviour::SlowReader => {
             // Never read again; hold the connection until the run ends.
             stop.cancelled().await;

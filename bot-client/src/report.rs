@@ -213,8 +213,8 @@ impl Report {
         if let Some(r) = &self.resume {
             row(
                 &mut out,
-                "resumes tried / succeeded",
-                format!("{} / {}", r.tried, r.succeeded),
+                "resumes tried / succeeded / unfinished at the end",
+                format!("{} / {} / {}", r.tried, r.succeeded, r.unfinished),
             );
             row(
                 &mut out,

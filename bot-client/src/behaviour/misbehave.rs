@@ -16,7 +16,8 @@ pub enum Misbehaviour {
     Oversize,
     /// Sends inputs at ten times the tick rate until closed for flooding.
     Flood,
-    /// Drops the TCP connection without a close frame, reconnects.
+    /// Drops the connection without a close frame; the client library
+    /// reconnects and resumes the seat.
     Disconnect,
     /// Stops reading after joining, holding the connection.
     SlowReader,

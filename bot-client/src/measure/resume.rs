@@ -146,6 +146,9 @@ pub struct ResumeReport {
     /// Reconnections that failed, by reason (`gave_up`, `seat_gone`,
     /// `refused`).
     pub lost: BTreeMap<String, u64>,
+    /// Reconnections still under way when the run stopped (neither resumed
+    /// nor lost).
+    pub unfinished: u64,
     /// Drop to resumed.
     pub time_to_resume_ms: Percentiles,
     /// Updates applied after a resume.
@@ -196,6 +199,8 @@ impl ResumeReport {
                 }
             }
         }
+        let lost: u64 = r.lost.values().sum();
+        r.unfinished = r.tried.saturating_sub(r.succeeded + lost);
         r.time_to_resume_ms = Percentiles::of(&all);
         r.checksum_agreement_pct = if r.updates_after_resume == 0 {
             100.0
@@ -261,7 +266,7 @@ mod tests {
         c.on_resumed(Duration::from_millis(200), false);
 
         let r = ResumeReport::merge([&a, &b, &c], Some(12.0));
-        assert_eq!((r.tried, r.succeeded), (4, 2));
+        assert_eq!((r.tried, r.succeeded, r.unfinished), (4, 2, 0));
         assert_eq!(r.lost.get("gave_up"), Some(&1));
         assert_eq!(r.lost.get("seat_gone"), Some(&1));
         assert_eq!(
