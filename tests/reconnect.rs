@@ -108,6 +108,20 @@ async fn arena_room(server: &TestServer) -> (Client, RoomId) {
     (host, room)
 }
 
+/// Bob, through `url`, seated in `room` and playing.
+async fn bob_playing(url: &str, room: RoomId) -> Client {
+    bob_playing_with(Client::builder(url).name("bob"), room).await
+}
+
+async fn bob_playing_with(builder: tickwire_client::ClientBuilder, room: RoomId) -> Client {
+    let mut bob = builder.connect().await.expect("connects");
+    bob.join(RoomTarget::Id(room), Role::Player)
+        .await
+        .expect("joins");
+    play(&mut bob, 5).await;
+    bob
+}
+
 async fn players_in(host: &mut Client) -> u16 {
     host.list_rooms(Default::default())
         .await
@@ -121,13 +135,7 @@ async fn a_cut_connection_comes_back_with_its_seat_world_and_player_id() {
     let server = TestServer::start().await;
     let proxy = Proxy::start(server.addr).await;
     let (mut host, room) = arena_room(&server).await;
-    let mut bob = Client::connect(&proxy.ws_url(), "bob")
-        .await
-        .expect("connects");
-    bob.join(RoomTarget::Id(room), Role::Player)
-        .await
-        .expect("joins");
-    play(&mut bob, 10).await;
+    let mut bob = bob_playing(&proxy.ws_url(), room).await;
     let player = bob.player();
 
     proxy.cut();
@@ -160,13 +168,7 @@ async fn calls_wait_out_a_reconnection_and_work_after_it() {
     let server = TestServer::start().await;
     let proxy = Proxy::start(server.addr).await;
     let (_host, room) = arena_room(&server).await;
-    let mut bob = Client::connect(&proxy.ws_url(), "bob")
-        .await
-        .expect("connects");
-    bob.join(RoomTarget::Id(room), Role::Player)
-        .await
-        .expect("joins");
-    play(&mut bob, 5).await;
+    let mut bob = bob_playing(&proxy.ws_url(), room).await;
 
     // The path is down for a while: attempts fail and back off.
     proxy.refuse(true);
@@ -208,19 +210,16 @@ async fn a_silent_connection_is_given_up_and_resumed_on_a_new_one() {
     let server = TestServer::start().await;
     let proxy = Proxy::start(server.addr).await;
     let (mut host, room) = arena_room(&server).await;
-    let mut bob = Client::builder(proxy.ws_url())
-        .name("bob")
-        .session_config(SessionConfig {
-            silence_timeout: Some(Duration::from_millis(600)),
-            ..SessionConfig::default()
-        })
-        .connect()
-        .await
-        .expect("connects");
-    bob.join(RoomTarget::Id(room), Role::Player)
-        .await
-        .expect("joins");
-    play(&mut bob, 5).await;
+    let mut bob = bob_playing_with(
+        Client::builder(proxy.ws_url())
+            .name("bob")
+            .session_config(SessionConfig {
+                silence_timeout: Some(Duration::from_millis(600)),
+                ..SessionConfig::default()
+            }),
+        room,
+    )
+    .await;
     let player = bob.player();
 
     // No FIN, no RST: only silence. The client notices, and its new
@@ -251,13 +250,7 @@ async fn a_client_that_cannot_get_back_within_the_grace_is_lost() {
     let server = TestServer::start_with(|c| c.timeouts.reconnect_grace_ms = 1_500).await;
     let proxy = Proxy::start(server.addr).await;
     let (mut host, room) = arena_room(&server).await;
-    let mut bob = Client::connect(&proxy.ws_url(), "bob")
-        .await
-        .expect("connects");
-    bob.join(RoomTarget::Id(room), Role::Player)
-        .await
-        .expect("joins");
-    play(&mut bob, 5).await;
+    let mut bob = bob_playing(&proxy.ws_url(), room).await;
 
     proxy.refuse(true);
     proxy.cut();
@@ -294,16 +287,11 @@ async fn a_quic_client_resumes_after_its_connection_drops() {
     let server = TestServer::start_with(|c| c.quic_bind = any_port()).await;
     let (mut host, room) = arena_room(&server).await;
     let tls: ClientTls = pinned(&server);
-    let mut bob = Client::builder(server.quic_url())
-        .name("bob")
-        .tls(tls)
-        .connect()
-        .await
-        .expect("connects");
-    bob.join(RoomTarget::Id(room), Role::Player)
-        .await
-        .expect("joins");
-    play(&mut bob, 10).await;
+    let mut bob = bob_playing_with(
+        Client::builder(server.quic_url()).name("bob").tls(tls),
+        room,
+    )
+    .await;
     let player: PlayerId = bob.player();
 
     bob.drop_connection();

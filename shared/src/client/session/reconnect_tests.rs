@@ -74,6 +74,28 @@ fn attempt(s: &mut ClientSession, now: &mut Now) {
     assert!(!s.poll_connect(*now), "once per attempt");
 }
 
+/// Drops the connection, runs to the first attempt and opens it: the
+/// session has queued its resume `Hello`.
+fn dropped_and_greeting(s: &mut ClientSession, now: &mut Now) {
+    s.handle_connection_lost(*now, None);
+    events(s);
+    attempt(s, now);
+    s.connection_opened(*now);
+}
+
+/// The resume `Hello` the session sent.
+fn resume_hello(s: &mut ClientSession, now: Now) -> Hello {
+    match drain(s, now).as_slice() {
+        [
+            Transmit {
+                message: ClientMessage::Hello(hello),
+                ..
+            },
+        ] => hello.clone(),
+        other => panic!("expected the resume Hello, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_drop_in_a_room_reconnects_resumes_and_keeps_the_world() {
     let mut now = t0();
@@ -119,20 +141,10 @@ fn a_drop_in_a_room_reconnects_resumes_and_keeps_the_world() {
 
     attempt(&mut s, &mut now);
     s.connection_opened(now);
-    let sent = drain(&mut s, now);
-    match &sent[..] {
-        [
-            Transmit {
-                message: ClientMessage::Hello(hello),
-                ..
-            },
-        ] => {
-            assert_eq!(hello.resume_token, Some(ResumeToken([1; 16])));
-            assert_eq!(hello.resume_from, Some(Tick(10)), "the world it holds");
-            assert_eq!(hello.client_name, "me");
-        }
-        other => panic!("expected the resume Hello, got {other:?}"),
-    }
+    let hello = resume_hello(&mut s, now);
+    assert_eq!(hello.resume_token, Some(ResumeToken([1; 16])));
+    assert_eq!(hello.resume_from, Some(Tick(10)), "the world it holds");
+    assert_eq!(hello.client_name, "me");
     s.handle(now, welcome(5, 2, true));
     assert!(events(&mut s).is_empty(), "the seat's Joined settles it");
     s.handle(now, joined(None, now.unix_us));
@@ -201,10 +213,7 @@ fn failed_attempts_back_off_and_give_up_when_the_grace_runs_out() {
 fn a_seat_gone_leaves_the_session_in_the_lobby_as_a_new_player() {
     let mut now = t0();
     let mut s = playing(now);
-    s.handle_connection_lost(now, None);
-    events(&mut s);
-    attempt(&mut s, &mut now);
-    s.connection_opened(now);
+    dropped_and_greeting(&mut s, &mut now);
     drain(&mut s, now);
     s.handle(now, welcome(9, 3, false));
     assert_eq!(
@@ -226,19 +235,12 @@ fn a_lobby_session_comes_back_as_a_new_player_and_that_is_a_resume() {
     let mut s = session(SessionConfig::default());
     s.handle(now, welcome(5, 1, false));
     events(&mut s);
-    s.handle_connection_lost(now, None);
-    events(&mut s);
-    attempt(&mut s, &mut now);
-    s.connection_opened(now);
-    match &drain(&mut s, now)[..] {
-        [
-            Transmit {
-                message: ClientMessage::Hello(hello),
-                ..
-            },
-        ] => assert_eq!(hello.resume_from, None, "no room, no world"),
-        other => panic!("{other:?}"),
-    }
+    dropped_and_greeting(&mut s, &mut now);
+    assert_eq!(
+        resume_hello(&mut s, now).resume_from,
+        None,
+        "no room, no world"
+    );
     s.handle(now, welcome(6, 2, false));
     assert!(matches!(
         events(&mut s)[..],
@@ -251,10 +253,7 @@ fn a_lobby_session_comes_back_as_a_new_player_and_that_is_a_resume() {
 fn a_refusal_on_the_new_connection_loses_the_session() {
     let mut now = t0();
     let mut s = playing(now);
-    s.handle_connection_lost(now, None);
-    events(&mut s);
-    attempt(&mut s, &mut now);
-    s.connection_opened(now);
+    dropped_and_greeting(&mut s, &mut now);
     s.handle(
         now,
         ServerMessage::Rejected(Rejected {
@@ -276,9 +275,7 @@ fn a_refusal_on_the_new_connection_loses_the_session() {
 fn a_connection_lost_while_greeting_again_is_a_failed_attempt() {
     let mut now = t0();
     let mut s = playing(now);
-    s.handle_connection_lost(now, None);
-    attempt(&mut s, &mut now);
-    s.connection_opened(now);
+    dropped_and_greeting(&mut s, &mut now);
     // Welcomed with the seat, then cut before the Joined: the new token
     // (the server parked the seat under it) is the one tried next.
     s.handle(now, welcome(5, 4, true));
@@ -289,15 +286,10 @@ fn a_connection_lost_while_greeting_again_is_a_failed_attempt() {
     );
     attempt(&mut s, &mut now);
     s.connection_opened(now);
-    match &drain(&mut s, now)[..] {
-        [
-            Transmit {
-                message: ClientMessage::Hello(hello),
-                ..
-            },
-        ] => assert_eq!(hello.resume_token, Some(ResumeToken([4; 16]))),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        resume_hello(&mut s, now).resume_token,
+        Some(ResumeToken([4; 16]))
+    );
 }
 
 #[test]
