@@ -67,6 +67,11 @@ pub struct ServerConfig {
     /// Who may connect: open (the default, logged at WARN at start) or
     /// JSON Web Tokens.
     pub auth: AuthConfig,
+    /// The operator API's bearer token (`/api/admin/*`, the `/ops` page):
+    /// every room with its members, the figures over time, kick and close.
+    /// Default `None`: a random token is drawn at start and logged, so the
+    /// operator API is never open.
+    pub admin_token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +91,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             auth: AuthConfig::default(),
+            admin_token: None,
         }
     }
 }

@@ -109,16 +109,17 @@ impl From<hyper::Error> for HttpError {
 ///
 /// Every request, whatever its answer, is counted in
 /// `tickwire_http_requests_total`.
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: HttpState, admin: Router) -> Router {
     let metrics = Arc::clone(&state.metrics);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/rooms", get(rooms))
         .route(crate::transport::ws::WS_PATH, get(upgrade_required))
+        .with_state(state)
+        .merge(admin)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(metrics, count_request))
-        .with_state(state)
 }
 
 /// Serves one accepted connection with `router` until the client closes it,
@@ -349,7 +350,7 @@ mod tests {
         let state = state();
         state.metrics.rooms.set(2);
         state.metrics.connections.set(5);
-        let router = router(state.clone());
+        let router = router(state.clone(), Router::new());
 
         let (status, content_type, body) = call(&router, "GET", "/healthz").await;
         assert_eq!(status, StatusCode::OK);
@@ -372,7 +373,7 @@ mod tests {
     async fn metrics_are_served_as_openmetrics_text() {
         let state = state();
         state.metrics.ticks.inc_by(42);
-        let router = router(state);
+        let router = router(state, Router::new());
         let (status, content_type, body) = call(&router, "GET", "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, metrics::CONTENT_TYPE);
@@ -383,7 +384,7 @@ mod tests {
 
     #[tokio::test]
     async fn rooms_lists_public_rooms_without_codes() {
-        let router = router(state());
+        let router = router(state(), Router::new());
         let (status, content_type, body) = call(&router, "GET", "/rooms").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "application/json");
@@ -416,7 +417,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_paths_and_methods_are_refused_and_counted() {
         let state = state();
-        let router = router(state.clone());
+        let router = router(state.clone(), Router::new());
         let (status, _, body) = call(&router, "GET", "/nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body, "not found\n");
@@ -435,7 +436,7 @@ mod tests {
     ) -> (TcpStream, tokio::task::JoinHandle<Result<(), HttpError>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
-        let router = router(state());
+        let router = router(state(), Router::new());
         let server = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.expect("accept");
             serve_connection(stream, router, header_timeout, shutdown).await

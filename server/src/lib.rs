@@ -74,6 +74,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -270,6 +271,12 @@ impl Server {
         self.tls_listener.as_ref().map(|t| t.addr)
     }
 
+    /// The operator API's bearer token: `admin_token` from the config, or
+    /// the one drawn at start.
+    pub fn admin_token(&self) -> &str {
+        &self.shared.admin_token
+    }
+
     /// The games it hosts.
     pub fn games(&self) -> &Games {
         &self.shared.games
@@ -346,6 +353,15 @@ impl Server {
             ));
         }
         let router = runtime::router(&shared);
+        if shared.admin_token_drawn {
+            info!(
+                token = %shared.admin_token,
+                "operator API token drawn for this run (set admin_token to choose one): http://{local_addr}/ops"
+            );
+        }
+        shared
+            .tracker
+            .spawn(runtime::sample_history(Arc::clone(&shared)));
         if let Some((listener, addr)) = admin {
             info!(%addr, "admin listening (http://{addr}/healthz, /metrics, /rooms)");
             shared.tracker.spawn(runtime::accept::admin_accept_loop(
