@@ -464,7 +464,7 @@ impl ServerConfig {
         let t = &self.timeouts;
         let a = &self.auth;
         let symmetric = a.algorithm == JwtAlgorithm::HS256;
-        let checks: [(bool, &'static str, &'static str); 27] = [
+        let checks: [(bool, &'static str, &'static str); 28] = [
             (
                 a.enabled && symmetric && a.secret.is_none() == a.secret_file.is_none(),
                 "auth.secret",
@@ -604,6 +604,13 @@ impl ServerConfig {
                 t.handshake_ms == 0 || t.write_ms == 0,
                 "timeouts",
                 "handshake_ms and write_ms must be positive",
+            ),
+            (
+                self.admin_token
+                    .as_ref()
+                    .is_some_and(|t| t.expose().trim().len() < 16),
+                "admin_token",
+                "must have at least 16 characters",
             ),
         ];
         match checks.into_iter().find(|(bad, _, _)| *bad) {

@@ -109,6 +109,11 @@ pub struct Flags {
     /// Most open connections from one IP address [default: 1024].
     #[arg(long)]
     pub max_connections_per_ip: Option<usize>,
+    /// The operator API's token (`/ops`, `/api/admin/*`) is the first line
+    /// of this file [default: `admin_token`, else one drawn at start and
+    /// logged].
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
     /// Log filter, e.g. `info` or `tickwire_server=debug` (RUST_LOG also works).
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -250,6 +255,17 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = cli.rooms_per_minute_per_ip {
         limits.rooms_per_minute_per_ip = v;
+    }
+    if let Some(path) = &cli.admin_token_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let token = text.lines().next().unwrap_or("").trim();
+        anyhow::ensure!(
+            token.len() >= 16,
+            "the admin token in {} must have at least 16 characters",
+            path.display()
+        );
+        config.admin_token = Some(tickwire_server::config::Secret::new(token));
     }
     let auth = &mut config.auth;
     if let Some(path) = &cli.jwt_secret_file {
