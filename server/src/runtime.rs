@@ -280,14 +280,19 @@ pub(crate) async fn drain(shared: &Shared, stop: impl Future<Output = ()>) {
     }
 }
 
-/// Builds the HTTP router for a server.
-pub(crate) fn router(shared: &Arc<Shared>) -> axum::Router {
+/// Builds the HTTP router for a server, which tells pages how to reach
+/// its WebTransport endpoint (`webtransport`, when it has one).
+pub(crate) fn router(
+    shared: &Arc<Shared>,
+    webtransport: Option<http::WebTransportInfo>,
+) -> axum::Router {
     http::router(HttpState {
         metrics: Arc::clone(&shared.metrics),
         rooms: Arc::clone(shared) as Arc<dyn RoomDirectory>,
         started: Instant::now(),
         server_name: shared.config.server_name.clone(),
         draining: shared.draining.clone(),
+        webtransport,
     })
 }
 
@@ -323,6 +328,9 @@ impl SessionHost for Shared {
                 self, link, peer, deadline, handshake, permits,
             )),
             AnyLink::Quic(link) => Box::pin(session_task::run(
+                self, link, peer, deadline, handshake, permits,
+            )),
+            AnyLink::WebTransport(link) => Box::pin(session_task::run(
                 self, link, peer, deadline, handshake, permits,
             )),
         }
