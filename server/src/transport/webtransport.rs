@@ -317,10 +317,258 @@ impl Link for WebTransportLink {
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
+    use tickwire_shared::codec;
+    use tickwire_shared::protocol::{ServerMessage, Update};
+    use tickwire_shared::tick::Tick;
+    use wtransport::endpoint::IncomingSessionFuture;
+    use wtransport::endpoint::endpoint_side::Client;
+    use wtransport::tls::Sha256Digest;
+
     use super::*;
+    use crate::tls::ServerTls;
+
+    const MAX_FRAME: usize = 4096;
+    const WAIT: Duration = Duration::from_secs(5);
 
     fn any(_: Option<&str>) -> bool {
         true
+    }
+
+    /// A server endpoint with a development certificate on loopback, and a
+    /// client that accepts it by its hash (the browser's rules).
+    fn pair() -> (quinn::Endpoint, SocketAddr, wtransport::Endpoint<Client>) {
+        let tls = ServerTls::development_hashed(SystemTime::now()).expect("certificate");
+        let config = server_config(
+            tls.chain().to_vec(),
+            tls.key().clone_key(),
+            Duration::from_secs(5),
+            16,
+        )
+        .expect("server config");
+        let server = endpoint(config, "127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+        let addr = server.local_addr().expect("addr");
+        let client = wtransport::ClientConfig::builder()
+            .with_bind_address("127.0.0.1:0".parse().expect("addr"))
+            .with_server_certificate_hashes([Sha256Digest::new(tls.certificate_hash())])
+            .build();
+        let client = wtransport::Endpoint::client(client).expect("client endpoint");
+        (server, addr, client)
+    }
+
+    /// A connected client (its session and control stream, on which it
+    /// wrote `first`) and the server's link, with frames up to
+    /// `max_frame`.
+    async fn connected(
+        first: &[u8],
+        max_frame: usize,
+    ) -> (
+        Connection,
+        SendStream,
+        RecvStream,
+        WebTransportLink,
+        quinn::Endpoint,
+    ) {
+        let (server, addr, client) = pair();
+        let url = format!("https://{addr}{PATH}");
+        let (client, link) = tokio::join!(
+            async {
+                let conn = tokio::time::timeout(WAIT, client.connect(url))
+                    .await
+                    .expect("in time")
+                    .expect("session");
+                let (mut send, recv) = conn
+                    .open_bi()
+                    .await
+                    .expect("opening")
+                    .await
+                    .expect("stream");
+                send.write_all(first).await.expect("first bytes");
+                (conn, send, recv)
+            },
+            async {
+                let incoming = tokio::time::timeout(WAIT, server.accept())
+                    .await
+                    .expect("in time")
+                    .expect("incoming");
+                let request = IncomingSessionFuture::with_quic_incoming(incoming)
+                    .await
+                    .expect("session request");
+                assert_eq!(request.path(), PATH);
+                let session = request.accept().await.expect("accepted");
+                tokio::time::timeout(WAIT, WebTransportLink::accept(session, max_frame))
+                    .await
+                    .expect("in time")
+                    .expect("stream")
+            }
+        );
+        (client.0, client.1, client.2, link, server)
+    }
+
+    fn framed(frame: &[u8]) -> Vec<u8> {
+        let mut out = (frame.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(frame);
+        out
+    }
+
+    async fn read_frame(recv: &mut RecvStream) -> Vec<u8> {
+        let mut len = [0u8; 4];
+        recv.read_exact(&mut len).await.expect("len");
+        let mut frame = vec![0u8; u32::from_le_bytes(len) as usize];
+        recv.read_exact(&mut frame).await.expect("frame");
+        frame
+    }
+
+    fn update(delta_len: usize) -> Bytes {
+        let mut frame = Vec::new();
+        let update = ServerMessage::Update(Update {
+            tick: Tick(9),
+            baseline: None,
+            lateness_us: 0,
+            checksum: 1,
+            delta: vec![7; delta_len],
+        });
+        codec::encode_server(&update, &mut frame).expect("encodes");
+        Bytes::from(frame)
+    }
+
+    #[tokio::test]
+    async fn frames_updates_datagrams_and_close_travel_as_quic_s() {
+        let (conn, mut send, mut recv, mut link, _server) =
+            connected(&framed(b"hello"), MAX_FRAME).await;
+        assert!(!link.parks());
+        assert!(matches!(link.recv().await, Incoming::Frame(f) if f.as_ref() == b"hello"));
+        conn.send_datagram(b"input").expect("datagram");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv()).await.expect("in time"),
+            Incoming::Frame(f) if f.as_ref() == b"input"
+        ));
+
+        // A small update goes as a datagram, a big one and control on the
+        // stream, in order.
+        let small = update(20);
+        link.send(small.clone(), Delivery::LatestWins)
+            .await
+            .expect("send");
+        let got = tokio::time::timeout(WAIT, conn.receive_datagram())
+            .await
+            .expect("in time")
+            .expect("datagram");
+        assert_eq!(got.payload(), small);
+        let big = update(8 * 1024);
+        link.send(big.clone(), Delivery::LatestWins)
+            .await
+            .expect("send");
+        link.send(Bytes::from_static(b"\x0bcontrol"), Delivery::Reliable)
+            .await
+            .expect("send");
+        let read = tokio::time::timeout(WAIT, async {
+            (read_frame(&mut recv).await, read_frame(&mut recv).await)
+        })
+        .await
+        .expect("in time");
+        assert_eq!(read.0, big.to_vec());
+        assert_eq!(read.1, b"\x0bcontrol");
+
+        // The room's direct write: an update alone, once allowed.
+        let direct = link.direct().expect("direct writes");
+        assert!(!direct.carries_control());
+        assert_eq!(direct.try_send(&[&small]), DirectOutcome::Declined);
+        direct.allow(true);
+        assert_eq!(direct.try_send(&[&small]), DirectOutcome::Written);
+        assert_eq!(direct.try_send(&[&big]), DirectOutcome::Declined);
+        assert_eq!(direct.try_send(&[&small, &small]), DirectOutcome::Declined);
+        let got = tokio::time::timeout(WAIT, conn.receive_datagram())
+            .await
+            .expect("in time")
+            .expect("datagram");
+        assert_eq!(got.payload(), small);
+
+        // A frame over the limit is a violation, and the end of the link.
+        send.write_all(&(MAX_FRAME as u32 + 1).to_le_bytes())
+            .await
+            .expect("len");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv())
+                .await
+                .expect("in time"),
+            Incoming::Violation(Violation::FrameTooLarge)
+        ));
+        assert!(matches!(link.recv().await, Incoming::Closed));
+
+        // Close carries the reason's code and message to the client.
+        link.close(CloseReason::FrameTooLarge, "too big").await;
+        match tokio::time::timeout(WAIT, conn.closed())
+            .await
+            .expect("closed in time")
+        {
+            ConnectionError::ApplicationClosed(close) => {
+                assert_eq!(
+                    close.code(),
+                    wtransport::VarInt::from_u32(u32::from(CloseReason::FrameTooLarge.code()))
+                );
+                assert_eq!(close.reason(), b"too big");
+            }
+            other => panic!("unexpected close {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn dropped_reads_lose_no_part_of_a_frame_and_the_stream_s_end_ends_the_link() {
+        let mut first = 10u32.to_le_bytes().to_vec();
+        first.extend_from_slice(b"hello");
+        let (conn, mut send, _recv, mut link, _server) = connected(&first, MAX_FRAME).await;
+        // Reads cancelled while only half the frame is there lose nothing.
+        for _ in 0..5 {
+            assert!(
+                tokio::time::timeout(Duration::from_millis(20), link.recv())
+                    .await
+                    .is_err()
+            );
+        }
+        // A datagram comes through meanwhile.
+        conn.send_datagram(b"input").expect("datagram");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv()).await.expect("in time"),
+            Incoming::Frame(f) if f.as_ref() == b"input"
+        ));
+        let mut rest = b"world".to_vec();
+        rest.extend_from_slice(&framed(b"end"));
+        send.write_all(&rest).await.expect("rest");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv()).await.expect("in time"),
+            Incoming::Frame(f) if f.as_ref() == b"helloworld"
+        ));
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv()).await.expect("in time"),
+            Incoming::Frame(f) if f.as_ref() == b"end"
+        ));
+        send.finish().await.expect("finished");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv())
+                .await
+                .expect("in time"),
+            Incoming::Closed
+        ));
+        assert!(matches!(link.recv().await, Incoming::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_datagram_over_the_limit_ends_the_link() {
+        // Datagrams fit a packet: a smaller limit than MAX_FRAME.
+        let max_frame = 100;
+        let (conn, _send, _recv, mut link, _server) = connected(&framed(b""), max_frame).await;
+        assert!(matches!(link.recv().await, Incoming::Frame(f) if f.is_empty()));
+        conn.send_datagram(vec![0u8; max_frame + 1])
+            .expect("datagram");
+        assert!(matches!(
+            tokio::time::timeout(WAIT, link.recv())
+                .await
+                .expect("in time"),
+            Incoming::Violation(Violation::DatagramTooLarge)
+        ));
+        assert!(matches!(link.recv().await, Incoming::Closed));
     }
 
     #[test]
