@@ -509,6 +509,32 @@ async fn a_disallowed_origin_is_refused_and_a_shutdown_reaches_an_allowed_one() 
 }
 
 #[tokio::test]
+async fn a_configured_certificate_is_served_without_a_hash() {
+    let dir = std::env::temp_dir().join(format!("tickwire-wt-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("generates");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).expect("write cert");
+    std::fs::write(&key, generated.signing_key.serialize_pem()).expect("write key");
+    let server = wt_server(|c| {
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+    })
+    .await;
+    let addr = server.webtransport_addr.expect("a WebTransport port");
+    let (status, body) = server.get("/webtransport").await;
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(json["url"], format!("https://{addr}/tickwire"));
+    assert_eq!(json["certificate_hashes"], serde_json::json!([]));
+    // rcgen's default end of validity: 4096-01-01.
+    assert_eq!(json["valid_until_unix_s"], 67_090_118_400_i64);
+    server.stop().await.expect("clean shutdown");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn webtransport_is_reported_disabled_without_an_endpoint() {
     let server = TestServer::start().await;
     assert!(server.webtransport_addr.is_none());

@@ -451,8 +451,8 @@ impl Server {
         }
         let webtransport_info = webtransport.as_ref().map(|w| w.info.clone());
         let webtransport = webtransport.map(|w| {
-            let hash = w.info.certificate_hashes.first().map(|h| h.value.clone());
-            info!(addr = %w.addr, certificate_hash = ?hash, "WebTransport listening ({}, ALPN h3; GET /webtransport)", w.info.url);
+            let hash = w.info.certificate_hashes.first().map_or("none (a configured certificate)", |h| h.value.as_str());
+            info!(addr = %w.addr, certificate_hash = hash, "WebTransport listening ({}, ALPN h3; GET /webtransport)", w.info.url);
             shared.tracker.spawn(runtime::accept::webtransport_accept_loop(
                 runtime::front(&shared),
                 w.endpoint.clone(),
