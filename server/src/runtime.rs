@@ -440,9 +440,13 @@ pub(crate) async fn drain(shared: &Shared, stop: impl Future<Output = ()>) {
     }
 }
 
-/// Builds the HTTP router for a server: the public endpoints and the
-/// operator API.
-pub(crate) fn router(shared: &Arc<Shared>) -> axum::Router {
+/// Builds the HTTP router for a server: the public endpoints (which tell
+/// pages how to reach its WebTransport endpoint, `webtransport`, when it
+/// has one) and the operator API.
+pub(crate) fn router(
+    shared: &Arc<Shared>,
+    webtransport: Option<http::WebTransportInfo>,
+) -> axum::Router {
     http::router(
         HttpState {
             metrics: Arc::clone(&shared.metrics),
@@ -450,6 +454,7 @@ pub(crate) fn router(shared: &Arc<Shared>) -> axum::Router {
             started: Instant::now(),
             server_name: shared.config.server_name.clone(),
             draining: shared.draining.clone(),
+            webtransport,
         },
         crate::admin::router(AdminState {
             operator: Arc::clone(shared) as Arc<dyn Operator>,
@@ -492,6 +497,9 @@ impl SessionHost for Shared {
                 self, link, peer, deadline, handshake, permits,
             )),
             AnyLink::Quic(link) => Box::pin(session_task::run(
+                self, link, peer, deadline, handshake, permits,
+            )),
+            AnyLink::WebTransport(link) => Box::pin(session_task::run(
                 self, link, peer, deadline, handshake, permits,
             )),
         }

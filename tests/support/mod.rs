@@ -68,6 +68,9 @@ pub struct TestServer {
     pub tls_fingerprint: Option<String>,
     /// The QUIC (UDP) port, when the config set `quic_bind`.
     pub quic_addr: Option<SocketAddr>,
+    /// The WebTransport (UDP) port, when the config set
+    /// `webtransport_bind`.
+    pub webtransport_addr: Option<SocketAddr>,
     /// The admin port, when the config set `admin_bind`.
     pub admin_addr: Option<SocketAddr>,
     drain: Option<oneshot::Sender<()>>,
@@ -104,6 +107,7 @@ impl TestServer {
         let tls_addr = server.tls_addr();
         let tls_fingerprint = server.tls_fingerprint().map(str::to_owned);
         let quic_addr = server.quic_addr();
+        let webtransport_addr = server.webtransport_addr();
         let admin_addr = server.admin_addr();
         let (drain, drained) = oneshot::channel::<()>();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -121,6 +125,7 @@ impl TestServer {
             tls_addr,
             tls_fingerprint,
             quic_addr,
+            webtransport_addr,
             admin_addr,
             drain: Some(drain),
             stop: Some(stop),

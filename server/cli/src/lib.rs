@@ -64,6 +64,12 @@ pub struct Flags {
     /// the TLS port) [default: none].
     #[arg(long)]
     pub quic_bind: Option<SocketAddr>,
+    /// UDP address of the WebTransport endpoint for browsers
+    /// (https://ADDR/tickwire, HTTP/3; with --tls-cert/--tls-key that
+    /// certificate, else a 13-day development one whose hash pages get from
+    /// GET /webtransport) [default: none].
+    #[arg(long)]
+    pub webtransport_bind: Option<SocketAddr>,
     /// PEM certificate chain for the TLS port (with --tls-key). Without it,
     /// a development certificate is generated and its fingerprint logged.
     #[arg(long, requires = "tls_key")]
@@ -89,8 +95,8 @@ pub struct Flags {
     /// Ticks spectators are served behind the players [default: 0].
     #[arg(long)]
     pub spectator_delay_ticks: Option<u32>,
-    /// A browser origin allowed to open a WebSocket (repeat for more)
-    /// [default: any].
+    /// A browser origin allowed to open a WebSocket or a WebTransport
+    /// session (repeat for more) [default: any].
     #[arg(long = "allowed-origin")]
     pub allowed_origins: Vec<String>,
     /// Room shards: threads that each run rooms with their members'
@@ -208,6 +214,9 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     }
     if let Some(addr) = cli.quic_bind {
         config.quic_bind = Some(addr);
+    }
+    if let Some(addr) = cli.webtransport_bind {
+        config.webtransport_bind = Some(addr);
     }
     if let Some(addr) = cli.tls_bind {
         config.tls_bind = Some(addr);
