@@ -918,7 +918,13 @@ export class ClientSession {
         this.end(now.at, { reason: message.reason, message: message.message, rejected: true });
         break;
       case 'Close':
-        this.end(now.at, { reason: message.reason, message: message.message, rejected: false });
+        // `IdleTimeout` and `SlowConsumer` park the seat: come back for it
+        // (docs/protocol.md, "How a client should reconnect").
+        if (resumable(message.reason) && this.mayReconnect(message.reason)) {
+          this.startReconnecting(now, message.reason);
+        } else {
+          this.end(now.at, { reason: message.reason, message: message.message, rejected: false });
+        }
         break;
       case 'Joined':
         // Unasked: a seat given back on resume.
