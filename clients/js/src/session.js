@@ -903,6 +903,14 @@ export class ClientSession {
       this.handleWhileReconnecting(now, message);
       return;
     }
+    if (this._state.type === 'closing') {
+      // Goodbye said: what still arrives is not for the application; the
+      // server's own close ends the session with this client's reason.
+      if ((message.type === 'Close' || message.type === 'Rejected') && this.closingCause !== null) {
+        this.end(now.at, { reason: this.closingCause.reason, message: this.closingCause.message, rejected: false });
+      }
+      return;
+    }
     const id = answeredRequest(message);
     if (id !== null && this.requests.has(id)) {
       this.answered(id, message);

@@ -21,7 +21,7 @@ import {
   CLOSE_REASONS,
   parseRoomCode,
 } from '../src/index.js';
-import { goldenVectors, plain, rng } from './support/util.js';
+import { goldenVectors, plain, rng } from '../test-support/util.js';
 
 const token = (/** @type {number} */ b) => new Uint8Array(16).fill(b);
 const text = (/** @type {string} */ s) => new TextEncoder().encode(s);

@@ -24,7 +24,7 @@ import {
   CHAT_SCHEMA,
   REPLICA_HISTORY,
 } from '../src/index.js';
-import { rng } from './support/util.js';
+import { rng } from '../test-support/util.js';
 
 /** @type {import('../src/schema.js').FieldSchema} */
 const F = { name: 'f', absoluteOrder: 4, changeOrder: 2 };

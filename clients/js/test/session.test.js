@@ -557,3 +557,18 @@ describe('reconnecting', () => {
     assert.deepEqual(events(s), [{ type: 'closed', closed: { reason: 'Normal', message: 'never mind', rejected: false } }]);
   });
 });
+
+describe('closing', () => {
+  test('after the goodbye, updates and events are not handed over; the server close ends it', () => {
+    const s = playing();
+    s.close('bye');
+    drain(s);
+    s.handle(T0, updateOf(avatarWorld(11, 64), avatarWorld(10, 64)));
+    s.handle(T0, { type: 'Event', name: 'x', data: new Uint8Array(0), ackId: 1 });
+    s.handle(T0, { type: 'Ping', sentAtUs: 1n });
+    assert.deepEqual(events(s), []);
+    assert.deepEqual(drain(s), []);
+    s.handle(T0, { type: 'Close', reason: 'Normal', message: 'goodbye' });
+    assert.deepEqual(events(s), [{ type: 'closed', closed: { reason: 'Normal', message: 'bye', rejected: false } }]);
+  });
+});

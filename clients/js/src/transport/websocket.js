@@ -18,7 +18,11 @@ import { OPEN_TIMEOUT_MS, withTimeout } from './transport.js';
  * @property {(type: string, listener: (event: any) => void) => void} removeEventListener
  */
 
-/** @typedef {new (url: string) => WebSocketLike} WebSocketConstructor */
+/**
+ * A WebSocket constructor: the browser's, or the `ws` package's default
+ * export. Its instances must have the surface of `WebSocketLike`.
+ * @typedef {new (url: string) => any} WebSocketConstructor
+ */
 
 /**
  * @typedef {object} WebSocketOptions
@@ -56,7 +60,7 @@ export function openWebSocket(url, handlers, options = {}) {
   /** @type {WebSocketLike} */
   let ws;
   try {
-    ws = new Ctor(url);
+    ws = /** @type {WebSocketLike} */ (new Ctor(url));
   } catch (e) {
     return Promise.reject(new TransportError('connect_failed', `cannot open ${url}: ${String(e)}`, { cause: e }));
   }

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 
-import { applyDelta, BUILTIN_SCHEMAS, checksum, decodeServer, entity, fromHex } from '../../src/index.js';
+import { applyDelta, BUILTIN_SCHEMAS, checksum, decodeServer, entity, fromHex } from '../src/index.js';
 
 /**
  * @typedef {{id: number, kind: number, fields: number[]}} EntityJson
@@ -15,7 +15,7 @@ import { applyDelta, BUILTIN_SCHEMAS, checksum, decodeServer, entity, fromHex } 
  */
 
 /**
- * @param {import('../../src/world.js').World} w
+ * @param {import('../src/world.js').World} w
  * @returns {WorldJson}
  */
 export function worldToJson(w) {
@@ -24,7 +24,7 @@ export function worldToJson(w) {
 
 /**
  * @param {WorldJson} json
- * @returns {import('../../src/world.js').World}
+ * @returns {import('../src/world.js').World}
  */
 export function worldFromJson(json) {
   return { tick: json.tick, entities: json.entities.map((e) => entity(e.id, e.kind, e.fields)) };
@@ -36,7 +36,7 @@ export function worldFromJson(json) {
  * @param {WorldVector} vector
  */
 export function checkWorldVector(vector) {
-  const schema = /** @type {Record<string, import('../../src/schema.js').Schema>} */ (BUILTIN_SCHEMAS)[vector.schema];
+  const schema = /** @type {Record<string, import('../src/schema.js').Schema>} */ (BUILTIN_SCHEMAS)[vector.schema];
   assert.ok(schema !== undefined, `${vector.name}: unknown schema ${vector.schema}`);
   const update = decodeServer(fromHex(vector.update_hex));
   assert.equal(update.type, 'Update', `${vector.name}: update_hex is not an Update frame`);
