@@ -111,7 +111,11 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * @property {() => import('./session.js').Now} [clock] the time (tests)
  */
 
-/** @typedef {{transport: import('./transport/transport.js').Transport | null, closing: boolean}} Link */
+/**
+ * A connection the client holds (its transport once open), and whether it
+ * is closing after a goodbye (with the timer that cuts it if it lingers).
+ * @typedef {{transport: import('./transport/transport.js').Transport | null, closing: boolean, linger: ReturnType<typeof setTimeout> | null}} Link
+ */
 
 /** @returns {import('./session.js').Now} */
 function systemClock() {
@@ -622,7 +626,7 @@ export class Client {
    */
   async openLink(timeoutMs) {
     /** @type {Link} */
-    const link = { transport: null, closing: false };
+    const link = { transport: null, closing: false, linger: null };
     this.link = link;
     /** @type {import('./transport/transport.js').TransportHandlers} */
     const handlers = {
@@ -633,6 +637,7 @@ export class Client {
         if (this.link === link) this.onBadFrame(error);
       },
       onClose: (end) => {
+        if (link.linger !== null) clearTimeout(link.linger);
         if (this.link !== link) return;
         this.link = null;
         this.onTransportClosed(end);
@@ -797,7 +802,7 @@ export class Client {
       link.closing = true;
       const transport = link.transport;
       transport.close(1000, '');
-      setTimeout(() => {
+      link.linger = setTimeout(() => {
         if (this.link !== link) return;
         this.link = null;
         transport.abort();
