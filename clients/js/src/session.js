@@ -52,6 +52,7 @@ const utf8 = new TextEncoder();
  * @property {number} maxFrame the server's client frame limit, bytes: an event that does not fit is refused here (default 4096)
  * @property {import('./reconnect.js').ReconnectPolicy} reconnect how the session reconnects after a drop
  * @property {number | null} silenceTimeoutMs a room connection silent this long has dropped, whatever the transport says (default 5000; null: trust the transport)
+ * @property {number} attemptTimeoutMs how long one reconnection attempt may take, from opening the transport to the seat back (default 10 000)
  * @property {Record<string, import('./schema.js').Schema>} schemas world schemas by game name (default: the built-in games, arena and chat)
  * @property {import('./schema.js').Schema} defaultSchema the schema of a game not in `schemas` (default: the arena's)
  */
@@ -74,6 +75,7 @@ export function defaultSessionConfig() {
     maxFrame: MAX_CLIENT_FRAME,
     reconnect: defaultReconnectPolicy(),
     silenceTimeoutMs: 5000,
+    attemptTimeoutMs: 10_000,
     schemas: { ...BUILTIN_SCHEMAS },
     defaultSchema: ARENA_SCHEMA,
   };
@@ -158,6 +160,7 @@ export function defaultSessionConfig() {
  * @property {number} deadline when to stop trying
  * @property {number} attempts attempts started
  * @property {number | null} nextAt when the next attempt is due (null while one is under way)
+ * @property {number} attemptDeadline when the attempt under way counts as failed
  * @property {import('./protocol.js').Joined | null} room the room whose seat it wants back
  * @property {boolean} welcomed the new connection got its seat back: waiting for `Joined`
  * @property {import('./protocol.js').CloseReason | null} cause
@@ -467,7 +470,7 @@ export class ClientSession {
     if (this.isReconnecting) return this.nextSeq;
     this.open();
     this.nextSeq = (this.nextSeq + 1) >>> 0;
-    if (this.recentInputs.length === this.config.inputRedundancy) this.recentInputs.shift();
+    while (this.recentInputs.length >= this.config.inputRedundancy) this.recentInputs.shift();
     this.recentInputs.push(input);
     this.queue(
       { type: 'Inputs', newestSeq: this.nextSeq, inputs: [...this.recentInputs], ack: this.pendingAck },
@@ -744,6 +747,7 @@ export class ClientSession {
       deadline: now.at + within,
       attempts: 0,
       nextAt: null,
+      attemptDeadline: Infinity,
       room,
       welcomed: false,
       cause,
@@ -783,6 +787,7 @@ export class ClientSession {
     if (rc === null || rc.nextAt === null || rc.nextAt > now.at) return false;
     rc.nextAt = null;
     rc.attempts++;
+    rc.attemptDeadline = Math.min(now.at + this.config.attemptTimeoutMs, rc.deadline);
     return true;
   }
 
@@ -1128,7 +1133,8 @@ export class ClientSession {
     for (const r of this.requests.values()) earliest = Math.min(earliest, r.deadline);
     for (const e of this.emits.values()) earliest = Math.min(earliest, e.deadline);
     if (this.heldPing !== null) earliest = Math.min(earliest, this.heldPing.arrived + this.holdLimit());
-    if (this.reconnecting?.nextAt != null) earliest = Math.min(earliest, this.reconnecting.nextAt);
+    const rc = this.reconnecting;
+    if (rc !== null) earliest = Math.min(earliest, rc.nextAt ?? rc.attemptDeadline);
     const silence = this.silenceDeadline();
     if (silence !== null) earliest = Math.min(earliest, silence);
     return earliest === Infinity ? null : earliest;
@@ -1162,6 +1168,12 @@ export class ClientSession {
       if (e.deadline <= now.at) this.emitted(id, now, { type: 'timedOut' });
     }
     this.releaseHeldPing(now);
+    const rc = this.reconnecting;
+    if (rc !== null && rc.nextAt === null && rc.attemptDeadline <= now.at) {
+      // An attempt that hangs (a server that takes the connection and
+      // never answers) counts as failed; the shell drops its transport.
+      this.connectionFailed(now);
+    }
     const silence = this.silenceDeadline();
     if (silence !== null && silence <= now.at) {
       // The shell sees the session reconnecting (or closed) and drops the

@@ -244,6 +244,50 @@ describe('against a real server', { skip: missing ?? false }, () => {
     await watcher.leaveRoom();
   });
 
+  test('a room connection gone silent counts as dropped: the client reconnects by itself', async () => {
+    /** @type {Set<WebSocket>} */
+    const muted = new Set();
+    // A WebSocket whose incoming messages can be swallowed, as a dead
+    // route would, while the TCP connection stays up.
+    class Mutable extends WebSocket {
+      /**
+       * @override
+       * @param {string} type
+       * @param {(event: any) => void} listener
+       */
+      addEventListener(type, listener) {
+        if (type !== 'message') return super.addEventListener(/** @type {any} */ (type), listener);
+        return super.addEventListener('message', (event) => {
+          if (!muted.has(this)) listener(event);
+        });
+      }
+    }
+    /** @type {Mutable[]} */
+    const sockets = [];
+    class Tracked extends Mutable {
+      /** @param {string} url */
+      constructor(url) {
+        super(url);
+        sockets.push(this);
+      }
+    }
+    const c = await connect('silent', { WebSocket: Tracked, session: { silenceTimeoutMs: 1000 } });
+    const room = await c.createRoom({ name: 'silent room' });
+    await c.waitFor('update', { timeoutMs: 5000 });
+    const reconnecting = c.waitFor('reconnecting', { timeoutMs: 5000 });
+    const resumed = c.waitFor('resumed', { timeoutMs: 10_000 });
+    muted.add(/** @type {Tracked} */ (sockets.at(-1)));
+    const started = Date.now();
+    const why = await reconnecting;
+    assert.equal(why.cause, null);
+    assert.ok(Date.now() - started >= 900, 'after the silence timeout');
+    const back = await resumed;
+    assert.equal(back.room?.room.id, room.room.id);
+    assert.equal(sockets.length, 2, 'a new connection');
+    await c.waitFor('update', { timeoutMs: 5000 });
+    await c.leaveRoom();
+  });
+
   test('WebTransport failing falls back to WebSocket, and reconnections stay on it', async () => {
     let tries = 0;
     class Failing {

@@ -572,3 +572,24 @@ describe('closing', () => {
     assert.deepEqual(events(s), [{ type: 'closed', closed: { reason: 'Normal', message: 'bye', rejected: false } }]);
   });
 });
+
+describe('reconnection attempts', () => {
+  test('an attempt that hangs fails after attemptTimeoutMs and the next one is scheduled', () => {
+    const s = playing({ attemptTimeoutMs: 2000 });
+    s.handleConnectionLost(T0, null);
+    events(s);
+    const first = /** @type {number} */ (s.pollTimeout());
+    const now = { at: first, unixUs: T0.unixUs };
+    assert.ok(s.pollConnect(now));
+    s.connectionOpened(now);
+    drain(s, now);
+    assert.ok(s.attemptUnderWay);
+    assert.equal(s.pollTimeout(), first + 2000);
+    s.handleTimeout({ at: first + 1999, unixUs: T0.unixUs });
+    assert.ok(s.attemptUnderWay);
+    s.handleTimeout({ at: first + 2000, unixUs: T0.unixUs });
+    assert.ok(!s.attemptUnderWay && s.isReconnecting);
+    const next = events(s).at(-1);
+    assert.ok(next?.type === 'reconnecting' && next.attempt === 2);
+  });
+});

@@ -16,6 +16,7 @@
  * @property {number} maxFrame the server's client frame limit, bytes: an event that does not fit is refused here (default 4096)
  * @property {import('./reconnect.js').ReconnectPolicy} reconnect how the session reconnects after a drop
  * @property {number | null} silenceTimeoutMs a room connection silent this long has dropped, whatever the transport says (default 5000; null: trust the transport)
+ * @property {number} attemptTimeoutMs how long one reconnection attempt may take, from opening the transport to the seat back (default 10 000)
  * @property {Record<string, import('./schema.js').Schema>} schemas world schemas by game name (default: the built-in games, arena and chat)
  * @property {import('./schema.js').Schema} defaultSchema the schema of a game not in `schemas` (default: the arena's)
  */
@@ -96,6 +97,7 @@ export function defaultSessionConfig(): SessionConfig;
  * @property {number} deadline when to stop trying
  * @property {number} attempts attempts started
  * @property {number | null} nextAt when the next attempt is due (null while one is under way)
+ * @property {number} attemptDeadline when the attempt under way counts as failed
  * @property {import('./protocol.js').Joined | null} room the room whose seat it wants back
  * @property {boolean} welcomed the new connection got its seat back: waiting for `Joined`
  * @property {import('./protocol.js').CloseReason | null} cause
@@ -529,6 +531,10 @@ export type SessionConfig = {
      */
     silenceTimeoutMs: number | null;
     /**
+     * how long one reconnection attempt may take, from opening the transport to the seat back (default 10 000)
+     */
+    attemptTimeoutMs: number;
+    /**
      * world schemas by game name (default: the built-in games, arena and chat)
      */
     schemas: Record<string, import("./schema.js").Schema>;
@@ -724,6 +730,10 @@ export type Reconnecting = {
      * when the next attempt is due (null while one is under way)
      */
     nextAt: number | null;
+    /**
+     * when the attempt under way counts as failed
+     */
+    attemptDeadline: number;
     /**
      * the room whose seat it wants back
      */
