@@ -24,6 +24,13 @@ pub struct ServerConfig {
     /// UDP address of the QUIC endpoint (ALPN `tickwire/1`; same
     /// certificate as the TLS port). Default `None`: no QUIC.
     pub quic_bind: Option<SocketAddr>,
+    /// UDP address of the WebTransport endpoint (HTTP/3, ALPN `h3`), for
+    /// browsers: sessions at `https://HOST:PORT/tickwire`, framed as on
+    /// QUIC. With `tls_cert` and `tls_key` it presents that certificate;
+    /// without, a development certificate browsers accept by its hash
+    /// (ECDSA P-256, valid 13 days), which `GET /webtransport` hands to
+    /// pages. Default `None`: no WebTransport.
+    pub webtransport_bind: Option<SocketAddr>,
     /// Address of the admin port: plain HTTP with `/healthz`, `/metrics`
     /// and `/rooms` only, outside the game connections' caps, so probes
     /// are answered while game connections are saturated (point the
@@ -51,10 +58,11 @@ pub struct ServerConfig {
     /// (ghosting). Default 0 (live). Each room then keeps that many more
     /// snapshots; at most [`MAX_SPECTATOR_DELAY`].
     pub spectator_delay_ticks: u32,
-    /// Browser origins allowed to open a WebSocket (`Origin` header, e.g.
-    /// `https://play.example.com`), compared without regard to case.
-    /// Default empty: any origin. A request with an `Origin` not listed is
-    /// answered 403; one without `Origin` (not a browser) is allowed.
+    /// Browser origins allowed to open a WebSocket or a WebTransport
+    /// session (`Origin` header, e.g. `https://play.example.com`), compared
+    /// without regard to case. Default empty: any origin. A request with
+    /// an `Origin` not listed is answered 403; one without `Origin` (not a
+    /// browser) is allowed.
     pub allowed_origins: Vec<String>,
     /// Room shards: threads that each run rooms and their members'
     /// sessions on a single-threaded runtime, so a tick never wakes another
@@ -67,6 +75,11 @@ pub struct ServerConfig {
     /// Who may connect: open (the default, logged at WARN at start) or
     /// JSON Web Tokens.
     pub auth: AuthConfig,
+    /// The operator API's bearer token (`/api/admin/*`, the `/ops` page):
+    /// every room with its members, the figures over time, kick and close.
+    /// Default `None`: a random token is drawn at start and logged, so the
+    /// operator API is never open.
+    pub admin_token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +88,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 7000)),
             tls_bind: None,
             quic_bind: None,
+            webtransport_bind: None,
             admin_bind: None,
             tls_cert: None,
             tls_key: None,
@@ -86,6 +100,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             auth: AuthConfig::default(),
+            admin_token: None,
         }
     }
 }
@@ -196,8 +211,8 @@ impl ServerConfig {
         }
     }
 
-    /// Whether a WebSocket upgrade carrying `origin` (its `Origin`
-    /// header, if any) may go ahead.
+    /// Whether a WebSocket upgrade or a WebTransport session request
+    /// carrying `origin` (its `Origin` header, if any) may go ahead.
     pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
         match origin {
             None => true,
@@ -458,7 +473,7 @@ impl ServerConfig {
         let t = &self.timeouts;
         let a = &self.auth;
         let symmetric = a.algorithm == JwtAlgorithm::HS256;
-        let checks: [(bool, &'static str, &'static str); 27] = [
+        let checks: [(bool, &'static str, &'static str); 29] = [
             (
                 a.enabled && symmetric && a.secret.is_none() == a.secret_file.is_none(),
                 "auth.secret",
@@ -494,9 +509,18 @@ impl ServerConfig {
                 "tls_cert and tls_key go together (give both or neither)",
             ),
             (
-                self.tls_cert.is_some() && self.tls_bind.is_none() && self.quic_bind.is_none(),
+                self.tls_cert.is_some()
+                    && self.tls_bind.is_none()
+                    && self.quic_bind.is_none()
+                    && self.webtransport_bind.is_none(),
                 "tls_cert",
-                "a certificate needs tls_bind or quic_bind to be used",
+                "a certificate needs tls_bind, quic_bind or webtransport_bind to be used",
+            ),
+            (
+                self.webtransport_bind
+                    .is_some_and(|a| a.port() != 0 && Some(a) == self.quic_bind),
+                "webtransport_bind",
+                "must differ from quic_bind (both are UDP ports)",
             ),
             (
                 self.tls_bind == Some(self.bind) && self.bind.port() != 0,
@@ -599,6 +623,13 @@ impl ServerConfig {
                 "timeouts",
                 "handshake_ms and write_ms must be positive",
             ),
+            (
+                self.admin_token
+                    .as_ref()
+                    .is_some_and(|t| t.expose().trim().len() < 16),
+                "admin_token",
+                "must have at least 16 characters",
+            ),
         ];
         match checks.into_iter().find(|(bad, _, _)| *bad) {
             Some((_, field, reason)) => Err(ConfigError { field, reason }),
@@ -697,11 +728,25 @@ mod tests {
         assert_eq!(config.validate().unwrap_err().field, "tls_cert");
         config.tls_bind = Some(config.bind);
         assert_eq!(config.validate().unwrap_err().field, "tls_bind");
+        config.tls_bind = None;
+        config.webtransport_bind = Some(SocketAddr::from(([127, 0, 0, 1], 7443)));
+        config
+            .validate()
+            .expect("a certificate for WebTransport alone");
+        config.quic_bind = config.webtransport_bind;
+        assert_eq!(config.validate().unwrap_err().field, "webtransport_bind");
+        config.quic_bind = Some(SocketAddr::from(([127, 0, 0, 1], 7444)));
+        config.validate().expect("separate UDP ports");
         let parsed: ServerConfig = toml::from_str(
-            "tls_bind = \"127.0.0.1:7443\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+            "tls_bind = \"127.0.0.1:7443\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n\
+             webtransport_bind = \"127.0.0.1:7445\"\n",
         )
         .expect("parses");
         assert_eq!(parsed.tls_key, Some(PathBuf::from("k.pem")));
+        assert_eq!(
+            parsed.webtransport_bind,
+            Some(SocketAddr::from(([127, 0, 0, 1], 7445)))
+        );
     }
 
     #[test]

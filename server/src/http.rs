@@ -1,6 +1,6 @@
-//! The HTTP side of the server's one port: the `/healthz`, `/metrics` and
-//! `/rooms` endpoints ([`router`]) and serving one accepted connection with
-//! them ([`serve_connection`]).
+//! The HTTP side of the server's one port: the `/healthz`, `/metrics`,
+//! `/rooms` and `/webtransport` endpoints ([`router`]) and serving one
+//! accepted connection with them ([`serve_connection`]).
 //!
 //! The transport accepts each TCP connection and decides whether it is a
 //! WebSocket upgrade or plain HTTP; plain HTTP comes here. A connection is
@@ -61,6 +61,48 @@ pub struct HttpState {
     /// 503 `draining`, and keeps answering so until the server stops, so
     /// that readiness probes and load balancers stop sending new clients.
     pub draining: CancellationToken,
+    /// What `/webtransport` tells pages; `None` when the server serves no
+    /// WebTransport.
+    pub webtransport: Option<WebTransportInfo>,
+}
+
+/// How a page opens a WebTransport session to this server: `GET
+/// /webtransport`'s body, in the shape of the browser API
+/// (`new WebTransport(url, { serverCertificateHashes })`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WebTransportInfo {
+    /// The session URL, `https://IP:PORT/tickwire` (the endpoint's bound
+    /// address; the loopback address when bound to all addresses).
+    pub url: String,
+    /// The hashes a page passes as `serverCertificateHashes`: the
+    /// development certificate's; empty for a configured certificate,
+    /// which browsers verify as usual.
+    pub certificate_hashes: Vec<CertificateHash>,
+    /// When the certificate stops being valid, in seconds since the Unix
+    /// epoch (`None` when it cannot be read): a development certificate
+    /// lives 13 days, then the server needs a restart.
+    pub valid_until_unix_s: Option<i64>,
+}
+
+/// One entry of `serverCertificateHashes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CertificateHash {
+    /// The hash algorithm: always `sha-256`, the one browsers take.
+    pub algorithm: &'static str,
+    /// The SHA-256 of the certificate's DER, in standard base64 (a page
+    /// decodes it into the `value` byte array).
+    pub value: String,
+}
+
+impl CertificateHash {
+    /// The entry for a SHA-256 `digest`.
+    pub fn sha256(digest: &[u8; 32]) -> Self {
+        use base64::Engine as _;
+        Self {
+            algorithm: "sha-256",
+            value: base64::engine::general_purpose::STANDARD.encode(digest),
+        }
+    }
 }
 
 impl std::fmt::Debug for HttpState {
@@ -69,6 +111,7 @@ impl std::fmt::Debug for HttpState {
             .field("started", &self.started)
             .field("server_name", &self.server_name)
             .field("draining", &self.draining.is_cancelled())
+            .field("webtransport", &self.webtransport)
             .finish_non_exhaustive()
     }
 }
@@ -103,22 +146,26 @@ impl From<hyper::Error> for HttpError {
 /// - `GET /metrics`: the metrics in OpenMetrics text;
 /// - `GET /rooms`: the public rooms (locked ones too, marked) as a JSON
 ///   array with their game and metadata (never their invite codes);
+/// - `GET /webtransport`: how a page opens a WebTransport session
+///   ([`WebTransportInfo`]), or 404 `{"error":"webtransport disabled"}`;
 /// - `GET /ws` without `Upgrade: websocket` (a browser opening the
 ///   endpoint's address, a probe): 426 Upgrade Required, saying so;
 /// - anything else: 404, or 405 for a known path with another method.
 ///
 /// Every request, whatever its answer, is counted in
 /// `tickwire_http_requests_total`.
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: HttpState, admin: Router) -> Router {
     let metrics = Arc::clone(&state.metrics);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/rooms", get(rooms))
+        .route(WEBTRANSPORT_PATH, get(webtransport))
         .route(crate::transport::ws::WS_PATH, get(upgrade_required))
+        .with_state(state)
+        .merge(admin)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(metrics, count_request))
-        .with_state(state)
 }
 
 /// Serves one accepted connection with `router` until the client closes it,
@@ -252,6 +299,29 @@ async fn rooms(State(state): State<HttpState>) -> Json<Vec<PublicRoom>> {
     Json(rooms)
 }
 
+/// Where pages learn how to open a WebTransport session.
+pub const WEBTRANSPORT_PATH: &str = "/webtransport";
+
+/// `/webtransport`'s answer when the server serves no WebTransport.
+#[derive(Debug, Serialize)]
+struct Disabled {
+    error: &'static str,
+}
+
+/// `GET /webtransport`.
+async fn webtransport(State(state): State<HttpState>) -> Response {
+    match state.webtransport {
+        Some(info) => Json(info).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(Disabled {
+                error: "webtransport disabled",
+            }),
+        )
+            .into_response(),
+    }
+}
+
 /// Any other path.
 async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "not found\n")
@@ -320,6 +390,7 @@ mod tests {
             started: Instant::now(),
             server_name: "test-server".to_owned(),
             draining: CancellationToken::new(),
+            webtransport: None,
         }
     }
 
@@ -349,7 +420,7 @@ mod tests {
         let state = state();
         state.metrics.rooms.set(2);
         state.metrics.connections.set(5);
-        let router = router(state.clone());
+        let router = router(state.clone(), Router::new());
 
         let (status, content_type, body) = call(&router, "GET", "/healthz").await;
         assert_eq!(status, StatusCode::OK);
@@ -372,7 +443,7 @@ mod tests {
     async fn metrics_are_served_as_openmetrics_text() {
         let state = state();
         state.metrics.ticks.inc_by(42);
-        let router = router(state);
+        let router = router(state, Router::new());
         let (status, content_type, body) = call(&router, "GET", "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, metrics::CONTENT_TYPE);
@@ -383,7 +454,7 @@ mod tests {
 
     #[tokio::test]
     async fn rooms_lists_public_rooms_without_codes() {
-        let router = router(state());
+        let router = router(state(), Router::new());
         let (status, content_type, body) = call(&router, "GET", "/rooms").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "application/json");
@@ -414,9 +485,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn webtransport_says_how_to_connect_or_that_it_is_off() {
+        let (status, content_type, body) =
+            call(&router(state(), Router::new()), "GET", "/webtransport").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(content_type, "application/json");
+        assert_eq!(body, r#"{"error":"webtransport disabled"}"#);
+
+        let mut on = state();
+        on.webtransport = Some(WebTransportInfo {
+            url: "https://127.0.0.1:7443/tickwire".into(),
+            certificate_hashes: vec![CertificateHash::sha256(&[0xAB; 32])],
+            valid_until_unix_s: Some(1_700_000_000),
+        });
+        let (status, content_type, body) =
+            call(&router(on, Router::new()), "GET", "/webtransport").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "application/json");
+        let json: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "url": "https://127.0.0.1:7443/tickwire",
+                "certificate_hashes": [{
+                    "algorithm": "sha-256",
+                    // 32 bytes of 0xAB in standard base64.
+                    "value": "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=",
+                }],
+                "valid_until_unix_s": 1_700_000_000,
+            })
+        );
+    }
+
+    #[tokio::test]
     async fn unknown_paths_and_methods_are_refused_and_counted() {
         let state = state();
-        let router = router(state.clone());
+        let router = router(state.clone(), Router::new());
         let (status, _, body) = call(&router, "GET", "/nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body, "not found\n");
@@ -435,7 +539,7 @@ mod tests {
     ) -> (TcpStream, tokio::task::JoinHandle<Result<(), HttpError>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
-        let router = router(state());
+        let router = router(state(), Router::new());
         let server = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.expect("accept");
             serve_connection(stream, router, header_timeout, shutdown).await

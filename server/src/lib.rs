@@ -1,10 +1,11 @@
 //! # tickwire-server
 //!
 //! The game server a studio runs: one TCP port serving WebSocket sessions
-//! at `/ws` and HTTP (`/healthz`, `/metrics`, `/rooms`), optionally a TLS
-//! port serving the same WebSocket sessions as `wss://`, a lobby of rooms,
-//! and one fixed-tick task per room that sends each client a delta against
-//! the state it acknowledged.
+//! at `/ws` and HTTP (`/healthz`, `/metrics`, `/rooms`, `/webtransport`),
+//! optionally a TLS port serving the same WebSocket sessions as `wss://`, a
+//! QUIC endpoint and a WebTransport endpoint (for browsers), a lobby of
+//! rooms, and one fixed-tick task per room that sends each client a delta
+//! against the state it acknowledged.
 //!
 //! # Layout
 //!
@@ -36,9 +37,10 @@
 //! Shell (tokio):
 //! - [`transport`]: the [`transport::Link`] every transport produces (it
 //!   moves frames only); [`transport::ws`] is the WebSocket adapter,
-//!   [`transport::quic`] the QUIC one, [`transport::tcp`] the socket that
-//!   moves between shards, parks while its room reads it, and takes the
-//!   room's direct writes.
+//!   [`transport::quic`] the QUIC one, [`transport::webtransport`] the
+//!   WebTransport one (QUIC's framing in an HTTP/3 session, for browsers),
+//!   [`transport::tcp`] the socket that moves between shards, parks while
+//!   its room reads it, and takes the room's direct writes.
 //! - `runtime`: `admission` (connection caps), `accept` (the accept loops
 //!   and handshakes, not generic over the game), `shards` (one
 //!   single-threaded runtime per core), `room_task` (a room's tick loop,
@@ -48,7 +50,8 @@
 //!   Web Token one, and the minter of development tokens.
 //! - [`games`]: the games a server hosts, by name ([`Games`]).
 //! - [`tls`]: the TLS certificate (PEM files or a generated development
-//!   one), its fingerprint and the acceptor of the wss port.
+//!   one), its fingerprint and the acceptor of the wss port; the short-lived
+//!   development certificate browsers accept for WebTransport by its hash.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.
 //! - [`shutdown`]: SIGINT / SIGTERM, installed before the server listens;
 //!   the first starts the drain, a second stops.
@@ -74,6 +77,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -93,9 +97,9 @@ pub mod testing;
 pub mod tls;
 pub mod transport;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub use auth::{AuthError, Authenticator, JwtAuthenticator};
 pub use error::ServerError;
@@ -104,6 +108,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::ServerConfig;
+use crate::http::{CertificateHash, WebTransportInfo};
 use crate::runtime::Shared;
 use crate::runtime::accept::Entry;
 use crate::tls::ServerTls;
@@ -113,6 +118,16 @@ use crate::tls::ServerTls;
 struct TlsListener {
     listener: TcpListener,
     addr: SocketAddr,
+}
+
+/// The bound WebTransport endpoint and what pages are told about it.
+#[derive(Debug)]
+struct WebTransportListener {
+    endpoint: quinn::Endpoint,
+    addr: SocketAddr,
+    /// SHA-256 of the certificate it presents.
+    certificate_hash: [u8; 32],
+    info: WebTransportInfo,
 }
 
 /// A bound, not yet running server for its [`Games`].
@@ -125,6 +140,7 @@ pub struct Server {
     tls: Option<ServerTls>,
     tls_listener: Option<TlsListener>,
     quic: Option<quinn::Endpoint>,
+    webtransport: Option<WebTransportListener>,
     /// The admin port (HTTP only), when one is configured.
     admin: Option<(TcpListener, SocketAddr)>,
 }
@@ -153,6 +169,76 @@ fn load_tls(config: &ServerConfig) -> Result<ServerTls, ServerError> {
             Ok(tls)
         }
     }
+}
+
+/// The WebTransport endpoint's certificate: the configured one, or a
+/// development one browsers accept by its hash (said at WARN, with the
+/// hash, as the TLS fingerprint is).
+fn load_webtransport_tls(config: &ServerConfig) -> Result<ServerTls, ServerError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok(ServerTls::from_pem_files(cert, key)?),
+        _ => {
+            let tls = ServerTls::development_hashed(SystemTime::now())?;
+            let hash = CertificateHash::sha256(&tls.certificate_hash()).value;
+            warn!(
+                certificate_hash = %hash,
+                valid_until_unix_s = tls.not_after_unix_s(),
+                "no --tls-cert/--tls-key: WebTransport uses a generated development \
+                 certificate (ECDSA P-256, for localhost, 127.0.0.1, ::1, valid 13 days); \
+                 pages pass serverCertificateHashes [{{algorithm: 'sha-256', value: {hash} \
+                 (base64)}}], served at GET /webtransport"
+            );
+            Ok(tls)
+        }
+    }
+}
+
+/// The WebTransport session URL for an endpoint bound to `addr`: its IP
+/// and port, the loopback address of its family for an unspecified one.
+fn webtransport_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!(
+        "https://{}{}",
+        SocketAddr::new(ip, addr.port()),
+        transport::webtransport::PATH
+    )
+}
+
+/// Loads the certificate and binds the WebTransport endpoint on `addr`.
+fn bind_webtransport(
+    config: &ServerConfig,
+    addr: SocketAddr,
+) -> Result<WebTransportListener, ServerError> {
+    let tls = load_webtransport_tls(config)?;
+    let quinn_config = transport::webtransport::server_config(
+        tls.chain().to_vec(),
+        tls.key().clone_key(),
+        config.timeouts.idle(),
+        config.limits.max_pending_handshakes,
+    )?;
+    let bind_error = |source| ServerError::Bind { addr, source };
+    let endpoint = transport::webtransport::endpoint(quinn_config, addr).map_err(bind_error)?;
+    let bound = endpoint.local_addr().map_err(bind_error)?;
+    let certificate_hash = tls.certificate_hash();
+    let certificate_hashes = if tls.is_development() {
+        vec![CertificateHash::sha256(&certificate_hash)]
+    } else {
+        Vec::new()
+    };
+    Ok(WebTransportListener {
+        endpoint,
+        addr: bound,
+        certificate_hash,
+        info: WebTransportInfo {
+            url: webtransport_url(bound),
+            certificate_hashes,
+            valid_until_unix_s: tls.not_after_unix_s(),
+        },
+    })
 }
 
 impl Server {
@@ -229,6 +315,11 @@ impl Server {
             _ => None,
         };
         let (listener, local_addr) = listen(config.bind).await?;
+        // On this (the caller's) runtime: see transport::webtransport.
+        let webtransport = match config.webtransport_bind {
+            Some(addr) => Some(bind_webtransport(&config, addr)?),
+            None => None,
+        };
         let admin = match config.admin_bind {
             Some(addr) => Some(listen(addr).await?),
             None => None,
@@ -250,6 +341,7 @@ impl Server {
             tls,
             tls_listener,
             quic,
+            webtransport,
             admin,
         })
     }
@@ -270,6 +362,12 @@ impl Server {
         self.tls_listener.as_ref().map(|t| t.addr)
     }
 
+    /// The operator API's bearer token: `admin_token` from the config, or
+    /// the one drawn at start.
+    pub fn admin_token(&self) -> &str {
+        &self.shared.admin_token
+    }
+
     /// The games it hosts.
     pub fn games(&self) -> &Games {
         &self.shared.games
@@ -278,6 +376,18 @@ impl Server {
     /// The UDP address of the QUIC endpoint, when one is configured.
     pub fn quic_addr(&self) -> Option<SocketAddr> {
         self.quic.as_ref().and_then(|e| e.local_addr().ok())
+    }
+
+    /// The UDP address of the WebTransport endpoint, when one is
+    /// configured (sessions at `https://ADDR/tickwire`).
+    pub fn webtransport_addr(&self) -> Option<SocketAddr> {
+        self.webtransport.as_ref().map(|w| w.addr)
+    }
+
+    /// SHA-256 of the certificate the WebTransport endpoint presents (what
+    /// pages pass as `serverCertificateHashes` for a development one).
+    pub fn webtransport_certificate_hash(&self) -> Option<[u8; 32]> {
+        self.webtransport.as_ref().map(|w| w.certificate_hash)
     }
 
     /// The SHA-256 fingerprint (`AB:CD:...`) of the certificate the TLS port
@@ -321,6 +431,7 @@ impl Server {
             tls,
             tls_listener,
             quic,
+            webtransport,
             admin,
         } = self;
         info!(addr = %local_addr, games = ?shared.games.names(), shards = shared.shards.len(), "tickwire listening (ws://{local_addr}/ws)");
@@ -345,7 +456,26 @@ impl Server {
                 endpoint.clone(),
             ));
         }
-        let router = runtime::router(&shared);
+        let webtransport_info = webtransport.as_ref().map(|w| w.info.clone());
+        let webtransport = webtransport.map(|w| {
+            let hash = w.info.certificate_hashes.first().map_or("none (a configured certificate)", |h| h.value.as_str());
+            info!(addr = %w.addr, certificate_hash = hash, "WebTransport listening ({}, ALPN h3; GET /webtransport)", w.info.url);
+            shared.tracker.spawn(runtime::accept::webtransport_accept_loop(
+                runtime::front(&shared),
+                w.endpoint.clone(),
+            ));
+            w.endpoint
+        });
+        let router = runtime::router(&shared, webtransport_info);
+        if shared.admin_token_drawn {
+            info!(
+                token = %shared.admin_token,
+                "operator API token drawn for this run (set admin_token to choose one): http://{local_addr}/ops"
+            );
+        }
+        shared
+            .tracker
+            .spawn(runtime::sample_history(Arc::clone(&shared)));
         if let Some((listener, addr)) = admin {
             info!(%addr, "admin listening (http://{addr}/healthz, /metrics, /rooms)");
             shared.tracker.spawn(runtime::accept::admin_accept_loop(
@@ -393,7 +523,7 @@ impl Server {
             );
             return Err(ServerError::ShutdownTimeout(grace));
         }
-        if let Some(endpoint) = quic {
+        for endpoint in quic.into_iter().chain(webtransport) {
             // Let the connections' close frames go out before the socket does.
             let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         }

@@ -69,6 +69,12 @@ pub struct Metrics {
     pub connections: Gauge,
     /// `tickwire_http_requests_total`: HTTP requests served.
     pub http_requests: Counter,
+    /// `tickwire_admin_refused_total`: operator API requests refused for
+    /// want of the admin token.
+    pub admin_refused: Counter,
+    /// Tick durations summed, microseconds (not exported: the operator
+    /// history's mean tick duration reads it).
+    tick_micros: std::sync::atomic::AtomicU64,
     /// `tickwire_connections_rejected_total{reason}`.
     connections_rejected: Family<ReasonLabel, Counter>,
     /// `tickwire_sessions_closed_total{reason}`.
@@ -194,6 +200,11 @@ impl Metrics {
 
         let connections = gauge(r, "connections", "Open WebSocket sessions");
         let http_requests = counter(r, "http_requests", "HTTP requests served");
+        let admin_refused = counter(
+            r,
+            "admin_refused",
+            "Operator API requests refused for want of the admin token",
+        );
         let connections_rejected = family(
             r,
             "connections_rejected",
@@ -304,6 +315,8 @@ impl Metrics {
             registry,
             connections,
             http_requests,
+            admin_refused,
+            tick_micros: std::sync::atomic::AtomicU64::new(0),
             connections_rejected,
             sessions_closed,
             auth_failures,
@@ -430,6 +443,15 @@ impl Metrics {
     /// Records how long one tick took.
     pub fn observe_tick(&self, d: Duration) {
         self.tick_duration.observe(d.as_secs_f64());
+        self.tick_micros.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Every tick's duration summed, microseconds.
+    pub fn tick_micros_total(&self) -> u64 {
+        self.tick_micros.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Records a client's round-trip time.

@@ -53,10 +53,14 @@ pub enum Rejection {
     /// ALPN, a refused certificate).
     #[error("the TLS handshake failed")]
     TlsHandshakeFailed,
-    /// A browser's WebSocket upgrade from an `Origin` not in
-    /// `allowed_origins` (answered 403).
+    /// A browser's WebSocket upgrade or WebTransport session request from
+    /// an `Origin` not in `allowed_origins` (answered 403).
     #[error("the origin is not allowed")]
     OriginRefused,
+    /// A WebTransport session requested at another path than `/tickwire`
+    /// (answered 404).
+    #[error("no WebTransport session at this path")]
+    PathNotFound,
     /// The client's ticket was refused, or it had none where one is
     /// required (`tickwire_auth_failures_total{reason}` says why).
     #[error("authentication failed")]
@@ -75,6 +79,7 @@ impl Label for Rejection {
             Self::HandshakeFailed => "handshake_failed",
             Self::TlsHandshakeFailed => "tls_handshake_failed",
             Self::OriginRefused => "origin_refused",
+            Self::PathNotFound => "path_not_found",
             Self::AuthFailed => "auth_failed",
         }
     }

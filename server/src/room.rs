@@ -13,6 +13,7 @@
 //! in [`Room::poll_action`] for [`members::Members`] to carry out.
 
 pub mod clock;
+pub mod health;
 pub mod members;
 
 use std::collections::BTreeMap;

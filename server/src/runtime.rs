@@ -22,13 +22,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tickwire_shared::game::Game;
-use tickwire_shared::ids::PlayerId;
+use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{RoomFilter, RoomInfo};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::admin::{AdminState, History, Operator, OperatorError, OperatorFuture, OperatorRoom};
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::games::Games;
@@ -81,7 +82,152 @@ pub(crate) struct Shared {
     pub(crate) accounts: Mutex<HashMap<String, (PlayerId, Arc<tokio::sync::Notify>)>>,
     /// Verifies clients' tickets; `None`: an open server.
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
+    /// The operator API's token: the configured one, or one drawn at
+    /// start (logged).
+    pub(crate) admin_token: String,
+    /// Whether [`Shared::admin_token`] was drawn rather than configured.
+    pub(crate) admin_token_drawn: bool,
+    /// The server's figures over the last minutes, for operators.
+    pub(crate) history: Arc<History>,
     next_player: AtomicU32,
+}
+
+/// How long the operator API waits for a room to answer: a room answers
+/// at its next tick.
+const OPERATOR_WAIT: Duration = Duration::from_secs(1);
+
+impl Shared {
+    /// A room's command queue, if the room exists.
+    fn room_commands(&self, room: RoomId) -> Option<mpsc::Sender<RoomCommand>> {
+        self.lobby()
+            .seat_of(room)
+            .map(|(_, handle)| handle.commands.clone())
+    }
+}
+
+impl Operator for Shared {
+    fn rooms(&self) -> OperatorFuture<'_, Vec<OperatorRoom>> {
+        Box::pin(async move {
+            let rooms: Vec<(RoomInfo, Option<mpsc::Sender<RoomCommand>>)> = {
+                let lobby = self.lobby();
+                // `seat_of` gives the whole entry, invite code included.
+                lobby
+                    .all_rooms()
+                    .into_iter()
+                    .map(|listed| match lobby.seat_of(listed.id) {
+                        Some((info, h)) => (info, Some(h.commands.clone())),
+                        None => (listed, None),
+                    })
+                    .collect()
+            };
+            let asks = rooms.into_iter().map(|(info, commands)| async move {
+                let (reply, answer) = oneshot::channel();
+                let report = match commands {
+                    Some(commands) if commands.try_send(RoomCommand::Inspect { reply }).is_ok() => {
+                        tokio::time::timeout(OPERATOR_WAIT, answer)
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                    }
+                    _ => None,
+                };
+                OperatorRoom {
+                    id: info.id.0,
+                    name: info.name,
+                    game: info.game,
+                    visibility: match info.visibility {
+                        tickwire_shared::protocol::Visibility::Public => "public",
+                        tickwire_shared::protocol::Visibility::Private => "private",
+                    },
+                    code: info.code.map(|c| c.to_string()),
+                    players: info.players,
+                    max_players: info.max_players,
+                    spectators: info.spectators,
+                    locked: info.locked,
+                    metadata: info.metadata,
+                    tick: report.as_ref().map(|r| r.tick),
+                    tick_rate_hz: report.as_ref().map(|r| r.tick_rate_hz),
+                    members: report
+                        .as_ref()
+                        .map(|r| r.members.clone())
+                        .unwrap_or_default(),
+                    health: report.map(|r| r.health),
+                }
+            });
+            let mut rooms = futures_util::future::join_all(asks).await;
+            rooms.sort_by_key(|r| r.id);
+            rooms
+        })
+    }
+
+    fn kick(
+        &self,
+        room: RoomId,
+        player: PlayerId,
+        message: String,
+    ) -> OperatorFuture<'_, Result<(), OperatorError>> {
+        Box::pin(async move {
+            let commands = self
+                .room_commands(room)
+                .ok_or(OperatorError::NoRoom(room.0))?;
+            let (reply, answer) = oneshot::channel();
+            commands
+                .send_timeout(
+                    RoomCommand::Kick {
+                        player,
+                        message,
+                        reply,
+                    },
+                    OPERATOR_WAIT,
+                )
+                .await
+                .map_err(|_| OperatorError::NoAnswer(room.0))?;
+            match tokio::time::timeout(OPERATOR_WAIT, answer).await {
+                Ok(Ok(true)) => Ok(()),
+                Ok(Ok(false)) => Err(OperatorError::NoMember {
+                    room: room.0,
+                    player: player.0,
+                }),
+                _ => Err(OperatorError::NoAnswer(room.0)),
+            }
+        })
+    }
+
+    fn close(
+        &self,
+        room: RoomId,
+        message: String,
+    ) -> OperatorFuture<'_, Result<(), OperatorError>> {
+        Box::pin(async move {
+            let commands = self
+                .room_commands(room)
+                .ok_or(OperatorError::NoRoom(room.0))?;
+            let (reply, answer) = oneshot::channel();
+            commands
+                .send_timeout(RoomCommand::Close { message, reply }, OPERATOR_WAIT)
+                .await
+                .map_err(|_| OperatorError::NoAnswer(room.0))?;
+            tokio::time::timeout(OPERATOR_WAIT, answer)
+                .await
+                .map_err(|_| OperatorError::NoAnswer(room.0))?
+                .map_err(|_| OperatorError::NoAnswer(room.0))
+        })
+    }
+}
+
+/// Samples the server's figures into the operator history once a second
+/// until the server stops.
+pub(crate) async fn sample_history(shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shared.cancel.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let unix_ms = now().unix_us / 1_000;
+        shared.history.sample(&shared.metrics, unix_ms);
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -119,7 +265,21 @@ impl Shared {
         authenticator: Option<Arc<dyn Authenticator>>,
     ) -> std::io::Result<Self> {
         let limits = &config.limits;
+        let (admin_token, admin_token_drawn) = match &config.admin_token {
+            Some(token) => (token.expose().to_owned(), false),
+            None => (
+                format!(
+                    "{:016x}{:016x}",
+                    rand_os::random::<u64>(),
+                    rand_os::random::<u64>()
+                ),
+                true,
+            ),
+        };
         Ok(Self {
+            admin_token,
+            admin_token_drawn,
+            history: Arc::new(History::default()),
             authenticator,
             shards: Shards::start(config.shards)?,
             lobby: Mutex::new(Lobby::new(limits)),
@@ -280,15 +440,29 @@ pub(crate) async fn drain(shared: &Shared, stop: impl Future<Output = ()>) {
     }
 }
 
-/// Builds the HTTP router for a server.
-pub(crate) fn router(shared: &Arc<Shared>) -> axum::Router {
-    http::router(HttpState {
-        metrics: Arc::clone(&shared.metrics),
-        rooms: Arc::clone(shared) as Arc<dyn RoomDirectory>,
-        started: Instant::now(),
-        server_name: shared.config.server_name.clone(),
-        draining: shared.draining.clone(),
-    })
+/// Builds the HTTP router for a server: the public endpoints (which tell
+/// pages how to reach its WebTransport endpoint, `webtransport`, when it
+/// has one) and the operator API.
+pub(crate) fn router(
+    shared: &Arc<Shared>,
+    webtransport: Option<http::WebTransportInfo>,
+) -> axum::Router {
+    http::router(
+        HttpState {
+            metrics: Arc::clone(&shared.metrics),
+            rooms: Arc::clone(shared) as Arc<dyn RoomDirectory>,
+            started: Instant::now(),
+            server_name: shared.config.server_name.clone(),
+            draining: shared.draining.clone(),
+            webtransport,
+        },
+        crate::admin::router(AdminState {
+            operator: Arc::clone(shared) as Arc<dyn Operator>,
+            history: Arc::clone(&shared.history),
+            token_digest: AdminState::digest(&shared.admin_token),
+            metrics: Arc::clone(&shared.metrics),
+        }),
+    )
 }
 
 /// The accept loops' view of a server.
@@ -323,6 +497,9 @@ impl SessionHost for Shared {
                 self, link, peer, deadline, handshake, permits,
             )),
             AnyLink::Quic(link) => Box::pin(session_task::run(
+                self, link, peer, deadline, handshake, permits,
+            )),
+            AnyLink::WebTransport(link) => Box::pin(session_task::run(
                 self, link, peer, deadline, handshake, permits,
             )),
         }

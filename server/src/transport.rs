@@ -1,9 +1,12 @@
 //! The shape every transport produces (shell): a [`Link`] moves whole
 //! frames in and out of one session, and says why it failed. Sessions and
-//! rooms never know which transport a player uses.
+//! rooms never know which transport a player uses: WebSocket ([`ws`], over
+//! [`tcp`]), QUIC ([`quic`]) or WebTransport ([`webtransport`], QUIC's
+//! framing inside an HTTP/3 session, for browsers).
 
 pub mod quic;
 pub mod tcp;
+pub mod webtransport;
 pub mod ws;
 
 use std::future::Future;
@@ -44,10 +47,10 @@ pub enum Violation {
     /// A WebSocket frame or message over the size limit.
     #[error("frame or message over the size limit")]
     MessageTooLarge,
-    /// A QUIC stream frame over the size limit.
+    /// A QUIC or WebTransport stream frame over the size limit.
     #[error("frame over the size limit")]
     FrameTooLarge,
-    /// A QUIC datagram over the size limit.
+    /// A QUIC or WebTransport datagram over the size limit.
     #[error("datagram over the size limit")]
     DatagramTooLarge,
     /// The WebSocket protocol itself was broken (RFC 6455).
@@ -83,6 +86,9 @@ pub enum LinkError {
     /// A QUIC datagram could not be queued.
     #[error("QUIC datagram: {0}")]
     QuicDatagram(#[source] quinn::SendDatagramError),
+    /// The WebTransport control stream failed.
+    #[error("WebTransport stream: {0}")]
+    WebTransportStream(#[source] wtransport::error::StreamWriteError),
     /// A frame longer than the transport can frame.
     #[error("a frame of {0} bytes is too large")]
     TooLarge(usize),

@@ -25,9 +25,12 @@
 //! ```
 //!
 //! An index gap is the distance from the previous entry's index + 1 (from 0
-//! for the first). Changed and removed entries are disjoint, masks are never
+//! for the first); the changed and the removed sections each count from 0.
+//! The largest predicted id is that of the last entity of the prediction,
+//! after the rules dropped what they drop; with an empty prediction the
+//! first created id is coded against 0. Changed and removed entries are disjoint, masks are never
 //! zero, and a created id must not exist; anything else is
-//! [`DeltaError::Corrupt`].
+//! [`DeltaError::Corrupt`]. `docs/protocol.md` states it to the bit.
 
 pub(crate) mod bits;
 pub mod history;

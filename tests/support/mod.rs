@@ -33,6 +33,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 /// The longest any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// The operator API token of test servers.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 /// Settings for tests: an ephemeral port and short timeouts.
 pub fn test_config() -> ServerConfig {
     let mut config = ServerConfig {
@@ -52,6 +55,7 @@ pub fn test_config() -> ServerConfig {
     config.limits.rooms_per_minute_per_ip = 100_000;
     config.seed = Some(1);
     config.timeouts.shutdown_ms = 3_000;
+    config.admin_token = Some(tickwire_server::config::Secret::new(ADMIN_TOKEN));
     config
 }
 
@@ -64,6 +68,9 @@ pub struct TestServer {
     pub tls_fingerprint: Option<String>,
     /// The QUIC (UDP) port, when the config set `quic_bind`.
     pub quic_addr: Option<SocketAddr>,
+    /// The WebTransport (UDP) port, when the config set
+    /// `webtransport_bind`.
+    pub webtransport_addr: Option<SocketAddr>,
     /// The admin port, when the config set `admin_bind`.
     pub admin_addr: Option<SocketAddr>,
     drain: Option<oneshot::Sender<()>>,
@@ -100,6 +107,7 @@ impl TestServer {
         let tls_addr = server.tls_addr();
         let tls_fingerprint = server.tls_fingerprint().map(str::to_owned);
         let quic_addr = server.quic_addr();
+        let webtransport_addr = server.webtransport_addr();
         let admin_addr = server.admin_addr();
         let (drain, drained) = oneshot::channel::<()>();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -117,6 +125,7 @@ impl TestServer {
             tls_addr,
             tls_fingerprint,
             quic_addr,
+            webtransport_addr,
             admin_addr,
             drain: Some(drain),
             stop: Some(stop),
@@ -179,6 +188,23 @@ impl TestServer {
         get_from(self.addr, path).await
     }
 
+    /// A request to the operator API with the tests' admin token
+    /// ([`ADMIN_TOKEN`]).
+    pub async fn operator(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        request_from(
+            self.addr,
+            method,
+            path,
+            &[
+                ("Authorization", bearer.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
+
     /// `GET path` on the admin port (the config must set `admin_bind`).
     pub async fn admin_get(&self, path: &str) -> (u16, String) {
         get_from(self.admin_addr.expect("an admin port"), path).await
@@ -200,9 +226,26 @@ impl TestServer {
 /// `GET path` from `addr` over plain HTTP/1.1; returns the status and the
 /// body.
 pub async fn get_from(addr: SocketAddr, path: &str) -> (u16, String) {
+    request_from(addr, "GET", path, &[], "").await
+}
+
+/// A request to `addr` over plain HTTP/1.1 with extra header lines and a
+/// body; returns the status and the body.
+pub async fn request_from(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut response = String::new();
         stream.read_to_string(&mut response).await.expect("read");

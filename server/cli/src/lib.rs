@@ -64,6 +64,12 @@ pub struct Flags {
     /// the TLS port) [default: none].
     #[arg(long)]
     pub quic_bind: Option<SocketAddr>,
+    /// UDP address of the WebTransport endpoint for browsers
+    /// (https://ADDR/tickwire, HTTP/3; with --tls-cert/--tls-key that
+    /// certificate, else a 13-day development one whose hash pages get from
+    /// GET /webtransport) [default: none].
+    #[arg(long)]
+    pub webtransport_bind: Option<SocketAddr>,
     /// PEM certificate chain for the TLS port (with --tls-key). Without it,
     /// a development certificate is generated and its fingerprint logged.
     #[arg(long, requires = "tls_key")]
@@ -89,8 +95,8 @@ pub struct Flags {
     /// Ticks spectators are served behind the players [default: 0].
     #[arg(long)]
     pub spectator_delay_ticks: Option<u32>,
-    /// A browser origin allowed to open a WebSocket (repeat for more)
-    /// [default: any].
+    /// A browser origin allowed to open a WebSocket or a WebTransport
+    /// session (repeat for more) [default: any].
     #[arg(long = "allowed-origin")]
     pub allowed_origins: Vec<String>,
     /// Room shards: threads that each run rooms with their members'
@@ -109,6 +115,11 @@ pub struct Flags {
     /// Most open connections from one IP address [default: 1024].
     #[arg(long)]
     pub max_connections_per_ip: Option<usize>,
+    /// The operator API's token (`/ops`, `/api/admin/*`) is the first line
+    /// of this file [default: `admin_token`, else one drawn at start and
+    /// logged].
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
     /// Log filter, e.g. `info` or `tickwire_server=debug` (RUST_LOG also works).
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -204,6 +215,9 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     if let Some(addr) = cli.quic_bind {
         config.quic_bind = Some(addr);
     }
+    if let Some(addr) = cli.webtransport_bind {
+        config.webtransport_bind = Some(addr);
+    }
     if let Some(addr) = cli.tls_bind {
         config.tls_bind = Some(addr);
     }
@@ -250,6 +264,17 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = cli.rooms_per_minute_per_ip {
         limits.rooms_per_minute_per_ip = v;
+    }
+    if let Some(path) = &cli.admin_token_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let token = text.lines().next().unwrap_or("").trim();
+        anyhow::ensure!(
+            token.len() >= 16,
+            "the admin token in {} must have at least 16 characters",
+            path.display()
+        );
+        config.admin_token = Some(tickwire_server::config::Secret::new(token));
     }
     let auth = &mut config.auth;
     if let Some(path) = &cli.jwt_secret_file {

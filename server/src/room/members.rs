@@ -51,6 +51,10 @@ impl RoomEffects {
 #[derive(Debug)]
 struct Member {
     outbox: Arc<Outbox>,
+    /// The display name it joined with (for operators).
+    name: String,
+    /// Its role.
+    role: Role,
     /// The tick with whose update the member is pinged next.
     next_ping: u32,
     /// Dropped: its seat waits for it until then (no updates meanwhile).
@@ -72,6 +76,22 @@ pub struct FanOut {
     pub full_snapshots: u64,
     /// Updates that replaced one not sent yet.
     pub superseded: u64,
+    /// Bytes of the update frames handed out (each member's counted).
+    pub update_bytes: u64,
+}
+
+/// One member as an operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MemberReport {
+    /// Its player id.
+    pub player: u32,
+    /// The display name it joined with.
+    pub name: String,
+    /// `player` or `spectator`.
+    pub role: &'static str,
+    /// Whether its connection is up (false: dropped, its seat waiting for
+    /// a resume).
+    pub connected: bool,
 }
 
 /// The members of one room. See the module doc.
@@ -140,6 +160,8 @@ impl Members {
             player,
             Member {
                 outbox,
+                name: name.to_owned(),
+                role,
                 next_ping: room.tick().0.saturating_add(self.ping_every),
                 suspended_until: None,
             },
@@ -148,6 +170,52 @@ impl Members {
         info!(room = %self.room, %player, ?role, name, "joined room");
         self.carry_out(room);
         Ok(())
+    }
+
+    /// The members, for operators.
+    pub fn report(&self) -> Vec<MemberReport> {
+        self.members
+            .iter()
+            .map(|(player, m)| MemberReport {
+                player: player.0,
+                name: m.name.clone(),
+                role: match m.role {
+                    Role::Player => "player",
+                    Role::Spectator => "spectator",
+                },
+                connected: m.suspended_until.is_none(),
+            })
+            .collect()
+    }
+
+    /// An operator removes `player`: it is told `Left { Kicked, message
+    /// }` and the game hears it left (`Kicked`). False if it is no member.
+    pub fn kick_by_operator<G: Game>(
+        &mut self,
+        room: &mut Room<G>,
+        player: PlayerId,
+        message: String,
+    ) -> bool {
+        if !self.members.contains_key(&player) {
+            return false;
+        }
+        info!(room = %self.room, %player, %message, "member kicked by an operator");
+        self.expel(room, player, LeaveReason::Kicked, message);
+        self.carry_out(room);
+        true
+    }
+
+    /// An operator closes the room: every member is told `Left {
+    /// RoomClosed, message }` and the room is disposed (the effects say
+    /// `closed`).
+    pub fn close_by_operator<G: Game>(&mut self, room: &mut Room<G>, message: String) {
+        info!(room = %self.room, %message, "room closed by an operator");
+        let players: Vec<PlayerId> = self.members.keys().copied().collect();
+        for player in players {
+            self.expel(room, player, LeaveReason::RoomClosed, message.clone());
+        }
+        self.effects.closed = true;
+        self.carry_out(room);
     }
 
     /// Removes a member, the game told `cause`; returns its role (its
@@ -491,6 +559,7 @@ impl Members {
                 return;
             }
             fan_out.updates += 1;
+            fan_out.update_bytes += delivery.frame.len() as u64;
             fan_out.updates_direct += u64::from(offered.direct);
             fan_out.messages_direct += offered.direct_messages;
             fan_out.bytes_direct += offered.direct_bytes;

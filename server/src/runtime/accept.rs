@@ -1,8 +1,8 @@
 //! Accepting connections (shell): one loop per listener (the plain port,
-//! the TLS port, the QUIC endpoint), admission through the caps of
-//! [`Admission`], routing a plain connection to HTTP or a WebSocket, the
-//! TLS and WebSocket handshakes within the handshake deadline, and handing
-//! the upgraded link to the sessions. Not generic over the game: the
+//! the TLS port, the QUIC endpoint, the WebTransport endpoint), admission
+//! through the caps of [`Admission`], routing a plain connection to HTTP or
+//! a WebSocket, the TLS, WebSocket and WebTransport handshakes within the
+//! handshake deadline, and handing the upgraded link to the sessions. Not generic over the game: the
 //! sessions are reached through [`SessionHost`].
 
 use std::future::Future;
@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::reason::{Fault, Label, Rejection};
 use crate::transport::quic::{QuicLink, roaming};
 use crate::transport::tcp::{Movable, MovableTcp};
+use crate::transport::webtransport::{self, SessionRefusal, WebTransportLink};
 use crate::transport::ws::{self, Route, WsLink};
 
 /// An upgraded connection, whatever the transport. Made once per
@@ -39,6 +40,8 @@ pub(crate) enum AnyLink {
     Wss(WsLink<TlsStream<MovableTcp>>),
     /// QUIC.
     Quic(QuicLink),
+    /// WebTransport.
+    WebTransport(WebTransportLink),
 }
 
 impl From<WsLink<MovableTcp>> for AnyLink {
@@ -277,6 +280,126 @@ pub(crate) async fn quic_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoin
                     };
                     Arc::clone(&front.sessions)
                         .serve(AnyLink::Quic(link), admitted)
+                        .await;
+                }
+            }
+        });
+    }
+}
+
+/// How a WebTransport connection failed to become a session.
+#[derive(Debug)]
+enum Opening {
+    /// The handshake failed, with what to count and what happened.
+    Failed(Rejection, String),
+    /// The session request was refused (answered 404 or 403), with what
+    /// it asked for (the path, or the origin).
+    Refused(SessionRefusal, Option<String>),
+}
+
+/// What a wtransport error before the session says about the handshake:
+/// a close at the QUIC level (a TLS alert, a refused certificate, no
+/// common ALPN) is a TLS failure; HTTP/3 errors and the rest are the
+/// WebTransport handshake's.
+fn handshake_rejection(error: &wtransport::error::ConnectionError) -> Rejection {
+    use wtransport::error::ConnectionError as E;
+    match error {
+        E::ConnectionClosed(_) | E::QuicProto(_) => Rejection::TlsHandshakeFailed,
+        E::TimedOut => Rejection::HandshakeTimeout,
+        _ => Rejection::HandshakeFailed,
+    }
+}
+
+/// Accepts WebTransport connections until the server's cancellation, under
+/// the same limits as the other listeners. Each becomes a session over a
+/// [`WebTransportLink`] once its QUIC and HTTP/3 handshakes are done, its
+/// session request is taken (the path, the `Origin`) and its control
+/// stream is open, all inside the handshake deadline.
+pub(crate) async fn webtransport_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoint) {
+    loop {
+        let incoming = tokio::select! {
+            () = front.cancel.cancelled() => break,
+            incoming = endpoint.accept() => match incoming {
+                Some(incoming) => incoming,
+                None => break,
+            },
+        };
+        let peer = incoming.remote_address();
+        let (permits, handshake) = match front.admission.admit(peer) {
+            Ok(admitted) => admitted,
+            Err(reason) => {
+                front.metrics.connection_rejected(reason);
+                debug!(%peer, %reason, "WebTransport connection refused");
+                incoming.refuse();
+                continue;
+            }
+        };
+        let task_front = Arc::clone(&front);
+        front.tracker.spawn(async move {
+            let front = task_front;
+            let deadline = tokio::time::Instant::now() + front.config.timeouts.handshake();
+            let max_frame = front.config.limits.max_client_frame;
+            let opening = async {
+                // QUIC and TLS, HTTP/3's settings, the CONNECT request.
+                let request =
+                    wtransport::endpoint::IncomingSessionFuture::with_quic_incoming(incoming)
+                        .await
+                        .map_err(|e| Opening::Failed(handshake_rejection(&e), e.to_string()))?;
+                let checked = webtransport::check_request(request.path(), request.origin(), |o| {
+                    front.config.origin_allowed(o)
+                });
+                if let Err(refusal) = checked {
+                    let asked = match refusal {
+                        SessionRefusal::NotFound => Some(request.path().to_owned()),
+                        SessionRefusal::OriginRefused => request.origin().map(str::to_owned),
+                    };
+                    match refusal {
+                        SessionRefusal::NotFound => request.not_found().await,
+                        SessionRefusal::OriginRefused => request.forbidden().await,
+                    }
+                    return Err(Opening::Refused(refusal, asked));
+                }
+                let connection = request
+                    .accept()
+                    .await
+                    .map_err(|e| Opening::Failed(Rejection::HandshakeFailed, e.to_string()))?;
+                WebTransportLink::accept(connection, max_frame)
+                    .await
+                    .map_err(|e| Opening::Failed(Rejection::HandshakeFailed, e.to_string()))
+            };
+            let link = tokio::select! {
+                r = tokio::time::timeout_at(deadline, opening) => r,
+                () = front.cancel.cancelled() => return,
+            };
+            match link {
+                Err(_) => {
+                    front
+                        .metrics
+                        .connection_rejected(Rejection::HandshakeTimeout);
+                    debug!(%peer, "WebTransport handshake timed out");
+                }
+                Ok(Err(Opening::Failed(reason, error))) => {
+                    front.metrics.connection_rejected(reason);
+                    debug!(%peer, %reason, %error, "WebTransport handshake failed");
+                }
+                Ok(Err(Opening::Refused(SessionRefusal::NotFound, path))) => {
+                    front.metrics.connection_rejected(Rejection::PathNotFound);
+                    debug!(%peer, ?path, "WebTransport session refused (404): not {}", webtransport::PATH);
+                }
+                Ok(Err(Opening::Refused(SessionRefusal::OriginRefused, origin))) => {
+                    front.metrics.connection_rejected(Rejection::OriginRefused);
+                    info!(%peer, ?origin, "WebTransport session refused (403): origin not allowed");
+                }
+                Ok(Ok(link)) => {
+                    debug!(%peer, transport = "webtransport", "connected");
+                    let admitted = Admitted {
+                        peer,
+                        deadline: deadline.into_std(),
+                        handshake,
+                        permits,
+                    };
+                    Arc::clone(&front.sessions)
+                        .serve(AnyLink::WebTransport(link), admitted)
                         .await;
                 }
             }

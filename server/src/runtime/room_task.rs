@@ -24,7 +24,8 @@ use crate::outbox::Outbox;
 use crate::reason::Refusal;
 use crate::resume::Parked;
 use crate::room::clock::{RoomTiming, TickClock};
-use crate::room::members::{Members, RoomEffects};
+use crate::room::health::{HealthReport, RoomHealth};
+use crate::room::members::{MemberReport, Members, RoomEffects};
 use crate::room::{Disposal, Room, Vacancy};
 use crate::session::{Answer, Command, Now, RoomInput};
 
@@ -71,6 +72,33 @@ pub(crate) enum RoomCommand {
         outbox: Arc<Outbox>,
         attach: Arc<AttachState>,
     },
+    /// An operator asks how the room is doing: its members and tick
+    /// health.
+    Inspect { reply: oneshot::Sender<RoomReport> },
+    /// An operator removes a member; answered whether it was one.
+    Kick {
+        player: PlayerId,
+        message: String,
+        reply: oneshot::Sender<bool>,
+    },
+    /// An operator closes the room.
+    Close {
+        message: String,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A room as an operator sees it (`Inspect`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub(crate) struct RoomReport {
+    /// The current tick.
+    pub(crate) tick: u32,
+    /// Ticks per second.
+    pub(crate) tick_rate_hz: u16,
+    /// Its members.
+    pub(crate) members: Vec<MemberReport>,
+    /// Its tick health.
+    pub(crate) health: HealthReport,
 }
 
 /// Most frames read from one member at one tick: a player sends about one
@@ -124,6 +152,7 @@ pub(crate) async fn run<G: Game>(
     let mut members = Members::new(id, ping_every, Arc::clone(&metrics));
     let mut attached: BTreeMap<PlayerId, Attachment> = BTreeMap::new();
     let mut read_lead = MIN_READ_LEAD;
+    let mut health = RoomHealth::default();
     let mut vacancy = Vacancy::new(
         Instant::now(),
         shared.config.timeouts.empty_room(),
@@ -175,6 +204,15 @@ pub(crate) async fn run<G: Game>(
             clock,
         };
         while let Ok(command) = commands.try_recv() {
+            if let RoomCommand::Inspect { reply } = command {
+                let _ = reply.send(RoomReport {
+                    tick: room.tick().0,
+                    tick_rate_hz: room.game().tick_rate().hz(),
+                    members: members.report(),
+                    health: health.report(period),
+                });
+                continue;
+            }
             handle(
                 &shared,
                 id,
@@ -225,7 +263,9 @@ pub(crate) async fn run<G: Game>(
             metrics.updates_superseded.inc_by(fan_out.superseded);
         }
         metrics.ticks.inc();
-        metrics.observe_tick(began.at.elapsed());
+        let took = began.at.elapsed();
+        metrics.observe_tick(took);
+        health.record(period, took, lateness, fan_out.update_bytes);
 
         let disposal = vacancy.check(Instant::now(), usize::from(!members.is_empty()));
         if let Some(why) = disposal
@@ -457,6 +497,20 @@ fn handle<G: Game>(
                 _ => attach.hand_back(),
             }
         }
+        RoomCommand::Kick {
+            player,
+            message,
+            reply,
+        } => {
+            let kicked = members.kick_by_operator(room, player, message);
+            let _ = reply.send(kicked);
+        }
+        RoomCommand::Close { message, reply } => {
+            members.close_by_operator(room, message);
+            let _ = reply.send(());
+        }
+        // Answered in the loop, where the health is.
+        RoomCommand::Inspect { reply } => drop(reply),
     }
 }
 

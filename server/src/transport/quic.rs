@@ -46,7 +46,7 @@ pub const ALPN: &[u8] = b"tickwire/1";
 
 /// The receive buffer asked for the endpoint's UDP socket: a few thousand
 /// small datagrams, about 100 ms of inputs from a thousand clients.
-const RECV_BUFFER: usize = 2 * 1024 * 1024;
+pub(super) const RECV_BUFFER: usize = 2 * 1024 * 1024;
 /// How long a closing connection waits for the peer to read the last
 /// control frames before the connection is closed.
 const LINGER: Duration = Duration::from_secs(1);
@@ -109,15 +109,28 @@ pub fn server_config(
     idle: Duration,
     max_pending: usize,
 ) -> Result<quinn::ServerConfig, QuicError> {
+    server_config_for(certs, key, ALPN, transport_config(idle), max_pending)
+}
+
+/// A server configuration for `alpn` with `transport`: TLS 1.3 with the
+/// one crypto provider, and the bounds on connections in their handshake
+/// (shared with the WebTransport endpoint).
+pub(super) fn server_config_for(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    alpn: &[u8],
+    transport: TransportConfig,
+    max_pending: usize,
+) -> Result<quinn::ServerConfig, QuicError> {
     let mut tls = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.alpn_protocols = vec![alpn.to_vec()];
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
         .map_err(|e| QuicError::Crypto(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(Arc::new(transport_config(idle)));
+    config.transport_config(Arc::new(transport));
     // quinn accepts 65,536 handshakes and 100 MiB of their buffered data by
     // default; a slow or spoofed handshake flood must cost far less.
     config.max_incoming(max_pending);
@@ -178,9 +191,10 @@ pub struct QuicLink {
 
 /// A length-prefixed frame read from the control stream a piece at a time:
 /// whatever a poll read stays here, so dropping a [`Link::recv`] future
-/// (or polling it once) never loses part of a frame.
+/// (or polling it once) never loses part of a frame. WebTransport's control
+/// stream is framed the same way (see `super::webtransport`).
 #[derive(Debug, Default)]
-struct StreamFrame {
+pub(super) struct StreamFrame {
     /// The little-endian length prefix.
     len: [u8; 4],
     /// How many bytes of `len` are in.
@@ -197,7 +211,7 @@ impl StreamFrame {
     /// reset or a lost connection) or [`Violation::FrameTooLarge`];
     /// `Pending` once the stream has nothing more for now (the task is
     /// then woken when it has).
-    fn poll_next(
+    pub(super) fn poll_next(
         &mut self,
         recv: &mut RecvStream,
         cx: &mut Context<'_>,

@@ -1,11 +1,19 @@
 //! One named example of every message kind, for round-trip tests, the
 //! golden vectors in `shared/tests/golden/` and other-language decoders.
+//!
+//! The two sample updates carry real arena worlds: `update_full` is the
+//! full snapshot of [`update_full_world`], and `update_delta` the delta
+//! from [`update_delta_baseline`] to [`update_delta_world`], each with the
+//! true checksum of the world it brings.
 
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::arena::{PLAYER, PROJECTILE, SCHEMA};
+use crate::delta;
 use crate::game::GameOptions;
-use crate::ids::{PlayerId, RoomCode, RoomId};
+use crate::ids::{EntityId, PlayerId, RoomCode, RoomId};
+use crate::snapshot::{EntityKind, EntityState, WorldSnapshot};
 use crate::tick::{Tick, TickRate};
 
 fn options() -> GameOptions {
@@ -148,6 +156,75 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
     ]
 }
 
+/// A world of the given tick and entities `(id, kind, fields)`.
+fn world(tick: u32, entities: &[(u32, EntityKind, &[i32])]) -> WorldSnapshot {
+    let mut world = WorldSnapshot::empty(Tick(tick));
+    for &(id, kind, fields) in entities {
+        world.push(EntityState::new(EntityId(id), kind, fields));
+    }
+    world
+        .finish()
+        .expect("the sample worlds have distinct entity ids");
+    world
+}
+
+/// The world of the sample full snapshot (`update_full`), tick 42: player
+/// 42's avatar (entity 1) moving right and down, aiming an eighth of a turn,
+/// and its projectile (entity 3) on the way up and right with 25 ticks left.
+pub fn update_full_world() -> WorldSnapshot {
+    world(
+        42,
+        &[
+            (1, PLAYER, &[32_000, 16_000, 341, -256, 512, 100, 0, 42]),
+            (3, PROJECTILE, &[33_000, 17_000, 905, 905, 42, 25]),
+        ],
+    )
+}
+
+/// The baseline of the sample delta (`update_delta`), tick 19 999: player
+/// 42 (entity 1) moving, player 7 (entity 2) standing, player 7's
+/// projectile (entity 5) flying at player 42, and player 42's projectile
+/// (entity 6) in its last tick.
+pub fn update_delta_baseline() -> WorldSnapshot {
+    world(
+        19_999,
+        &[
+            (1, PLAYER, &[20_000, 30_000, 341, -256, 652, 100, 2, 42]),
+            (2, PLAYER, &[40_000, 30_000, 0, 0, 2048, 100, 0, 7]),
+            (5, PROJECTILE, &[21_000, 30_000, -1280, 0, 7, 12]),
+            (6, PROJECTILE, &[25_000, 10_000, 691, 1077, 42, 1]),
+        ],
+    )
+}
+
+/// The world the sample delta brings, tick 20 000, as the arena's rules
+/// make it from [`update_delta_baseline`]: player 42 moved as predicted but
+/// was hit by entity 5 (10 hp less; the projectile is gone), player 7
+/// started to move left, turned its aim and fired entity 7, and entity 6's
+/// lifetime ran out.
+pub fn update_delta_world() -> WorldSnapshot {
+    world(
+        20_000,
+        &[
+            (1, PLAYER, &[20_341, 29_744, 341, -256, 652, 90, 2, 42]),
+            (2, PLAYER, &[39_573, 30_000, -427, 0, 2100, 100, 0, 7]),
+            (7, PROJECTILE, &[38_297, 29_898, -1276, -102, 7, 29]),
+        ],
+    )
+}
+
+/// The update from `baseline` (a full snapshot when `None`) to `world`,
+/// with its true checksum.
+fn update(baseline: Option<&WorldSnapshot>, world: &WorldSnapshot, lateness_us: u32) -> Update {
+    Update {
+        tick: world.tick,
+        baseline: baseline.map(|b| b.tick),
+        lateness_us,
+        checksum: world.checksum(),
+        delta: delta::encode(&SCHEMA, baseline, world).expect("the sample worlds are arena worlds"),
+    }
+}
+
 /// Every [`ServerMessage`] kind once, with a name for each.
 pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
     vec![
@@ -254,23 +331,79 @@ pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         ),
         (
             "update_full",
-            ServerMessage::Update(Update {
-                tick: Tick(42),
-                baseline: None,
-                lateness_us: 250,
-                checksum: 0xdead_beef,
-                delta: vec![0b0000_0011, 0x10],
-            }),
+            ServerMessage::Update(update(None, &update_full_world(), 250)),
         ),
         (
             "update_delta",
-            ServerMessage::Update(Update {
-                tick: Tick(20_000),
-                baseline: Some(Tick(19_999)),
-                lateness_us: 0,
-                checksum: 7,
-                delta: vec![0b111],
-            }),
+            ServerMessage::Update(update(
+                Some(&update_delta_baseline()),
+                &update_delta_world(),
+                0,
+            )),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arena::{player_field as pf, projectile_field as qf};
+
+    fn entity(world: &WorldSnapshot, id: u32) -> EntityState {
+        *world.get(EntityId(id)).expect("the sample entity")
+    }
+
+    #[test]
+    fn the_sample_delta_follows_the_arena_rules() {
+        let (base, now) = (update_delta_baseline(), update_delta_world());
+        let predict = |id| SCHEMA.extrapolate_entity(&entity(&base, id), 1);
+        // Player 42 moved as extrapolated and lost one hit's damage.
+        let mut hit = predict(1).expect("a player stays");
+        hit.fields[pf::HP] -= 10;
+        assert_eq!(hit, entity(&now, 1));
+        // Entity 5 reached it within the hit radius (16 units).
+        let shot = predict(5).expect("still flying before the hit");
+        let (dx, dy) = (
+            i64::from(shot.fields[qf::X] - hit.fields[pf::X]),
+            i64::from(shot.fields[qf::Y] - hit.fields[pf::Y]),
+        );
+        assert!(dx * dx + dy * dy <= 1024 * 1024);
+        assert_eq!(now.get(EntityId(5)), None);
+        // Entity 6 runs out of ticks.
+        assert_eq!(predict(6), None);
+        // Player 7 moves left at full speed (200 units/s at 30 Hz, 1/64
+        // units) and fires from where it moved to; the projectile moves in
+        // the tick it is fired, at 600 units/s along aim 2100/4096.
+        let seven = entity(&now, 2);
+        assert_eq!(seven.fields[pf::VX], -427);
+        assert_eq!(seven.fields[pf::X], 40_000 - 427);
+        let fired = entity(&now, 7);
+        assert_eq!(
+            [fired.fields[qf::X], fired.fields[qf::Y]],
+            [
+                seven.fields[pf::X] + fired.fields[qf::VX],
+                seven.fields[pf::Y] + fired.fields[qf::VY]
+            ]
+        );
+        assert_eq!(fired.fields[qf::TICKS_LEFT], 29);
+        assert_eq!(
+            delta::quantize::angle_to_fixed(
+                (fired.fields[qf::VY] as f32).atan2(fired.fields[qf::VX] as f32),
+                crate::arena::ANGLE_STEPS
+            ),
+            2100
+        );
+    }
+
+    #[test]
+    fn the_sample_updates_rebuild_their_worlds() {
+        let full = update(None, &update_full_world(), 0);
+        let world = delta::apply(&SCHEMA, None, full.tick, &full.delta).expect("applies");
+        assert_eq!(world, update_full_world());
+        let base = update_delta_baseline();
+        let step = update(Some(&base), &update_delta_world(), 0);
+        let world = delta::apply(&SCHEMA, Some(&base), step.tick, &step.delta).expect("applies");
+        assert_eq!(world, update_delta_world());
+        assert_eq!(step.checksum, world.checksum());
+    }
 }
