@@ -88,7 +88,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /**
  * @typedef {object} WebTransportEndpoint
  * @property {string} url `https://host:port/tickwire`
- * @property {(string | Uint8Array | ArrayBuffer)[]} [certificateHashes] SHA-256 of the server's certificate, to pin a development one
+ * @property {import('./transport/webtransport.js').CertificateHash[]} [certificateHashes] SHA-256 of the server's certificate, to pin a development one (hex, base64, bytes, or the entries of the server's `GET /webtransport`)
  * @property {import('./transport/webtransport.js').WebTransportConstructor} [WebTransport] the constructor (default: `globalThis.WebTransport`)
  */
 
@@ -100,7 +100,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * @property {import('./transport/websocket.js').WebSocketConstructor} [WebSocket] the WebSocket constructor (default: `globalThis.WebSocket`; Node 20: pass the `ws` package's)
  * @property {('webtransport' | 'websocket')[]} [transports] which to try, in order (default: WebTransport then WebSocket when `webtransport` is given, else WebSocket)
  * @property {WebTransportEndpoint} [webtransport] where the server takes WebTransport
- * @property {number} [connectTimeoutMs] connecting and greeting (default 10 000)
+ * @property {number} [connectTimeoutMs] opening each transport, then the handshake, each at most this long (default 10 000)
  * @property {number} [inputRedundancy] inputs per message (default: 1 over WebSocket, 3 over WebTransport)
  * @property {'immediate' | 'withInput'} [ackMode] see `SessionConfig.ackMode`
  * @property {number} [requestTimeoutMs] see `SessionConfig.requestTimeoutMs`
@@ -578,7 +578,6 @@ export class Client {
   /** @private */
   async start() {
     const timeoutMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-    const started = this.clock().at;
     const welcomed = new Promise((resolve, reject) => {
       this.greetingWaiter = { resolve: () => resolve(undefined), reject };
     });
@@ -595,11 +594,10 @@ export class Client {
       });
     }
     this.pump();
-    const left = Math.max(0, timeoutMs - (this.clock().at - started));
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let timer;
     const timedOut = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new ConnectionError('timeout', `no welcome from ${this.url} within ${timeoutMs} ms`)), left);
+      timer = setTimeout(() => reject(new ConnectionError('timeout', `no welcome from ${this.url} within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       await Promise.race([welcomed, timedOut]);

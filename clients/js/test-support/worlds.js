@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 
-import { applyDelta, BUILTIN_SCHEMAS, checksum, decodeServer, entity, fromHex } from '../src/index.js';
+import { applyDelta, BUILTIN_SCHEMAS, checksum, decodeServer, encodeDelta, encodeServer, entity, fromHex, toHex } from '../src/index.js';
 
 /**
  * @typedef {{id: number, kind: number, fields: number[]}} EntityJson
@@ -32,7 +32,8 @@ export function worldFromJson(json) {
 
 /**
  * Decodes the vector's update against its baseline and checks the world
- * and checksum it promises.
+ * and checksum it promises; then encodes the same update from the
+ * baseline and the expected world, which must give the same bytes.
  * @param {WorldVector} vector
  */
 export function checkWorldVector(vector) {
@@ -47,4 +48,7 @@ export function checkWorldVector(vector) {
   assert.deepStrictEqual(worldToJson(rebuilt), { tick: vector.expected.tick, entities: vector.expected.entities }, vector.name);
   assert.equal(checksum(rebuilt), vector.expected.checksum >>> 0, `${vector.name}: checksum of the rebuilt world`);
   assert.equal(update.checksum, vector.expected.checksum >>> 0, `${vector.name}: checksum in the frame`);
+  const delta = encodeDelta(schema, baseline, rebuilt);
+  assert.equal(toHex(delta), toHex(update.delta), `${vector.name}: the encoder writes the same delta`);
+  assert.equal(toHex(encodeServer({ ...update, delta })), vector.update_hex, `${vector.name}: the same frame`);
 }

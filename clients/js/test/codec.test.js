@@ -6,6 +6,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
+  applyDelta,
+  ARENA_SCHEMA,
+  checksum,
+  entity,
+  world,
   DecodeError,
   EncodeError,
   decodeArenaInput,
@@ -135,16 +140,16 @@ const EXPECTED = {
     tick: 42,
     baseline: null,
     latenessUs: 250,
-    checksum: 0xdeadbeef,
-    delta: Uint8Array.of(0x03, 0x10),
+    checksum: 0x72cacf48,
+    delta: fromHex('db05d00bd05795ff039008494a42070a4da0c49418490a'),
   },
   server_update_delta: {
     type: 'Update',
     tick: 20000,
     baseline: 19999,
     latenessUs: 0,
-    checksum: 7,
-    delta: Uint8Array.of(0x07),
+    checksum: 0xf3276f40,
+    delta: fromHex('0e882315acc2aaa2812a4b995529d3bcef653a15'),
   },
 };
 
@@ -171,6 +176,30 @@ describe('golden vectors', () => {
       assert.equal(toHex(fromExpected), toHex(bytes));
     });
   }
+
+  test('the sample updates rebuild the worlds the protocol doc lists, checksums included', () => {
+    const full = /** @type {import('../src/protocol.js').Update} */ (decodeServer(/** @type {Uint8Array} */ (vectors.get('server_update_full'))));
+    const w42 = applyDelta(ARENA_SCHEMA, null, full.tick, full.delta);
+    assert.deepStrictEqual(w42, world(42, [entity(1, 0, [32000, 16000, 341, -256, 512, 100, 0, 42]), entity(3, 1, [33000, 17000, 905, 905, 42, 25])]));
+    assert.equal(checksum(w42), full.checksum);
+    const delta = /** @type {import('../src/protocol.js').Update} */ (decodeServer(/** @type {Uint8Array} */ (vectors.get('server_update_delta'))));
+    const base = world(19999, [
+      entity(1, 0, [20000, 30000, 341, -256, 652, 100, 2, 42]),
+      entity(2, 0, [40000, 30000, 0, 0, 2048, 100, 0, 7]),
+      entity(5, 1, [21000, 30000, -1280, 0, 7, 12]),
+      entity(6, 1, [25000, 10000, 691, 1077, 42, 1]),
+    ]);
+    const w20000 = applyDelta(ARENA_SCHEMA, base, delta.tick, delta.delta);
+    assert.deepStrictEqual(
+      w20000,
+      world(20000, [
+        entity(1, 0, [20341, 29744, 341, -256, 652, 90, 2, 42]),
+        entity(2, 0, [39573, 30000, -427, 0, 2100, 100, 0, 7]),
+        entity(7, 1, [38297, 29898, -1276, -102, 7, 29]),
+      ]),
+    );
+    assert.equal(checksum(w20000), delta.checksum);
+  });
 
   test('the sample RoomInfo is the same 54 bytes in RoomList, RoomCreated and Joined', () => {
     const list = toHex(/** @type {Uint8Array} */ (vectors.get('server_room_list')));
@@ -294,6 +323,13 @@ describe('wire types', () => {
     assert.equal(toHex(bytes), '0000803f' + '000000bf' + '00000000' + '01');
     assert.deepStrictEqual(decodeArenaInput(bytes), { moveX: 1, moveY: -0.5, aim: 0, fire: true });
     assert.throws(() => decodeArenaInput(bytes.subarray(0, 12)), { code: 'truncated' });
+    // The protocol doc's example (Game inputs), and its Inputs frame.
+    const example = encodeArenaInput({ moveX: 1, moveY: -0.5, aim: Math.PI / 2, fire: true });
+    assert.equal(toHex(example), '0000803f000000bfdb0fc93f01');
+    assert.equal(
+      toHex(encodeClient({ type: 'Inputs', newestSeq: 1, inputs: [example], ack: 41 })),
+      '0601010d0000803f000000bfdb0fc93f010129',
+    );
   });
 
   test('encoding refuses values the wire cannot carry', () => {

@@ -52,6 +52,35 @@ describe('bits', () => {
     assert.equal(big.finish().length, 9);
   });
 
+  test("the protocol doc's code examples, bit for bit", () => {
+    /** @param {(w: BitWriter) => void} write */
+    const bits = (write) => {
+      const w = new BitWriter();
+      write(w);
+      const bytes = w.finish();
+      return Array.from({ length: bytes.length * 8 }, (_, j) => (bytes[j >> 3] >> (j & 7)) & 1).join('');
+    };
+    /** @type {[(w: BitWriter) => void, string][]} */
+    const examples = [
+      [(w) => w.golomb(0, 0), '1'],
+      [(w) => w.golomb(1, 0), '010'],
+      [(w) => w.golomb(2, 0), '011'],
+      [(w) => w.golomb(3, 0), '00100'],
+      [(w) => w.golomb(4, 0), '00110'],
+      [(w) => w.golomb(0, 2), '100'],
+      [(w) => w.golomb(2, 2), '101'],
+      [(w) => w.golomb(5, 2), '01100'],
+      [(w) => w.signed(1, 0), '011'],
+      [(w) => w.signed(-10, 4), '0111000'],
+      [(w) => w.signed(32000, 15), '010000000001011110'],
+    ];
+    for (const [write, expected] of examples) {
+      assert.equal(bits(write).slice(0, expected.length), expected);
+      assert.match(bits(write).slice(expected.length), /^0*$/, 'zero padding');
+    }
+    assert.equal(new BitReader(Uint8Array.of(0x0e)).bits(8), 0x0e);
+  });
+
   test('any sequence of codes round-trips', () => {
     const r = rng(3);
     for (let round = 0; round < 200; round++) {

@@ -146,6 +146,10 @@ describe('webtransport framing', () => {
   test('certificate hashes are taken as hex with or without colons, or bytes', () => {
     assert.deepEqual(Array.from(certificateHash(HASH)), new Array(32).fill(0xab));
     assert.deepEqual(certificateHash('ab'.repeat(32)), new Uint8Array(32).fill(0xab));
+    const base64 = Buffer.alloc(32, 0xab).toString('base64');
+    assert.deepEqual(certificateHash(base64), new Uint8Array(32).fill(0xab));
+    assert.deepEqual(certificateHash({ algorithm: 'sha-256', value: base64 }), new Uint8Array(32).fill(0xab));
+    assert.throws(() => certificateHash({ algorithm: 'sha-1', value: base64 }), TransportError);
     assert.throws(() => certificateHash('abcd'), TransportError);
   });
 });

@@ -411,9 +411,9 @@ export type WebTransportEndpoint = {
      */
     url: string;
     /**
-     * SHA-256 of the server's certificate, to pin a development one
+     * SHA-256 of the server's certificate, to pin a development one (hex, base64, bytes, or the entries of the server's `GET /webtransport`)
      */
-    certificateHashes?: (string | ArrayBuffer | Uint8Array<ArrayBufferLike>)[] | undefined;
+    certificateHashes?: import("./transport/webtransport.js").CertificateHash[] | undefined;
     /**
      * the constructor (default: `globalThis.WebTransport`)
      */
@@ -445,7 +445,7 @@ export type ClientOptions = {
      */
     webtransport?: WebTransportEndpoint | undefined;
     /**
-     * connecting and greeting (default 10 000)
+     * opening each transport, then the handshake, each at most this long (default 10 000)
      */
     connectTimeoutMs?: number | undefined;
     /**

@@ -35,7 +35,7 @@ import { OPEN_TIMEOUT_MS, withTimeout } from './transport.js';
 /**
  * @typedef {object} WebTransportOptions
  * @property {WebTransportConstructor} [WebTransport] the constructor (default: `globalThis.WebTransport`)
- * @property {(string | Uint8Array | ArrayBuffer)[]} [certificateHashes] SHA-256 hashes of the server's certificate, as bytes or hex (`AB:CD:..` or `abcd..`)
+ * @property {CertificateHash[]} [certificateHashes] SHA-256 hashes of the server's certificate
  * @property {number} [timeoutMs] how long opening may take
  * @property {number} [maxFrame] the largest stream frame accepted, bytes (default 256 KiB)
  */
@@ -47,20 +47,38 @@ export const ABORT_CODE = 0;
 const DEFAULT_DATAGRAM_SIZE = 1200;
 
 /**
- * A certificate hash as bytes.
- * @param {string | Uint8Array | ArrayBuffer} hash
+ * A certificate hash: its 32 bytes, as hex (`AB:CD:..` or `abcd..`, as the
+ * server logs it), as base64, or as the `{algorithm: 'sha-256', value}`
+ * entries of the server's `GET /webtransport` (`value` in base64).
+ * @typedef {string | Uint8Array | ArrayBuffer | {algorithm: string, value: string | Uint8Array | ArrayBuffer}} CertificateHash
+ */
+
+/**
+ * A certificate hash as bytes. Throws a `TransportError` for anything but
+ * a SHA-256 hash.
+ * @param {CertificateHash} hash
  * @returns {Uint8Array}
  */
 export function certificateHash(hash) {
   if (hash instanceof Uint8Array) return hash;
   if (hash instanceof ArrayBuffer) return new Uint8Array(hash);
-  const hex = hash.replace(/[:\s]/g, '');
-  if (hex.length !== 64 || /[^0-9a-fA-F]/.test(hex)) {
-    throw new TransportError('connect_failed', 'a certificate hash is 32 bytes of hex (SHA-256)');
+  if (typeof hash === 'object' && hash !== null) {
+    if (String(hash.algorithm).toLowerCase() !== 'sha-256') {
+      throw new TransportError('connect_failed', `a certificate hash is SHA-256, not ${hash.algorithm}`);
+    }
+    return certificateHash(hash.value);
   }
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  const text = String(hash).trim();
+  const hex = text.replace(/[:\s]/g, '');
+  if (hex.length === 64 && /^[0-9a-fA-F]+$/.test(hex)) {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    return out;
+  }
+  if (/^[A-Za-z0-9+/]{43}=$/.test(text)) {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  }
+  throw new TransportError('connect_failed', 'a certificate hash is the 32 bytes of a SHA-256, as hex or base64');
 }
 
 /**

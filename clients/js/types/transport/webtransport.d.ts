@@ -1,9 +1,16 @@
 /**
- * A certificate hash as bytes.
- * @param {string | Uint8Array | ArrayBuffer} hash
+ * A certificate hash: its 32 bytes, as hex (`AB:CD:..` or `abcd..`, as the
+ * server logs it), as base64, or as the `{algorithm: 'sha-256', value}`
+ * entries of the server's `GET /webtransport` (`value` in base64).
+ * @typedef {string | Uint8Array | ArrayBuffer | {algorithm: string, value: string | Uint8Array | ArrayBuffer}} CertificateHash
+ */
+/**
+ * A certificate hash as bytes. Throws a `TransportError` for anything but
+ * a SHA-256 hash.
+ * @param {CertificateHash} hash
  * @returns {Uint8Array}
  */
-export function certificateHash(hash: string | Uint8Array | ArrayBuffer): Uint8Array;
+export function certificateHash(hash: CertificateHash): Uint8Array;
 /**
  * The WebTransport constructor to use, or null when there is none.
  * @param {WebTransportConstructor | undefined} given
@@ -38,7 +45,7 @@ export function openWebTransport(url: string, handlers: import("./transport.js")
 /**
  * @typedef {object} WebTransportOptions
  * @property {WebTransportConstructor} [WebTransport] the constructor (default: `globalThis.WebTransport`)
- * @property {(string | Uint8Array | ArrayBuffer)[]} [certificateHashes] SHA-256 hashes of the server's certificate, as bytes or hex (`AB:CD:..` or `abcd..`)
+ * @property {CertificateHash[]} [certificateHashes] SHA-256 hashes of the server's certificate
  * @property {number} [timeoutMs] how long opening may take
  * @property {number} [maxFrame] the largest stream frame accepted, bytes (default 256 KiB)
  */
@@ -63,6 +70,15 @@ export class FrameSplitter {
      */
     push(chunk: Uint8Array): Uint8Array[];
 }
+/**
+ * A certificate hash: its 32 bytes, as hex (`AB:CD:..` or `abcd..`, as the
+ * server logs it), as base64, or as the `{algorithm: 'sha-256', value}`
+ * entries of the server's `GET /webtransport` (`value` in base64).
+ */
+export type CertificateHash = string | Uint8Array | ArrayBuffer | {
+    algorithm: string;
+    value: string | Uint8Array | ArrayBuffer;
+};
 /**
  * The part of the standard WebTransport API this transport uses.
  */
@@ -93,9 +109,9 @@ export type WebTransportOptions = {
      */
     WebTransport?: WebTransportConstructor | undefined;
     /**
-     * SHA-256 hashes of the server's certificate, as bytes or hex (`AB:CD:..` or `abcd..`)
+     * SHA-256 hashes of the server's certificate
      */
-    certificateHashes?: (string | ArrayBuffer | Uint8Array<ArrayBufferLike>)[] | undefined;
+    certificateHashes?: CertificateHash[] | undefined;
     /**
      * how long opening may take
      */
