@@ -52,8 +52,8 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /**
  * The client's own events and what their handlers receive.
  * @typedef {object} ClientEvents
- * @property {[import('./protocol.js').Welcome]} welcome the handshake is accepted (again on each new connection)
- * @property {[import('./protocol.js').Joined]} joined the client is in a room (asked, or a seat given back unasked)
+ * @property {[import('./protocol.js').Welcome]} welcome the handshake is accepted (a reconnection says `resumed` instead)
+ * @property {[import('./protocol.js').Joined]} joined the client is in a room: one it asked for, or its seat given back to a `Client` made with `resumeToken`
  * @property {[import('./protocol.js').Left]} left the client left its room (asked, kicked, or the room closed)
  * @property {[import('./session.js').AppliedUpdate, import('./world.js').World]} update an update was applied (checksum verified) and acknowledged
  * @property {[import('./errors.js').ReplicaError]} updateFailed an update was not applied (the world is unchanged and the server keeps encoding against the last acknowledged one)

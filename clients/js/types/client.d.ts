@@ -329,11 +329,11 @@ export class Client {
  */
 export type ClientEvents = {
     /**
-     * the handshake is accepted (again on each new connection)
+     * the handshake is accepted (a reconnection says `resumed` instead)
      */
     welcome: [import("./protocol.js").Welcome];
     /**
-     * the client is in a room (asked, or a seat given back unasked)
+     * the client is in a room: one it asked for, or its seat given back to a `Client` made with `resumeToken`
      */
     joined: [import("./protocol.js").Joined];
     /**
