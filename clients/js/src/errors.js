@@ -1,0 +1,192 @@
+// Typed errors. Every error the library throws or reports is a
+// `TickwireError` with a machine-readable `code`; the subclasses say which
+// layer it comes from. Nothing a peer sends is allowed to escape as anything
+// else.
+
+/** The base of every error this library throws or reports. */
+export class TickwireError extends Error {
+  /**
+   * @param {string} code a short snake-case name for machines
+   * @param {string} message for people
+   * @param {{cause?: unknown}} [options]
+   */
+  constructor(code, message, options) {
+    super(message, options);
+    /** A short snake-case name for machines. */
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * @typedef {'empty' | 'too_large' | 'unknown_kind' | 'truncated' | 'trailing_bytes' | 'malformed'} DecodeErrorCode
+ */
+
+/** A frame that does not decode (the Rust codec's `DecodeError`). */
+export class DecodeError extends TickwireError {
+  /** @param {DecodeErrorCode} code @param {string} message */
+  constructor(code, message) {
+    super(code, message);
+    /** @type {DecodeErrorCode} */
+    this.code = code;
+  }
+}
+
+/** A value that cannot be put on the wire (a bug on the sending side). */
+export class EncodeError extends TickwireError {
+  /** @param {string} message */
+  constructor(message) {
+    super('unencodable', message);
+  }
+}
+
+/**
+ * @typedef {'truncated' | 'trailing_bytes' | 'corrupt' | 'unknown_kind' | 'baseline_after_current'} DeltaErrorCode
+ */
+
+/** A delta bitstream that does not apply (the Rust `DeltaError`). */
+export class DeltaError extends TickwireError {
+  /** @param {DeltaErrorCode} code @param {string} message */
+  constructor(code, message) {
+    super(code, message);
+    /** @type {DeltaErrorCode} */
+    this.code = code;
+  }
+}
+
+/**
+ * @typedef {'stale' | 'unknown_baseline' | 'delta' | 'checksum_mismatch'} ReplicaErrorCode
+ */
+
+/**
+ * An update that was not applied (the Rust `ReplicaError`). The replica is
+ * unchanged; the client does not acknowledge it, so the server keeps
+ * encoding against the last acknowledged world.
+ */
+export class ReplicaError extends TickwireError {
+  /**
+   * @param {ReplicaErrorCode} code
+   * @param {string} message
+   * @param {{tick?: number, expected?: number, actual?: number, cause?: unknown}} [details]
+   */
+  constructor(code, message, details = {}) {
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
+    /** @type {ReplicaErrorCode} */
+    this.code = code;
+    /** The update's tick, when known. @type {number | undefined} */
+    this.tick = details.tick;
+    /** The server's checksum (`checksum_mismatch`). @type {number | undefined} */
+    this.expected = details.expected;
+    /** The rebuilt world's checksum (`checksum_mismatch`). @type {number | undefined} */
+    this.actual = details.actual;
+  }
+}
+
+/**
+ * @typedef {'closed' | 'reconnecting' | 'too_many_requests' | 'too_many_emits' | 'event_name' | 'too_large' | 'not_asked' | 'encode'} SessionErrorCode
+ */
+
+/** A call the session cannot carry out (the Rust `SessionError`). */
+export class SessionError extends TickwireError {
+  /** @param {SessionErrorCode} code @param {string} message */
+  constructor(code, message) {
+    super(code, message);
+    /** @type {SessionErrorCode} */
+    this.code = code;
+  }
+}
+
+/**
+ * @typedef {'refused' | 'timed_out' | 'closed' | 'interrupted' | 'unexpected'} RequestErrorCode
+ */
+
+/**
+ * A lobby request without an answer (the Rust `RequestFailure`). For
+ * `refused`, `errorCode` is the server's `ErrorCode` name (`'RoomFull'`,
+ * ...) and `serverMessage` its words.
+ */
+export class RequestError extends TickwireError {
+  /**
+   * @param {RequestErrorCode} code
+   * @param {string} message
+   * @param {{errorCode?: import('./protocol.js').ErrorCode, serverMessage?: string}} [details]
+   */
+  constructor(code, message, details = {}) {
+    super(code, message);
+    /** @type {RequestErrorCode} */
+    this.code = code;
+    /** @type {import('./protocol.js').ErrorCode | undefined} */
+    this.errorCode = details.errorCode;
+    /** @type {string | undefined} */
+    this.serverMessage = details.serverMessage;
+  }
+}
+
+/**
+ * @typedef {'refused' | 'timed_out' | 'closed' | 'interrupted'} EmitErrorCode
+ */
+
+/**
+ * An event emitted with an ack that got no answer (the Rust
+ * `EmitOutcome` other than `Answered`). For `refused`, `errorCode` is the
+ * server's `ErrorCode` name (`'EventRefused'`, `'RateLimited'`, ...).
+ */
+export class EmitError extends TickwireError {
+  /**
+   * @param {EmitErrorCode} code
+   * @param {string} message
+   * @param {{errorCode?: import('./protocol.js').ErrorCode, serverMessage?: string}} [details]
+   */
+  constructor(code, message, details = {}) {
+    super(code, message);
+    /** @type {EmitErrorCode} */
+    this.code = code;
+    /** @type {import('./protocol.js').ErrorCode | undefined} */
+    this.errorCode = details.errorCode;
+    /** @type {string | undefined} */
+    this.serverMessage = details.serverMessage;
+  }
+}
+
+/**
+ * @typedef {'unsupported' | 'connect_failed' | 'timeout' | 'protocol' | 'frame_too_large' | 'closed'} TransportErrorCode
+ */
+
+/** A transport that could not be opened, or broke. */
+export class TransportError extends TickwireError {
+  /**
+   * @param {TransportErrorCode} code
+   * @param {string} message
+   * @param {{cause?: unknown}} [options]
+   */
+  constructor(code, message, options) {
+    super(code, message, options);
+    /** @type {TransportErrorCode} */
+    this.code = code;
+  }
+}
+
+/**
+ * @typedef {'rejected' | 'closed' | 'lost' | 'timeout' | 'transport'} ConnectionErrorCode
+ */
+
+/**
+ * The session ended (or never began): the server refused the handshake
+ * (`rejected`), closed the session (`closed`), the connection ended and
+ * was not resumed (`lost`), or connecting took too long (`timeout`).
+ * `reason` is the server's `CloseReason` name when it gave one.
+ */
+export class ConnectionError extends TickwireError {
+  /**
+   * @param {ConnectionErrorCode} code
+   * @param {string} message
+   * @param {{reason?: import('./protocol.js').CloseReason | null, cause?: unknown}} [details]
+   */
+  constructor(code, message, details = {}) {
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
+    /** @type {ConnectionErrorCode} */
+    this.code = code;
+    /** @type {import('./protocol.js').CloseReason | null} */
+    this.reason = details.reason ?? null;
+  }
+}

@@ -1,0 +1,246 @@
+// The wire contract (docs/protocol.md, version 2) as JavaScript values:
+// the message shapes, the enums by name, and the close codes.
+//
+// Messages are plain objects with a `type` naming the Rust enum variant
+// (`'Hello'`, `'Welcome'`, ...) and the doc's field names in camelCase
+// (`client_name` is `clientName`). `Option<T>` is `T | null`; `u64` fields
+// are `bigint` (exact on the wire); other integers are numbers; byte
+// strings are `Uint8Array`; maps are plain objects of strings; unit enums
+// are their variant names (`'Public'`, `'RoomFull'`, ...).
+
+/** The protocol version this library speaks. */
+export const PROTOCOL_VERSION = 2;
+
+/** `CloseReason` names, in wire order (the index is the variant index). */
+export const CLOSE_REASONS = /** @type {const} */ ([
+  'Normal',
+  'ServerShutdown',
+  'ProtocolViolation',
+  'MalformedFrame',
+  'FrameTooLarge',
+  'VersionMismatch',
+  'HandshakeTimeout',
+  'IdleTimeout',
+  'Flooding',
+  'SlowConsumer',
+  'ServerFull',
+  'AuthFailed',
+  'Replaced',
+  'UnsupportedFrame',
+]);
+
+/** `ErrorCode` names, in wire order. */
+export const ERROR_CODES = /** @type {const} */ ([
+  'RoomNotFound',
+  'RoomFull',
+  'TooManyRooms',
+  'NotInRoom',
+  'AlreadyInRoom',
+  'InvalidRequest',
+  'BadOptions',
+  'JoinRefused',
+  'InvalidInput',
+  'Stale',
+  'RateLimited',
+  'NotAPlayer',
+  'RoomLocked',
+  'UnknownGame',
+  'EventTooLarge',
+  'EventRefused',
+  'ServerDraining',
+]);
+
+/** `Visibility` names, in wire order. */
+export const VISIBILITIES = /** @type {const} */ (['Public', 'Private']);
+/** `Role` names, in wire order. */
+export const ROLES = /** @type {const} */ (['Player', 'Spectator']);
+/** `LeaveReason` names, in wire order. */
+export const LEAVE_REASONS = /** @type {const} */ (['Requested', 'RoomClosed', 'Kicked']);
+
+/** @typedef {typeof CLOSE_REASONS[number]} CloseReason */
+/** @typedef {typeof ERROR_CODES[number]} ErrorCode */
+/** @typedef {typeof VISIBILITIES[number]} Visibility */
+/** @typedef {typeof ROLES[number]} Role */
+/** @typedef {typeof LEAVE_REASONS[number]} LeaveReason */
+
+/**
+ * The WebSocket close code (and QUIC / WebTransport application error
+ * code) of a reason: 1000 `Normal`, 1001 `ServerShutdown`, 4000 + index
+ * otherwise.
+ * @param {CloseReason} reason
+ * @returns {number}
+ */
+export function closeCode(reason) {
+  if (reason === 'Normal') return 1000;
+  if (reason === 'ServerShutdown') return 1001;
+  return 4000 + CLOSE_REASONS.indexOf(reason);
+}
+
+/**
+ * The reason whose close code is `code`, if any.
+ * @param {number | null | undefined} code
+ * @returns {CloseReason | null}
+ */
+export function closeReasonFromCode(code) {
+  if (code === null || code === undefined) return null;
+  return CLOSE_REASONS.find((r) => closeCode(r) === code) ?? null;
+}
+
+/** Characters of an invite code: no 0/O, 1/I/L. */
+export const ROOM_CODE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+
+/**
+ * Parses an invite code typed by a person: case-insensitive, exactly six
+ * characters of the alphabet. Returns the code in upper case, or null.
+ * @param {string} text
+ * @returns {string | null}
+ */
+export function parseRoomCode(text) {
+  const upper = text.toUpperCase();
+  if (upper.length !== 6) return null;
+  for (const c of upper) if (!ROOM_CODE_ALPHABET.includes(c)) return null;
+  return upper;
+}
+
+/**
+ * String keys and values: `GameOptions` and `Metadata` on the wire. On
+ * the wire a map is sorted by the keys' UTF-8 bytes; the encoder sorts.
+ * @typedef {Record<string, string>} StringMap
+ */
+
+// ---- shared structures ----
+
+/**
+ * @typedef {object} RoomInfo
+ * @property {number} id
+ * @property {string | null} code invite code (members and the creator only)
+ * @property {string} name
+ * @property {string} game
+ * @property {Visibility} visibility
+ * @property {number} players
+ * @property {number} maxPlayers
+ * @property {number} spectators
+ * @property {StringMap} options
+ * @property {StringMap} metadata
+ * @property {boolean} locked
+ */
+
+/**
+ * @typedef {object} RoomFilter
+ * @property {string | null} game
+ * @property {StringMap} metadata
+ */
+
+/** @typedef {{type: 'Id', id: number} | {type: 'Code', code: string}} RoomTarget */
+
+/** @typedef {{type: 'Data', data: Uint8Array} | {type: 'Error', code: ErrorCode, message: string}} EventOutcome */
+
+// ---- client messages ----
+
+/**
+ * @typedef {object} Hello
+ * @property {'Hello'} type
+ * @property {number} protocolVersion
+ * @property {string} clientName
+ * @property {string | null} authTicket
+ * @property {Uint8Array | null} resumeToken 16 bytes
+ * @property {number | null} resumeFrom
+ */
+/** @typedef {{type: 'ListRooms', requestId: number, filter: RoomFilter}} ListRooms */
+/**
+ * @typedef {object} CreateRoom
+ * @property {'CreateRoom'} type
+ * @property {number} requestId
+ * @property {string | null} game
+ * @property {string} name
+ * @property {Visibility} visibility
+ * @property {number} maxPlayers
+ * @property {StringMap} options
+ * @property {Role | null} joinAs
+ * @property {StringMap} joinOptions
+ */
+/** @typedef {{type: 'JoinRoom', requestId: number, target: RoomTarget, role: Role, joinOptions: StringMap}} JoinRoom */
+/**
+ * @typedef {object} QuickJoin
+ * @property {'QuickJoin'} type
+ * @property {number} requestId
+ * @property {string | null} game
+ * @property {StringMap} options
+ * @property {StringMap} metadata
+ * @property {StringMap} joinOptions
+ */
+/** @typedef {{type: 'LeaveRoom', requestId: number}} LeaveRoom */
+/** @typedef {{type: 'Inputs', newestSeq: number, inputs: Uint8Array[], ack: number | null}} Inputs */
+/** @typedef {{type: 'Ack', tick: number}} Ack */
+/** @typedef {{type: 'Event', name: string, data: Uint8Array, ackId: number | null}} RoomEvent */
+/** @typedef {{type: 'EventReply', ackId: number, outcome: EventOutcome}} EventReply */
+/** @typedef {{type: 'Ping', sentAtUs: bigint}} Ping */
+/** @typedef {{type: 'Pong', pingSentAtUs: bigint, sentAtUs: bigint, heldUs: number}} Pong */
+/** @typedef {{type: 'Close', reason: CloseReason, message: string}} Close */
+
+/**
+ * A message from a client.
+ * @typedef {Hello | ListRooms | CreateRoom | JoinRoom | QuickJoin | LeaveRoom | Inputs | Ack | RoomEvent | EventReply | Ping | Pong | Close} ClientMessage
+ */
+
+// ---- server messages ----
+
+/**
+ * @typedef {object} Welcome
+ * @property {'Welcome'} type
+ * @property {number} protocolVersion
+ * @property {number} player
+ * @property {Uint8Array} resumeToken 16 bytes
+ * @property {boolean} resumed
+ * @property {number} heartbeatIntervalMs
+ * @property {number} reconnectGraceMs
+ */
+/** @typedef {{type: 'Rejected', reason: CloseReason, message: string}} Rejected */
+/** @typedef {{type: 'RoomList', requestId: number, rooms: RoomInfo[]}} RoomList */
+/** @typedef {{type: 'RoomCreated', requestId: number, room: RoomInfo}} RoomCreated */
+/**
+ * @typedef {object} Joined
+ * @property {'Joined'} type
+ * @property {number | null} requestId absent when the seat came back by resuming
+ * @property {RoomInfo} room
+ * @property {Role} role
+ * @property {number} tickRate ticks per second
+ * @property {bigint} tickZeroUnixUs when tick 0 was due, microseconds since the Unix epoch
+ * @property {number} tick the room's tick when joined
+ */
+/** @typedef {{type: 'Left', requestId: number | null, room: number, reason: LeaveReason, message: string}} Left */
+/** @typedef {{type: 'Error', requestId: number | null, code: ErrorCode, message: string}} ErrorMessage */
+/**
+ * One tick's world: a delta against `baseline` (null: a full snapshot).
+ * @typedef {object} Update
+ * @property {'Update'} type
+ * @property {number} tick
+ * @property {number | null} baseline
+ * @property {number} latenessUs
+ * @property {number} checksum u32
+ * @property {Uint8Array} delta
+ */
+
+/**
+ * A message from the server.
+ * @typedef {Welcome | Rejected | RoomList | RoomCreated | Joined | Left | RoomEvent | EventReply | Ping | Pong | ErrorMessage | Close | Update} ServerMessage
+ */
+
+/**
+ * The request a server message answers, if it answers one.
+ * @param {ServerMessage} message
+ * @returns {number | null}
+ */
+export function answeredRequest(message) {
+  switch (message.type) {
+    case 'RoomList':
+    case 'RoomCreated':
+      return message.requestId;
+    case 'Joined':
+    case 'Left':
+    case 'Error':
+      return message.requestId;
+    default:
+      return null;
+  }
+}
