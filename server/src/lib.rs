@@ -53,6 +53,10 @@
 //!   one), its fingerprint and the acceptor of the wss port; the short-lived
 //!   development certificate browsers accept for WebTransport by its hash.
 //! - [`http`], [`metrics`]: operator endpoints and Prometheus metrics.
+//! - [`admin`]: the operator API behind the admin token (rooms, members,
+//!   health, figures over time, kick, close).
+//! - [`pages`]: the lobby, viewer and operator pages and the JavaScript
+//!   client library, embedded in the binary.
 //! - [`shutdown`]: SIGINT / SIGTERM, installed before the server listens;
 //!   the first starts the drain, a second stops.
 //!
@@ -86,6 +90,7 @@ pub mod http;
 pub mod lobby;
 pub mod metrics;
 pub mod outbox;
+pub mod pages;
 pub mod reason;
 pub mod resume;
 pub mod room;

@@ -18,13 +18,13 @@ use rust_embed::RustEmbed;
 
 /// The pages and their assets (`server/web/`).
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/web/"]
+#[folder = "web/"]
 struct Web;
 
 /// The JavaScript client library (`clients/js/src/`).
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../clients/js/src/"]
-#[include = "*.js"]
+#[folder = "../clients/js/src/"]
+#[include = "**/*.js"]
 struct Library;
 
 /// The content type of a file, by its extension.
@@ -105,6 +105,10 @@ mod tests {
             );
         }
         assert!(Library::get("index.js").is_some(), "the client library");
+        assert!(
+            Library::get("transport/websocket.js").is_some(),
+            "and its subfolders"
+        );
         assert_eq!(content_type("a/b.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("x"), "application/octet-stream");
     }

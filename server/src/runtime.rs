@@ -442,7 +442,7 @@ pub(crate) async fn drain(shared: &Shared, stop: impl Future<Output = ()>) {
 
 /// Builds the HTTP router for a server: the public endpoints (which tell
 /// pages how to reach its WebTransport endpoint, `webtransport`, when it
-/// has one) and the operator API.
+/// has one), the operator API and the pages.
 pub(crate) fn router(
     shared: &Arc<Shared>,
     webtransport: Option<http::WebTransportInfo>,
@@ -461,7 +461,8 @@ pub(crate) fn router(
             history: Arc::clone(&shared.history),
             token_digest: AdminState::digest(&shared.admin_token),
             metrics: Arc::clone(&shared.metrics),
-        }),
+        })
+        .merge(crate::pages::router()),
     )
 }
 

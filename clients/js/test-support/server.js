@@ -23,7 +23,21 @@ export const SERVER_BINARY = process.env.TICKWIRE_SERVER ?? resolve(repoRoot, 't
 export function serverMissing() {
   return existsSync(SERVER_BINARY)
     ? null
-    : `no server binary at ${SERVER_BINARY}: build it (cargo build -p tickwire-server-cli) or set TICKWIRE_SERVER`;
+    : strict(`no server binary at ${SERVER_BINARY}: build it (cargo build -p tickwire-server-cli) or set TICKWIRE_SERVER`);
+}
+
+/**
+ * `why` a prerequisite is missing, for a skip; under
+ * `TICKWIRE_STRICT_TESTS=1` (the repository's test command, CI) a missing
+ * prerequisite fails instead of skipping.
+ * @param {string} why
+ * @returns {string}
+ */
+export function strict(why) {
+  if (process.env.TICKWIRE_STRICT_TESTS === '1') {
+    throw new Error(`${why} (TICKWIRE_STRICT_TESTS=1: nothing may be skipped)`);
+  }
+  return why;
 }
 
 /**

@@ -15,7 +15,7 @@ import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { serverMissing, startServer } from '../test-support/server.js';
+import { serverMissing, startServer, strict } from '../test-support/server.js';
 
 const PACKAGE = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -24,11 +24,11 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 async function browserMissing() {
   const server = serverMissing();
   if (server !== null) return server;
-  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (set CHROMIUM)`;
+  if (!existsSync(CHROMIUM)) return strict(`no Chromium at ${CHROMIUM} (set CHROMIUM)`);
   try {
     await import('playwright-core');
   } catch {
-    return 'playwright-core is not installed (npm install)';
+    return strict('playwright-core is not installed (npm install)');
   }
   return null;
 }
