@@ -35,9 +35,24 @@ impl std::fmt::Display for Tick {
     }
 }
 
-/// A fixed simulation rate in ticks per second (1..=240).
+/// A fixed simulation rate in ticks per second (1..=240). A rate outside
+/// that range does not decode: a peer cannot hand a client a zero period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u16")]
 pub struct TickRate(u16);
+
+/// A tick rate outside `1..=`[`TickRate::MAX_HZ`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a tick rate of {0} Hz is outside 1..=240")]
+pub struct BadTickRate(pub u16);
+
+impl TryFrom<u16> for TickRate {
+    type Error = BadTickRate;
+
+    fn try_from(hz: u16) -> Result<Self, Self::Error> {
+        Self::new(hz).ok_or(BadTickRate(hz))
+    }
+}
 
 impl TickRate {
     /// The arena workload's rate: 30 Hz.
@@ -86,6 +101,16 @@ impl Default for TickRate {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rates_outside_the_range_do_not_decode() {
+        use crate::codec::decode_value;
+        assert!(decode_value::<TickRate>(&[0], 16).is_err(), "0 Hz");
+        assert!(decode_value::<TickRate>(&[241], 16).is_err(), "241 Hz");
+        assert_eq!(decode_value::<TickRate>(&[30], 16), Ok(TickRate::ARENA));
+        assert_eq!(TickRate::try_from(0), Err(BadTickRate(0)));
+    }
+
     use super::*;
 
     #[test]

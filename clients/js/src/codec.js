@@ -301,6 +301,17 @@ const bool = {
 const u16 = { enc: (w, v) => w.varint(v, 16), dec: (r) => r.varint(16) };
 /** @type {Codec<number>} */
 const u32 = { enc: (w, v) => w.varint(v, 32), dec: (r) => r.varint(32) };
+/** The most ticks a second a room runs (`TickRate::MAX_HZ`). */
+const MAX_TICK_RATE = 240;
+/** @type {Codec<number>} a tick rate, 1..=240: anything else is malformed */
+const tickRate = {
+  enc: (w, v) => w.varint(v, 16),
+  dec: (r) => {
+    const hz = r.varint(16);
+    if (hz < 1 || hz > MAX_TICK_RATE) throw new DecodeError('malformed', `a tick rate of ${hz} Hz is outside 1..=${MAX_TICK_RATE}`);
+    return hz;
+  },
+};
 /** @type {Codec<bigint>} */
 const u64 = {
   enc: (w, v) => w.varint(v, 64),
@@ -699,7 +710,7 @@ const SERVER_MESSAGES = [
       ['requestId', option(u32)],
       ['room', roomInfo],
       ['role', role],
-      ['tickRate', u16],
+      ['tickRate', tickRate],
       ['tickZeroUnixUs', u64],
       ['tick', u32],
     ],

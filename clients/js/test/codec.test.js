@@ -430,3 +430,15 @@ describe('round trips and fuzzing', () => {
     }
   });
 });
+
+test('a Joined with a tick rate outside 1..=240 is malformed', async () => {
+  const { decodeServer, encodeServer, fromHex } = await import('../src/index.js');
+  const { readFileSync } = await import('node:fs');
+  const joined = decodeServer(fromHex(readFileSync(new URL('../../../shared/tests/golden/server_joined.hex', import.meta.url), 'utf8').trim()));
+  assert.equal(joined.type, 'Joined');
+  if (joined.type !== 'Joined') return;
+  for (const hz of [0, 241]) {
+    const bytes = encodeServer({ ...joined, tickRate: hz });
+    assert.throws(() => decodeServer(bytes), (e) => e instanceof Error && /tick rate/.test(e.message), `${hz} Hz`);
+  }
+});

@@ -29,6 +29,10 @@ pub struct ReconnectPolicy {
     /// Gives up after this long even when the server's grace is longer
     /// (`None`: the grace decides). Default: `None`.
     pub give_up_after: Option<Duration>,
+    /// How long one attempt may take from opening the transport to the
+    /// session being back (`Welcome` and the seat's `Joined`); past it the
+    /// attempt counts as failed. Default: 10 s.
+    pub attempt_timeout: Duration,
     /// Seeds the jitter. Clients of one swarm or one release must not
     /// share it, or they retry in step after a server restart: the client
     /// library draws it from the OS. Default: 0.
@@ -42,6 +46,7 @@ impl Default for ReconnectPolicy {
             first_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(5),
             give_up_after: None,
+            attempt_timeout: Duration::from_secs(10),
             jitter_seed: 0,
         }
     }
@@ -153,6 +158,8 @@ pub(super) struct Reconnecting {
     pub attempts: u32,
     /// When the next attempt is due (`None` while one is under way).
     pub next_at: Option<std::time::Instant>,
+    /// When the attempt under way counts as failed.
+    pub attempt_deadline: Option<std::time::Instant>,
     /// The room the session was in, whose seat it wants back.
     pub room: Option<Joined>,
     /// The new connection was welcomed with the seat back: waiting for

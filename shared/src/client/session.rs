@@ -877,6 +877,11 @@ impl ClientSession {
             None => (None, "connection lost".to_owned()),
         };
         if self.is_reconnecting() {
+            if !self.attempt_under_way() {
+                // The dropped connection's own end, heard late: the
+                // reconnection is already scheduled.
+                return;
+            }
             return match reason {
                 Some(reason) if !resumable(Some(reason)) => {
                     self.lose(now, LostReason::Refused { reason, message })
@@ -936,6 +941,7 @@ impl ClientSession {
             deadline: now.at + within,
             attempts: 0,
             next_at: None,
+            attempt_deadline: None,
             room,
             welcomed: false,
             cause,
@@ -960,6 +966,7 @@ impl ClientSession {
         };
         let at = (now.at + wait).min(rc.deadline);
         rc.next_at = Some(at);
+        rc.attempt_deadline = None;
         rc.welcomed = false;
         let cause = rc.cause;
         self.events.push_back(SessionEvent::Reconnecting {
@@ -981,6 +988,7 @@ impl ClientSession {
             Some(at) if at <= now.at => {
                 rc.next_at = None;
                 rc.attempts += 1;
+                rc.attempt_deadline = Some(now.at + self.config.reconnect.attempt_timeout);
                 true
             }
             _ => false,
@@ -1127,14 +1135,12 @@ impl ClientSession {
                     rejected: true,
                 },
             ),
-            ServerMessage::Close(c) => self.end(
-                now,
-                Closed {
-                    reason: Some(c.reason),
-                    message: c.message,
-                    rejected: false,
-                },
-            ),
+            // A close that parks the seat (`IdleTimeout`, `SlowConsumer`)
+            // is a drop: the session reconnects when it may; any other
+            // ends it.
+            ServerMessage::Close(c) => {
+                self.handle_connection_lost(now, Some((c.reason, c.message)));
+            }
             ServerMessage::Joined(joined) => {
                 // Unasked: a seat given back on resume.
                 self.forget_room();
@@ -1273,10 +1279,13 @@ impl ClientSession {
             Ok(world) => world.tick,
         };
         let latency_us = self.room().map_or(0, |j| {
-            let period_us = u64::try_from(j.tick_rate.period().as_micros()).unwrap_or(u64::MAX);
+            // The server schedules in whole nanoseconds (1 s / rate): tick n
+            // is due n periods after tick 0, the division last so that a
+            // long room does not drift by the rounding.
+            let period_ns = u64::try_from(j.tick_rate.period().as_nanos()).unwrap_or(u64::MAX);
             let due = j
                 .tick_zero_unix_us
-                .saturating_add(u64::from(tick.0).saturating_mul(period_us))
+                .saturating_add(u64::from(tick.0).saturating_mul(period_ns) / 1_000)
                 .saturating_add(u64::from(update.lateness_us));
             now.unix_us.saturating_sub(due)
         });
@@ -1306,7 +1315,10 @@ impl ClientSession {
         let held = self
             .held_ping
             .map(|(_, arrived)| arrived + self.hold_limit());
-        let attempt = self.reconnecting.as_ref().and_then(|rc| rc.next_at);
+        let attempt = self
+            .reconnecting
+            .as_ref()
+            .and_then(|rc| rc.next_at.or(rc.attempt_deadline));
         requests
             .chain(emits)
             .chain(held)
@@ -1356,6 +1368,17 @@ impl ClientSession {
         {
             self.held_ping = None;
             self.outbox.push_back(Outgoing::Pong { ping, arrived });
+        }
+        if self.attempt_under_way()
+            && self
+                .reconnecting
+                .as_ref()
+                .and_then(|rc| rc.attempt_deadline)
+                .is_some_and(|at| at <= now.at)
+        {
+            // The new connection opened but nothing came back in time: the
+            // shell drops it, and the next attempt is scheduled.
+            self.connection_failed(now);
         }
         if self.silence_deadline().is_some_and(|at| at <= now.at) {
             // The shell sees the session reconnecting (or closed) and drops

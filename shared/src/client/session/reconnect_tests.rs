@@ -341,3 +341,60 @@ fn a_silent_room_connection_counts_as_dropped() {
     assert!(s.is_reconnecting());
     assert!(reconnecting_attempt(&events(&mut s)).is_some());
 }
+
+#[test]
+fn a_close_that_parks_the_seat_reconnects_and_other_closes_end() {
+    let now = t0();
+    let mut s = playing(now);
+    s.handle(
+        now,
+        ServerMessage::Close(Close {
+            reason: CloseReason::IdleTimeout,
+            message: "silent".into(),
+        }),
+    );
+    assert!(s.is_reconnecting());
+    let got = events(&mut s);
+    assert_eq!(
+        got.iter()
+            .filter(|e| matches!(e, SessionEvent::Reconnecting { .. }))
+            .count(),
+        1
+    );
+    // The dropped connection's own end, heard afterwards, changes nothing.
+    s.handle_connection_lost(now, None);
+    assert!(events(&mut s).is_empty());
+
+    let mut s = playing(now);
+    s.handle(
+        now,
+        ServerMessage::Close(Close {
+            reason: CloseReason::ServerShutdown,
+            message: "bye".into(),
+        }),
+    );
+    assert!(s.is_closed());
+    assert!(matches!(events(&mut s)[..], [SessionEvent::Closed(_)]));
+}
+
+#[test]
+fn an_attempt_nobody_answers_fails_after_its_timeout() {
+    let mut now = t0();
+    let mut s = playing(now);
+    dropped_and_greeting(&mut s, &mut now);
+    drain(&mut s, now);
+    assert!(s.attempt_under_way());
+    let deadline = s.poll_timeout().expect("the attempt's deadline");
+    assert_eq!(
+        deadline,
+        now.at + ReconnectPolicy::default().attempt_timeout
+    );
+    s.handle_timeout(now.after(Duration::from_secs(9)));
+    assert!(s.attempt_under_way(), "not yet");
+    s.handle_timeout(now.after(Duration::from_secs(10)));
+    assert!(!s.attempt_under_way(), "the shell drops that transport");
+    assert_eq!(
+        reconnecting_attempt(&events(&mut s)).map(|(n, _)| n),
+        Some(2)
+    );
+}
