@@ -19,6 +19,7 @@ use rust_embed::RustEmbed;
 /// The pages and their assets (`server/web/`).
 #[derive(RustEmbed)]
 #[folder = "web/"]
+#[exclude = "tsconfig.json"]
 struct Web;
 
 /// The JavaScript client library (`clients/js/src/`).
@@ -104,6 +105,7 @@ mod tests {
                 "{page}"
             );
         }
+        assert!(Web::get("tsconfig.json").is_none(), "only what pages load");
         assert!(Library::get("index.js").is_some(), "the client library");
         assert!(
             Library::get("transport/websocket.js").is_some(),
