@@ -167,28 +167,20 @@ impl Operator for Shared {
         message: String,
     ) -> OperatorFuture<'_, Result<(), OperatorError>> {
         Box::pin(async move {
-            let commands = self
-                .room_commands(room)
-                .ok_or(OperatorError::NoRoom(room.0))?;
-            let (reply, answer) = oneshot::channel();
-            commands
-                .send_timeout(
-                    RoomCommand::Kick {
-                        player,
-                        message,
-                        reply,
-                    },
-                    OPERATOR_WAIT,
-                )
-                .await
-                .map_err(|_| OperatorError::NoAnswer(room.0))?;
-            match tokio::time::timeout(OPERATOR_WAIT, answer).await {
-                Ok(Ok(true)) => Ok(()),
-                Ok(Ok(false)) => Err(OperatorError::NoMember {
+            let kicked = self
+                .ask_room(room, |reply| RoomCommand::Kick {
+                    player,
+                    message,
+                    reply,
+                })
+                .await?;
+            if kicked {
+                Ok(())
+            } else {
+                Err(OperatorError::NoMember {
                     room: room.0,
                     player: player.0,
-                }),
-                _ => Err(OperatorError::NoAnswer(room.0)),
+                })
             }
         })
     }
@@ -198,20 +190,30 @@ impl Operator for Shared {
         room: RoomId,
         message: String,
     ) -> OperatorFuture<'_, Result<(), OperatorError>> {
-        Box::pin(async move {
-            let commands = self
-                .room_commands(room)
-                .ok_or(OperatorError::NoRoom(room.0))?;
-            let (reply, answer) = oneshot::channel();
-            commands
-                .send_timeout(RoomCommand::Close { message, reply }, OPERATOR_WAIT)
-                .await
-                .map_err(|_| OperatorError::NoAnswer(room.0))?;
-            tokio::time::timeout(OPERATOR_WAIT, answer)
-                .await
-                .map_err(|_| OperatorError::NoAnswer(room.0))?
-                .map_err(|_| OperatorError::NoAnswer(room.0))
-        })
+        Box::pin(self.ask_room(room, |reply| RoomCommand::Close { message, reply }))
+    }
+}
+
+impl Shared {
+    /// Sends `room` the command `ask` builds around a reply channel and
+    /// waits for the answer, each step at most [`OPERATOR_WAIT`].
+    async fn ask_room<T>(
+        &self,
+        room: RoomId,
+        ask: impl FnOnce(oneshot::Sender<T>) -> RoomCommand,
+    ) -> Result<T, OperatorError> {
+        let commands = self
+            .room_commands(room)
+            .ok_or(OperatorError::NoRoom(room.0))?;
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send_timeout(ask(reply), OPERATOR_WAIT)
+            .await
+            .map_err(|_| OperatorError::NoAnswer(room.0))?;
+        match tokio::time::timeout(OPERATOR_WAIT, answer).await {
+            Ok(Ok(answer)) => Ok(answer),
+            _ => Err(OperatorError::NoAnswer(room.0)),
+        }
     }
 }
 

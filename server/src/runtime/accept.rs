@@ -213,29 +213,45 @@ pub(crate) async fn admin_accept_loop(
     }
 }
 
+/// The next QUIC connection `endpoint` receives that the admission takes
+/// (the others are refused at once, counted and logged as `what`), with
+/// its permits; `None` once the server is cancelled or the endpoint
+/// closed.
+async fn admit_quic(
+    front: &Front,
+    endpoint: &quinn::Endpoint,
+    what: &'static str,
+) -> Option<(
+    quinn::Incoming,
+    SocketAddr,
+    ConnectionPermits,
+    HandshakePermit,
+)> {
+    loop {
+        let incoming = tokio::select! {
+            () = front.cancel.cancelled() => return None,
+            incoming = endpoint.accept() => incoming?,
+        };
+        let peer = incoming.remote_address();
+        match front.admission.admit(peer) {
+            Ok((permits, handshake)) => return Some((incoming, peer, permits, handshake)),
+            Err(reason) => {
+                front.metrics.connection_rejected(reason);
+                debug!(%peer, %reason, transport = what, "connection refused");
+                incoming.refuse();
+            }
+        }
+    }
+}
+
 /// Accepts QUIC connections until the server's cancellation, under the
 /// same limits as the TCP listeners; each becomes a session over a
 /// [`QuicLink`] once its TLS handshake and control stream are up (both
 /// inside the handshake deadline).
 pub(crate) async fn quic_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoint) {
-    loop {
-        let incoming = tokio::select! {
-            () = front.cancel.cancelled() => break,
-            incoming = endpoint.accept() => match incoming {
-                Some(incoming) => incoming,
-                None => break,
-            },
-        };
-        let peer = incoming.remote_address();
-        let (permits, handshake) = match front.admission.admit(peer) {
-            Ok(admitted) => admitted,
-            Err(reason) => {
-                front.metrics.connection_rejected(reason);
-                debug!(%peer, %reason, "QUIC connection refused");
-                incoming.refuse();
-                continue;
-            }
-        };
+    while let Some((incoming, peer, permits, handshake)) =
+        admit_quic(&front, &endpoint, "QUIC").await
+    {
         let task_front = Arc::clone(&front);
         front.tracker.spawn(async move {
             let front = task_front;
@@ -316,24 +332,9 @@ fn handshake_rejection(error: &wtransport::error::ConnectionError) -> Rejection 
 /// session request is taken (the path, the `Origin`) and its control
 /// stream is open, all inside the handshake deadline.
 pub(crate) async fn webtransport_accept_loop(front: Arc<Front>, endpoint: quinn::Endpoint) {
-    loop {
-        let incoming = tokio::select! {
-            () = front.cancel.cancelled() => break,
-            incoming = endpoint.accept() => match incoming {
-                Some(incoming) => incoming,
-                None => break,
-            },
-        };
-        let peer = incoming.remote_address();
-        let (permits, handshake) = match front.admission.admit(peer) {
-            Ok(admitted) => admitted,
-            Err(reason) => {
-                front.metrics.connection_rejected(reason);
-                debug!(%peer, %reason, "WebTransport connection refused");
-                incoming.refuse();
-                continue;
-            }
-        };
+    while let Some((incoming, peer, permits, handshake)) =
+        admit_quic(&front, &endpoint, "WebTransport").await
+    {
         let task_front = Arc::clone(&front);
         front.tracker.spawn(async move {
             let front = task_front;
