@@ -12,6 +12,7 @@ import {
   ARENA_KIND,
   ARENA_PLAYER_FIELD,
   ARENA_POSITION_SCALE,
+  predictArenaPosition,
 } from '/js/index.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -21,6 +22,8 @@ const canvas = /** @type {HTMLCanvasElement} */ ($('arena'));
 const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
 /** The arena is 1000 x 1000 units (0..=64000 in 1/64 units). */
 const WORLD = 64000;
+/** Local input prediction for the own avatar (`?predict=0` turns it off). */
+const PREDICT = params.get('predict') !== '0';
 
 /** What the page measured; read by the browser tests. */
 const stats = {
@@ -97,6 +100,26 @@ function toCanvas(/** @type {number} */ x, /** @type {number} */ y) {
 /** @type {{x: number, y: number} | null} */
 let me = null;
 
+/**
+ * Local input prediction of the own avatar. The interpolated world is
+ * drawn a few ticks in the past, and the server's world lags the input by
+ * a round trip, so the own avatar would answer a key that much late.
+ * Instead it is drawn where the newest world puts it, moved on by the
+ * current input for the time since that world (its age plus half a round
+ * trip), as the arena's rule 2 moves it (velocity = stick x player speed
+ * per tick, clamped to the arena); the drawn position eases towards that
+ * target, so a correction from the server never jumps.
+ */
+const prediction = {
+  /** @type {{x: number, y: number, tick: number, at: number} | null} newest authoritative position */
+  base: null,
+  /** @type {{x: number, y: number} | null} what was drawn last */
+  drawn: null,
+  /** grid units a full stick moves per tick */
+  step: 0,
+  periodMs: 1000 / 30,
+};
+
 canvas.addEventListener('mousemove', (e) => {
   if (!me) return;
   const rect = canvas.getBoundingClientRect();
@@ -120,13 +143,15 @@ function draw(client) {
   }
   const sample = client.sample();
   me = null;
+  const predicted = predictOwn(client);
   if (sample) {
     for (const e of sample.entities) {
       if (e.x === null || e.y === null) continue;
-      const [cx, cy] = toCanvas(e.x, e.y);
+      let [cx, cy] = toCanvas(e.x, e.y);
       if (e.kind === ARENA_KIND.PLAYER) {
         const mine = e.fields[ARENA_PLAYER_FIELD.PLAYER] === client.player;
-        if (mine) me = { x: e.x, y: e.y };
+        if (mine && predicted) [cx, cy] = toCanvas(predicted.x, predicted.y);
+        if (mine) me = predicted ?? { x: e.x, y: e.y };
         const angle = (e.fields[ARENA_PLAYER_FIELD.AIM] / 4096) * 2 * Math.PI;
         ctx.fillStyle = mine ? '#4fb3ff' : '#4ccf7f';
         ctx.beginPath(); ctx.arc(cx, cy, mine ? 7 : 5, 0, 2 * Math.PI); ctx.fill();
@@ -151,6 +176,37 @@ function draw(client) {
   requestAnimationFrame(() => draw(client));
 }
 
+/**
+ * Where to draw the own avatar now (see `prediction`); null when not
+ * predicting (a spectator, before the first world, or `?predict=0`).
+ * @param {Client} client
+ */
+function predictOwn(client) {
+  const base = prediction.base;
+  if (!PREDICT || role !== 'Player' || base === null) return null;
+  const ticks = (performance.now() - base.at) / prediction.periodMs + (stats.rttMs ?? 0) / 2 / prediction.periodMs;
+  const target = predictArenaPosition(base, currentInput(), ticks, prediction.step);
+  const drawn = prediction.drawn ?? target;
+  // Ease a third of the way each frame: smooth, and caught up in a few
+  // frames after a correction.
+  prediction.drawn = { x: drawn.x + (target.x - drawn.x) / 3, y: drawn.y + (target.y - drawn.y) / 3 };
+  return prediction.drawn;
+}
+
+/**
+ * Takes the own avatar's position from the newest world.
+ * @param {Client} client
+ * @param {any} world
+ */
+function rebase(client, world) {
+  const own = world?.entities?.find(
+    (/** @type {any} */ e) => e.kind === ARENA_KIND.PLAYER && e.fields[ARENA_PLAYER_FIELD.PLAYER] === client.player,
+  );
+  prediction.base = own
+    ? { x: own.fields[ARENA_PLAYER_FIELD.X], y: own.fields[ARENA_PLAYER_FIELD.Y], tick: world.tick, at: performance.now() }
+    : null;
+}
+
 // ---- the session ----
 
 async function main() {
@@ -163,7 +219,8 @@ async function main() {
   /** @type {any} */ (window).tickwire.client = client;
   stats.transport = client.transport;
   stats.player = client.player;
-  client.on('update', (/** @type {any} */ update) => {
+  client.on('update', (/** @type {any} */ update, /** @type {any} */ world) => {
+    rebase(client, world);
     stats.updates += 1;
     stats.tick = update.tick;
     stats.lastUpdateBytes = update.bytes;
@@ -193,6 +250,12 @@ async function main() {
       ? await client.joinRoom(/** @type {string} */ (params.get('code')), joinOptions)
       : await client.joinRoom(Number(params.get('room')), joinOptions);
   stats.room = joined.room.id;
+  // The arena's rule 2: a full stick moves player_speed (a room option,
+  // 200 units a second by default) per second, on the 1/64-unit grid.
+  const hz = joined.tickRate;
+  const speed = Number(joined.room.options.player_speed ?? 200);
+  prediction.periodMs = 1000 / hz;
+  prediction.step = ((Number.isFinite(speed) ? speed : 200) / hz) * ARENA_POSITION_SCALE;
   $('status').textContent = `connected over ${client.transport}`;
   $('status').className = 'good';
   $('room-label').textContent = `${joined.room.name} (${joined.room.game}) · room ${joined.room.id}${joined.room.code ? ` · code ${joined.room.code}` : ''}`;

@@ -81,7 +81,7 @@ export {
   MAX_EVENT_NAME,
 } from './session.js';
 export { Interpolator, sampleAt } from './interpolation.js';
-export { extrapolateEntityFractional } from './prediction.js';
+export { extrapolateEntityFractional, predictArenaPosition, ARENA_AREA_MAX } from './prediction.js';
 export { openWebSocket } from './transport/websocket.js';
 export { openWebTransport, FrameSplitter, lengthPrefixed, certificateHash } from './transport/webtransport.js';
 

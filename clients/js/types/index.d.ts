@@ -1,5 +1,4 @@
 export { WorldHistory } from "./history.js";
-export { extrapolateEntityFractional } from "./prediction.js";
 export { openWebSocket } from "./transport/websocket.js";
 export type ClientMessage = import("./protocol.js").ClientMessage;
 export type ServerMessage = import("./protocol.js").ServerMessage;
@@ -38,4 +37,5 @@ export { roomTarget, requestMessage, expectedAnswer } from "./request.js";
 export { defaultReconnectPolicy, nominalDelay, Backoff, resumable, stillConnected, describeLost } from "./reconnect.js";
 export { ClientSession, defaultSessionConfig, hello, DATAGRAM_INPUT_REDUNDANCY, MAX_INPUT_REDUNDANCY, MAX_EVENT_NAME } from "./session.js";
 export { Interpolator, sampleAt } from "./interpolation.js";
+export { extrapolateEntityFractional, predictArenaPosition, ARENA_AREA_MAX } from "./prediction.js";
 export { openWebTransport, FrameSplitter, lengthPrefixed, certificateHash } from "./transport/webtransport.js";
