@@ -319,6 +319,7 @@ impl Client {
     pub async fn connect(server: &TestServer) -> Self {
         let open = tickwire_client::Client::builder(server.ws_url())
             .keep_messages(true)
+            .reconnect(tickwire_client::ReconnectPolicy::disabled())
             .connect_timeout(WAIT)
             .open();
         Self::wrap(open.await.expect("websocket connects"))
@@ -326,9 +327,11 @@ impl Client {
 
     /// Connects and completes the handshake.
     pub async fn greeted(server: &TestServer, name: &str) -> Self {
+        // A protocol test sees every ending as it is: no reconnection.
         let connect = tickwire_client::Client::builder(server.ws_url())
             .name(name)
             .keep_messages(true)
+            .reconnect(tickwire_client::ReconnectPolicy::disabled())
             .connect_timeout(WAIT)
             .connect();
         let mut client = Self::wrap(connect.await.expect("connects and greets"));
