@@ -116,7 +116,10 @@ impl RoomRecord {
     /// The record of `room`, if it is public (private rooms are never
     /// written to the directory).
     pub fn public(room: RoomInfo) -> Option<Self> {
-        (room.visibility == Visibility::Public).then(|| Self {
+        if room.visibility != Visibility::Public {
+            return None;
+        }
+        Some(Self {
             id: room.id.0,
             name: room.name,
             game: room.game,
