@@ -16,6 +16,7 @@
 //! `tickwire_cluster_redis_up`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tracing::{info, warn};
@@ -33,6 +34,10 @@ use super::Shared;
 /// Most nodes one read looks at: bounds the `MGET` whatever the index
 /// holds (a cluster is a handful of nodes; a damaged index is not).
 const MAX_NODES: usize = 1_024;
+
+/// Longest wait for the keys' deletion on a clean stop: well inside the
+/// shutdown grace (`timeouts.shutdown_ms`); the keys expire anyway.
+const LEAVE_WAIT: Duration = Duration::from_secs(1);
 
 /// Reconnection attempts per failed command: one, so a beat never waits
 /// long on a Redis that is down; the next beat tries again.
@@ -115,7 +120,7 @@ pub(crate) fn listing(shared: &Shared) -> Option<Vec<ListedRoom>> {
 }
 
 /// Beats until the server's final cancellation, then removes this node's
-/// keys (bounded by one heartbeat).
+/// keys (bounded by a heartbeat, at most [`LEAVE_WAIT`]).
 pub(crate) async fn run(shared: Arc<Shared>, cluster: Arc<Cluster>) {
     let heartbeat = cluster.config.heartbeat();
     let manager_config = ConnectionManagerConfig::new()
@@ -191,7 +196,8 @@ pub(crate) async fn run(shared: Arc<Shared>, cluster: Arc<Cluster>) {
         .ignore()
         .zrem(nodes_key(), id.as_str())
         .ignore();
-    match tokio::time::timeout(heartbeat, leave.query_async::<()>(&mut con)).await {
+    let left = tokio::time::timeout(heartbeat.min(LEAVE_WAIT), leave.query_async::<()>(&mut con));
+    match left.await {
         Ok(Ok(())) => info!(node = %id, "cluster: left (keys deleted)"),
         Ok(Err(error)) => warn!(%error, "cluster: could not delete this node's keys; they expire"),
         Err(_) => warn!("cluster: deleting this node's keys timed out; they expire"),
