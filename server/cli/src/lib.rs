@@ -424,3 +424,38 @@ async fn serve(config: ServerConfig, games: Games) -> anyhow::Result<()> {
     server.run_with(drain, stop).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_flags_fill_the_cluster_table() {
+        let flags = Flags::try_parse_from([
+            "tickwire-server",
+            "--cluster",
+            "redis://10.0.0.5:6379",
+            "--node-id",
+            "eu-1",
+            "--advertise-ws",
+            "ws://eu-1.example.com:7000/ws",
+        ])
+        .expect("parses");
+        let config = load(&flags).expect("loads");
+        let cluster = config.cluster.expect("a cluster");
+        assert_eq!(cluster.url, "redis://10.0.0.5:6379");
+        assert_eq!(cluster.node_id.as_deref(), Some("eu-1"));
+        assert_eq!(
+            cluster.advertise_ws.as_deref(),
+            Some("ws://eu-1.example.com:7000/ws")
+        );
+        assert_eq!((cluster.heartbeat_ms, cluster.expiry_ms), (500, 1_500));
+        let alone =
+            load(&Flags::try_parse_from(["tickwire-server"]).expect("parses")).expect("loads");
+        assert!(alone.cluster.is_none(), "no --cluster: alone");
+        assert!(
+            Flags::try_parse_from(["tickwire-server", "--node-id", "x"]).is_err(),
+            "--node-id needs --cluster"
+        );
+    }
+}
