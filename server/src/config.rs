@@ -80,6 +80,90 @@ pub struct ServerConfig {
     /// Default `None`: a random token is drawn at start and logged, so the
     /// operator API is never open.
     pub admin_token: Option<Secret>,
+    /// The cluster (`[cluster]`): several nodes sharing one room directory
+    /// in Redis. Default `None`: the node runs alone.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// Joining a cluster: the `[cluster]` table (`--cluster redis://HOST:PORT`).
+/// The node writes its record and its public rooms to Redis on every
+/// heartbeat with an expiry, and `/rooms` lists every live node's rooms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The Redis holding the directory, `redis://HOST:PORT[/DB]` (no TLS:
+    /// keep Redis on a private network). Default `redis://127.0.0.1:6379`.
+    pub url: String,
+    /// This node's id in the directory: 1 to 64 letters, digits, `-`, `_`
+    /// or `.`, unique in the cluster. Default `None`: drawn at start
+    /// (16 hex digits, logged).
+    pub node_id: Option<String>,
+    /// The WebSocket URL other nodes' listings give clients for this node's
+    /// rooms (`ws://` or `wss://`). Default `None`: `ws://BIND/ws` with the
+    /// bound address (the loopback address when bound to all addresses;
+    /// set it behind NAT or a load balancer).
+    pub advertise_ws: Option<String>,
+    /// How often the node writes its record and reads the others', ms.
+    /// Default 500.
+    pub heartbeat_ms: u64,
+    /// How long a record lives without a refresh, ms: a node that dies
+    /// leaves every listing at most this long (plus a reader's heartbeat)
+    /// later. Default 1 500 (three beats); must exceed `heartbeat_ms`.
+    pub expiry_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            node_id: None,
+            advertise_ws: None,
+            heartbeat_ms: 500,
+            expiry_ms: 1_500,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// [`ClusterConfig::heartbeat_ms`] as a duration.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+
+    /// Checks the cluster settings on their own.
+    fn problem(&self) -> Option<(&'static str, &'static str)> {
+        let host = self.url.strip_prefix("redis://").unwrap_or("");
+        if host.is_empty() || host.starts_with('/') {
+            return Some((
+                "cluster.url",
+                "must be redis://HOST:PORT (rediss:// is not supported)",
+            ));
+        }
+        if self
+            .node_id
+            .as_deref()
+            .is_some_and(|id| !crate::cluster::valid_node_id(id))
+        {
+            return Some((
+                "cluster.node_id",
+                "1 to 64 letters, digits, '-', '_' or '.'",
+            ));
+        }
+        if self
+            .advertise_ws
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("ws://") || u.starts_with("wss://")))
+        {
+            return Some(("cluster.advertise_ws", "must be a ws:// or wss:// URL"));
+        }
+        if self.heartbeat_ms < 50 || self.heartbeat_ms > 60_000 {
+            return Some(("cluster.heartbeat_ms", "must be 50..=60000"));
+        }
+        if self.expiry_ms <= self.heartbeat_ms {
+            return Some(("cluster.expiry_ms", "must exceed cluster.heartbeat_ms"));
+        }
+        None
+    }
 }
 
 impl Default for ServerConfig {
@@ -101,6 +185,7 @@ impl Default for ServerConfig {
             timeouts: Timeouts::default(),
             auth: AuthConfig::default(),
             admin_token: None,
+            cluster: None,
         }
     }
 }
@@ -631,6 +716,9 @@ impl ServerConfig {
                 "must have at least 16 characters",
             ),
         ];
+        if let Some((field, reason)) = self.cluster.as_ref().and_then(ClusterConfig::problem) {
+            return Err(ConfigError { field, reason });
+        }
         match checks.into_iter().find(|(bad, _, _)| *bad) {
             Some((_, field, reason)) => Err(ConfigError { field, reason }),
             None => Ok(()),
@@ -747,6 +835,31 @@ mod tests {
             parsed.webtransport_bind,
             Some(SocketAddr::from(([127, 0, 0, 1], 7445)))
         );
+    }
+
+    #[test]
+    fn cluster_settings_are_checked() {
+        let mut config: ServerConfig =
+            toml::from_str("[cluster]\nurl = \"redis://10.0.0.5:6379\"\n").expect("parses");
+        let cluster = config.cluster.clone().expect("cluster");
+        assert_eq!(cluster.heartbeat_ms, 500);
+        assert_eq!(cluster.expiry_ms, 1_500);
+        config.validate().expect("defaults valid");
+        let field = |config: &ServerConfig| config.validate().map_err(|e| e.field);
+        let mut bad = config.clone();
+        bad.cluster.as_mut().expect("cluster").expiry_ms = 500;
+        assert_eq!(field(&bad), Err("cluster.expiry_ms"));
+        let mut bad = config.clone();
+        bad.cluster.as_mut().expect("cluster").url = "rediss://h:1".into();
+        assert_eq!(field(&bad), Err("cluster.url"));
+        let mut bad = config.clone();
+        bad.cluster.as_mut().expect("cluster").node_id = Some("a:b".into());
+        assert_eq!(field(&bad), Err("cluster.node_id"));
+        let mut bad = config.clone();
+        bad.cluster.as_mut().expect("cluster").advertise_ws = Some("http://x".into());
+        assert_eq!(field(&bad), Err("cluster.advertise_ws"));
+        config.cluster.as_mut().expect("cluster").heartbeat_ms = 10;
+        assert_eq!(field(&config), Err("cluster.heartbeat_ms"));
     }
 
     #[test]

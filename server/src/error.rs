@@ -40,6 +40,9 @@ pub enum ServerError {
     /// Two games share a name.
     #[error("two games are named {0:?}")]
     DuplicateGame(&'static str),
+    /// The cluster's Redis URL cannot be used.
+    #[error("cluster.url: {0}")]
+    ClusterUrl(String),
     /// Some tasks were still running when the shutdown grace period ended.
     #[error("shutdown did not finish within {0:?}")]
     ShutdownTimeout(Duration),

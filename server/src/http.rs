@@ -27,6 +27,7 @@ use tickwire_shared::protocol::{RoomInfo, Visibility};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::ListedRoom;
 use crate::metrics::{self, Metrics};
 
 /// How long a connection may take to finish its in-flight response once
@@ -42,6 +43,32 @@ const MAX_REQUEST_BUFFER: usize = 16 * 1024;
 pub trait RoomDirectory: Send + Sync + 'static {
     /// Public rooms (locked ones too), by id.
     fn public_rooms(&self) -> Vec<RoomInfo>;
+
+    /// The cluster's state for `/healthz`; `None` (the default) for a
+    /// node running alone.
+    fn cluster_health(&self) -> Option<ClusterHealth> {
+        None
+    }
+
+    /// Every live node's public rooms (this node's included), each with
+    /// its node; `None` (the default) for a node running alone, whose
+    /// `/rooms` lists [`RoomDirectory::public_rooms`].
+    fn cluster_rooms(&self) -> Option<Vec<ListedRoom>> {
+        None
+    }
+}
+
+/// `/healthz`'s `cluster` field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClusterHealth {
+    /// This node's id.
+    pub node: String,
+    /// `"up"` while Redis answered the last heartbeat, else `"down"`
+    /// (the node keeps serving its own rooms).
+    pub redis: &'static str,
+    /// Live nodes seen at the last heartbeat, this one included (1 while
+    /// Redis is down: only itself is known).
+    pub nodes: usize,
 }
 
 /// Everything the HTTP endpoints read, shared by every connection.
@@ -141,11 +168,14 @@ impl From<hyper::Error> for HttpError {
 /// The endpoints:
 ///
 /// - `GET /healthz`: 200 `{"status":"ok","server":..,"uptime_seconds":..,
-///   "rooms":..,"connections":..}`, or 503 with `"status":"draining"` once
+///   "rooms":..,"connections":..}` (and `"cluster":{"node":..,"redis":
+///   "up"|"down","nodes":..}` in a cluster), or 503 with `"status":"draining"` once
 ///   [`HttpState::draining`] is cancelled;
 /// - `GET /metrics`: the metrics in OpenMetrics text;
 /// - `GET /rooms`: the public rooms (locked ones too, marked) as a JSON
-///   array with their game and metadata (never their invite codes);
+///   array with their game and metadata (never their invite codes); in a
+///   cluster, every live node's, each with its `node` and `ws` URL
+///   ([`ListedRoom`]);
 /// - `GET /webtransport`: how a page opens a WebTransport session
 ///   ([`WebTransportInfo`]), or 404 `{"error":"webtransport disabled"}`;
 /// - `GET /ws` without `Upgrade: websocket` (a browser opening the
@@ -225,6 +255,8 @@ struct Health<'a> {
     uptime_seconds: u64,
     rooms: i64,
     connections: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterHealth>,
 }
 
 /// `GET /healthz`.
@@ -236,6 +268,7 @@ async fn healthz(State(state): State<HttpState>) -> Response {
         uptime_seconds: state.started.elapsed().as_secs(),
         rooms: state.metrics.rooms.get(),
         connections: state.metrics.connections.get(),
+        cluster: state.rooms.cluster_health(),
     };
     let status = if draining {
         StatusCode::SERVICE_UNAVAILABLE
@@ -284,8 +317,17 @@ impl From<RoomInfo> for PublicRoom {
     }
 }
 
-/// `GET /rooms`.
-async fn rooms(State(state): State<HttpState>) -> Json<Vec<PublicRoom>> {
+/// `GET /rooms`: in a cluster, every live node's public rooms, each with
+/// `node` and `ws` (where it lives); alone, this node's.
+async fn rooms(State(state): State<HttpState>) -> Response {
+    if let Some(rooms) = state.rooms.cluster_rooms() {
+        return Json(rooms).into_response();
+    }
+    local_rooms(&state).into_response()
+}
+
+/// This node's public rooms, as `/rooms` lists them without a cluster.
+fn local_rooms(state: &HttpState) -> Json<Vec<PublicRoom>> {
     let mut rooms: Vec<PublicRoom> = state
         .rooms
         .public_rooms()

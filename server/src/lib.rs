@@ -83,6 +83,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod games;
@@ -196,6 +197,22 @@ fn load_webtransport_tls(config: &ServerConfig) -> Result<ServerTls, ServerError
             Ok(tls)
         }
     }
+}
+
+/// The WebSocket URL a node advertises to its cluster when not told one:
+/// `ws://IP:PORT/ws` with the bound address (the loopback address of its
+/// family for an unspecified one).
+fn advertised_ws(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!(
+        "ws://{}{}",
+        SocketAddr::new(ip, addr.port()),
+        transport::ws::WS_PATH
+    )
 }
 
 /// The WebTransport session URL for an endpoint bound to `addr`: its IP
@@ -329,8 +346,27 @@ impl Server {
             Some(addr) => Some(listen(addr).await?),
             None => None,
         };
-        let shared =
-            Arc::new(Shared::new(config, games, authenticator).map_err(ServerError::Shards)?);
+        let cluster = match &config.cluster {
+            Some(cluster) => {
+                let node_id = cluster
+                    .node_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{:016x}", rand_os::random::<u64>()));
+                let ws = cluster
+                    .advertise_ws
+                    .clone()
+                    .unwrap_or_else(|| advertised_ws(local_addr));
+                Some(Arc::new(runtime::cluster::Cluster::new(
+                    cluster.clone(),
+                    node_id,
+                    ws,
+                )?))
+            }
+            None => None,
+        };
+        let shared = Arc::new(
+            Shared::new(config, games, authenticator, cluster).map_err(ServerError::Shards)?,
+        );
         // On a shard: its connections' drivers move to their rooms' shards.
         let quic = match quic_config {
             Some((addr, quic_config)) => Some(
@@ -355,6 +391,11 @@ impl Server {
     /// when `admin_bind` is set.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// This node's id in its cluster, when it joins one (`cluster`).
+    pub fn cluster_node_id(&self) -> Option<&str> {
+        self.shared.cluster.as_ref().map(|c| c.node_id.as_str())
     }
 
     /// The address the server listens on.
@@ -481,6 +522,13 @@ impl Server {
         shared
             .tracker
             .spawn(runtime::sample_history(Arc::clone(&shared)));
+        if let Some(cluster) = &shared.cluster {
+            // Beats until the final cancellation, then deletes its keys.
+            shared.tracker.spawn(runtime::cluster::run(
+                Arc::clone(&shared),
+                Arc::clone(cluster),
+            ));
+        }
         if let Some((listener, addr)) = admin {
             info!(%addr, "admin listening (http://{addr}/healthz, /metrics, /rooms)");
             shared.tracker.spawn(runtime::accept::admin_accept_loop(

@@ -88,6 +88,15 @@ pub struct Metrics {
     pub draining: Gauge,
     /// `tickwire_players`: seated players in all rooms.
     pub players: Gauge,
+    /// `tickwire_cluster_redis_up`: 1 while the cluster's Redis answers
+    /// the heartbeat, else 0 (always 0 without a cluster).
+    pub cluster_redis_up: Gauge,
+    /// `tickwire_cluster_nodes`: live nodes in the cluster, this one
+    /// included, as of the last heartbeat (0 without a cluster).
+    pub cluster_nodes: Gauge,
+    /// `tickwire_cluster_redis_errors_total`: heartbeats whose Redis
+    /// commands failed.
+    pub cluster_redis_errors: Counter,
     /// `tickwire_spectators`: spectators in all rooms.
     pub spectators: Gauge,
     /// `tickwire_rooms_created_total`.
@@ -223,6 +232,17 @@ impl Metrics {
             "1 while the server drains before it stops (new rooms and joins refused)",
         );
         let players = gauge(r, "players", "Seated players in all rooms");
+        let cluster_redis_up = gauge(
+            r,
+            "cluster_redis_up",
+            "1 while the cluster's Redis answers the heartbeat, else 0",
+        );
+        let cluster_nodes = gauge(r, "cluster_nodes", "Live nodes in the cluster");
+        let cluster_redis_errors = counter(
+            r,
+            "cluster_redis_errors",
+            "Cluster heartbeats whose Redis commands failed",
+        );
         let spectators = gauge(r, "spectators", "Spectators in all rooms");
         let rooms_created = counter(r, "rooms_created", "Rooms created");
         let rooms_disposed = counter(r, "rooms_disposed", "Rooms disposed");
@@ -323,6 +343,9 @@ impl Metrics {
             rooms,
             draining,
             players,
+            cluster_redis_up,
+            cluster_nodes,
+            cluster_redis_errors,
             spectators,
             rooms_created,
             rooms_disposed,

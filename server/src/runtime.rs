@@ -5,10 +5,12 @@
 //! - [`accept`]: the accept loops and handshakes, not generic over the game;
 //! - [`shards`]: the room threads;
 //! - [`room_task`]: one room's tick loop;
-//! - [`session_task`]: one client's loop around its pure session.
+//! - [`session_task`]: one client's loop around its pure session;
+//! - [`cluster`]: the heartbeat to the cluster's Redis directory.
 
 pub(crate) mod accept;
 pub(crate) mod admission;
+pub(crate) mod cluster;
 pub(crate) mod room_task;
 pub(crate) mod session_task;
 pub(crate) mod shards;
@@ -89,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) admin_token_drawn: bool,
     /// The server's figures over the last minutes, for operators.
     pub(crate) history: Arc<History>,
+    /// This node's cluster membership; `None`: it runs alone.
+    pub(crate) cluster: Option<Arc<cluster::Cluster>>,
     next_player: AtomicU32,
 }
 
@@ -248,6 +252,14 @@ impl RoomDirectory for Shared {
             .filter(|r| r.visibility == tickwire_shared::protocol::Visibility::Public)
             .collect()
     }
+
+    fn cluster_health(&self) -> Option<http::ClusterHealth> {
+        self.cluster.as_ref().map(|c| c.health())
+    }
+
+    fn cluster_rooms(&self) -> Option<Vec<crate::cluster::ListedRoom>> {
+        cluster::listing(self)
+    }
 }
 
 /// The time now, for the pure parts (the shell's one clock).
@@ -265,6 +277,7 @@ impl Shared {
         config: ServerConfig,
         games: Games,
         authenticator: Option<Arc<dyn Authenticator>>,
+        cluster: Option<Arc<cluster::Cluster>>,
     ) -> std::io::Result<Self> {
         let limits = &config.limits;
         let (admin_token, admin_token_drawn) = match &config.admin_token {
@@ -283,6 +296,7 @@ impl Shared {
             admin_token_drawn,
             history: Arc::new(History::default()),
             authenticator,
+            cluster,
             shards: Shards::start(config.shards)?,
             lobby: Mutex::new(Lobby::new(limits)),
             metrics: Arc::new(Metrics::new()),

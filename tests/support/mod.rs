@@ -7,6 +7,7 @@
 
 pub mod bots;
 pub mod proxy;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -51,6 +51,20 @@ pub struct Flags {
     /// [default: none].
     #[arg(long)]
     pub admin_bind: Option<SocketAddr>,
+    /// Join a cluster whose room directory is this Redis
+    /// (redis://HOST:PORT): the node registers itself and its public rooms
+    /// on a heartbeat, and /rooms lists every node's [default: none, the
+    /// node runs alone].
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+    /// This node's id in the cluster (letters, digits, '-', '_', '.')
+    /// [default: drawn at start].
+    #[arg(long, requires = "cluster")]
+    pub node_id: Option<String>,
+    /// The WebSocket URL other nodes' listings give for this node's rooms
+    /// [default: ws://BIND/ws].
+    #[arg(long, requires = "cluster")]
+    pub advertise_ws: Option<String>,
     /// Longest drain after the first SIGTERM / SIGINT, ms: new rooms and
     /// joins are refused and running rooms play on until empty; a second
     /// signal stops at once. 0: no drain [default: 30000].
@@ -227,6 +241,17 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
     if let Some(ms) = cli.drain_ms {
         config.timeouts.drain_ms = ms;
     }
+    if let Some(url) = &cli.cluster {
+        config.cluster.get_or_insert_with(Default::default).url = url.clone();
+    }
+    if let Some(cluster) = config.cluster.as_mut() {
+        if let Some(id) = &cli.node_id {
+            cluster.node_id = Some(id.clone());
+        }
+        if let Some(url) = &cli.advertise_ws {
+            cluster.advertise_ws = Some(url.clone());
+        }
+    }
     if let Some(cert) = &cli.tls_cert {
         config.tls_cert = Some(cert.clone());
     }
@@ -398,4 +423,39 @@ async fn serve(config: ServerConfig, games: Games) -> anyhow::Result<()> {
     let (drain, stop) = signals.drain_then_stop();
     server.run_with(drain, stop).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_flags_fill_the_cluster_table() {
+        let flags = Flags::try_parse_from([
+            "tickwire-server",
+            "--cluster",
+            "redis://10.0.0.5:6379",
+            "--node-id",
+            "eu-1",
+            "--advertise-ws",
+            "ws://eu-1.example.com:7000/ws",
+        ])
+        .expect("parses");
+        let config = load(&flags).expect("loads");
+        let cluster = config.cluster.expect("a cluster");
+        assert_eq!(cluster.url, "redis://10.0.0.5:6379");
+        assert_eq!(cluster.node_id.as_deref(), Some("eu-1"));
+        assert_eq!(
+            cluster.advertise_ws.as_deref(),
+            Some("ws://eu-1.example.com:7000/ws")
+        );
+        assert_eq!((cluster.heartbeat_ms, cluster.expiry_ms), (500, 1_500));
+        let alone =
+            load(&Flags::try_parse_from(["tickwire-server"]).expect("parses")).expect("loads");
+        assert!(alone.cluster.is_none(), "no --cluster: alone");
+        assert!(
+            Flags::try_parse_from(["tickwire-server", "--node-id", "x"]).is_err(),
+            "--node-id needs --cluster"
+        );
+    }
 }
