@@ -239,22 +239,36 @@ pub async fn request_from(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    try_request_from(addr, method, path, headers, body)
+        .await
+        .expect("http answer")
+}
+
+/// [`request_from`], or the IO error when the connection is refused or
+/// reset (a port at its cap may answer 503 and reset).
+pub async fn try_request_from(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = TcpStream::connect(addr).await?;
         let mut request =
             format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        stream.write_all(request.as_bytes()).await.expect("write");
+        stream.write_all(request.as_bytes()).await?;
         let mut response = String::new();
-        stream.read_to_string(&mut response).await.expect("read");
-        response
+        stream.read_to_string(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
     };
     let response = tokio::time::timeout(WAIT, exchange)
         .await
-        .expect("http answer in time");
+        .expect("http answer in time")?;
     let status = response
         .split(' ')
         .nth(1)
@@ -264,7 +278,7 @@ pub async fn request_from(
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
-    (status, body)
+    Ok((status, body))
 }
 
 impl Drop for TestServer {
