@@ -88,8 +88,8 @@ pub struct NodeRecord {
     pub written_unix_ms: u64,
 }
 
-/// A public room as the directory holds it: no invite code, no
-/// visibility (only public rooms are written).
+/// A public room as the directory holds it and `/rooms` lists it: no
+/// invite code, no visibility (only public rooms are written or listed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomRecord {
     /// The room's id on its node.

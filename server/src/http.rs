@@ -8,7 +8,6 @@
 //! a deadline (so a slowloris client is dropped), and is closed gracefully
 //! when the server shuts down.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,11 +22,11 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
-use tickwire_shared::protocol::{RoomInfo, Visibility};
+use tickwire_shared::protocol::RoomInfo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::ListedRoom;
+use crate::cluster::{ListedRoom, RoomRecord};
 use crate::metrics::{self, Metrics};
 
 /// How long a connection may take to finish its in-flight response once
@@ -287,36 +286,6 @@ async fn metrics_text(State(state): State<HttpState>) -> Response {
         .into_response()
 }
 
-/// A room as `/rooms` shows it: no invite code, no visibility.
-#[derive(Debug, Serialize)]
-struct PublicRoom {
-    id: u32,
-    name: String,
-    game: String,
-    players: u16,
-    max_players: u16,
-    spectators: u16,
-    options: BTreeMap<String, String>,
-    metadata: BTreeMap<String, String>,
-    locked: bool,
-}
-
-impl From<RoomInfo> for PublicRoom {
-    fn from(room: RoomInfo) -> Self {
-        Self {
-            id: room.id.0,
-            name: room.name,
-            game: room.game,
-            players: room.players,
-            max_players: room.max_players,
-            spectators: room.spectators,
-            options: room.options.0,
-            metadata: room.metadata,
-            locked: room.locked,
-        }
-    }
-}
-
 /// `GET /rooms`: in a cluster, every live node's public rooms, each with
 /// `node` and `ws` (where it lives); alone, this node's.
 async fn rooms(State(state): State<HttpState>) -> Response {
@@ -327,15 +296,14 @@ async fn rooms(State(state): State<HttpState>) -> Response {
 }
 
 /// This node's public rooms, as `/rooms` lists them without a cluster.
-fn local_rooms(state: &HttpState) -> Json<Vec<PublicRoom>> {
-    let mut rooms: Vec<PublicRoom> = state
+fn local_rooms(state: &HttpState) -> Json<Vec<RoomRecord>> {
+    // The directory promises public rooms; a private one must never be
+    // listed even if it slips through (`RoomRecord::public` drops it).
+    let mut rooms: Vec<RoomRecord> = state
         .rooms
         .public_rooms()
         .into_iter()
-        // The directory promises public rooms; a private one must never be
-        // listed even if it slips through.
-        .filter(|room| room.visibility == Visibility::Public)
-        .map(PublicRoom::from)
+        .filter_map(RoomRecord::public)
         .collect();
     rooms.sort_by_key(|room| room.id);
     Json(rooms)
@@ -386,10 +354,13 @@ async fn upgrade_required() -> impl IntoResponse {
 mod tests {
     use super::*;
 
+    use std::collections::BTreeMap;
+
     use axum::body::{Body, to_bytes};
     use serde_json::Value;
     use tickwire_shared::game::GameOptions;
     use tickwire_shared::ids::{RoomCode, RoomId};
+    use tickwire_shared::protocol::Visibility;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     use tokio::time::timeout;
