@@ -21,6 +21,11 @@
 //! delta     the rest of the frame (crate::delta bitstream)
 //! ```
 //!
+//! [`ServerMessage::Redirect`] (kind 13) follows the update, whose
+//! variant serde skips, so its frame is written by hand: the kind byte,
+//! then bincode's standard encoding of the [`crate::protocol::Redirect`]
+//! struct, the same bytes as any other message's.
+//!
 //! Decoding never panics and allocates in proportion to the frame, never
 //! to what its length fields claim (8 KiB plus 64 bytes per frame byte at
 //! most, checked by the fuzz campaign in `shared/tests/fuzz.rs`): a frame
@@ -45,9 +50,10 @@ pub const MAX_SERVER_FRAME: usize = 256 * 1024;
 pub const HARD_FRAME_LIMIT: usize = 1 << 20;
 
 /// The number of [`ClientMessage`] kinds.
-const CLIENT_KINDS: u8 = 13;
-/// The number of [`ServerMessage`] kinds, the update included.
-const SERVER_KINDS: u8 = ServerMessage::UPDATE_KIND + 1;
+const CLIENT_KINDS: u8 = 14;
+/// The number of [`ServerMessage`] kinds, the update and the redirect
+/// included.
+const SERVER_KINDS: u8 = ServerMessage::REDIRECT_KIND + 1;
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<HARD_FRAME_LIMIT>()
@@ -135,6 +141,10 @@ pub fn encode_server(msg: &ServerMessage, out: &mut Vec<u8>) -> Result<(), Encod
             out.extend_from_slice(&update.delta);
             Ok(())
         }
+        ServerMessage::Redirect(redirect) => {
+            out.push(ServerMessage::REDIRECT_KIND);
+            encode_value(redirect, out)
+        }
         other => encode_value(other, out),
     }
 }
@@ -144,6 +154,9 @@ pub fn decode_server(bytes: &[u8], limit: usize) -> Result<ServerMessage, Decode
     check_kind(bytes, limit, SERVER_KINDS)?;
     if bytes[0] == ServerMessage::UPDATE_KIND {
         return decode_update(&bytes[1..]).map(ServerMessage::Update);
+    }
+    if bytes[0] == ServerMessage::REDIRECT_KIND {
+        return decode_value(&bytes[1..], limit).map(ServerMessage::Redirect);
     }
     decode_value(bytes, limit)
 }

@@ -8,9 +8,37 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PlayerId(pub u32);
 
-/// A game room, unique for the lifetime of a server process.
+/// A game room, unique for the lifetime of a server process and, in a
+/// cluster, across its nodes: the top bits name the node that holds the
+/// room ([`RoomId::node_tag`]; 0 on a server running alone), the low 32
+/// bits count that node's rooms. Every id is below 2^53, so JSON and
+/// JavaScript numbers hold it exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RoomId(pub u32);
+pub struct RoomId(pub u64);
+
+impl RoomId {
+    /// Bits of a room id that name its node.
+    pub const NODE_TAG_BITS: u32 = 21;
+    /// The largest room id (2^53 - 1).
+    pub const MAX: Self = Self((1 << (32 + Self::NODE_TAG_BITS)) - 1);
+
+    /// The id of room number `local` of the node tagged `node_tag` (its
+    /// low [`RoomId::NODE_TAG_BITS`] bits are used).
+    pub fn compose(node_tag: u32, local: u32) -> Self {
+        let tag = u64::from(node_tag) & ((1 << Self::NODE_TAG_BITS) - 1);
+        Self((tag << 32) | u64::from(local))
+    }
+
+    /// The tag of the node holding the room (0: a server running alone).
+    pub fn node_tag(self) -> u32 {
+        u32::try_from(self.0 >> 32).unwrap_or(u32::MAX)
+    }
+
+    /// The room's number on its node.
+    pub fn local(self) -> u32 {
+        (self.0 & u64::from(u32::MAX)) as u32
+    }
+}
 
 /// A replicated entity inside one room's world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,6 +126,17 @@ display_as_number!(PlayerId => "p", RoomId => "r", EntityId => "e");
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn room_ids_split_into_node_tag_and_local_number() {
+        let id = RoomId::compose(0x1F_FFFF, u32::MAX);
+        assert_eq!(id, RoomId::MAX);
+        assert_eq!(id.0, (1u64 << 53) - 1, "within a JavaScript number");
+        assert_eq!((id.node_tag(), id.local()), (0x1F_FFFF, u32::MAX));
+        let alone = RoomId::compose(0, 7);
+        assert_eq!((alone, alone.node_tag(), alone.local()), (RoomId(7), 0, 7));
+        assert_eq!(RoomId::compose(1 << 21 | 5, 1).node_tag(), 5, "tag masked");
+    }
+
     use super::*;
 
     #[test]

@@ -10,12 +10,14 @@
 
 pub mod lobby;
 pub mod play;
+pub mod redirect;
 pub mod samples;
 
 use serde::{Deserialize, Serialize};
 
 pub use lobby::*;
 pub use play::*;
+pub use redirect::*;
 
 /// The protocol version this crate speaks. A server accepts a client
 /// [`Hello`] only with the same version.
@@ -50,6 +52,9 @@ pub enum ClientMessage {
     Pong(Pong),
     /// Kind 12. The client is leaving.
     Close(Close),
+    /// Kind 13. Claims the seat a [`Redirect`] reserved (on the node it
+    /// named).
+    ClaimSeat(ClaimSeat),
 }
 
 /// A message from the server.
@@ -83,11 +88,18 @@ pub enum ServerMessage {
     /// (see [`crate::codec`]), so it must stay the last variant.
     #[serde(skip)]
     Update(Update),
+    /// Kind 13. The request's room is on another node of the cluster: go
+    /// there and claim the reserved seat. Encoded as its kind byte then
+    /// the [`Redirect`] (see [`crate::codec`]), as it follows the update.
+    #[serde(skip)]
+    Redirect(Redirect),
 }
 
 impl ServerMessage {
     /// The kind byte of [`ServerMessage::Update`].
     pub const UPDATE_KIND: u8 = 12;
+    /// The kind byte of [`ServerMessage::Redirect`].
+    pub const REDIRECT_KIND: u8 = 13;
 
     /// The request this message answers, if it answers one.
     pub fn request_id(&self) -> Option<u32> {
@@ -97,6 +109,7 @@ impl ServerMessage {
             Self::Joined(j) => j.request_id,
             Self::Left(l) => l.request_id,
             Self::Error(e) => e.request_id,
+            Self::Redirect(r) => Some(r.request_id),
             _ => None,
         }
     }
@@ -293,6 +306,10 @@ pub enum ErrorCode {
     /// The server is draining before it stops: it takes no new room or
     /// join; try another server.
     ServerDraining,
+    /// A [`ClaimSeat`]'s reservation is not valid here: expired, not
+    /// signed by the cluster, for another node or player, or used
+    /// already. Ask again on any node.
+    ReservationRefused,
 }
 
 #[cfg(test)]
@@ -333,7 +350,7 @@ mod tests {
             .iter()
             .map(|(name, m)| (*name, m.request_id()))
             .collect();
-        let answering = ["room_list", "room_created", "joined", "error"];
+        let answering = ["room_list", "room_created", "joined", "error", "redirect"];
         for (name, id) in ids {
             assert_eq!(id.is_some(), answering.contains(&name), "{name}: {id:?}");
         }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::protocol::{CloseReason, Joined};
+use crate::protocol::{CloseReason, Joined, Redirect};
 use crate::rng::SimRng;
 
 /// How a session reconnects after its connection drops. The default
@@ -127,6 +127,15 @@ pub enum LostReason {
         /// Its detail.
         message: String,
     },
+    /// A redirect's node could not be reached while its reservation was
+    /// valid: the session is closed (connect again to any node).
+    #[error("could not reach node {node} of the cluster ({attempts} attempts)")]
+    Unreachable {
+        /// The node redirected to.
+        node: String,
+        /// Attempts made.
+        attempts: u32,
+    },
 }
 
 impl LostReason {
@@ -167,6 +176,9 @@ pub(super) struct Reconnecting {
     pub welcomed: bool,
     /// Why the connection ended.
     pub cause: Option<CloseReason>,
+    /// Set when this is not a drop but a move to another node of the
+    /// cluster: where to, and the reservation to claim there.
+    pub redirect: Option<Redirect>,
 }
 
 #[cfg(test)]

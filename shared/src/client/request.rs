@@ -233,4 +233,9 @@ pub enum RequestFailure {
     /// The server answered with a message of the wrong kind.
     #[error("unexpected answer kind")]
     Unexpected,
+    /// The room is on another node of the cluster and the session does
+    /// not follow redirects ([`super::session::SessionConfig::follow_redirects`]
+    /// is off): go there yourself and claim the seat.
+    #[error("the room is on node {}", .0.node)]
+    Redirected(Redirect),
 }

@@ -150,6 +150,13 @@ pub struct SessionConfig {
     /// transport says (a phone that changed networks keeps a dead TCP
     /// connection for minutes). `None`: trust the transport. Default: 5 s.
     pub silence_timeout: Option<Duration>,
+    /// Whether a request answered with a [`Redirect`] (its room is on
+    /// another node of the cluster) moves the session there by itself:
+    /// the shell is asked to connect to [`ClientSession::redirect_target`]
+    /// and the session claims the reserved seat; the request's answer is
+    /// the other node's. Off: the request fails with
+    /// [`RequestFailure::Redirected`]. Default: on.
+    pub follow_redirects: bool,
 }
 
 impl Default for SessionConfig {
@@ -164,6 +171,7 @@ impl Default for SessionConfig {
             max_frame: codec::MAX_CLIENT_FRAME,
             reconnect: ReconnectPolicy::default(),
             silence_timeout: Some(Duration::from_secs(5)),
+            follow_redirects: true,
         }
     }
 }
@@ -314,6 +322,28 @@ pub enum SessionEvent {
     /// The reconnection failed; [`LostReason::connected`] says whether the
     /// session goes on in the lobby (as a new player) or is closed.
     Lost(LostReason),
+    /// A request was answered with a [`Redirect`]: the session leaves
+    /// this node for `node` (the shell connects to
+    /// [`ClientSession::redirect_target`]); the request stays pending.
+    Redirected {
+        /// The node it goes to.
+        node: String,
+        /// Its WebSocket URL.
+        ws: String,
+    },
+    /// The session is on the node it was redirected to, welcomed as a new
+    /// player there; the seat's claim is sent and the request's answer
+    /// follows.
+    Moved {
+        /// The node.
+        node: String,
+        /// Its welcome (the new player id and resume token).
+        welcome: Welcome,
+        /// From the redirect to the welcome.
+        after: Duration,
+        /// Connection attempts it took.
+        attempts: u32,
+    },
 }
 
 /// A message to send.
@@ -920,6 +950,9 @@ impl ClientSession {
         if self.is_reconnecting() {
             return self.handle_while_reconnecting(now, message);
         }
+        if let ServerMessage::Redirect(redirect) = message {
+            return self.redirected(now, redirect);
+        }
         if let Some(id) = message.request_id()
             && self.requests.contains_key(&id)
         {
@@ -974,7 +1007,9 @@ impl ClientSession {
             }
             ServerMessage::Error(e) => self.events.push_back(SessionEvent::Error(e)),
             // Answers to nothing pending (timed out): dropped.
-            ServerMessage::RoomList(_) | ServerMessage::RoomCreated(_) => {}
+            ServerMessage::RoomList(_)
+            | ServerMessage::RoomCreated(_)
+            | ServerMessage::Redirect(_) => {}
         }
     }
 
@@ -1192,9 +1227,12 @@ impl ClientSession {
 }
 
 mod reconnecting;
+mod redirecting;
 
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod reconnect_tests;
+#[cfg(test)]
+mod redirect_tests;

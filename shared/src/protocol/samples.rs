@@ -153,6 +153,13 @@ pub fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 message: "bye".into(),
             }),
         ),
+        (
+            "claim_seat",
+            ClientMessage::ClaimSeat(ClaimSeat {
+                request_id: 4,
+                reservation: "resv.sig".into(),
+            }),
+        ),
     ]
 }
 
@@ -340,6 +347,17 @@ pub fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 &update_delta_world(),
                 0,
             )),
+        ),
+        (
+            "redirect",
+            ServerMessage::Redirect(Redirect {
+                request_id: 4,
+                node: "b".into(),
+                ws: "ws://10.0.0.2:7000/ws".into(),
+                quic: Some("10.0.0.2:7001".into()),
+                reservation: "resv.sig".into(),
+                valid_for_ms: 30_000,
+            }),
         ),
     ]
 }

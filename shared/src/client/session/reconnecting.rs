@@ -51,6 +51,7 @@ impl ClientSession {
             room,
             welcomed: false,
             cause,
+            redirect: None,
         });
         self.schedule_attempt(now);
     }
@@ -63,7 +64,14 @@ impl ClientSession {
         };
         if now.at >= rc.deadline {
             let attempts = rc.attempts;
-            return self.lose(now, LostReason::GaveUp { attempts });
+            let reason = match &rc.redirect {
+                Some(redirect) => LostReason::Unreachable {
+                    node: redirect.node.clone(),
+                    attempts,
+                },
+                None => LostReason::GaveUp { attempts },
+            };
+            return self.lose(now, reason);
         }
         let attempt = rc.attempts + 1;
         let wait = self.backoff.delay(&self.config.reconnect, attempt);
@@ -111,13 +119,23 @@ impl ClientSession {
     }
 
     /// The new transport is open: the session greets with its resume
-    /// token and the newest tick of the world it holds.
+    /// token and the newest tick of the world it holds (or, moving to
+    /// another node, as a new player).
     pub fn connection_opened(&mut self, _now: Now) {
         let (Some(rc), Some(hello), Some(welcome)) =
             (&self.reconnecting, &self.hello, &self.welcome)
         else {
             return;
         };
+        if rc.redirect.is_some() {
+            let hello = Hello {
+                resume_token: None,
+                resume_from: None,
+                ..hello.clone()
+            };
+            self.outbox.clear();
+            return self.queue(ClientMessage::Hello(hello), Delivery::Reliable);
+        }
         let resume_from = rc
             .room
             .as_ref()
@@ -187,6 +205,13 @@ impl ClientSession {
 
     /// A reconnecting session's new connection is welcomed.
     pub(super) fn rewelcomed(&mut self, now: Now, welcome: Welcome) {
+        if self
+            .reconnecting
+            .as_ref()
+            .is_some_and(|rc| rc.redirect.is_some())
+        {
+            return self.moved(now, welcome);
+        }
         let resumed = welcome.resumed;
         self.welcome = Some(welcome);
         let Some(rc) = &mut self.reconnecting else {
