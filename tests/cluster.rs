@@ -31,6 +31,7 @@ fn cluster(redis: &RedisServer, node: &str) -> ClusterConfig {
         advertise_ws: None,
         heartbeat_ms: HEARTBEAT_MS,
         expiry_ms: EXPIRY_MS,
+        ..ClusterConfig::default()
     }
 }
 
@@ -75,7 +76,7 @@ async fn rooms_on(server: &TestServer, on: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn public_room(server: &TestServer, name: &str) -> (Client, u32) {
+async fn public_room(server: &TestServer, name: &str) -> (Client, u64) {
     let mut host = Client::greeted(server, "host").await;
     match host
         .create_room(name, Visibility::Public, 4, Some(Role::Player))

@@ -70,7 +70,7 @@ fn topic(value: &str) -> RoomFilter {
     }
 }
 
-async fn listed(client: &mut Client, filter: RoomFilter) -> Vec<u32> {
+async fn listed(client: &mut Client, filter: RoomFilter) -> Vec<u64> {
     client
         .list_rooms(filter)
         .await

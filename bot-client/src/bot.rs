@@ -130,6 +130,8 @@ pub struct Outcome {
     pub connect_us: Option<u64>,
     /// Join time, microseconds.
     pub join_us: Option<u64>,
+    /// Whether joining followed a redirect to another node of a cluster.
+    pub redirected: bool,
     /// Its figures (None when it never joined).
     pub figures: Option<FinishedBot>,
     /// Why it failed to join.
@@ -193,6 +195,7 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
         behaviour: plan.behaviour,
         connect_us: None,
         join_us: None,
+        redirected: false,
         figures: None,
         failure: None,
     };
@@ -216,6 +219,7 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
     shared.joined.fetch_add(1, Ordering::Relaxed);
     outcome.connect_us = Some(connect_us);
     outcome.join_us = Some(join_us);
+    outcome.redirected = client.redirects() > 0;
     let period = client
         .room()
         .map_or(Duration::from_millis(33), |j| j.tick_rate.period());
@@ -389,6 +393,9 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
             recorder.on_error(format!("closed:{:?}", closed.reason));
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
+        // Joining through another node of a cluster (counted when the
+        // join returns: `Client::redirects`).
+        Event::Redirected { .. } | Event::Moved { .. } => {}
         Event::Resumed { room, after, .. } => {
             shared.reconnecting.fetch_sub(1, Ordering::Relaxed);
             recorder.resume.on_resumed(after, room.is_some());

@@ -119,7 +119,7 @@ struct SwarmArgs {
     quick_join: bool,
     /// Every bot joins this room id.
     #[arg(long)]
-    room: Option<u32>,
+    room: Option<u64>,
     /// `echo` events each playing bot emits with an ack per second (0:
     /// none, at most 1000); the report gives answer latency p50/p99,
     /// answers, refusals by code and timeouts.

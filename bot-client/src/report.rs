@@ -23,6 +23,8 @@ pub struct BotCounts {
     pub joined: usize,
     /// Failed to connect or join.
     pub failed: usize,
+    /// Joined through a redirect to another node of a cluster.
+    pub redirected: usize,
 }
 
 /// The server's own figures over the window (benchmark runs only).
@@ -77,6 +79,12 @@ pub struct Report {
     pub connect_ms: Percentiles,
     /// Time from greeted to joined.
     pub join_ms: Percentiles,
+    /// Of those, the joins that took no redirect (all of them on a server
+    /// running alone).
+    pub join_direct_ms: Percentiles,
+    /// And the joins redirected to another node of a cluster (the new
+    /// connection and its greeting included): `None` when none was.
+    pub join_redirected_ms: Option<Percentiles>,
     /// The well-behaved bots.
     pub well_behaved: GroupReport,
     /// The misbehaving bots (chaos runs).
@@ -263,6 +271,16 @@ impl Report {
             "join p50 / p99",
             format!("{:.2} / {:.2} ms", self.join_ms.p50, self.join_ms.p99),
         );
+        if let Some(redirected) = &self.join_redirected_ms {
+            row(
+                &mut out,
+                "join direct / redirected p50",
+                format!(
+                    "{:.2} / {:.2} ms ({} of {} redirected)",
+                    self.join_direct_ms.p50, redirected.p50, self.bots.redirected, self.bots.joined
+                ),
+            );
+        }
         row(
             &mut out,
             "down B/client/s payload / framed / wire est.",

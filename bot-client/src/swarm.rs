@@ -468,7 +468,9 @@ fn build_report(
     storm_at_s: Option<f64>,
 ) -> Report {
     let total = config.rooms * config.players;
-    let (mut connect, mut join) = (
+    let (mut connect, mut join, mut direct, mut redirected) = (
+        Histogram::<u64>::new(3).expect("valid"),
+        Histogram::<u64>::new(3).expect("valid"),
         Histogram::<u64>::new(3).expect("valid"),
         Histogram::<u64>::new(3).expect("valid"),
     );
@@ -480,6 +482,11 @@ fn build_report(
         }
         if let Some(us) = outcome.join_us {
             let _ = join.record(us.max(1));
+            let _ = if outcome.redirected {
+                redirected.record(us.max(1))
+            } else {
+                direct.record(us.max(1))
+            };
         }
         if let Some(failure) = outcome.failure {
             failures.push(failure);
@@ -514,9 +521,12 @@ fn build_report(
             connected: connect.len() as usize,
             joined,
             failed: total - joined,
+            redirected: redirected.len() as usize,
         },
         connect_ms: Percentiles::of(&connect),
         join_ms: Percentiles::of(&join),
+        join_direct_ms: Percentiles::of(&direct),
+        join_redirected_ms: (!redirected.is_empty()).then(|| Percentiles::of(&redirected)),
         timeline: shared.timeline.report(well.report.bots),
         latency_distribution: measure::distribution(&well.latency_us),
         well_behaved: well.report,

@@ -57,7 +57,7 @@ pub type OperatorFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OperatorRoom {
     /// Room id.
-    pub id: u32,
+    pub id: u64,
     /// Its name.
     pub name: String,
     /// Its game.
@@ -91,18 +91,18 @@ pub struct OperatorRoom {
 pub enum OperatorError {
     /// No such room.
     #[error("no room {0}")]
-    NoRoom(u32),
+    NoRoom(u64),
     /// No such member in the room.
     #[error("no player {player} in room {room}")]
     NoMember {
         /// The room.
-        room: u32,
+        room: u64,
         /// The player.
         player: u32,
     },
     /// The room did not answer in time (stopping, or overloaded).
     #[error("room {0} did not answer")]
-    NoAnswer(u32),
+    NoAnswer(u64),
 }
 
 impl OperatorError {
@@ -386,7 +386,7 @@ struct Done {
 
 async fn kick(
     State(state): State<AdminState>,
-    Path((room, player)): Path<(u32, u32)>,
+    Path((room, player)): Path<(u64, u32)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -412,7 +412,7 @@ async fn kick(
 
 async fn close(
     State(state): State<AdminState>,
-    Path(room): Path<u32>,
+    Path(room): Path<u64>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -442,8 +442,8 @@ mod tests {
     /// An operator with one room (3) holding one member (7).
     #[derive(Debug, Default)]
     struct Fake {
-        kicked: Mutex<Vec<(u32, u32, String)>>,
-        closed: Mutex<Vec<(u32, String)>>,
+        kicked: Mutex<Vec<(u64, u32, String)>>,
+        closed: Mutex<Vec<(u64, String)>>,
     }
 
     impl Operator for Fake {

@@ -8,6 +8,12 @@
 //! - `tickwire:node:<id>`: the node's [`NodeRecord`] (JSON), `PX expiry_ms`;
 //! - `tickwire:rooms:<id>`: its public rooms, a JSON array of
 //!   [`RoomRecord`], `PX expiry_ms`;
+//! - `tickwire:codes:<id>`: the invite codes of all its rooms (private
+//!   ones too), a JSON object code → room id, `PX expiry_ms`, so that any
+//!   node can send a joiner by code to the right node (Redis is private
+//!   to the cluster; codes are never listed to clients);
+//! - `tickwire:secret`: the cluster's reservation signing secret when
+//!   none is configured (`SET NX` by the first node, read by all);
 //! - `tickwire:nodes`: a sorted set indexing node ids (score: the Unix ms
 //!   at which the node's keys expire, by the writer's clock). The index
 //!   only says where to look: a node is alive while its `node:` key
@@ -16,17 +22,24 @@
 //!   trimmed by every writer, so the set stays as small as the cluster.
 //!
 //! # Room ids across nodes
-//! Room ids are per node and collide across nodes. A listing entry is
-//! therefore the pair ([`ListedRoom::node`], room id), with the node's
-//! advertised WebSocket URL beside it: a client connects there and joins
-//! the id as usual. The wire protocol's `RoomInfo` (and `ListRooms`) is
-//! unchanged and stays local to the node a client is connected to; only
-//! `/rooms` lists the cluster.
+//! A node's room ids carry its tag in their top bits
+//! ([`placement::node_tag`], [`RoomId::compose`]), so ids are unique in
+//! the cluster and name their node: `ListRooms` and `/rooms` on any node
+//! list the whole cluster, and a join by id, by code or a quick-join on
+//! any node is carried out there or redirected with a signed seat
+//! reservation ([`reservation`]) to the node holding the room; new rooms
+//! go to the least-loaded node ([`placement`]).
+//!
+//! [`RoomId::compose`]: tickwire_shared::ids::RoomId::compose
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tickwire_shared::ids::RoomId;
 use tickwire_shared::protocol::{RoomInfo, Visibility};
+
+pub mod placement;
+pub mod reservation;
 
 /// The prefix of every key tickwire writes.
 pub const KEY_PREFIX: &str = "tickwire:";
@@ -51,6 +64,16 @@ pub fn rooms_key(id: &str) -> String {
     format!("{KEY_PREFIX}rooms:{id}")
 }
 
+/// The key of node `id`'s invite codes.
+pub fn codes_key(id: &str) -> String {
+    format!("{KEY_PREFIX}codes:{id}")
+}
+
+/// The key of the cluster's shared reservation secret.
+pub fn secret_key() -> String {
+    format!("{KEY_PREFIX}secret")
+}
+
 /// Whether `id` can name a node: 1 to 64 ASCII letters, digits, `-`, `_`
 /// or `.` (it becomes part of Redis keys and URLs' neighbours in logs).
 pub fn valid_node_id(id: &str) -> bool {
@@ -72,16 +95,25 @@ pub fn trim_below(now_ms: u64) -> u64 {
 }
 
 /// What a node says about itself on each heartbeat.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {
     /// The node's id (`cluster.node_id`).
     pub id: String,
+    /// The tag its room ids carry ([`placement::node_tag`] of its id).
+    pub tag: u32,
     /// The WebSocket URL clients use to reach it (`cluster.advertise_ws`).
     pub ws: String,
+    /// Its QUIC address (`host:port`), when it serves QUIC.
+    pub quic: Option<String>,
     /// Rooms open on it (public and private).
     pub rooms: u32,
     /// Players seated on it.
     pub players: u32,
+    /// Its room limit (`limits.max_rooms`).
+    pub max_rooms: u32,
+    /// The share of the machine's cores the process used over the last
+    /// heartbeat, percent (for operators; placement goes by players).
+    pub cpu_percent: f32,
     /// Whether it drains (takes no new rooms or seats).
     pub draining: bool,
     /// When it wrote this record, Unix ms (its own clock; informative).
@@ -93,7 +125,7 @@ pub struct NodeRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomRecord {
     /// The room's id on its node.
-    pub id: u32,
+    pub id: u64,
     /// Display name.
     pub name: String,
     /// The game it runs.
@@ -133,17 +165,56 @@ impl RoomRecord {
     }
 }
 
+impl RoomRecord {
+    /// The room as the wire protocol lists it (public, no code).
+    pub fn info(&self) -> RoomInfo {
+        RoomInfo {
+            id: RoomId(self.id),
+            code: None,
+            name: self.name.clone(),
+            game: self.game.clone(),
+            visibility: Visibility::Public,
+            players: self.players,
+            max_players: self.max_players,
+            spectators: self.spectators,
+            options: tickwire_shared::game::GameOptions(self.options.clone()),
+            metadata: self.metadata.clone(),
+            locked: self.locked,
+        }
+    }
+}
+
+/// Other live nodes' public rooms passing `filter`, as the wire protocol
+/// lists them (for `ListRooms`, beside this node's own): unlocked rooms
+/// of nodes that are not draining (they take no one).
+pub fn remote_rooms(
+    own_id: &str,
+    read: &DirectoryRead,
+    filter: &tickwire_shared::protocol::RoomFilter,
+) -> Vec<RoomInfo> {
+    read.nodes
+        .iter()
+        .filter(|e| e.node.id != own_id && !e.node.draining)
+        .flat_map(|e| e.rooms.iter())
+        .filter(|room| !room.locked)
+        .map(RoomRecord::info)
+        .filter(|info| filter.matches(info))
+        .collect()
+}
+
 /// One live node and its rooms, as read from the directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NodeEntry {
     /// The node.
     pub node: NodeRecord,
     /// Its public rooms.
     pub rooms: Vec<RoomRecord>,
+    /// Its rooms' invite codes: code → room id.
+    pub codes: BTreeMap<String, u64>,
 }
 
 /// What one read of the directory found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DirectoryRead {
     /// Live nodes, by id.
     pub nodes: Vec<NodeEntry>,
@@ -153,14 +224,24 @@ pub struct DirectoryRead {
 }
 
 impl DirectoryRead {
-    /// Parses an `MGET` of `node_key(id)` then `rooms_key(id)` for each of
-    /// `ids` (so `values` has twice as many entries as `ids`). A missing
-    /// node key means the node is gone (expired or stopped); missing rooms
-    /// beside a live node mean none; a record that does not parse is
-    /// counted and skipped.
+    /// The keys one read fetches for `ids`, in the order [`Self::parse`]
+    /// takes their values: every node key, then every rooms key, then
+    /// every codes key.
+    pub fn keys(ids: &[String]) -> Vec<String> {
+        let nodes = ids.iter().map(|id| node_key(id));
+        let rooms = ids.iter().map(|id| rooms_key(id));
+        let codes = ids.iter().map(|id| codes_key(id));
+        nodes.chain(rooms).chain(codes).collect()
+    }
+
+    /// Parses an `MGET` of [`Self::keys`] (`values` has three entries per
+    /// id). A missing node key means the node is gone (expired or
+    /// stopped); missing rooms or codes beside a live node mean none; a
+    /// record that does not parse is counted and skipped.
     pub fn parse(ids: &[String], values: &[Option<String>]) -> Self {
         let mut read = Self::default();
-        let (nodes, rooms) = values.split_at(values.len().min(ids.len()));
+        let (nodes, rest) = values.split_at(values.len().min(ids.len()));
+        let (rooms, codes) = rest.split_at(rest.len().min(ids.len()));
         for (i, id) in ids.iter().enumerate() {
             let Some(Some(text)) = nodes.get(i) else {
                 continue;
@@ -182,7 +263,17 @@ impl DirectoryRead {
                 },
                 _ => Vec::new(),
             };
-            read.nodes.push(NodeEntry { node, rooms });
+            let codes = match codes.get(i) {
+                Some(Some(text)) => match serde_json::from_str::<BTreeMap<String, u64>>(text) {
+                    Ok(codes) => codes,
+                    Err(_) => {
+                        read.malformed += 1;
+                        BTreeMap::new()
+                    }
+                },
+                _ => BTreeMap::new(),
+            };
+            read.nodes.push(NodeEntry { node, rooms, codes });
         }
         read.nodes.sort_by(|a, b| a.node.id.cmp(&b.node.id));
         read
@@ -245,9 +336,13 @@ mod tests {
     fn node(id: &str) -> NodeRecord {
         NodeRecord {
             id: id.into(),
+            tag: placement::node_tag(id),
             ws: format!("ws://{id}:7000/ws"),
+            quic: None,
             rooms: 1,
             players: 2,
+            max_rooms: 100,
+            cpu_percent: 1.5,
             draining: false,
             written_unix_ms: 5,
         }
@@ -255,7 +350,7 @@ mod tests {
 
     fn room(id: u32) -> RoomRecord {
         RoomRecord {
-            id,
+            id: u64::from(id),
             name: format!("r{id}"),
             game: "arena".into(),
             players: 1,
@@ -276,6 +371,8 @@ mod tests {
         assert_eq!(node_key("a-1"), "tickwire:node:a-1");
         assert_eq!(rooms_key("a-1"), "tickwire:rooms:a-1");
         assert_eq!(nodes_key(), "tickwire:nodes");
+        assert_eq!(codes_key("a-1"), "tickwire:codes:a-1");
+        assert_eq!(secret_key(), "tickwire:secret");
         assert!(valid_node_id("node-7.eu_west"));
         assert!(!valid_node_id(""));
         assert!(!valid_node_id("a b"));
@@ -308,7 +405,15 @@ mod tests {
             json(&vec![room(9)]),
             None,
             None,
+            // Codes: b's, a's unreadable, the rest none.
+            Some(r#"{"ABCDEF":1}"#.into()),
+            Some("[1]".into()),
+            None,
+            None,
+            None,
         ];
+        assert_eq!(DirectoryRead::keys(&ids).len(), values.len());
+        assert_eq!(DirectoryRead::keys(&ids)[10], "tickwire:codes:b");
         let read = DirectoryRead::parse(&ids, &values);
         let ids: Vec<&str> = read.nodes.iter().map(|e| e.node.id.as_str()).collect();
         assert_eq!(
@@ -316,8 +421,10 @@ mod tests {
             ["a", "b"],
             "sorted; gone, malformed and mislabelled left out"
         );
-        assert_eq!(read.malformed, 2);
+        assert_eq!(read.malformed, 3);
         assert_eq!(read.nodes[1].rooms, vec![room(1)]);
+        assert_eq!(read.nodes[1].codes.get("ABCDEF"), Some(&1));
+        assert!(read.nodes[0].codes.is_empty(), "unreadable codes: none");
         assert!(read.nodes[0].rooms.is_empty(), "no rooms key: no rooms");
         // A short reply (never from Redis, but peer-controlled data is
         // never indexed blindly).
@@ -332,16 +439,18 @@ mod tests {
                 NodeEntry {
                     node: node("a"),
                     rooms: vec![room(1), room(2)],
+                    codes: BTreeMap::new(),
                 },
                 NodeEntry {
                     node: node("self"),
                     rooms: vec![room(99)],
+                    codes: BTreeMap::new(),
                 },
             ],
             malformed: 0,
         };
         let listed = merge("self", "ws://me/ws", vec![room(1)], &remote);
-        let names: Vec<(&str, u32, &str)> = listed
+        let names: Vec<(&str, u64, &str)> = listed
             .iter()
             .map(|l| (l.node.as_str(), l.room.id, l.ws.as_str()))
             .collect();
@@ -352,7 +461,21 @@ mod tests {
                 ("a", 2, "ws://a:7000/ws"),
                 ("self", 1, "ws://me/ws"),
             ],
-            "ids collide across nodes; the own stale entry is ignored"
+            "sorted by node; the own stale entry is ignored"
+        );
+        let filter = tickwire_shared::protocol::RoomFilter::default();
+        let wire = remote_rooms("self", &remote, &filter);
+        assert_eq!(
+            wire.iter().map(|r| r.id.0).collect::<Vec<_>>(),
+            [1, 2],
+            "other nodes' rooms for ListRooms"
+        );
+        assert_eq!(wire[0].visibility, Visibility::Public);
+        let mut draining = remote.clone();
+        draining.nodes[0].node.draining = true;
+        assert!(
+            remote_rooms("self", &draining, &filter).is_empty(),
+            "a draining node takes no one"
         );
         let value = serde_json::to_value(&listed[0]).expect("serialises");
         assert_eq!(value["node"], "a");

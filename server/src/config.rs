@@ -103,6 +103,20 @@ pub struct ClusterConfig {
     /// bound address (the loopback address when bound to all addresses;
     /// set it behind NAT or a load balancer).
     pub advertise_ws: Option<String>,
+    /// The QUIC address (`host:port`) other nodes' redirects give clients
+    /// that use QUIC. Default `None`: the bound `quic_bind` address (the
+    /// loopback address when bound to all addresses); no QUIC without
+    /// `quic_bind`.
+    pub advertise_quic: Option<String>,
+    /// The secret every node of the cluster signs and checks seat
+    /// reservations with (at least 16 bytes). Default `None`: the first
+    /// node to reach Redis draws one and stores it there
+    /// (`tickwire:secret`), and the others read it: anyone who can write
+    /// to the cluster's Redis can already redirect its clients.
+    pub secret: Option<Secret>,
+    /// How long a seat reservation handed out with a redirect stays
+    /// valid, ms. Default 30 000; 1 000..=300 000.
+    pub reservation_ms: u64,
     /// How often the node writes its record and reads the others', ms.
     /// Default 500.
     pub heartbeat_ms: u64,
@@ -118,6 +132,9 @@ impl Default for ClusterConfig {
             url: "redis://127.0.0.1:6379".into(),
             node_id: None,
             advertise_ws: None,
+            advertise_quic: None,
+            secret: None,
+            reservation_ms: crate::cluster::reservation::DEFAULT_LIFETIME_MS,
             heartbeat_ms: 500,
             expiry_ms: 1_500,
         }
@@ -155,6 +172,12 @@ impl ClusterConfig {
             .is_some_and(|u| !(u.starts_with("ws://") || u.starts_with("wss://")))
         {
             return Some(("cluster.advertise_ws", "must be a ws:// or wss:// URL"));
+        }
+        if self.secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
+            return Some(("cluster.secret", "must have at least 16 bytes"));
+        }
+        if !(1_000..=300_000).contains(&self.reservation_ms) {
+            return Some(("cluster.reservation_ms", "must be 1000..=300000"));
         }
         if self.heartbeat_ms < 50 || self.heartbeat_ms > 60_000 {
             return Some(("cluster.heartbeat_ms", "must be 50..=60000"));
@@ -289,9 +312,9 @@ impl ServerConfig {
     /// The seed of room `room`'s game: from the reproducible
     /// [`ServerConfig::seed`] when set, else `draw()` (the OS RNG in the
     /// server).
-    pub fn room_seed(&self, room: u32, draw: impl FnOnce() -> u64) -> u64 {
+    pub fn room_seed(&self, room: u64, draw: impl FnOnce() -> u64) -> u64 {
         match self.seed {
-            Some(seed) => seed.wrapping_add(u64::from(room)),
+            Some(seed) => seed.wrapping_add(room),
             None => draw(),
         }
     }

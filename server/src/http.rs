@@ -370,7 +370,7 @@ mod tests {
 
     struct FakeRooms;
 
-    fn room(id: u32, name: &str, visibility: Visibility, code: u64) -> RoomInfo {
+    fn room(id: u64, name: &str, visibility: Visibility, code: u64) -> RoomInfo {
         RoomInfo {
             id: RoomId(id),
             code: Some(RoomCode::from_index(code)),

@@ -203,16 +203,18 @@ fn load_webtransport_tls(config: &ServerConfig) -> Result<ServerTls, ServerError
 /// `ws://IP:PORT/ws` with the bound address (the loopback address of its
 /// family for an unspecified one).
 fn advertised_ws(addr: SocketAddr) -> String {
+    format!("ws://{}{}", advertised_addr(addr), transport::ws::WS_PATH)
+}
+
+/// The address a node advertises for a socket bound to `addr`: the
+/// loopback address of its family for an unspecified one.
+fn advertised_addr(addr: SocketAddr) -> SocketAddr {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!(
-        "ws://{}{}",
-        SocketAddr::new(ip, addr.port()),
-        transport::ws::WS_PATH
-    )
+    SocketAddr::new(ip, addr.port())
 }
 
 /// The WebTransport session URL for an endpoint bound to `addr`: its IP
@@ -356,10 +358,16 @@ impl Server {
                     .advertise_ws
                     .clone()
                     .unwrap_or_else(|| advertised_ws(local_addr));
+                let quic = cluster.advertise_quic.clone().or_else(|| {
+                    quic_config
+                        .as_ref()
+                        .map(|(addr, _)| advertised_addr(*addr).to_string())
+                });
                 Some(Arc::new(runtime::cluster::Cluster::new(
                     cluster.clone(),
                     node_id,
                     ws,
+                    quic,
                 )?))
             }
             None => None,

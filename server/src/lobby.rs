@@ -153,6 +153,9 @@ pub struct Lobby<H> {
     rooms: BTreeMap<RoomId, Entry<H>>,
     by_code: HashMap<RoomCode, RoomId>,
     next_id: u32,
+    /// The cluster tag of this node, in every room id's top bits (0 on a
+    /// server running alone).
+    node_tag: u32,
     max_rooms: usize,
     max_players: u16,
     max_spectators: u16,
@@ -169,6 +172,7 @@ impl<H> Lobby<H> {
             rooms: BTreeMap::new(),
             by_code: HashMap::new(),
             next_id: 1,
+            node_tag: 0,
             max_rooms: limits.max_rooms,
             max_players: limits.max_players_per_room,
             max_spectators: limits.max_spectators_per_room,
@@ -179,6 +183,18 @@ impl<H> Lobby<H> {
                 limits.max_tracked_addresses,
             ),
         }
+    }
+
+    /// The lobby of a cluster node tagged `node_tag`: its room ids carry
+    /// the tag ([`RoomId::compose`]), so they are unique in the cluster.
+    pub fn with_node_tag(mut self, node_tag: u32) -> Self {
+        self.node_tag = node_tag;
+        self
+    }
+
+    /// The tag this lobby's room ids carry.
+    pub fn node_tag(&self) -> u32 {
+        self.node_tag
     }
 
     /// Starts the drain: from now on every creation and every seat
@@ -209,15 +225,22 @@ impl<H> Lobby<H> {
         if self.draining {
             return Err(LobbyError::Draining);
         }
+        self.check_request(request)?;
+        if self.rooms.len() >= self.max_rooms {
+            return Err(LobbyError::TooManyRooms);
+        }
+        Ok(())
+    }
+
+    /// Checks a creation request on its own (name, seats), whatever this
+    /// server's state: before sending it to another node of a cluster.
+    pub fn check_request(&self, request: &NewRoom) -> Result<(), LobbyError> {
         let name = request.name.trim();
         if name.is_empty() || name.len() > MAX_ROOM_NAME {
             return Err(LobbyError::BadName);
         }
         if request.max_players == 0 || request.max_players > self.max_players {
             return Err(LobbyError::BadSeats);
-        }
-        if self.rooms.len() >= self.max_rooms {
-            return Err(LobbyError::TooManyRooms);
         }
         Ok(())
     }
@@ -237,7 +260,7 @@ impl<H> Lobby<H> {
 
     /// The id the next room will get.
     pub fn next_id(&self) -> RoomId {
-        RoomId(self.next_id)
+        RoomId::compose(self.node_tag, self.next_id)
     }
 
     /// Registers a room running `game` (a registered game's name).
@@ -252,7 +275,7 @@ impl<H> Lobby<H> {
         handle: impl FnOnce(RoomId) -> H,
     ) -> Result<RoomInfo, LobbyError> {
         self.check_new(&request)?;
-        let id = RoomId(self.next_id);
+        let id = self.next_id();
         self.next_id = self
             .next_id
             .checked_add(1)
@@ -404,6 +427,11 @@ impl<H> Lobby<H> {
         }
     }
 
+    /// Every room's invite code and id.
+    pub fn codes(&self) -> impl Iterator<Item = (RoomCode, RoomId)> + '_ {
+        self.by_code.iter().map(|(code, id)| (*code, *id))
+    }
+
     /// Public, unlocked rooms passing `filter`, by id, without their codes.
     pub fn public_rooms(&self, filter: &RoomFilter) -> Vec<RoomInfo> {
         self.rooms
@@ -486,7 +514,7 @@ fn listed(room: &RoomInfo) -> bool {
 mod tests {
     use super::*;
 
-    fn lobby() -> Lobby<u32> {
+    fn lobby() -> Lobby<u64> {
         let limits = Limits {
             max_rooms: 3,
             max_players_per_room: 4,

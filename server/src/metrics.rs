@@ -165,6 +165,14 @@ pub struct Metrics {
     /// by outcome (`resumed`: the seat came back; `not_resumed`: unknown,
     /// used, expired or another account's token, welcomed afresh).
     resumes: Family<ReasonLabel, Counter>,
+    /// `tickwire_cluster_redirects_total{reason}`: requests sent to another
+    /// node of the cluster with a seat reservation, by request
+    /// (`join`, `join_by_code`, `quick_join`, `create`).
+    cluster_redirects: Family<ReasonLabel, Counter>,
+    /// `tickwire_cluster_claims_total{reason}`: seat reservations
+    /// presented here, by outcome (`ok`, or why refused: `expired`,
+    /// `bad_signature`, `other_node`, `other_player`, `used`, ...).
+    cluster_claims: Family<ReasonLabel, Counter>,
     /// `tickwire_errors_total{kind}`.
     errors: Family<KindLabel, Counter>,
 }
@@ -329,6 +337,16 @@ impl Metrics {
             "resumes",
             "Greetings with a resume token, by outcome (resumed, not_resumed)",
         );
+        let cluster_redirects = family(
+            r,
+            "cluster_redirects",
+            "Requests redirected to another node with a seat reservation, by request",
+        );
+        let cluster_claims = family(
+            r,
+            "cluster_claims",
+            "Seat reservations presented here, by outcome",
+        );
         let errors = family(r, "errors", "Errors, by kind");
 
         Self {
@@ -372,6 +390,8 @@ impl Metrics {
             event_answers,
             members_left,
             resumes,
+            cluster_redirects,
+            cluster_claims,
             errors,
         }
     }
@@ -436,6 +456,20 @@ impl Metrics {
     /// (`answered`, `error`, `timed_out`, `gone`).
     pub fn event_answer(&self, outcome: &'static str) {
         self.event_answers
+            .get_or_create(&ReasonLabel { reason: outcome })
+            .inc();
+    }
+
+    /// Counts a request redirected to another node, by request.
+    pub fn cluster_redirect(&self, request: &'static str) {
+        self.cluster_redirects
+            .get_or_create(&ReasonLabel { reason: request })
+            .inc();
+    }
+
+    /// Counts a seat reservation presented here, by outcome.
+    pub fn cluster_claim(&self, outcome: &'static str) {
+        self.cluster_claims
             .get_or_create(&ReasonLabel { reason: outcome })
             .inc();
     }

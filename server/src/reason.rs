@@ -248,6 +248,9 @@ pub enum Refusal {
     /// An event refused before it reached the game.
     #[error(transparent)]
     Event(#[from] EventRefusal),
+    /// A seat reservation was refused.
+    #[error(transparent)]
+    Reservation(#[from] crate::cluster::reservation::ReservationError),
     /// The room closed while the client was joining.
     #[error("the room has closed")]
     RoomClosed,
@@ -283,6 +286,7 @@ impl Refusal {
             Self::AlreadyMember => ErrorCode::InvalidRequest,
             Self::RoomClosed => ErrorCode::RoomNotFound,
             Self::NotAPlayer => ErrorCode::NotAPlayer,
+            Self::Reservation(_) => ErrorCode::ReservationRefused,
         }
     }
 
@@ -310,6 +314,7 @@ impl Label for Refusal {
             Self::AlreadyMember => "already_member",
             Self::NotAPlayer => "not_a_player",
             Self::Input { why, .. } => why.label(),
+            Self::Reservation(e) => e.label(),
         }
     }
 }

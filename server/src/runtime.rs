@@ -291,6 +291,7 @@ impl Shared {
                 true,
             ),
         };
+        let node_tag = cluster.as_ref().map_or(0, |c| c.tag);
         Ok(Self {
             admin_token,
             admin_token_drawn,
@@ -298,7 +299,7 @@ impl Shared {
             authenticator,
             cluster,
             shards: Shards::start(config.shards)?,
-            lobby: Mutex::new(Lobby::new(limits)),
+            lobby: Mutex::new(Lobby::new(limits).with_node_tag(node_tag)),
             metrics: Arc::new(Metrics::new()),
             draining: CancellationToken::new(),
             cancel: CancellationToken::new(),
@@ -354,9 +355,14 @@ impl Shared {
         kind.create_room(self, request, creator)
     }
 
-    /// The public, unlocked rooms passing `filter`.
+    /// The public, unlocked rooms passing `filter`: this node's, then
+    /// (in a cluster) the other nodes' as of the last heartbeat.
     pub(crate) fn list_rooms(&self, filter: &RoomFilter) -> Vec<RoomInfo> {
-        self.lobby().public_rooms(filter)
+        let mut rooms = self.lobby().public_rooms(filter);
+        if let Some(cluster) = &self.cluster {
+            rooms.extend(cluster.remote_rooms(filter));
+        }
+        rooms
     }
 }
 

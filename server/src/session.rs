@@ -49,9 +49,9 @@ use tickwire_shared::codec;
 use tickwire_shared::game::{GameOptions, Identity, LeaveCause, MAX_EVENT_NAME};
 use tickwire_shared::ids::{PlayerId, RoomId};
 use tickwire_shared::protocol::{
-    ClientMessage, Close, CloseReason, EventReply, Inputs, Joined, LeaveReason, Left,
-    PROTOCOL_VERSION, Ping, Pong, Rejected, ResumeToken, Role, RoomCreated, RoomEvent, RoomFilter,
-    RoomInfo, RoomList, RoomTarget, ServerMessage, Welcome,
+    ClaimSeat, ClientMessage, Close, CloseReason, EventReply, Inputs, Joined, LeaveReason, Left,
+    PROTOCOL_VERSION, Ping, Pong, Redirect, Rejected, ResumeToken, Role, RoomCreated, RoomEvent,
+    RoomFilter, RoomInfo, RoomList, RoomTarget, ServerMessage, Welcome,
 };
 use tickwire_shared::tick::Tick;
 use tracing::{debug, info, warn};
@@ -253,6 +253,16 @@ pub enum Command {
         /// Options for the game's join hook.
         join_options: GameOptions,
     },
+    /// Claim the seat another node of the cluster reserved (a
+    /// [`Redirect`]'s reservation): answered like the request the
+    /// reservation was made for ([`Answer::Joined`],
+    /// [`Answer::RoomCreated`] or [`Answer::Refused`]).
+    ClaimSeat {
+        /// The original request's id.
+        request_id: u32,
+        /// The reservation, as the client presented it (unverified).
+        reservation: String,
+    },
     /// Leave the room. With `confirm`, answer [`Answer::Left`] once the
     /// seat is free; without, nothing waits for it (the session is over).
     LeaveRoom {
@@ -332,6 +342,9 @@ pub enum Answer {
         /// Why.
         refusal: Refusal,
     },
+    /// The room is on another node of the cluster (or a new one goes
+    /// there): the client is sent there with a seat reservation.
+    Redirect(Redirect),
     /// The room freed the seat of a `LeaveRoom`.
     Left,
     /// A parked seat was resumed: the session is that player again, in
@@ -756,6 +769,13 @@ impl Session {
                     room,
                 }));
             }
+            Answer::Redirect(redirect) => {
+                if matches!(self.state, State::Requesting { .. }) {
+                    self.state = State::Lobby;
+                }
+                debug!(player = %self.player, node = %redirect.node, "redirected");
+                self.send(&ServerMessage::Redirect(redirect));
+            }
             Answer::Refused {
                 request_id,
                 refusal,
@@ -987,10 +1007,20 @@ impl Session {
                     join_options: quick.join_options,
                 });
             }
+            (ClientMessage::ClaimSeat(claim), State::Lobby) => {
+                self.state = State::Requesting {
+                    request_id: claim.request_id,
+                };
+                self.commands.push_back(Command::ClaimSeat {
+                    request_id: claim.request_id,
+                    reservation: claim.reservation,
+                });
+            }
             (
                 ClientMessage::CreateRoom(tickwire_shared::protocol::CreateRoom {
                     request_id, ..
                 })
+                | ClientMessage::ClaimSeat(ClaimSeat { request_id, .. })
                 | ClientMessage::JoinRoom(tickwire_shared::protocol::JoinRoom { request_id, .. })
                 | ClientMessage::QuickJoin(tickwire_shared::protocol::QuickJoin {
                     request_id, ..

@@ -608,6 +608,15 @@ impl<G: Game> Harness<G> {
                     room: info,
                 }),
             },
+            // The harness is one node, never in a cluster: no reservation
+            // is valid here (as on a server running alone).
+            Command::ClaimSeat { request_id, .. } => Some(Answer::Refused {
+                request_id,
+                refusal: crate::cluster::reservation::ReservationError::OtherNode(
+                    "(none: not in a cluster)".into(),
+                )
+                .into(),
+            }),
             Command::JoinRoom {
                 request_id,
                 target,

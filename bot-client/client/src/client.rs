@@ -247,6 +247,7 @@ impl ClientBuilder {
             link: Some(link),
             dial,
             dialing: None,
+            redirects: 0,
             traffic_before: Traffic::default(),
             close_code: None,
             session,
@@ -277,6 +278,8 @@ pub struct Client {
     dial: Dial,
     /// A reconnection attempt's transport being opened.
     dialing: Option<Dialing>,
+    /// Redirects followed to another node of the cluster.
+    redirects: u32,
     /// The traffic of the transports before this one.
     traffic_before: Traffic,
     /// The last transport's name.
@@ -406,6 +409,18 @@ impl Client {
         self.session.is_reconnecting()
     }
 
+    /// How many redirects to another node of a cluster this client has
+    /// followed ([`Event::Redirected`]).
+    pub fn redirects(&self) -> u32 {
+        self.redirects
+    }
+
+    /// The URL the client connects (and reconnects) to: the one it was
+    /// built with, or the node it was last redirected to.
+    pub fn url(&self) -> &str {
+        &self.dial.url
+    }
+
     /// The transport, or the error a call gets without one.
     fn link(&mut self) -> Result<&mut Link, ClientError> {
         if self.link.is_none() {
@@ -463,6 +478,17 @@ impl Client {
     /// reconnection attempt failed. Dropping it cuts the connection
     /// without a goodbye, so the server keeps the seat.
     fn settle_link(&mut self) {
+        if self.session.redirect_target().is_some()
+            && !self.session.attempt_under_way()
+            && self.link.is_some()
+        {
+            // Leaving for another node: the goodbye goes first (best
+            // effort: the connection is let go either way).
+            let _ = self.transmit();
+            if let Some(link) = self.link.as_mut() {
+                let _ = link.flush().now_or_never();
+            }
+        }
         if self.session.is_reconnecting()
             && !self.session.attempt_under_way()
             && let Some(link) = self.link.take()
@@ -481,6 +507,18 @@ impl Client {
     /// Cancel-safe: a transport being opened is kept for the next call.
     async fn reconnect_step(&mut self) -> Result<(), ClientError> {
         if self.dialing.is_none() && self.session.poll_connect(now()) {
+            if let Some(redirect) = self.session.redirect_target() {
+                if self.session.is_redirect_start() {
+                    self.redirects += 1;
+                }
+                // To the node redirected to, now and for every later
+                // reconnection: over QUIC when this client uses QUIC and
+                // the node serves it.
+                self.dial.url = match (&redirect.quic, self.dial.url.starts_with("quic://")) {
+                    (Some(addr), true) => format!("quic://{addr}"),
+                    _ => redirect.ws.clone(),
+                };
+            }
             self.dialing = Some(self.dial.clone().open());
         }
         if let Some(dialing) = self.dialing.as_mut() {
@@ -716,6 +754,17 @@ impl Client {
                 }
                 Event::Lost(reason)
             }
+            SessionEvent::Redirected { node, ws } => Event::Redirected { node, ws },
+            SessionEvent::Moved {
+                node,
+                after,
+                attempts,
+                ..
+            } => Event::Moved {
+                node,
+                after,
+                attempts,
+            },
         })
     }
 
@@ -806,6 +855,10 @@ impl Client {
             RequestFailure::Closed => self.ended_error(),
             RequestFailure::Interrupted => ClientError::Interrupted,
             RequestFailure::Unexpected => ClientError::Unexpected("the wrong kind of answer"),
+            RequestFailure::Redirected(r) => ClientError::Redirected {
+                node: r.node,
+                ws: r.ws,
+            },
         })
     }
 

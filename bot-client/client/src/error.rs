@@ -51,6 +51,15 @@ pub enum ClientError {
     /// server).
     #[error("the connection dropped before the answer")]
     Interrupted,
+    /// The room is on another node of the cluster and the client was
+    /// told not to follow redirects (`SessionConfig::follow_redirects`).
+    #[error("the room is on node {node} ({ws})")]
+    Redirected {
+        /// The node.
+        node: String,
+        /// Its WebSocket URL.
+        ws: String,
+    },
     /// No answer in time.
     #[error("timed out waiting for the server")]
     Timeout,
@@ -79,6 +88,7 @@ impl ClientError {
             }
             Self::Lost => "connection_lost".into(),
             Self::Interrupted => "interrupted".into(),
+            Self::Redirected { .. } => "redirected".into(),
             Self::Timeout => "timeout".into(),
             Self::WebSocket(_) => "websocket".into(),
             Self::Decode(_) => "undecodable_frame".into(),

@@ -76,6 +76,25 @@ pub enum Event {
         /// Attempts it took.
         attempts: u32,
     },
+    /// A request's room is on another node of the cluster: the client
+    /// leaves this node for `node` (at `ws`); the request goes on there.
+    Redirected {
+        /// The node.
+        node: String,
+        /// Its WebSocket URL.
+        ws: String,
+    },
+    /// The client is on the node it was redirected to (a new player there:
+    /// [`Client::player`](crate::Client::player) changed), claiming its
+    /// seat; reconnections go to this node from now on.
+    Moved {
+        /// The node.
+        node: String,
+        /// From the redirect to the new node's welcome.
+        after: Duration,
+        /// Connection attempts it took.
+        attempts: u32,
+    },
     /// Reconnecting failed: with [`LostReason::SeatGone`] the client is
     /// connected, in the lobby, as a new player; otherwise it is closed
     /// and the next call returns the error.

@@ -100,6 +100,7 @@ impl ResumeRecorder {
             LostReason::SeatGone => "seat_gone",
             LostReason::GaveUp { .. } => "gave_up",
             LostReason::Refused { .. } => "refused",
+            LostReason::Unreachable { .. } => "unreachable",
         });
     }
 

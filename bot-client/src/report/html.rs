@@ -1167,6 +1167,10 @@ fn tables(out: &mut String, r: &Report) -> fmt::Result {
     percentile_head(out, false)?;
     percentile_row(out, "Connect and greet", None, &r.connect_ms)?;
     percentile_row(out, "Greeted to joined", None, &r.join_ms)?;
+    if let Some(redirected) = &r.join_redirected_ms {
+        percentile_row(out, "Joined without a redirect", None, &r.join_direct_ms)?;
+        percentile_row(out, "Joined through a redirect", None, redirected)?;
+    }
     out.push_str("</tbody></table></div>\n");
     writeln!(
         out,
@@ -1490,9 +1494,12 @@ mod tests {
                 connected: 440,
                 joined: 440,
                 failed: 0,
+                redirected: 0,
             },
             connect_ms: percentiles(2.5),
             join_ms: percentiles(0.7),
+            join_direct_ms: percentiles(0.7),
+            join_redirected_ms: None,
             well_behaved,
             misbehaving: Some(misbehaving),
             timeline,

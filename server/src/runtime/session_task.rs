@@ -33,13 +33,14 @@ use super::room_task::RoomCommand;
 use super::shards::ShardId;
 use super::{RoomHandle, Shared, now};
 use crate::auth::AuthError;
-use crate::lobby::QuickJoinPlan;
 use crate::outbox::{Outbox, Outgoing};
 use crate::reason::{Fault, InputDrop, Refusal};
 use crate::resume::{Found, Parked};
 use crate::runtime::admission::{ConnectionPermits, HandshakePermit};
 use crate::session::{Answer, AuthPolicy, Closing, Command, Now, Session, SessionConfig};
 use crate::transport::{Incoming, Link, LinkError};
+
+mod lobby_requests;
 
 /// How long a session waits for a room to answer a join (a room answers
 /// at its next tick) or to take a leave.
@@ -516,75 +517,31 @@ impl<L: Link + 'static> Task<L> {
                 join_as,
                 join_options,
             } => Some(
-                match (self.shared.create_room(room, session.peer().ip()), join_as) {
-                    (Err(refusal), _) => Answer::Refused {
-                        request_id,
-                        refusal,
-                    },
-                    (Ok(info), Some(role)) => {
-                        let join = Joining::new(session, role, join_options, request_id);
-                        self.join(player, info.id, join).await
-                    }
-                    (Ok(info), None) => Answer::RoomCreated {
-                        request_id,
-                        room: info,
-                    },
-                },
+                self.create_room(session, request_id, room, join_as, join_options)
+                    .await,
             ),
             Command::JoinRoom {
                 request_id,
                 target,
                 role,
                 join_options,
-            } => {
-                let found = self.shared.lobby().find(target);
-                Some(match found {
-                    Ok(room) => {
-                        let join = Joining::new(session, role, join_options, request_id);
-                        self.join(player, room, join).await
-                    }
-                    Err(e) => Answer::Refused {
-                        request_id,
-                        refusal: e.into(),
-                    },
-                })
-            }
+            } => Some(
+                self.join_room(session, request_id, target, role, join_options)
+                    .await,
+            ),
             Command::QuickJoin {
                 request_id,
                 filter,
                 options,
                 join_options,
-            } => {
-                let game = self.shared.games.find(filter.game.as_deref());
-                let room = match game.map(|kind| kind.name()) {
-                    Err(e) => Err(Refusal::from(e)),
-                    Ok(game) => {
-                        let plan =
-                            self.shared
-                                .lobby()
-                                .plan_quick_join(game, filter.metadata, options);
-                        match plan {
-                            QuickJoinPlan::Join(room) => Ok(room),
-                            QuickJoinPlan::Create(request) => {
-                                let creator = session.peer().ip();
-                                self.shared
-                                    .create_room(request, creator)
-                                    .map(|info| info.id)
-                            }
-                        }
-                    }
-                };
-                Some(match room {
-                    Ok(room) => {
-                        let join = Joining::new(session, Role::Player, join_options, request_id);
-                        self.join(player, room, join).await
-                    }
-                    Err(refusal) => Answer::Refused {
-                        request_id,
-                        refusal,
-                    },
-                })
-            }
+            } => Some(
+                self.quick_join(session, request_id, filter, options, join_options)
+                    .await,
+            ),
+            Command::ClaimSeat {
+                request_id,
+                reservation,
+            } => Some(self.claim_seat(session, request_id, &reservation).await),
             Command::LeaveRoom {
                 room,
                 confirm,

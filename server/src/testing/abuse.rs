@@ -143,15 +143,11 @@ fn seeds_are_unpredictable_unless_the_operator_asks_for_reproducible_ones() {
     let r1 = try_create(&mut h, a, 1).unwrap();
     let r2 = try_create(&mut h, a, 2).unwrap();
     let (s1, s2) = (h.room_seed(r1).unwrap(), h.room_seed(r2).unwrap());
-    assert_ne!(s2.wrapping_sub(s1), u64::from(r2.0 - r1.0), "not seed + id");
-    assert_ne!(
-        s1,
-        1u64.wrapping_add(u64::from(r1.0)),
-        "not the old default"
-    );
+    assert_ne!(s2.wrapping_sub(s1), r2.0 - r1.0, "not seed + id");
+    assert_ne!(s1, 1u64.wrapping_add(r1.0), "not the old default");
 
     let mut h = harness(|c| c.seed = Some(7));
     let a = greeted(&mut h, "a");
     let r = try_create(&mut h, a, 1).unwrap();
-    assert_eq!(h.room_seed(r), Some(7 + u64::from(r.0)), "replayable");
+    assert_eq!(h.room_seed(r), Some(7 + r.0), "replayable");
 }

@@ -18,6 +18,14 @@ impl ClientSession {
         self.reconnecting.as_ref()?.redirect.as_ref()
     }
 
+    /// Whether the connection attempt just started is a redirect's first
+    /// (not a retry after a failed one).
+    pub fn is_redirect_start(&self) -> bool {
+        self.reconnecting
+            .as_ref()
+            .is_some_and(|rc| rc.redirect.is_some() && rc.attempts == 1)
+    }
+
     /// A request was answered with `redirect`: follow it (or fail the
     /// request when redirects are not followed).
     pub(super) fn redirected(&mut self, now: Now, redirect: Redirect) {
