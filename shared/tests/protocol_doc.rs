@@ -197,7 +197,7 @@ fn the_error_code_table_matches_the_enum() {
         assert!(doc.contains(&row), "error code table lacks {row:?}");
         count += 1;
     }
-    assert_eq!(count, ErrorCode::ServerDraining as usize + 1);
+    assert_eq!(count, ErrorCode::ReservationRefused as usize + 1);
 }
 
 #[test]
