@@ -18,6 +18,7 @@ export {
 } from './errors.js';
 export {
   PROTOCOL_VERSION,
+  MAX_ROOM_ID,
   CLOSE_REASONS,
   ERROR_CODES,
   VISIBILITIES,
@@ -44,6 +45,7 @@ export {
   MAX_SERVER_FRAME,
   HARD_FRAME_LIMIT,
   UPDATE_KIND,
+  REDIRECT_KIND,
 } from './codec.js';
 export { BitReader, BitWriter, zigzag, unzigzag } from './bits.js';
 export { applyDelta, encodeDelta } from './delta.js';
