@@ -85,7 +85,14 @@ export {
 export { Interpolator, sampleAt } from './interpolation.js';
 export { extrapolateEntityFractional, predictArenaPosition, ARENA_AREA_MAX } from './prediction.js';
 export { openWebSocket } from './transport/websocket.js';
-export { openWebTransport, FrameSplitter, lengthPrefixed, certificateHash } from './transport/webtransport.js';
+export {
+  openWebTransport,
+  FrameSplitter,
+  lengthPrefixed,
+  certificateHash,
+  discoverWebTransport,
+  webTransportInfoUrl,
+} from './transport/webtransport.js';
 
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
