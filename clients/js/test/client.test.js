@@ -293,6 +293,41 @@ describe('the client shell', () => {
     assert.ok(attempts.length >= 1 && attempts[0] === 2, `later attempts back off: ${attempts}`);
   });
 
+  test('a redirect to a node with QUIC but no WebTransport endpoint falls back to WebSocket there', async () => {
+    /** @type {string[]} */
+    const asked = [];
+    const { client, conn } = await setup({
+      // WebTransport fails here: the first node is reached over WebSocket.
+      webtransport: {
+        url: 'https://127.0.0.1:1/tickwire',
+        WebTransport: /** @type {any} */ (class {
+          constructor() {
+            throw new Error('no WebTransport');
+          }
+        }),
+      },
+      fetch: async (url) => {
+        asked.push(url);
+        return { ok: false, status: 404, json: async () => ({ error: 'webtransport disabled' }) };
+      },
+    });
+    assert.equal(client.transport, 'websocket');
+    const b = await fakeServer();
+    servers.push(b);
+    const moved = client.waitFor('moved', { timeoutMs: 5000 });
+    client.quickJoin().catch(() => {});
+    await until(() => conn.received.some((m) => m.type === 'QuickJoin'), 2000, 'the quick-join');
+    const ask = /** @type {import('../src/protocol.js').QuickJoin} */ (conn.received.find((m) => m.type === 'QuickJoin'));
+    conn.socket.send(
+      encodeServer({ type: 'Redirect', requestId: ask.requestId, node: 'b', ws: b.url, quic: '127.0.0.1:1', reservation: 'r', validForMs: 5000 }),
+    );
+    await moved;
+    assert.deepEqual(asked, [b.url.replace('ws://', 'http://').replace('/ws', '/webtransport')]);
+    assert.equal(client.transport, 'websocket');
+    assert.equal(b.connections.length, 1);
+    await client.close();
+  });
+
   test('followRedirects false: the request rejects with the redirect, and the client stays', async () => {
     const { server, client, conn } = await setup({ followRedirects: false });
     const joining = client.quickJoin();
