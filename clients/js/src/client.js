@@ -2,7 +2,9 @@
 // the sans-IO `ClientSession`. The session decides what to send and what
 // happened; the client moves frames over a transport (WebTransport or
 // WebSocket), keeps the time and the timers, runs the event handlers,
-// turns answers into Promises, and reconnects when the session says so.
+// turns answers into Promises, and reconnects when the session says so:
+// after a drop to the same server, after a redirect to the node of a
+// cluster it names (and to that node from then on).
 
 import { decodeServer, encodeArenaInput, encodeClient } from './codec.js';
 import {
@@ -21,7 +23,7 @@ import { requestMessage, roomTarget } from './request.js';
 import { ClientSession, DATAGRAM_INPUT_REDUNDANCY, hello } from './session.js';
 import { OPEN_TIMEOUT_MS } from './transport/transport.js';
 import { openWebSocket } from './transport/websocket.js';
-import { openWebTransport } from './transport/webtransport.js';
+import { discoverWebTransport, openWebTransport } from './transport/webtransport.js';
 
 /** How long connecting and greeting may take, by default. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -42,6 +44,8 @@ export const RESERVED_EVENTS = Object.freeze([
   'reconnecting',
   'resumed',
   'lost',
+  'redirected',
+  'moved',
   'close',
   'error',
 ]);
@@ -61,7 +65,9 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * @property {[import('./protocol.js').ErrorMessage]} serverError a server `Error` not answering a request (an event refused, an input rejected)
  * @property {[{attempt: number, waitMs: number, cause: import('./protocol.js').CloseReason | null}]} reconnecting the connection dropped; attempt `attempt` starts after `waitMs`
  * @property {[{room: import('./protocol.js').Joined | null, afterMs: number, attempts: number}]} resumed the session is back, with its seat (`room`) and world
- * @property {[{reason: import('./reconnect.js').LostReason, connected: boolean, message: string}]} lost the reconnection failed; `connected`: in the lobby as a new player, else closed
+ * @property {[{reason: import('./reconnect.js').LostReason, connected: boolean, message: string}]} lost the reconnection failed; `connected`: in the lobby as a new player, else closed (`reason.type` `unreachable`: the node a redirect named could not be reached in time)
+ * @property {[{node: string, ws: string}]} redirected a lobby request's room is on node `node` of the cluster: the client says goodbye here and connects there (the request stays pending; `reconnecting` events follow if the first attempt fails)
+ * @property {[{node: string, welcome: import('./protocol.js').Welcome, afterMs: number, attempts: number}]} moved the client is on the node it was redirected to, a new player there (`welcome`), and has claimed its seat; the request's answer follows
  * @property {[import('./session.js').Closed]} close the session ended (last event)
  * @property {[TickwireError]} error something went wrong locally: an undecodable server frame (the session closes), a handler that threw
  */
@@ -105,6 +111,8 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * @property {'immediate' | 'withInput'} [ackMode] see `SessionConfig.ackMode`
  * @property {number} [requestTimeoutMs] see `SessionConfig.requestTimeoutMs`
  * @property {Partial<import('./reconnect.js').ReconnectPolicy> | false} [reconnect] the reconnection policy, or false for none
+ * @property {boolean} [followRedirects] follow a cluster's redirects by itself (default true; false: the request rejects with a `RequestError` `redirected` carrying the `Redirect`)
+ * @property {import('./transport/webtransport.js').FetchLike} [fetch] asks a node redirected to for its WebTransport endpoint (`GET /webtransport`; default: `globalThis.fetch`)
  * @property {Record<string, import('./schema.js').Schema>} [schemas] world schemas by game name, beside the built-in ones
  * @property {import('./session.js').SessionSettings} [session] any other session setting
  * @property {import('./interpolation.js').InterpolatorOptions} [interpolation] the interpolation buffer's settings
@@ -200,8 +208,15 @@ export class Client {
    * @param {ClientOptions} options
    */
   constructor(url, options) {
-    /** @private */
+    /** @private the WebSocket URL of the server (after a redirect, the node's) */
     this.url = url;
+    /**
+     * @private where that server takes WebTransport: the endpoint, `'ask'`
+     * (a node redirected to that serves QUIC: ask its `/webtransport`), or
+     * null (none)
+     * @type {WebTransportEndpoint | 'ask' | null}
+     */
+    this.webtransport = options.webtransport ?? null;
     /** @private */
     this.options = options;
     /** @private */
@@ -213,6 +228,7 @@ export class Client {
       ...(options.ackMode !== undefined ? { ackMode: options.ackMode } : {}),
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(options.inputRedundancy !== undefined ? { inputRedundancy: options.inputRedundancy } : {}),
+      ...(options.followRedirects !== undefined ? { followRedirects: options.followRedirects } : {}),
       schemas: { ...options.session?.schemas, ...options.schemas },
       reconnect: { jitterSeed: randomSeed(), ...options.session?.reconnect, ...reconnect },
     };
@@ -299,6 +315,11 @@ export class Client {
   /** The transport in use (or last used). */
   get transport() {
     return this._transportName;
+  }
+
+  /** The WebSocket URL of the server the client talks to (after a redirect, the node's). */
+  get serverUrl() {
+    return this.url;
   }
 
   /** Whether the connection dropped and the client is reconnecting. */
@@ -669,15 +690,16 @@ export class Client {
    * @returns {Promise<import('./transport/transport.js').Transport>}
    */
   async openTransport(handlers, timeoutMs) {
-    const wt = this.options.webtransport;
-    const order = this.options.transports ?? (wt !== undefined ? ['webtransport', 'websocket'] : ['websocket']);
+    const given = this.options.webtransport;
+    const order = this.options.transports ?? (given !== undefined ? ['webtransport', 'websocket'] : ['websocket']);
     /** @type {unknown[]} */
     const failures = [];
     let webTransportFailed = false;
     for (const kind of order) {
       try {
         if (kind === 'webtransport') {
-          if (wt === undefined || this.skipWebTransport) continue;
+          if (given === undefined || this.webtransport === null || this.skipWebTransport) continue;
+          const wt = await this.webTransportEndpoint(Math.min(timeoutMs, OPEN_TIMEOUT_MS));
           const t = await openWebTransport(wt.url, handlers, {
             WebTransport: wt.WebTransport,
             certificateHashes: wt.certificateHashes,
@@ -697,6 +719,53 @@ export class Client {
     if (last instanceof TransportError && failures.length === 1) throw last;
     const detail = failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ');
     throw new TransportError('connect_failed', detail === '' ? 'no transport to try' : detail, { cause: last });
+  }
+
+  /**
+   * Where the server takes WebTransport; a node redirected to is asked
+   * (its `GET /webtransport`) the first time, and its answer kept.
+   * Rejects with a `TransportError` when it serves none.
+   * @private
+   * @param {number} timeoutMs
+   * @returns {Promise<WebTransportEndpoint>}
+   */
+  async webTransportEndpoint(timeoutMs) {
+    const known = this.webtransport;
+    if (known === null) throw new TransportError('connect_failed', 'the server serves no WebTransport');
+    if (known !== 'ask') return known;
+    const url = this.url;
+    const found = await discoverWebTransport(url, { fetch: this.options.fetch, timeoutMs });
+    /** @type {WebTransportEndpoint} */
+    const endpoint = { ...found, WebTransport: this.options.webtransport?.WebTransport };
+    // Kept unless another redirect came meanwhile.
+    if (this.url === url && this.webtransport === 'ask') this.webtransport = endpoint;
+    return endpoint;
+  }
+
+  /**
+   * A lobby request was redirected to another node: say goodbye to this
+   * one (the session queued its `Close`, sent already) and connect to
+   * that one from now on.
+   * @private
+   * @param {string} ws the node's WebSocket URL
+   */
+  leaveForNode(ws) {
+    const link = this.link;
+    this.link = null;
+    if (link !== null && link.transport !== null && !link.closing) {
+      link.closing = true;
+      const transport = link.transport;
+      transport.close(1000, '');
+      link.linger = setTimeout(() => transport.abort(), CLOSE_LINGER_MS);
+    } else {
+      link?.transport?.abort();
+    }
+    const target = this.session.redirectTarget;
+    this.url = ws;
+    // A node that serves QUIC says how to reach it over WebTransport at its
+    // `/webtransport`; one that does not is reached over WebSocket.
+    this.webtransport = this.options.webtransport === undefined || target === null || target.quic === null ? null : 'ask';
+    this.skipWebTransport = false;
   }
 
   /**
@@ -974,6 +1043,14 @@ export class Client {
       case 'resumed':
         if (ev.room === null) this.interpolator.reset(null);
         this.fire('resumed', { room: ev.room, afterMs: ev.afterMs, attempts: ev.attempts });
+        break;
+      case 'redirected':
+        this.leaveForNode(ev.ws);
+        this.interpolator.reset(null);
+        this.fire('redirected', { node: ev.node, ws: ev.ws });
+        break;
+      case 'moved':
+        this.fire('moved', { node: ev.node, welcome: ev.welcome, afterMs: ev.afterMs, attempts: ev.attempts });
         break;
       case 'lost': {
         const connected = stillConnected(ev.reason);

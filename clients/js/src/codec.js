@@ -11,6 +11,7 @@ import {
   CLOSE_REASONS,
   ERROR_CODES,
   LEAVE_REASONS,
+  MAX_ROOM_ID,
   ROLES,
   VISIBILITIES,
 } from './protocol.js';
@@ -23,6 +24,8 @@ export const MAX_SERVER_FRAME = 256 * 1024;
 export const HARD_FRAME_LIMIT = 1 << 20;
 /** The kind byte of an `Update`. */
 export const UPDATE_KIND = 12;
+/** The kind byte of a `Redirect` (it follows the update). */
+export const REDIRECT_KIND = 13;
 
 const U16_MARKER = 251;
 const U32_MARKER = 252;
@@ -318,6 +321,24 @@ const u64 = {
   dec: (r) => r.varint64(),
 };
 
+/**
+ * `RoomId`: a u64 on the wire, a number here. Every id is below 2^53 (the
+ * node's 21-bit tag above the 32-bit room number), so a larger one is
+ * malformed rather than rounded.
+ * @type {Codec<number>}
+ */
+const roomId = {
+  enc: (w, v) => {
+    if (!Number.isSafeInteger(v) || v < 0) throw new EncodeError(`${v} is not a room id (0..=${MAX_ROOM_ID})`);
+    w.varint(v, 64);
+  },
+  dec: (r) => {
+    const id = r.varint64();
+    if (id > BigInt(MAX_ROOM_ID)) throw new DecodeError('malformed', `room id ${id} is above 2^53 - 1`);
+    return Number(id);
+  },
+};
+
 /** @type {Codec<Uint8Array>} */
 const bytes = {
   enc: (w, v) => {
@@ -543,7 +564,7 @@ const leaveReason = unitEnum(LEAVE_REASONS, 'LeaveReason');
 const resumeToken = fixed(16);
 
 const roomInfo = struct([
-  ['id', u32],
+  ['id', roomId],
   ['code', option(roomCode)],
   ['name', string],
   ['game', string],
@@ -563,7 +584,7 @@ const roomFilter = struct([
 
 const roomTarget = taggedEnum(
   [
-    ['Id', [['id', u32]]],
+    ['Id', [['id', roomId]]],
     ['Code', [['code', roomCode]]],
   ],
   'RoomTarget',
@@ -674,9 +695,16 @@ const CLIENT_MESSAGES = [
   ['Ping', pingFields],
   ['Pong', pongFields],
   ['Close', closeFields],
+  [
+    'ClaimSeat',
+    [
+      ['requestId', u32],
+      ['reservation', string],
+    ],
+  ],
 ];
 
-/** Server message kinds but `Update`, in wire order. @type {[string, [string, Codec<any>][]][]} */
+/** Server message kinds but `Update` and `Redirect`, in wire order. @type {[string, [string, Codec<any>][]][]} */
 const SERVER_MESSAGES = [
   [
     'Welcome',
@@ -719,7 +747,7 @@ const SERVER_MESSAGES = [
     'Left',
     [
       ['requestId', option(u32)],
-      ['room', u32],
+      ['room', roomId],
       ['reason', leaveReason],
       ['message', string],
     ],
@@ -738,6 +766,19 @@ const SERVER_MESSAGES = [
   ],
   ['Close', closeFields],
 ];
+
+/** `Redirect`'s fields, after its kind byte (it follows the `Update`). */
+const redirect = struct(
+  [
+    ['requestId', u32],
+    ['node', string],
+    ['ws', string],
+    ['quic', option(string)],
+    ['reservation', string],
+    ['validForMs', u32],
+  ],
+  'Redirect',
+);
 
 const clientCodecs = CLIENT_MESSAGES.map(([name, fields]) => struct(fields, name));
 const serverCodecs = SERVER_MESSAGES.map(([name, fields]) => struct(fields, name));
@@ -822,6 +863,12 @@ export function encodeServer(message) {
     w.raw(message.delta);
     return w.finish();
   }
+  if (message?.type === 'Redirect') {
+    const w = new Writer();
+    w.u8(REDIRECT_KIND);
+    redirect.enc(w, message);
+    return w.finish();
+  }
   const kind = serverKinds.get(message?.type);
   if (kind === undefined) throw new EncodeError(`${String(message?.type)} is not a server message`);
   const w = new Writer();
@@ -854,12 +901,12 @@ function writeUpdateHeader(w, update) {
  * @returns {import('./protocol.js').ServerMessage}
  */
 export function decodeServer(frame, limit = MAX_SERVER_FRAME) {
-  checkFrame(frame, limit, UPDATE_KIND + 1);
+  checkFrame(frame, limit, REDIRECT_KIND + 1);
   try {
     const r = new Reader(frame);
     const kind = r.u8();
     if (kind === UPDATE_KIND) return decodeUpdate(r);
-    const message = serverCodecs[kind].dec(r);
+    const message = kind === REDIRECT_KIND ? redirect.dec(r) : serverCodecs[kind].dec(r);
     checkEnd(r);
     return message;
   } catch (e) {

@@ -97,19 +97,21 @@ export class SessionError extends TickwireError {
 }
 
 /**
- * @typedef {'refused' | 'timed_out' | 'closed' | 'interrupted' | 'unexpected'} RequestErrorCode
+ * @typedef {'refused' | 'timed_out' | 'closed' | 'interrupted' | 'unexpected' | 'redirected'} RequestErrorCode
  */
 
 /**
  * A lobby request without an answer (the Rust `RequestFailure`). For
  * `refused`, `errorCode` is the server's `ErrorCode` name (`'RoomFull'`,
- * ...) and `serverMessage` its words.
+ * ...) and `serverMessage` its words. For `redirected` (the room is on
+ * another node of a cluster and the session does not follow redirects),
+ * `redirect` is the server's `Redirect`: go there and claim the seat.
  */
 export class RequestError extends TickwireError {
   /**
    * @param {RequestErrorCode} code
    * @param {string} message
-   * @param {{errorCode?: import('./protocol.js').ErrorCode, serverMessage?: string}} [details]
+   * @param {{errorCode?: import('./protocol.js').ErrorCode, serverMessage?: string, redirect?: import('./protocol.js').Redirect}} [details]
    */
   constructor(code, message, details = {}) {
     super(code, message);
@@ -119,6 +121,8 @@ export class RequestError extends TickwireError {
     this.errorCode = details.errorCode;
     /** @type {string | undefined} */
     this.serverMessage = details.serverMessage;
+    /** @type {import('./protocol.js').Redirect | undefined} */
+    this.redirect = details.redirect;
   }
 }
 

@@ -18,6 +18,7 @@ export {
 } from './errors.js';
 export {
   PROTOCOL_VERSION,
+  MAX_ROOM_ID,
   CLOSE_REASONS,
   ERROR_CODES,
   VISIBILITIES,
@@ -44,6 +45,7 @@ export {
   MAX_SERVER_FRAME,
   HARD_FRAME_LIMIT,
   UPDATE_KIND,
+  REDIRECT_KIND,
 } from './codec.js';
 export { BitReader, BitWriter, zigzag, unzigzag } from './bits.js';
 export { applyDelta, encodeDelta } from './delta.js';
@@ -83,7 +85,14 @@ export {
 export { Interpolator, sampleAt } from './interpolation.js';
 export { extrapolateEntityFractional, predictArenaPosition, ARENA_AREA_MAX } from './prediction.js';
 export { openWebSocket } from './transport/websocket.js';
-export { openWebTransport, FrameSplitter, lengthPrefixed, certificateHash } from './transport/webtransport.js';
+export {
+  openWebTransport,
+  FrameSplitter,
+  lengthPrefixed,
+  certificateHash,
+  discoverWebTransport,
+  webTransportInfoUrl,
+} from './transport/webtransport.js';
 
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */

@@ -6,10 +6,15 @@
 // (`client_name` is `clientName`). `Option<T>` is `T | null`; `u64` fields
 // are `bigint` (exact on the wire); other integers are numbers; byte
 // strings are `Uint8Array`; maps are plain objects of strings; unit enums
-// are their variant names (`'Public'`, `'RoomFull'`, ...).
+// are their variant names (`'Public'`, `'RoomFull'`, ...). Room ids are
+// `u64` on the wire but numbers here: every id is below 2^53 (in a cluster
+// bits 32..52 carry the holding node's tag), so a number holds it exactly.
 
 /** The protocol version this library speaks. */
 export const PROTOCOL_VERSION = 2;
+
+/** The largest room id (2^53 - 1): 21 bits of node tag above 32 bits of room number. */
+export const MAX_ROOM_ID = Number.MAX_SAFE_INTEGER;
 
 /** `CloseReason` names, in wire order (the index is the variant index). */
 export const CLOSE_REASONS = /** @type {const} */ ([
@@ -48,6 +53,7 @@ export const ERROR_CODES = /** @type {const} */ ([
   'EventTooLarge',
   'EventRefused',
   'ServerDraining',
+  'ReservationRefused',
 ]);
 
 /** `Visibility` names, in wire order. */
@@ -112,7 +118,7 @@ export function parseRoomCode(text) {
 
 /**
  * @typedef {object} RoomInfo
- * @property {number} id
+ * @property {number} id up to 2^53 - 1 (`MAX_ROOM_ID`)
  * @property {string | null} code invite code (members and the creator only)
  * @property {string} name
  * @property {string} game
@@ -177,10 +183,19 @@ export function parseRoomCode(text) {
 /** @typedef {{type: 'Ping', sentAtUs: bigint}} Ping */
 /** @typedef {{type: 'Pong', pingSentAtUs: bigint, sentAtUs: bigint, heldUs: number}} Pong */
 /** @typedef {{type: 'Close', reason: CloseReason, message: string}} Close */
+/**
+ * Claims the seat a `Redirect` reserved, on the node it named; valid once
+ * welcomed and in no room. Answered like the request the redirect
+ * answered.
+ * @typedef {object} ClaimSeat
+ * @property {'ClaimSeat'} type
+ * @property {number} requestId the original request's id (echoed in the answer)
+ * @property {string} reservation the redirect's reservation, as received
+ */
 
 /**
  * A message from a client.
- * @typedef {Hello | ListRooms | CreateRoom | JoinRoom | QuickJoin | LeaveRoom | Inputs | Ack | RoomEvent | EventReply | Ping | Pong | Close} ClientMessage
+ * @typedef {Hello | ListRooms | CreateRoom | JoinRoom | QuickJoin | LeaveRoom | Inputs | Ack | RoomEvent | EventReply | Ping | Pong | Close | ClaimSeat} ClientMessage
  */
 
 // ---- server messages ----
@@ -222,8 +237,24 @@ export function parseRoomCode(text) {
  */
 
 /**
+ * The answer to a `CreateRoom`, `JoinRoom` or `QuickJoin` whose room is
+ * (or will be created) on another node of the cluster: connect to that
+ * node, greet it as a new player (no resume token), and send a
+ * `ClaimSeat` with the same request id and the reservation; that node's
+ * answer is the request's answer.
+ * @typedef {object} Redirect
+ * @property {'Redirect'} type
+ * @property {number} requestId the request answered
+ * @property {string} node the id of the node to go to
+ * @property {string} ws its WebSocket URL (`ws://` or `wss://`)
+ * @property {string | null} quic its QUIC address (`host:port`), when it serves QUIC
+ * @property {string} reservation the seat reservation: opaque, signed by the cluster, valid for one claim
+ * @property {number} validForMs how long the reservation stays valid, from when this was sent
+ */
+
+/**
  * A message from the server.
- * @typedef {Welcome | Rejected | RoomList | RoomCreated | Joined | Left | RoomEvent | EventReply | Ping | Pong | ErrorMessage | Close | Update} ServerMessage
+ * @typedef {Welcome | Rejected | RoomList | RoomCreated | Joined | Left | RoomEvent | EventReply | Ping | Pong | ErrorMessage | Close | Update | Redirect} ServerMessage
  */
 
 /**
@@ -239,6 +270,8 @@ export function answeredRequest(message) {
     case 'Joined':
     case 'Left':
     case 'Error':
+      return message.requestId;
+    case 'Redirect':
       return message.requestId;
     default:
       return null;

@@ -1,7 +1,7 @@
 // Reconnecting after a drop, sans-IO (shared/src/client/reconnect.rs):
 // when to try again (exponential backoff with jitter, within the server's
 // grace), which drops leave a seat to come back to, and how a
-// reconnection ended.
+// reconnection (or a move to another node of a cluster) ended.
 
 /**
  * How a session reconnects after its connection drops. The default
@@ -83,9 +83,13 @@ export function resumable(reason) {
 /**
  * Why a reconnection did not give the session back: the seat was gone
  * (the client is connected, in the lobby, as a new player), no attempt got
- * through in time, or the server refused the new connection (both leave
- * the session closed).
- * @typedef {{type: 'seatGone'} | {type: 'gaveUp', attempts: number} | {type: 'refused', reason: import('./protocol.js').CloseReason, message: string}} LostReason
+ * through in time, the server refused the new connection, or the node a
+ * redirect named could not be reached while its reservation was valid
+ * (these leave the session closed: connect again to any node).
+ * @typedef {{type: 'seatGone'}
+ *   | {type: 'gaveUp', attempts: number}
+ *   | {type: 'refused', reason: import('./protocol.js').CloseReason, message: string}
+ *   | {type: 'unreachable', node: string, attempts: number}} LostReason
  */
 
 /**
@@ -108,5 +112,7 @@ export function describeLost(reason) {
       return `could not reconnect in time (${reason.attempts} attempts)`;
     case 'refused':
       return `the server refused the reconnection (${reason.reason}): ${reason.message}`;
+    case 'unreachable':
+      return `could not reach node ${reason.node} of the cluster (${reason.attempts} attempts)`;
   }
 }

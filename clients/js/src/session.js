@@ -10,6 +10,13 @@
 // and after each of those, and after each call that sends something,
 // drains `pollTransmit` into the transport and `pollEvent` into the
 // application. Nothing here reads a clock or touches a socket.
+//
+// A lobby request answered with a `Redirect` (its room is on another node
+// of a cluster) moves the session there: a goodbye to this node, then the
+// shell connects to `redirectTarget` when `pollConnect` says so (the
+// reconnection's schedule, with the reservation's validity as the
+// deadline), the session greets there as a new player and claims the seat
+// with the original request id; that node's answer settles the request.
 
 import { decodeServer, encodeArenaInput, MAX_CLIENT_FRAME, MAX_SERVER_FRAME } from './codec.js';
 import { ReplicaError, RequestError, SessionError } from './errors.js';
@@ -53,6 +60,7 @@ const utf8 = new TextEncoder();
  * @property {import('./reconnect.js').ReconnectPolicy} reconnect how the session reconnects after a drop
  * @property {number | null} silenceTimeoutMs a room connection silent this long has dropped, whatever the transport says (default 5000; null: trust the transport)
  * @property {number} attemptTimeoutMs how long one reconnection attempt may take, from opening the transport to the seat back (default 10 000)
+ * @property {boolean} followRedirects whether a request answered with a `Redirect` moves the session to the node it names by itself (the request's answer is that node's); false: the request fails with a `RequestError` `redirected` carrying the redirect (default true)
  * @property {Record<string, import('./schema.js').Schema>} schemas world schemas by game name (default: the built-in games, arena and chat)
  * @property {import('./schema.js').Schema} defaultSchema the schema of a game not in `schemas` (default: the arena's)
  */
@@ -76,6 +84,7 @@ export function defaultSessionConfig() {
     reconnect: defaultReconnectPolicy(),
     silenceTimeoutMs: 5000,
     attemptTimeoutMs: 10_000,
+    followRedirects: true,
     schemas: { ...BUILTIN_SCHEMAS },
     defaultSchema: ARENA_SCHEMA,
   };
@@ -118,7 +127,10 @@ export function defaultSessionConfig() {
  */
 
 /**
- * What happened, for the application.
+ * What happened, for the application. `redirected`: a request was
+ * answered with a `Redirect` and the session leaves this node for `node`
+ * (the request stays pending); `moved`: it is on that node, welcomed as
+ * a new player, and has claimed the seat (the request's answer follows).
  * @typedef {{type: 'welcomed', welcome: import('./protocol.js').Welcome}
  *   | {type: 'answered', id: number, answer: Answer | null, error: RequestError | null}
  *   | {type: 'joined', joined: import('./protocol.js').Joined}
@@ -132,7 +144,9 @@ export function defaultSessionConfig() {
  *   | {type: 'closed', closed: Closed}
  *   | {type: 'reconnecting', attempt: number, waitMs: number, cause: import('./protocol.js').CloseReason | null}
  *   | {type: 'resumed', room: import('./protocol.js').Joined | null, afterMs: number, attempts: number}
- *   | {type: 'lost', reason: import('./reconnect.js').LostReason}} SessionEvent
+ *   | {type: 'lost', reason: import('./reconnect.js').LostReason}
+ *   | {type: 'redirected', node: string, ws: string}
+ *   | {type: 'moved', node: string, welcome: import('./protocol.js').Welcome, afterMs: number, attempts: number}} SessionEvent
  */
 
 /**
@@ -164,6 +178,7 @@ export function defaultSessionConfig() {
  * @property {import('./protocol.js').Joined | null} room the room whose seat it wants back
  * @property {boolean} welcomed the new connection got its seat back: waiting for `Joined`
  * @property {import('./protocol.js').CloseReason | null} cause
+ * @property {import('./protocol.js').Redirect | null} redirect set when this is not a drop but a move to another node of the cluster: where to, and the reservation to claim there
  */
 
 /**
@@ -319,6 +334,15 @@ export class ClientSession {
   /** Whether the connection dropped and the session is reconnecting. */
   get isReconnecting() {
     return this._state.type === 'reconnecting';
+  }
+
+  /**
+   * Where a redirect sends the session, while it is on its way (the shell
+   * connects there, and to there from then on); null otherwise.
+   * @returns {import('./protocol.js').Redirect | null}
+   */
+  get redirectTarget() {
+    return this.reconnecting?.redirect ?? null;
   }
 
   /**
@@ -751,6 +775,7 @@ export class ClientSession {
       room,
       welcomed: false,
       cause,
+      redirect: null,
     };
     this.scheduleAttempt(now);
   }
@@ -765,7 +790,12 @@ export class ClientSession {
     const rc = this.reconnecting;
     if (rc === null) return;
     if (now.at >= rc.deadline) {
-      this.lose(now, { type: 'gaveUp', attempts: rc.attempts });
+      this.lose(
+        now,
+        rc.redirect !== null
+          ? { type: 'unreachable', node: rc.redirect.node, attempts: rc.attempts }
+          : { type: 'gaveUp', attempts: rc.attempts },
+      );
       return;
     }
     const attempt = rc.attempts + 1;
@@ -802,12 +832,18 @@ export class ClientSession {
 
   /**
    * The new transport is open: the session greets with its resume token
-   * and the newest tick of the world it holds.
+   * and the newest tick of the world it holds (or, moving to another node,
+   * as a new player).
    * @param {Now} _now
    */
   connectionOpened(_now) {
     const rc = this.reconnecting;
     if (rc === null || this.greeting === null || this._welcome === null) return;
+    if (rc.redirect !== null) {
+      this.outbox = [];
+      this.queue({ ...this.greeting, resumeToken: null, resumeFrom: null }, 'reliable');
+      return;
+    }
     const resumeFrom = rc.room !== null ? (this._replica.latest()?.tick ?? null) : null;
     this.outbox = [];
     this.queue({ ...this.greeting, resumeToken: this._welcome.resumeToken, resumeFrom }, 'reliable');
@@ -844,7 +880,9 @@ export class ClientSession {
     const closed =
       reason.type === 'refused'
         ? { reason: reason.reason, message: reason.message, rejected: true }
-        : { reason: null, message: 'could not reconnect within the grace', rejected: false };
+        : reason.type === 'unreachable'
+          ? { reason: null, message: `could not reach node ${reason.node} of the cluster in time`, rejected: false }
+          : { reason: null, message: 'could not reconnect within the grace', rejected: false };
     this.cut(now.at, new RequestError('closed', 'the session closed'), { type: 'closed' });
     this._state = { type: 'closed', closed };
     this.events.push({ type: 'lost', reason });
@@ -869,6 +907,10 @@ export class ClientSession {
    * @param {import('./protocol.js').Welcome} welcome
    */
   rewelcomed(now, welcome) {
+    if (this.reconnecting?.redirect) {
+      this.moved(now, welcome);
+      return;
+    }
     this._welcome = welcome;
     const rc = this.reconnecting;
     if (rc === null) return;
@@ -882,6 +924,78 @@ export class ClientSession {
       // was lost.
       this.resumed(now, null);
     }
+  }
+
+  // ---- following a redirect ----
+
+  /**
+   * A request was answered with `redirect`: follow it (or fail the
+   * request when redirects are not followed).
+   * @private
+   * @param {Now} now
+   * @param {import('./protocol.js').Redirect} redirect
+   */
+  redirected(now, redirect) {
+    const pending = this.requests.get(redirect.requestId);
+    // Nothing waits (timed out): nothing to follow.
+    if (pending === undefined) return;
+    this.requests.delete(redirect.requestId);
+    if (!this.config.followRedirects || this.greeting === null || this._welcome === null) {
+      const error = new RequestError('redirected', `the room is on node ${redirect.node}`, { redirect });
+      this.events.push({ type: 'answered', id: redirect.requestId, answer: null, error });
+      return;
+    }
+    // Other requests were for this node: they end here.
+    this.cut(now.at, new RequestError('interrupted', 'the session moved to another node before the answer'), {
+      type: 'interrupted',
+    });
+    pending.deadline = now.at + redirect.validForMs + this.config.requestTimeoutMs;
+    this.requests.set(redirect.requestId, pending);
+    this.outbox = [];
+    this.pendingAck = null;
+    this.recentInputs = [];
+    this.pingWithInput = false;
+    this.forgetRoom();
+    this.queue({ type: 'Close', reason: 'Normal', message: `moving to node ${redirect.node}` }, 'reliable');
+    this.events.push({ type: 'redirected', node: redirect.node, ws: redirect.ws });
+    this._state = { type: 'reconnecting' };
+    this.reconnecting = {
+      since: now.at,
+      deadline: now.at + redirect.validForMs,
+      attempts: 0,
+      // The first attempt at once: nothing failed yet.
+      nextAt: now.at,
+      attemptDeadline: Infinity,
+      room: null,
+      welcomed: false,
+      cause: null,
+      redirect,
+    };
+  }
+
+  /**
+   * The node redirected to welcomed the session: claim the seat.
+   * @private
+   * @param {Now} now
+   * @param {import('./protocol.js').Welcome} welcome
+   */
+  moved(now, welcome) {
+    const rc = this.reconnecting;
+    if (rc === null || rc.redirect === null) return;
+    const redirect = rc.redirect;
+    this.reconnecting = null;
+    this._state = { type: 'lobby' };
+    this._welcome = welcome;
+    const pending = this.requests.get(redirect.requestId);
+    if (pending !== undefined) pending.deadline = now.at + this.config.requestTimeoutMs;
+    this.queue({ type: 'ClaimSeat', requestId: redirect.requestId, reservation: redirect.reservation }, 'reliable');
+    this.events.push({
+      type: 'moved',
+      node: redirect.node,
+      welcome,
+      afterMs: Math.max(0, now.at - rc.since),
+      attempts: rc.attempts,
+    });
   }
 
   // ---- input from the server ----
@@ -914,6 +1028,10 @@ export class ClientSession {
       if ((message.type === 'Close' || message.type === 'Rejected') && this.closingCause !== null) {
         this.end(now.at, { reason: this.closingCause.reason, message: this.closingCause.message, rejected: false });
       }
+      return;
+    }
+    if (message.type === 'Redirect') {
+      this.redirected(now, message);
       return;
     }
     const id = answeredRequest(message);

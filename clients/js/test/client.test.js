@@ -214,6 +214,140 @@ describe('the client shell', () => {
     await client.close();
   });
 
+  test('a redirect: goodbye to this node, a new player on the other, the seat claimed there; drops resume there', async () => {
+    const { server: a, client, conn } = await setup();
+    const b = await fakeServer();
+    servers.push(b);
+    const welcomeB = { ...WELCOME, player: 8, resumeToken: new Uint8Array(16).fill(8) };
+    const roomOnB = { ...JOINED.room, id: 2 ** 53 - 1 };
+    b.setOnHello((c, hello) => {
+      if (hello.resumeToken === null) {
+        c.socket.send(encodeServer(welcomeB));
+      } else {
+        c.socket.send(encodeServer({ ...welcomeB, resumed: true }));
+        c.socket.send(encodeServer({ ...JOINED, room: roomOnB }));
+      }
+    });
+    /** @type {{node: string, ws: string}[]} */
+    const redirects = [];
+    client.on('redirected', (r) => redirects.push(r));
+    const moved = client.waitFor('moved', { timeoutMs: 5000 });
+    const joining = client.quickJoin();
+    await until(() => conn.received.some((m) => m.type === 'QuickJoin'), 2000, 'the quick-join');
+    const ask = conn.received.find((m) => m.type === 'QuickJoin');
+    assert.ok(ask?.type === 'QuickJoin');
+    conn.socket.send(
+      encodeServer({ type: 'Redirect', requestId: ask.requestId, node: 'b', ws: b.url, quic: null, reservation: 'resv', validForMs: 5000 }),
+    );
+    const there = await moved;
+    assert.deepEqual(redirects, [{ node: 'b', ws: b.url }]);
+    assert.equal(there.node, 'b');
+    assert.equal(there.attempts, 1);
+    assert.equal(there.welcome.player, 8);
+    await until(() => b.connections[0]?.received.some((m) => m.type === 'ClaimSeat'), 2000, 'the claim');
+    const [hello, claim] = b.connections[0].received;
+    assert.ok(hello.type === 'Hello' && hello.resumeToken === null && hello.resumeFrom === null && hello.clientName === 'x');
+    assert.deepEqual(claim, { type: 'ClaimSeat', requestId: ask.requestId, reservation: 'resv' });
+    b.connections[0].socket.send(encodeServer({ ...JOINED, requestId: ask.requestId, room: roomOnB }));
+    const joined = await joining;
+    assert.equal(joined.room.id, 2 ** 53 - 1);
+    assert.equal(client.room?.room.id, 2 ** 53 - 1);
+    assert.equal(client.player, 8);
+    assert.equal(client.serverUrl, b.url);
+    // This node heard the goodbye, and its connection closed normally.
+    await until(() => conn.closeCode !== null, 2000, 'the old connection closed');
+    assert.deepEqual(conn.received.at(-1), { type: 'Close', reason: 'Normal', message: 'moving to node b' });
+    assert.equal(conn.closeCode, 1000);
+    // A drop now resumes on node b with its token, not on the first node.
+    const resumed = client.waitFor('resumed', { timeoutMs: 5000 });
+    b.connections[0].socket.terminate();
+    const back = await resumed;
+    assert.equal(back.room?.room.id, 2 ** 53 - 1);
+    assert.equal(a.connections.length, 1, 'the first node is not called again');
+    const again = b.connections[1].received[0];
+    assert.ok(again.type === 'Hello');
+    assert.deepEqual(again.resumeToken, new Uint8Array(16).fill(8));
+    await client.close();
+  });
+
+  test('a redirect to a node that cannot be reached: reconnecting events, then lost (unreachable) and closed', async () => {
+    const { client, conn } = await setup({ reconnect: { firstDelayMs: 20, maxDelayMs: 50 } });
+    /** @type {number[]} */
+    const attempts = [];
+    client.on('reconnecting', (r) => attempts.push(r.attempt));
+    const lost = client.waitFor('lost', { timeoutMs: 5000 });
+    const closed = client.closed;
+    const joining = client.joinRoom(7);
+    joining.catch(() => {});
+    await until(() => conn.received.some((m) => m.type === 'JoinRoom'), 2000, 'the join');
+    const ask = /** @type {import('../src/protocol.js').JoinRoom} */ (conn.received.find((m) => m.type === 'JoinRoom'));
+    conn.socket.send(
+      encodeServer({ type: 'Redirect', requestId: ask.requestId, node: 'gone', ws: 'ws://127.0.0.1:1/ws', quic: null, reservation: 'r', validForMs: 400 }),
+    );
+    const why = await lost;
+    assert.deepEqual(why.reason.type === 'unreachable' && [why.reason.node, why.connected], ['gone', false]);
+    assert.match(why.message, /could not reach node gone/);
+    await assert.rejects(joining, { name: 'RequestError', code: 'closed' });
+    await closed;
+    assert.ok(client.isClosed);
+    assert.ok(attempts.length >= 1 && attempts[0] === 2, `later attempts back off: ${attempts}`);
+  });
+
+  test('a redirect to a node with QUIC but no WebTransport endpoint falls back to WebSocket there', async () => {
+    /** @type {string[]} */
+    const asked = [];
+    const { client, conn } = await setup({
+      // WebTransport fails here: the first node is reached over WebSocket.
+      webtransport: {
+        url: 'https://127.0.0.1:1/tickwire',
+        WebTransport: /** @type {any} */ (class {
+          constructor() {
+            throw new Error('no WebTransport');
+          }
+        }),
+      },
+      fetch: async (url) => {
+        asked.push(url);
+        return { ok: false, status: 404, json: async () => ({ error: 'webtransport disabled' }) };
+      },
+    });
+    assert.equal(client.transport, 'websocket');
+    const b = await fakeServer();
+    servers.push(b);
+    const moved = client.waitFor('moved', { timeoutMs: 5000 });
+    client.quickJoin().catch(() => {});
+    await until(() => conn.received.some((m) => m.type === 'QuickJoin'), 2000, 'the quick-join');
+    const ask = /** @type {import('../src/protocol.js').QuickJoin} */ (conn.received.find((m) => m.type === 'QuickJoin'));
+    conn.socket.send(
+      encodeServer({ type: 'Redirect', requestId: ask.requestId, node: 'b', ws: b.url, quic: '127.0.0.1:1', reservation: 'r', validForMs: 5000 }),
+    );
+    await moved;
+    assert.deepEqual(asked, [b.url.replace('ws://', 'http://').replace('/ws', '/webtransport')]);
+    assert.equal(client.transport, 'websocket');
+    assert.equal(b.connections.length, 1);
+    await client.close();
+  });
+
+  test('followRedirects false: the request rejects with the redirect, and the client stays', async () => {
+    const { server, client, conn } = await setup({ followRedirects: false });
+    const joining = client.quickJoin();
+    await until(() => conn.received.some((m) => m.type === 'QuickJoin'), 2000, 'the quick-join');
+    const ask = /** @type {import('../src/protocol.js').QuickJoin} */ (conn.received.find((m) => m.type === 'QuickJoin'));
+    /** @type {import('../src/protocol.js').Redirect} */
+    const redirect = { type: 'Redirect', requestId: ask.requestId, node: 'b', ws: 'ws://b/ws', quic: null, reservation: 'r', validForMs: 400 };
+    conn.socket.send(encodeServer(redirect));
+    await assert.rejects(joining, (e) => {
+      const err = /** @type {any} */ (e);
+      assert.equal(err.code, 'redirected');
+      assert.deepEqual(err.redirect, redirect);
+      return true;
+    });
+    assert.equal(client.state.type, 'lobby');
+    assert.equal(client.serverUrl, server.url, 'no move');
+    assert.ok(!conn.received.some((m) => m.type === 'Close'));
+    await client.close();
+  });
+
   test('no answer to the Hello in time is a timeout', async () => {
     const server = await fakeServer();
     servers.push(server);

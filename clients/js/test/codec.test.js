@@ -102,6 +102,7 @@ const EXPECTED = {
   client_ping: { type: 'Ping', sentAtUs: 1_700_000_000_000_000n },
   client_pong: { type: 'Pong', pingSentAtUs: 5n, sentAtUs: 6n, heldUs: 0 },
   client_close: { type: 'Close', reason: 'Normal', message: 'bye' },
+  client_claim_seat: { type: 'ClaimSeat', requestId: 4, reservation: 'resv.sig' },
   server_welcome: {
     type: 'Welcome',
     protocolVersion: 2,
@@ -135,6 +136,15 @@ const EXPECTED = {
   server_pong: { type: 'Pong', pingSentAtUs: 1_700_000_000_000_000n, sentAtUs: 2n, heldUs: 33333 },
   server_error: { type: 'Error', requestId: 4, code: 'RoomFull', message: 'room r7 is full' },
   server_close: { type: 'Close', reason: 'ServerShutdown', message: 'restarting' },
+  server_redirect: {
+    type: 'Redirect',
+    requestId: 4,
+    node: 'b',
+    ws: 'ws://10.0.0.2:7000/ws',
+    quic: '10.0.0.2:7001',
+    reservation: 'resv.sig',
+    validForMs: 30000,
+  },
   server_update_full: {
     type: 'Update',
     tick: 42,
@@ -233,6 +243,51 @@ describe('wire types', () => {
     assert.equal(toHex(encodeServer(ping)), '08fdffffffffffffffff');
   });
 
+  test('room ids are u64 up to 2^53 - 1: node-tagged ids round trip, larger ones are refused', () => {
+    const max = 2 ** 53 - 1;
+    for (const [id, hex] of /** @type {[number, string][]} */ ([
+      [7, '07'],
+      [0xffff_ffff, 'fcffffffff'],
+      [2 ** 32, 'fd0000000001000000'],
+      // node tag 5, room 1 (RoomId::compose(5, 1))
+      [5 * 2 ** 32 + 1, 'fd0100000005000000'],
+      [max, 'fdffffffffffff1f00'],
+    ])) {
+      const join = encodeClient({ type: 'JoinRoom', requestId: 1, target: { type: 'Id', id }, role: 'Player', joinOptions: {} });
+      assert.equal(toHex(join), `030100${hex}0000`, `${id}`);
+      assert.equal(/** @type {any} */ (decodeClient(join)).target.id, id);
+      const left = encodeServer({ type: 'Left', requestId: null, room: id, reason: 'Requested', message: '' });
+      assert.equal(toHex(left), `0500${hex}0000`);
+      assert.equal(/** @type {any} */ (decodeServer(left)).room, id);
+      const list = encodeServer({ type: 'RoomList', requestId: 1, rooms: [{ ...ROOM, id, visibility: 'Private' }] });
+      assert.equal(/** @type {any} */ (decodeServer(list)).rooms[0].id, id);
+      const created = encodeServer({ type: 'RoomCreated', requestId: 2, room: { ...ROOM, id, visibility: 'Private' } });
+      assert.equal(/** @type {any} */ (decodeServer(created)).room.id, id);
+    }
+    // 2^53 and u64::MAX do not fit a JavaScript number exactly: malformed.
+    for (const hex of ['fd0000000000002000', 'fdffffffffffffffff']) {
+      assert.throws(() => decodeServer(fromHex(`0500${hex}0000`)), { name: 'DecodeError', code: 'malformed' }, hex);
+      assert.throws(() => decodeClient(fromHex(`030100${hex}0000`)), { name: 'DecodeError', code: 'malformed' }, hex);
+    }
+    for (const id of [2 ** 53, -1, 1.5, Number.NaN]) {
+      assert.throws(
+        () => encodeClient({ type: 'JoinRoom', requestId: 1, target: { type: 'Id', id }, role: 'Player', joinOptions: {} }),
+        EncodeError,
+        `${id}`,
+      );
+    }
+  });
+
+  test('a redirect without QUIC, and a claim, round trip', () => {
+    /** @type {import('../src/protocol.js').Redirect} */
+    const redirect = { type: 'Redirect', requestId: 300, node: 'n', ws: 'wss://x/ws', quic: null, reservation: '', validForMs: 0 };
+    const frame = encodeServer(redirect);
+    assert.equal(toHex(frame), '0dfb2c01016e0a7773733a2f2f782f7773000000');
+    assert.deepStrictEqual(decodeServer(frame), redirect);
+    const claim = encodeClient({ type: 'ClaimSeat', requestId: 300, reservation: 'r' });
+    assert.equal(toHex(claim), '0dfb2c010172');
+  });
+
   test('a marker wider than the field, 254 and 255 are malformed', () => {
     for (const hex of ['07fd0500000000000000', '07fe', '07ff']) {
       assert.throws(() => decodeClient(fromHex(hex)), (e) => e instanceof DecodeError, hex);
@@ -289,8 +344,12 @@ describe('wire types', () => {
 
   test('empty, unknown, truncated, oversized and trailing frames each give their error', () => {
     assert.throws(() => decodeServer(new Uint8Array(0)), { code: 'empty' });
-    assert.throws(() => decodeServer(Uint8Array.of(13)), { code: 'unknown_kind' });
-    assert.throws(() => decodeClient(Uint8Array.of(13)), { code: 'unknown_kind' });
+    assert.throws(() => decodeServer(Uint8Array.of(14)), { code: 'unknown_kind' });
+    assert.throws(() => decodeClient(Uint8Array.of(14)), { code: 'unknown_kind' });
+    // Kind 13 is ClaimSeat and Redirect: a bare kind byte is truncated.
+    assert.throws(() => decodeServer(Uint8Array.of(13)), { code: 'truncated' });
+    assert.throws(() => decodeClient(Uint8Array.of(13)), { code: 'truncated' });
+    assert.throws(() => decodeServer(fromHex('0d0401620000000000')), { code: 'trailing_bytes' });
     assert.throws(() => decodeServer(fromHex('0b01')), { code: 'truncated' });
     assert.throws(() => decodeServer(fromHex('0801ff')), { code: 'trailing_bytes' });
     assert.throws(() => decodeClient(new Uint8Array(4097)), { code: 'too_large' });
@@ -373,8 +432,10 @@ describe('round trips and fuzzing', () => {
     const r = rng(1);
     const str = () => 'x'.repeat(r.int(0, 300)) + 'ü';
     const map = () => Object.fromEntries(Array.from({ length: r.int(0, 4) }, (_, i) => [`k${i}${str()}`, str()]));
+    // A node tag of up to 21 bits above a 32-bit room number.
+    const roomId = () => (r.u32() % 2 ** 21) * 2 ** 32 + r.u32();
     const room = () => ({
-      id: r.u32(),
+      id: roomId(),
       code: r.int(0, 1) ? '23ABZZ' : null,
       name: str(),
       game: 'arena',
@@ -395,14 +456,17 @@ describe('round trips and fuzzing', () => {
         { type: 'Inputs', newestSeq: r.u32(), inputs: Array.from({ length: r.int(0, 8) }, () => new Uint8Array(r.int(0, 20)).fill(r.int(0, 255))), ack: r.int(0, 1) ? r.u32() : null },
         { type: 'EventReply', ackId: r.u32(), outcome: r.int(0, 1) ? { type: 'Data', data: new Uint8Array(r.int(0, 300)) } : { type: 'Error', code: 'EventRefused', message: str() } },
         { type: 'Pong', pingSentAtUs: BigInt(r.u32()) * BigInt(r.u32()), sentAtUs: BigInt(r.u32()), heldUs: r.u32() },
+        { type: 'JoinRoom', requestId: r.u32(), target: { type: 'Id', id: roomId() }, role: 'Player', joinOptions: map() },
+        { type: 'ClaimSeat', requestId: r.u32(), reservation: str() },
       ];
       for (const m of clientMessages) assert.deepStrictEqual(plain(decodeClient(encodeClient(m), 1 << 20)), m);
       /** @type {import('../src/protocol.js').ServerMessage[]} */
       const serverMessages = [
         { type: 'RoomList', requestId: r.u32(), rooms: Array.from({ length: r.int(0, 5) }, room) },
         { type: 'Joined', requestId: r.int(0, 1) ? r.u32() : null, room: room(), role: 'Spectator', tickRate: r.int(1, 240), tickZeroUnixUs: BigInt(r.u32()) << 20n, tick: r.u32() },
-        { type: 'Left', requestId: null, room: r.u32(), reason: 'RoomClosed', message: str() },
-        { type: 'Error', requestId: r.u32(), code: 'ServerDraining', message: str() },
+        { type: 'Left', requestId: null, room: roomId(), reason: 'RoomClosed', message: str() },
+        { type: 'Error', requestId: r.u32(), code: r.int(0, 1) ? 'ServerDraining' : 'ReservationRefused', message: str() },
+        { type: 'Redirect', requestId: r.u32(), node: str(), ws: str(), quic: r.int(0, 1) ? str() : null, reservation: str(), validForMs: r.u32() },
       ];
       for (const m of serverMessages) assert.deepStrictEqual(plain(decodeServer(encodeServer(m))), m);
     }

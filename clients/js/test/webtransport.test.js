@@ -14,6 +14,8 @@ import {
   lengthPrefixed,
   openWebTransport,
   TransportError,
+  webTransportInfoUrl,
+  discoverWebTransport,
 } from '../src/index.js';
 import { until } from '../test-support/util.js';
 
@@ -275,5 +277,88 @@ describe('webtransport transport', () => {
     assert.ok(client.isClosed);
     const goodbye = server.streamFrames.map((f) => decodeClient(f)).at(-1);
     assert.deepEqual(goodbye, { type: 'Close', reason: 'Normal', message: 'done' });
+  });
+
+  test('a redirect to a node that serves QUIC: its /webtransport is asked, and the move goes over WebTransport', async () => {
+    assert.equal(webTransportInfoUrl('ws://10.0.0.2:7000/ws'), 'http://10.0.0.2:7000/webtransport');
+    assert.equal(webTransportInfoUrl('wss://b.example/ws'), 'https://b.example/webtransport');
+    assert.throws(() => webTransportInfoUrl('ftp://x/'), TransportError);
+    const token = (/** @type {number} */ b) => new Uint8Array(16).fill(b);
+    /** @param {number} player @param {number} b */
+    const welcome = (player, b) =>
+      lengthPrefixed(
+        encodeServer({ type: 'Welcome', protocolVersion: 2, player, resumeToken: token(b), resumed: false, heartbeatIntervalMs: 1000, reconnectGraceMs: 0 }),
+      );
+    /** @type {FakeWebTransport[]} */
+    const sessions = [];
+    class Server extends FakeWebTransport {
+      /** @param {string} url @param {any} options */
+      constructor(url, options) {
+        super(url, options);
+        sessions.push(this);
+        this.onClientFrame = (/** @type {Uint8Array} */ frame) => {
+          const m = decodeClient(frame);
+          if (m.type === 'Hello') this.serverStream(welcome(url.includes('node-b') ? 8 : 7, 1));
+          if (m.type === 'QuickJoin') {
+            this.serverStream(
+              lengthPrefixed(
+                encodeServer({
+                  type: 'Redirect',
+                  requestId: m.requestId,
+                  node: 'b',
+                  ws: 'ws://node-b:7000/ws',
+                  quic: 'node-b:7001',
+                  reservation: 'resv',
+                  validForMs: 5000,
+                }),
+              ),
+            );
+          }
+        };
+      }
+    }
+    /** @type {string[]} */
+    const asked = [];
+    /** @type {import('../src/transport/webtransport.js').FetchLike} */
+    const fetch = async (url) => {
+      asked.push(url);
+      return { ok: true, status: 200, json: async () => ({ url: 'https://node-b:7001/tickwire', certificate_hashes: [{ algorithm: 'sha-256', value: 'q'.repeat(43) + '=' }] }) };
+    };
+    const client = await Client.connect('ws://node-a:7000/ws', {
+      webtransport: { url: 'https://node-a:7001/tickwire', WebTransport: Server },
+      fetch,
+      WebSocket: /** @type {any} */ (class {
+        constructor() {
+          throw new Error('WebSocket must not be tried');
+        }
+      }),
+    });
+    assert.equal(client.player, 7);
+    const moved = client.waitFor('moved', { timeoutMs: 5000 });
+    client.quickJoin().catch(() => {});
+    const there = await moved;
+    assert.equal(there.welcome.player, 8);
+    assert.deepEqual(asked, ['http://node-b:7000/webtransport']);
+    assert.deepEqual(sessions.map((t) => t.url), ['https://node-a:7001/tickwire', 'https://node-b:7001/tickwire']);
+    assert.equal(sessions[1].options.serverCertificateHashes[0].value.length, 32, "the node's certificate is pinned");
+    assert.equal(client.transport, 'webtransport');
+    assert.equal(client.serverUrl, 'ws://node-b:7000/ws');
+    await until(() => sessions[0].closeInfo !== null, 2000, 'the goodbye to node a');
+    assert.deepEqual(sessions[0].streamFrames.map((f) => decodeClient(f)).at(-1), { type: 'Close', reason: 'Normal', message: 'moving to node b' });
+    await until(() => sessions[1].streamFrames.length === 2, 2000, 'the claim');
+    assert.deepEqual(decodeClient(sessions[1].streamFrames[1]), { type: 'ClaimSeat', requestId: 1, reservation: 'resv' });
+    await client.close();
+  });
+
+  test('asking a node that serves no WebTransport is a TransportError', async () => {
+    /** @type {string[]} */
+    const asked = [];
+    /** @type {import('../src/transport/webtransport.js').FetchLike} */
+    const fetch = async (url) => {
+      asked.push(url);
+      return { ok: false, status: 404, json: async () => ({ error: 'webtransport disabled' }) };
+    };
+    await assert.rejects(discoverWebTransport('ws://b:1/ws', { fetch }), { name: 'TransportError', code: 'connect_failed' });
+    assert.deepEqual(asked, ['http://b:1/webtransport']);
   });
 });

@@ -44,8 +44,15 @@ export class Client {
      * @param {ClientOptions} options
      */
     constructor(url: string, options: ClientOptions);
-    /** @private */
+    /** @private the WebSocket URL of the server (after a redirect, the node's) */
     private url;
+    /**
+     * @private where that server takes WebTransport: the endpoint, `'ask'`
+     * (a node redirected to that serves QUIC: ask its `/webtransport`), or
+     * null (none)
+     * @type {WebTransportEndpoint | 'ask' | null}
+     */
+    private webtransport;
     /** @private */
     private options;
     /** @private */
@@ -98,6 +105,8 @@ export class Client {
     get state(): import("./session.js").SessionState;
     /** The transport in use (or last used). */
     get transport(): "websocket" | "webtransport" | null;
+    /** The WebSocket URL of the server the client talks to (after a redirect, the node's). */
+    get serverUrl(): string;
     /** Whether the connection dropped and the client is reconnecting. */
     get isReconnecting(): boolean;
     /** Whether the session has ended. */
@@ -256,6 +265,23 @@ export class Client {
      */
     private openTransport;
     /**
+     * Where the server takes WebTransport; a node redirected to is asked
+     * (its `GET /webtransport`) the first time, and its answer kept.
+     * Rejects with a `TransportError` when it serves none.
+     * @private
+     * @param {number} timeoutMs
+     * @returns {Promise<WebTransportEndpoint>}
+     */
+    private webTransportEndpoint;
+    /**
+     * A lobby request was redirected to another node: say goodbye to this
+     * one (the session queued its `Close`, sent already) and connect to
+     * that one from now on.
+     * @private
+     * @param {string} ws the node's WebSocket URL
+     */
+    private leaveForNode;
+    /**
      * @private
      * @param {Uint8Array} frame
      */
@@ -373,12 +399,28 @@ export type ClientEvents = {
         attempts: number;
     }];
     /**
-     * the reconnection failed; `connected`: in the lobby as a new player, else closed
+     * the reconnection failed; `connected`: in the lobby as a new player, else closed (`reason.type` `unreachable`: the node a redirect named could not be reached in time)
      */
     lost: [{
         reason: import("./reconnect.js").LostReason;
         connected: boolean;
         message: string;
+    }];
+    /**
+     * a lobby request's room is on node `node` of the cluster: the client says goodbye here and connects there (the request stays pending; `reconnecting` events follow if the first attempt fails)
+     */
+    redirected: [{
+        node: string;
+        ws: string;
+    }];
+    /**
+     * the client is on the node it was redirected to, a new player there (`welcome`), and has claimed its seat; the request's answer follows
+     */
+    moved: [{
+        node: string;
+        welcome: import("./protocol.js").Welcome;
+        afterMs: number;
+        attempts: number;
     }];
     /**
      * the session ended (last event)
@@ -464,6 +506,14 @@ export type ClientOptions = {
      * the reconnection policy, or false for none
      */
     reconnect?: false | Partial<import("./reconnect.js").ReconnectPolicy> | undefined;
+    /**
+     * follow a cluster's redirects by itself (default true; false: the request rejects with a `RequestError` `redirected` carrying the `Redirect`)
+     */
+    followRedirects?: boolean | undefined;
+    /**
+     * asks a node redirected to for its WebTransport endpoint (`GET /webtransport`; default: `globalThis.fetch`)
+     */
+    fetch?: import("./transport/webtransport.js").FetchLike | undefined;
     /**
      * world schemas by game name, beside the built-in ones
      */

@@ -63,6 +63,8 @@ export const MAX_SERVER_FRAME: number;
 export const HARD_FRAME_LIMIT: number;
 /** The kind byte of an `Update`. */
 export const UPDATE_KIND: 12;
+/** The kind byte of a `Redirect` (it follows the update). */
+export const REDIRECT_KIND: 13;
 /** Appends wire values to a growing buffer. */
 export class Writer {
     constructor(capacity?: number);

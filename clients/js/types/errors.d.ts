@@ -68,27 +68,32 @@ export class SessionError extends TickwireError {
     constructor(code: SessionErrorCode, message: string);
 }
 /**
- * @typedef {'refused' | 'timed_out' | 'closed' | 'interrupted' | 'unexpected'} RequestErrorCode
+ * @typedef {'refused' | 'timed_out' | 'closed' | 'interrupted' | 'unexpected' | 'redirected'} RequestErrorCode
  */
 /**
  * A lobby request without an answer (the Rust `RequestFailure`). For
  * `refused`, `errorCode` is the server's `ErrorCode` name (`'RoomFull'`,
- * ...) and `serverMessage` its words.
+ * ...) and `serverMessage` its words. For `redirected` (the room is on
+ * another node of a cluster and the session does not follow redirects),
+ * `redirect` is the server's `Redirect`: go there and claim the seat.
  */
 export class RequestError extends TickwireError {
     /**
      * @param {RequestErrorCode} code
      * @param {string} message
-     * @param {{errorCode?: import('./protocol.js').ErrorCode, serverMessage?: string}} [details]
+     * @param {{errorCode?: import('./protocol.js').ErrorCode, serverMessage?: string, redirect?: import('./protocol.js').Redirect}} [details]
      */
     constructor(code: RequestErrorCode, message: string, details?: {
         errorCode?: import("./protocol.js").ErrorCode;
         serverMessage?: string;
+        redirect?: import("./protocol.js").Redirect;
     });
     /** @type {import('./protocol.js').ErrorCode | undefined} */
     errorCode: import("./protocol.js").ErrorCode | undefined;
     /** @type {string | undefined} */
     serverMessage: string | undefined;
+    /** @type {import('./protocol.js').Redirect | undefined} */
+    redirect: import("./protocol.js").Redirect | undefined;
 }
 /**
  * @typedef {'refused' | 'timed_out' | 'closed' | 'interrupted'} EmitErrorCode
@@ -153,7 +158,7 @@ export type DecodeErrorCode = "empty" | "too_large" | "unknown_kind" | "truncate
 export type DeltaErrorCode = "truncated" | "trailing_bytes" | "corrupt" | "unknown_kind" | "baseline_after_current";
 export type ReplicaErrorCode = "stale" | "unknown_baseline" | "delta" | "checksum_mismatch";
 export type SessionErrorCode = "closed" | "reconnecting" | "too_many_requests" | "too_many_emits" | "event_name" | "too_large" | "not_asked" | "encode";
-export type RequestErrorCode = "refused" | "timed_out" | "closed" | "interrupted" | "unexpected";
+export type RequestErrorCode = "refused" | "timed_out" | "closed" | "interrupted" | "unexpected" | "redirected";
 export type EmitErrorCode = "refused" | "timed_out" | "closed" | "interrupted";
 export type TransportErrorCode = "unsupported" | "connect_failed" | "timeout" | "protocol" | "frame_too_large" | "closed";
 export type ConnectionErrorCode = "rejected" | "closed" | "lost" | "timeout" | "transport";

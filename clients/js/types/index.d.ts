@@ -26,8 +26,8 @@ export type Sample = import("./interpolation.js").Sample;
 export type Transport = import("./transport/transport.js").Transport;
 export { Client, connect, RESERVED_EVENTS, CONNECT_TIMEOUT_MS, EMIT_TIMEOUT_MS, encodePayload, decodePayload } from "./client.js";
 export { TickwireError, DecodeError, EncodeError, DeltaError, ReplicaError, SessionError, RequestError, EmitError, TransportError, ConnectionError } from "./errors.js";
-export { PROTOCOL_VERSION, CLOSE_REASONS, ERROR_CODES, VISIBILITIES, ROLES, LEAVE_REASONS, ROOM_CODE_ALPHABET, closeCode, closeReasonFromCode, parseRoomCode, answeredRequest } from "./protocol.js";
-export { encodeClient, decodeClient, encodeServer, decodeServer, encodeArenaInput, decodeArenaInput, toHex, fromHex, Reader, Writer, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, HARD_FRAME_LIMIT, UPDATE_KIND } from "./codec.js";
+export { PROTOCOL_VERSION, MAX_ROOM_ID, CLOSE_REASONS, ERROR_CODES, VISIBILITIES, ROLES, LEAVE_REASONS, ROOM_CODE_ALPHABET, closeCode, closeReasonFromCode, parseRoomCode, answeredRequest } from "./protocol.js";
+export { encodeClient, decodeClient, encodeServer, decodeServer, encodeArenaInput, decodeArenaInput, toHex, fromHex, Reader, Writer, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, HARD_FRAME_LIMIT, UPDATE_KIND, REDIRECT_KIND } from "./codec.js";
 export { BitReader, BitWriter, zigzag, unzigzag } from "./bits.js";
 export { applyDelta, encodeDelta } from "./delta.js";
 export { ARENA_SCHEMA, ARENA_KIND, ARENA_PLAYER_FIELD, ARENA_PROJECTILE_FIELD, ARENA_POSITION_SCALE, ARENA_ANGLE_STEPS, CHAT_SCHEMA, BUILTIN_SCHEMAS, validateSchema, extrapolate, extrapolateEntity } from "./schema.js";
@@ -38,4 +38,4 @@ export { defaultReconnectPolicy, nominalDelay, Backoff, resumable, stillConnecte
 export { ClientSession, defaultSessionConfig, hello, DATAGRAM_INPUT_REDUNDANCY, MAX_INPUT_REDUNDANCY, MAX_EVENT_NAME } from "./session.js";
 export { Interpolator, sampleAt } from "./interpolation.js";
 export { extrapolateEntityFractional, predictArenaPosition, ARENA_AREA_MAX } from "./prediction.js";
-export { openWebTransport, FrameSplitter, lengthPrefixed, certificateHash } from "./transport/webtransport.js";
+export { openWebTransport, FrameSplitter, lengthPrefixed, certificateHash, discoverWebTransport, webTransportInfoUrl } from "./transport/webtransport.js";

@@ -31,7 +31,7 @@ export function parseRoomCode(text: string): string | null;
  */
 /**
  * @typedef {object} RoomInfo
- * @property {number} id
+ * @property {number} id up to 2^53 - 1 (`MAX_ROOM_ID`)
  * @property {string | null} code invite code (members and the creator only)
  * @property {string} name
  * @property {string} game
@@ -91,8 +91,17 @@ export function parseRoomCode(text: string): string | null;
 /** @typedef {{type: 'Pong', pingSentAtUs: bigint, sentAtUs: bigint, heldUs: number}} Pong */
 /** @typedef {{type: 'Close', reason: CloseReason, message: string}} Close */
 /**
+ * Claims the seat a `Redirect` reserved, on the node it named; valid once
+ * welcomed and in no room. Answered like the request the redirect
+ * answered.
+ * @typedef {object} ClaimSeat
+ * @property {'ClaimSeat'} type
+ * @property {number} requestId the original request's id (echoed in the answer)
+ * @property {string} reservation the redirect's reservation, as received
+ */
+/**
  * A message from a client.
- * @typedef {Hello | ListRooms | CreateRoom | JoinRoom | QuickJoin | LeaveRoom | Inputs | Ack | RoomEvent | EventReply | Ping | Pong | Close} ClientMessage
+ * @typedef {Hello | ListRooms | CreateRoom | JoinRoom | QuickJoin | LeaveRoom | Inputs | Ack | RoomEvent | EventReply | Ping | Pong | Close | ClaimSeat} ClientMessage
  */
 /**
  * @typedef {object} Welcome
@@ -130,8 +139,23 @@ export function parseRoomCode(text: string): string | null;
  * @property {Uint8Array} delta
  */
 /**
+ * The answer to a `CreateRoom`, `JoinRoom` or `QuickJoin` whose room is
+ * (or will be created) on another node of the cluster: connect to that
+ * node, greet it as a new player (no resume token), and send a
+ * `ClaimSeat` with the same request id and the reservation; that node's
+ * answer is the request's answer.
+ * @typedef {object} Redirect
+ * @property {'Redirect'} type
+ * @property {number} requestId the request answered
+ * @property {string} node the id of the node to go to
+ * @property {string} ws its WebSocket URL (`ws://` or `wss://`)
+ * @property {string | null} quic its QUIC address (`host:port`), when it serves QUIC
+ * @property {string} reservation the seat reservation: opaque, signed by the cluster, valid for one claim
+ * @property {number} validForMs how long the reservation stays valid, from when this was sent
+ */
+/**
  * A message from the server.
- * @typedef {Welcome | Rejected | RoomList | RoomCreated | Joined | Left | RoomEvent | EventReply | Ping | Pong | ErrorMessage | Close | Update} ServerMessage
+ * @typedef {Welcome | Rejected | RoomList | RoomCreated | Joined | Left | RoomEvent | EventReply | Ping | Pong | ErrorMessage | Close | Update | Redirect} ServerMessage
  */
 /**
  * The request a server message answers, if it answers one.
@@ -141,10 +165,12 @@ export function parseRoomCode(text: string): string | null;
 export function answeredRequest(message: ServerMessage): number | null;
 /** The protocol version this library speaks. */
 export const PROTOCOL_VERSION: 2;
+/** The largest room id (2^53 - 1): 21 bits of node tag above 32 bits of room number. */
+export const MAX_ROOM_ID: number;
 /** `CloseReason` names, in wire order (the index is the variant index). */
 export const CLOSE_REASONS: readonly ["Normal", "ServerShutdown", "ProtocolViolation", "MalformedFrame", "FrameTooLarge", "VersionMismatch", "HandshakeTimeout", "IdleTimeout", "Flooding", "SlowConsumer", "ServerFull", "AuthFailed", "Replaced", "UnsupportedFrame"];
 /** `ErrorCode` names, in wire order. */
-export const ERROR_CODES: readonly ["RoomNotFound", "RoomFull", "TooManyRooms", "NotInRoom", "AlreadyInRoom", "InvalidRequest", "BadOptions", "JoinRefused", "InvalidInput", "Stale", "RateLimited", "NotAPlayer", "RoomLocked", "UnknownGame", "EventTooLarge", "EventRefused", "ServerDraining"];
+export const ERROR_CODES: readonly ["RoomNotFound", "RoomFull", "TooManyRooms", "NotInRoom", "AlreadyInRoom", "InvalidRequest", "BadOptions", "JoinRefused", "InvalidInput", "Stale", "RateLimited", "NotAPlayer", "RoomLocked", "UnknownGame", "EventTooLarge", "EventRefused", "ServerDraining", "ReservationRefused"];
 /** `Visibility` names, in wire order. */
 export const VISIBILITIES: readonly ["Public", "Private"];
 /** `Role` names, in wire order. */
@@ -164,6 +190,9 @@ export type LeaveReason = (typeof LEAVE_REASONS)[number];
  */
 export type StringMap = Record<string, string>;
 export type RoomInfo = {
+    /**
+     * up to 2^53 - 1 (`MAX_ROOM_ID`)
+     */
     id: number;
     /**
      * invite code (members and the creator only)
@@ -281,9 +310,25 @@ export type Close = {
     message: string;
 };
 /**
+ * Claims the seat a `Redirect` reserved, on the node it named; valid once
+ * welcomed and in no room. Answered like the request the redirect
+ * answered.
+ */
+export type ClaimSeat = {
+    type: "ClaimSeat";
+    /**
+     * the original request's id (echoed in the answer)
+     */
+    requestId: number;
+    /**
+     * the redirect's reservation, as received
+     */
+    reservation: string;
+};
+/**
  * A message from a client.
  */
-export type ClientMessage = Hello | ListRooms | CreateRoom | JoinRoom | QuickJoin | LeaveRoom | Inputs | Ack | RoomEvent | EventReply | Ping | Pong | Close;
+export type ClientMessage = Hello | ListRooms | CreateRoom | JoinRoom | QuickJoin | LeaveRoom | Inputs | Ack | RoomEvent | EventReply | Ping | Pong | Close | ClaimSeat;
 export type Welcome = {
     type: "Welcome";
     protocolVersion: number;
@@ -360,6 +405,40 @@ export type Update = {
     delta: Uint8Array;
 };
 /**
+ * The answer to a `CreateRoom`, `JoinRoom` or `QuickJoin` whose room is
+ * (or will be created) on another node of the cluster: connect to that
+ * node, greet it as a new player (no resume token), and send a
+ * `ClaimSeat` with the same request id and the reservation; that node's
+ * answer is the request's answer.
+ */
+export type Redirect = {
+    type: "Redirect";
+    /**
+     * the request answered
+     */
+    requestId: number;
+    /**
+     * the id of the node to go to
+     */
+    node: string;
+    /**
+     * its WebSocket URL (`ws://` or `wss://`)
+     */
+    ws: string;
+    /**
+     * its QUIC address (`host:port`), when it serves QUIC
+     */
+    quic: string | null;
+    /**
+     * the seat reservation: opaque, signed by the cluster, valid for one claim
+     */
+    reservation: string;
+    /**
+     * how long the reservation stays valid, from when this was sent
+     */
+    validForMs: number;
+};
+/**
  * A message from the server.
  */
-export type ServerMessage = Welcome | Rejected | RoomList | RoomCreated | Joined | Left | RoomEvent | EventReply | Ping | Pong | ErrorMessage | Close | Update;
+export type ServerMessage = Welcome | Rejected | RoomList | RoomCreated | Joined | Left | RoomEvent | EventReply | Ping | Pong | ErrorMessage | Close | Update | Redirect;

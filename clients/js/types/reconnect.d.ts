@@ -30,9 +30,13 @@ export function resumable(reason: import("./protocol.js").CloseReason | null): r
 /**
  * Why a reconnection did not give the session back: the seat was gone
  * (the client is connected, in the lobby, as a new player), no attempt got
- * through in time, or the server refused the new connection (both leave
- * the session closed).
- * @typedef {{type: 'seatGone'} | {type: 'gaveUp', attempts: number} | {type: 'refused', reason: import('./protocol.js').CloseReason, message: string}} LostReason
+ * through in time, the server refused the new connection, or the node a
+ * redirect named could not be reached while its reservation was valid
+ * (these leave the session closed: connect again to any node).
+ * @typedef {{type: 'seatGone'}
+ *   | {type: 'gaveUp', attempts: number}
+ *   | {type: 'refused', reason: import('./protocol.js').CloseReason, message: string}
+ *   | {type: 'unreachable', node: string, attempts: number}} LostReason
  */
 /**
  * Whether the client is still connected (in the lobby) after `reason`.
@@ -97,8 +101,9 @@ export type ReconnectPolicy = {
 /**
  * Why a reconnection did not give the session back: the seat was gone
  * (the client is connected, in the lobby, as a new player), no attempt got
- * through in time, or the server refused the new connection (both leave
- * the session closed).
+ * through in time, the server refused the new connection, or the node a
+ * redirect named could not be reached while its reservation was valid
+ * (these leave the session closed: connect again to any node).
  */
 export type LostReason = {
     type: "seatGone";
@@ -109,4 +114,8 @@ export type LostReason = {
     type: "refused";
     reason: import("./protocol.js").CloseReason;
     message: string;
+} | {
+    type: "unreachable";
+    node: string;
+    attempts: number;
 };

@@ -17,6 +17,7 @@
  * @property {import('./reconnect.js').ReconnectPolicy} reconnect how the session reconnects after a drop
  * @property {number | null} silenceTimeoutMs a room connection silent this long has dropped, whatever the transport says (default 5000; null: trust the transport)
  * @property {number} attemptTimeoutMs how long one reconnection attempt may take, from opening the transport to the seat back (default 10 000)
+ * @property {boolean} followRedirects whether a request answered with a `Redirect` moves the session to the node it names by itself (the request's answer is that node's); false: the request fails with a `RequestError` `redirected` carrying the redirect (default true)
  * @property {Record<string, import('./schema.js').Schema>} schemas world schemas by game name (default: the built-in games, arena and chat)
  * @property {import('./schema.js').Schema} defaultSchema the schema of a game not in `schemas` (default: the arena's)
  */
@@ -59,7 +60,10 @@ export function defaultSessionConfig(): SessionConfig;
  * @typedef {{name: string, data: Uint8Array, replyTo: number | null}} IncomingEvent
  */
 /**
- * What happened, for the application.
+ * What happened, for the application. `redirected`: a request was
+ * answered with a `Redirect` and the session leaves this node for `node`
+ * (the request stays pending); `moved`: it is on that node, welcomed as
+ * a new player, and has claimed the seat (the request's answer follows).
  * @typedef {{type: 'welcomed', welcome: import('./protocol.js').Welcome}
  *   | {type: 'answered', id: number, answer: Answer | null, error: RequestError | null}
  *   | {type: 'joined', joined: import('./protocol.js').Joined}
@@ -73,7 +77,9 @@ export function defaultSessionConfig(): SessionConfig;
  *   | {type: 'closed', closed: Closed}
  *   | {type: 'reconnecting', attempt: number, waitMs: number, cause: import('./protocol.js').CloseReason | null}
  *   | {type: 'resumed', room: import('./protocol.js').Joined | null, afterMs: number, attempts: number}
- *   | {type: 'lost', reason: import('./reconnect.js').LostReason}} SessionEvent
+ *   | {type: 'lost', reason: import('./reconnect.js').LostReason}
+ *   | {type: 'redirected', node: string, ws: string}
+ *   | {type: 'moved', node: string, welcome: import('./protocol.js').Welcome, afterMs: number, attempts: number}} SessionEvent
  */
 /**
  * A message to send, and how it may travel: `reliable` (in order, never
@@ -101,6 +107,7 @@ export function defaultSessionConfig(): SessionConfig;
  * @property {import('./protocol.js').Joined | null} room the room whose seat it wants back
  * @property {boolean} welcomed the new connection got its seat back: waiting for `Joined`
  * @property {import('./protocol.js').CloseReason | null} cause
+ * @property {import('./protocol.js').Redirect | null} redirect set when this is not a drop but a move to another node of the cluster: where to, and the reservation to claim there
  */
 /**
  * A `Hello` for this protocol version.
@@ -189,6 +196,12 @@ export class ClientSession {
     get isClosed(): boolean;
     /** Whether the connection dropped and the session is reconnecting. */
     get isReconnecting(): boolean;
+    /**
+     * Where a redirect sends the session, while it is on its way (the shell
+     * connects there, and to there from then on); null otherwise.
+     * @returns {import('./protocol.js').Redirect | null}
+     */
+    get redirectTarget(): import("./protocol.js").Redirect | null;
     /**
      * Chooses when updates are acknowledged from now on.
      * @param {'immediate' | 'withInput'} mode
@@ -374,7 +387,8 @@ export class ClientSession {
     get attemptUnderWay(): boolean;
     /**
      * The new transport is open: the session greets with its resume token
-     * and the newest tick of the world it holds.
+     * and the newest tick of the world it holds (or, moving to another node,
+     * as a new player).
      * @param {Now} _now
      */
     connectionOpened(_now: Now): void;
@@ -405,6 +419,21 @@ export class ClientSession {
      * @param {import('./protocol.js').Welcome} welcome
      */
     private rewelcomed;
+    /**
+     * A request was answered with `redirect`: follow it (or fail the
+     * request when redirects are not followed).
+     * @private
+     * @param {Now} now
+     * @param {import('./protocol.js').Redirect} redirect
+     */
+    private redirected;
+    /**
+     * The node redirected to welcomed the session: claim the seat.
+     * @private
+     * @param {Now} now
+     * @param {import('./protocol.js').Welcome} welcome
+     */
+    private moved;
     /**
      * Decodes and handles a server frame. Throws a `DecodeError` (and
      * changes nothing) when the frame does not decode.
@@ -535,6 +564,10 @@ export type SessionConfig = {
      */
     attemptTimeoutMs: number;
     /**
+     * whether a request answered with a `Redirect` moves the session to the node it names by itself (the request's answer is that node's); false: the request fails with a `RequestError` `redirected` carrying the redirect (default true)
+     */
+    followRedirects: boolean;
+    /**
      * world schemas by game name (default: the built-in games, arena and chat)
      */
     schemas: Record<string, import("./schema.js").Schema>;
@@ -617,7 +650,10 @@ export type IncomingEvent = {
     replyTo: number | null;
 };
 /**
- * What happened, for the application.
+ * What happened, for the application. `redirected`: a request was
+ * answered with a `Redirect` and the session leaves this node for `node`
+ * (the request stays pending); `moved`: it is on that node, welcomed as
+ * a new player, and has claimed the seat (the request's answer follows).
  */
 export type SessionEvent = {
     type: "welcomed";
@@ -671,6 +707,16 @@ export type SessionEvent = {
 } | {
     type: "lost";
     reason: import("./reconnect.js").LostReason;
+} | {
+    type: "redirected";
+    node: string;
+    ws: string;
+} | {
+    type: "moved";
+    node: string;
+    welcome: import("./protocol.js").Welcome;
+    afterMs: number;
+    attempts: number;
 };
 /**
  * A message to send, and how it may travel: `reliable` (in order, never
@@ -743,6 +789,10 @@ export type Reconnecting = {
      */
     welcomed: boolean;
     cause: import("./protocol.js").CloseReason | null;
+    /**
+     * set when this is not a drop but a move to another node of the cluster: where to, and the reservation to claim there
+     */
+    redirect: import("./protocol.js").Redirect | null;
 };
 import { Replica } from './replica.js';
 import { RequestError } from './errors.js';

@@ -82,6 +82,60 @@ export function certificateHash(hash) {
 }
 
 /**
+ * Where a server says how to open a WebTransport session to it: `GET
+ * /webtransport` at the http(s) origin of its WebSocket URL (`ws://h:p/ws`
+ * gives `http://h:p/webtransport`, `wss://` gives `https://`).
+ * @param {string} wsUrl
+ * @returns {string}
+ */
+export function webTransportInfoUrl(wsUrl) {
+  let url;
+  try {
+    url = new URL(wsUrl);
+  } catch {
+    throw new TransportError('connect_failed', `${wsUrl} is not a URL`);
+  }
+  const scheme = { 'ws:': 'http:', 'wss:': 'https:', 'http:': 'http:', 'https:': 'https:' }[url.protocol];
+  if (scheme === undefined) throw new TransportError('connect_failed', `${wsUrl} is not a ws:// or wss:// URL`);
+  return `${scheme}//${url.host}/webtransport`;
+}
+
+/**
+ * The part of `fetch` the discovery uses.
+ * @typedef {(url: string, init?: {signal?: AbortSignal}) => Promise<{ok: boolean, status: number, json: () => Promise<unknown>}>} FetchLike
+ */
+
+/**
+ * Asks the server whose WebSocket URL is `wsUrl` for its WebTransport
+ * endpoint (its `GET /webtransport`: `{url, certificate_hashes}`), as a
+ * page does for the server it came from. Rejects with a `TransportError`
+ * when the server serves no WebTransport or cannot be asked.
+ * @param {string} wsUrl
+ * @param {{fetch?: FetchLike, timeoutMs?: number}} [options]
+ * @returns {Promise<{url: string, certificateHashes: CertificateHash[]}>}
+ */
+export async function discoverWebTransport(wsUrl, options = {}) {
+  const infoUrl = webTransportInfoUrl(wsUrl);
+  const doFetch = options.fetch ?? /** @type {{fetch?: FetchLike}} */ (globalThis).fetch;
+  if (doFetch === undefined) throw new TransportError('unsupported', 'no fetch here to ask for the WebTransport endpoint');
+  let info;
+  try {
+    const signal = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(options.timeoutMs ?? OPEN_TIMEOUT_MS) : undefined;
+    const response = await doFetch(infoUrl, signal === undefined ? {} : { signal });
+    if (!response.ok) throw new Error(`status ${response.status}`);
+    info = /** @type {{url?: unknown, certificate_hashes?: unknown}} */ (await response.json());
+  } catch (e) {
+    throw new TransportError('connect_failed', `no WebTransport endpoint from ${infoUrl}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
+  }
+  if (typeof info?.url !== 'string' || !Array.isArray(info.certificate_hashes ?? [])) {
+    throw new TransportError('connect_failed', `${infoUrl} did not describe a WebTransport endpoint`);
+  }
+  return { url: info.url, certificateHashes: /** @type {CertificateHash[]} */ (info.certificate_hashes ?? []) };
+}
+
+/**
  * The WebTransport constructor to use, or null when there is none.
  * @param {WebTransportConstructor | undefined} given
  * @returns {WebTransportConstructor | null}

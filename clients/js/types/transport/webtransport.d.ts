@@ -12,6 +12,34 @@
  */
 export function certificateHash(hash: CertificateHash): Uint8Array;
 /**
+ * Where a server says how to open a WebTransport session to it: `GET
+ * /webtransport` at the http(s) origin of its WebSocket URL (`ws://h:p/ws`
+ * gives `http://h:p/webtransport`, `wss://` gives `https://`).
+ * @param {string} wsUrl
+ * @returns {string}
+ */
+export function webTransportInfoUrl(wsUrl: string): string;
+/**
+ * The part of `fetch` the discovery uses.
+ * @typedef {(url: string, init?: {signal?: AbortSignal}) => Promise<{ok: boolean, status: number, json: () => Promise<unknown>}>} FetchLike
+ */
+/**
+ * Asks the server whose WebSocket URL is `wsUrl` for its WebTransport
+ * endpoint (its `GET /webtransport`: `{url, certificate_hashes}`), as a
+ * page does for the server it came from. Rejects with a `TransportError`
+ * when the server serves no WebTransport or cannot be asked.
+ * @param {string} wsUrl
+ * @param {{fetch?: FetchLike, timeoutMs?: number}} [options]
+ * @returns {Promise<{url: string, certificateHashes: CertificateHash[]}>}
+ */
+export function discoverWebTransport(wsUrl: string, options?: {
+    fetch?: FetchLike;
+    timeoutMs?: number;
+}): Promise<{
+    url: string;
+    certificateHashes: CertificateHash[];
+}>;
+/**
  * The WebTransport constructor to use, or null when there is none.
  * @param {WebTransportConstructor | undefined} given
  * @returns {WebTransportConstructor | null}
@@ -79,6 +107,16 @@ export type CertificateHash = string | Uint8Array | ArrayBuffer | {
     algorithm: string;
     value: string | Uint8Array | ArrayBuffer;
 };
+/**
+ * The part of `fetch` the discovery uses.
+ */
+export type FetchLike = (url: string, init?: {
+    signal?: AbortSignal;
+}) => Promise<{
+    ok: boolean;
+    status: number;
+    json: () => Promise<unknown>;
+}>;
 /**
  * The part of the standard WebTransport API this transport uses.
  */
