@@ -118,11 +118,12 @@ pub struct ClusterConfig {
     /// valid, ms. Default 30 000; 1 000..=300 000.
     pub reservation_ms: u64,
     /// How often the node writes its record and reads the others', ms.
-    /// Default 500.
+    /// Default 400.
     pub heartbeat_ms: u64,
     /// How long a record lives without a refresh, ms: a node that dies
     /// leaves every listing at most this long (plus a reader's heartbeat)
-    /// later. Default 1 500 (three beats); must exceed `heartbeat_ms`.
+    /// later (1.6 s by default, inside the 2 s a listing may lag). Default
+    /// 1 200 (three beats: a node may miss two); must exceed `heartbeat_ms`.
     pub expiry_ms: u64,
 }
 
@@ -135,8 +136,8 @@ impl Default for ClusterConfig {
             advertise_quic: None,
             secret: None,
             reservation_ms: crate::cluster::reservation::DEFAULT_LIFETIME_MS,
-            heartbeat_ms: 500,
-            expiry_ms: 1_500,
+            heartbeat_ms: 400,
+            expiry_ms: 1_200,
         }
     }
 }
@@ -866,7 +867,7 @@ mod tests {
             toml::from_str("[cluster]\nurl = \"redis://10.0.0.5:6379\"\n").expect("parses");
         let cluster = config.cluster.clone().expect("cluster");
         assert_eq!(cluster.heartbeat_ms, 500);
-        assert_eq!(cluster.expiry_ms, 1_500);
+        assert_eq!(cluster.expiry_ms, 1_200);
         config.validate().expect("defaults valid");
         let field = |config: &ServerConfig| config.validate().map_err(|e| e.field);
         let mut bad = config.clone();

@@ -160,6 +160,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether a request whose room is on another node of a cluster moves
+    /// the client there by itself ([`Event::Redirected`], then
+    /// [`Event::Moved`]; the call returns the other node's answer).
+    /// Default: yes; off, the call fails with [`ClientError::Redirected`].
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.config.follow_redirects = follow;
+        self
+    }
+
     /// How the client reconnects after a drop. Default: by itself, with
     /// exponential backoff and jitter, for as long as the server keeps the
     /// seat ([`ReconnectPolicy::default`]); [`ReconnectPolicy::disabled`]
@@ -855,10 +864,7 @@ impl Client {
             RequestFailure::Closed => self.ended_error(),
             RequestFailure::Interrupted => ClientError::Interrupted,
             RequestFailure::Unexpected => ClientError::Unexpected("the wrong kind of answer"),
-            RequestFailure::Redirected(r) => ClientError::Redirected {
-                node: r.node,
-                ws: r.ws,
-            },
+            RequestFailure::Redirected(r) => ClientError::Redirected(Box::new(r)),
         })
     }
 

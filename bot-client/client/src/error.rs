@@ -52,14 +52,11 @@ pub enum ClientError {
     #[error("the connection dropped before the answer")]
     Interrupted,
     /// The room is on another node of the cluster and the client was
-    /// told not to follow redirects (`SessionConfig::follow_redirects`).
-    #[error("the room is on node {node} ({ws})")]
-    Redirected {
-        /// The node.
-        node: String,
-        /// Its WebSocket URL.
-        ws: String,
-    },
+    /// told not to follow redirects ([`crate::ClientBuilder::follow_redirects`]):
+    /// the redirect, to follow by hand (connect to its node and claim the
+    /// seat with its reservation).
+    #[error("the room is on node {} ({})", .0.node, .0.ws)]
+    Redirected(Box<tickwire_shared::protocol::Redirect>),
     /// No answer in time.
     #[error("timed out waiting for the server")]
     Timeout,
@@ -88,7 +85,7 @@ impl ClientError {
             }
             Self::Lost => "connection_lost".into(),
             Self::Interrupted => "interrupted".into(),
-            Self::Redirected { .. } => "redirected".into(),
+            Self::Redirected(_) => "redirected".into(),
             Self::Timeout => "timeout".into(),
             Self::WebSocket(_) => "websocket".into(),
             Self::Decode(_) => "undecodable_frame".into(),

@@ -65,6 +65,15 @@ pub struct Flags {
     /// [default: ws://BIND/ws].
     #[arg(long, requires = "cluster")]
     pub advertise_ws: Option<String>,
+    /// The QUIC address (HOST:PORT) redirects give QUIC clients for this
+    /// node [default: the --quic-bind address].
+    #[arg(long, requires = "cluster")]
+    pub advertise_quic: Option<String>,
+    /// The secret every node of the cluster signs seat reservations with,
+    /// the first line of this file (16 characters or more) [default: one
+    /// shared through the cluster's Redis].
+    #[arg(long, requires = "cluster")]
+    pub cluster_secret_file: Option<PathBuf>,
     /// Longest drain after the first SIGTERM / SIGINT, ms: new rooms and
     /// joins are refused and running rooms play on until empty; a second
     /// signal stops at once. 0: no drain [default: 30000].
@@ -250,6 +259,20 @@ fn load(cli: &Flags) -> anyhow::Result<ServerConfig> {
         }
         if let Some(url) = &cli.advertise_ws {
             cluster.advertise_ws = Some(url.clone());
+        }
+        if let Some(addr) = &cli.advertise_quic {
+            cluster.advertise_quic = Some(addr.clone());
+        }
+        if let Some(path) = &cli.cluster_secret_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let secret = text.lines().next().unwrap_or("").trim();
+            anyhow::ensure!(
+                secret.len() >= 16,
+                "the cluster secret in {} must have at least 16 characters",
+                path.display()
+            );
+            cluster.secret = Some(tickwire_server::config::Secret::new(secret));
         }
     }
     if let Some(cert) = &cli.tls_cert {
@@ -439,6 +462,8 @@ mod tests {
             "eu-1",
             "--advertise-ws",
             "ws://eu-1.example.com:7000/ws",
+            "--advertise-quic",
+            "eu-1.example.com:7001",
         ])
         .expect("parses");
         let config = load(&flags).expect("loads");
@@ -449,7 +474,39 @@ mod tests {
             cluster.advertise_ws.as_deref(),
             Some("ws://eu-1.example.com:7000/ws")
         );
-        assert_eq!((cluster.heartbeat_ms, cluster.expiry_ms), (500, 1_500));
+        assert_eq!(
+            cluster.advertise_quic.as_deref(),
+            Some("eu-1.example.com:7001")
+        );
+        assert_eq!((cluster.heartbeat_ms, cluster.expiry_ms), (400, 1_200));
+        assert!(cluster.secret.is_none(), "shared through Redis");
+        let dir = std::env::temp_dir().join(format!("tickwire-secret-{}", std::process::id()));
+        std::fs::write(&dir, "a cluster secret of some length\n").expect("written");
+        let path = dir.to_string_lossy().into_owned();
+        let with_secret = |file: &str| {
+            load(
+                &Flags::try_parse_from([
+                    "tickwire-server",
+                    "--cluster",
+                    "redis://127.0.0.1:6379",
+                    "--cluster-secret-file",
+                    file,
+                ])
+                .expect("parses"),
+            )
+        };
+        let secret = with_secret(&path)
+            .expect("loads")
+            .cluster
+            .expect("a cluster")
+            .secret;
+        assert_eq!(
+            secret.as_ref().map(tickwire_server::config::Secret::expose),
+            Some("a cluster secret of some length")
+        );
+        std::fs::write(&dir, "short\n").expect("written");
+        assert!(with_secret(&path).is_err(), "too short a secret");
+        let _ = std::fs::remove_file(&dir);
         let alone =
             load(&Flags::try_parse_from(["tickwire-server"]).expect("parses")).expect("loads");
         assert!(alone.cluster.is_none(), "no --cluster: alone");

@@ -153,10 +153,14 @@ impl ReservationError {
     }
 }
 
-/// Signs and checks reservations with the cluster's secret.
+/// Signs and checks reservations with the cluster's secret (and, after
+/// the secret changed, still checks with the one before, so that
+/// reservations in flight survive the change).
 pub struct Signer {
+    secret: Vec<u8>,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    previous: Option<DecodingKey>,
     validation: Validation,
     lifetime_ms: u64,
 }
@@ -180,11 +184,35 @@ impl Signer {
         validation.validate_nbf = false;
         validation.required_spec_claims.clear();
         Self {
+            secret: secret.to_vec(),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            previous: None,
             validation,
             lifetime_ms,
         }
+    }
+
+    /// The secret it signs with.
+    pub fn secret_bytes(&self) -> Vec<u8> {
+        self.secret.clone()
+    }
+
+    /// Whether it signs with `secret`.
+    pub fn uses(&self, secret: &[u8]) -> bool {
+        self.secret == secret
+    }
+
+    /// Signs with `secret` from now on, still accepting reservations
+    /// signed with the secret it used until now.
+    pub fn rotate(&mut self, secret: &[u8]) {
+        if self.uses(secret) {
+            return;
+        }
+        let previous = std::mem::replace(&mut self.decoding, DecodingKey::from_secret(secret));
+        self.previous = Some(previous);
+        self.encoding = EncodingKey::from_secret(secret);
+        self.secret = secret.to_vec();
     }
 
     /// How long its reservations live, ms.
@@ -224,11 +252,18 @@ impl Signer {
         now_ms: u64,
     ) -> Result<Reservation, ReservationError> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Reservation>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => ReservationError::BadSignature,
-                _ => ReservationError::Malformed,
-            })?;
+        let decode = |key: &DecodingKey| {
+            jsonwebtoken::decode::<Reservation>(token, key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::InvalidSignature => ReservationError::BadSignature,
+                    _ => ReservationError::Malformed,
+                }
+            })
+        };
+        let data = match (decode(&self.decoding), &self.previous) {
+            (Err(ReservationError::BadSignature), Some(previous)) => decode(previous)?,
+            (result, _) => result?,
+        };
         let claims = data.claims;
         if now_ms > claims.exp_ms.saturating_add(CLOCK_SKEW_MS) {
             return Err(ReservationError::Expired {
@@ -387,6 +422,27 @@ mod tests {
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         parts[1] = parts[1].chars().rev().collect();
         assert!(s.verify(&parts.join("."), "b", Some("alice"), NOW).is_err());
+    }
+
+    #[test]
+    fn after_a_secret_change_reservations_in_flight_still_pass() {
+        let mut s = signer();
+        let before = s.sign("b", None, seat(), 1, NOW).expect("signs");
+        s.rotate(b"the new secret");
+        assert!(s.uses(b"the new secret"));
+        s.verify(&before, "b", None, NOW)
+            .expect("signed with the old secret");
+        let after = s.sign("b", None, seat(), 2, NOW).expect("signs");
+        let new_only = Signer::new(b"the new secret", DEFAULT_LIFETIME_MS);
+        new_only
+            .verify(&after, "b", None, NOW)
+            .expect("signed with the new one");
+        s.rotate(b"a third secret");
+        assert_eq!(
+            s.verify(&before, "b", None, NOW),
+            Err(ReservationError::BadSignature),
+            "two changes ago: refused"
+        );
     }
 
     #[test]

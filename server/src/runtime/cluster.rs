@@ -6,9 +6,10 @@
 //! One beat is two round trips: a pipeline of six commands (`SET` the
 //! node record, its public rooms and its invite codes, each `PX expiry`;
 //! `ZADD` the index, `ZREMRANGEBYSCORE` its long-dead entries, `ZRANGE`
-//! it), then one `MGET` of every indexed node's three keys; until the
-//! cluster's secret is known (none configured), the first pipeline also
-//! carries `SET tickwire:secret <drawn> NX` and `GET tickwire:secret`.
+//! it), then one `MGET` of every indexed node's three keys. Without a
+//! configured secret the first pipeline also carries `SET tickwire:secret
+//! <the node's, or one drawn> NX` and `GET tickwire:secret`: eight
+//! commands, still two round trips.
 //! Listings, joins, quick-joins and placements read the last beat's
 //! result (never Redis), so a lobby request costs no Redis command and
 //! never waits on Redis.
@@ -20,7 +21,7 @@
 //! `tickwire_cluster_redis_up`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -68,7 +69,7 @@ pub(crate) struct Cluster {
     view: Mutex<View>,
     /// Signs and checks seat reservations, once the secret is known (at
     /// once when configured, else from Redis at the first beat).
-    signer: OnceLock<Signer>,
+    signer: Mutex<Option<Signer>>,
     /// Reservations claimed here (each once).
     ledger: Mutex<Ledger>,
 }
@@ -114,13 +115,10 @@ impl Cluster {
     ) -> Result<Self, ServerError> {
         let client = redis::Client::open(config.url.as_str())
             .map_err(|e| ServerError::ClusterUrl(e.to_string()))?;
-        let signer = OnceLock::new();
-        if let Some(secret) = &config.secret {
-            let _ = signer.set(Signer::new(
-                secret.expose().as_bytes(),
-                config.reservation_ms,
-            ));
-        }
+        let signer = config
+            .secret
+            .as_ref()
+            .map(|secret| Signer::new(secret.expose().as_bytes(), config.reservation_ms));
         Ok(Self {
             tag: placement::node_tag(&node_id),
             node_id,
@@ -129,7 +127,7 @@ impl Cluster {
             config,
             client,
             view: Mutex::new(View::default()),
-            signer,
+            signer: Mutex::new(signer),
             ledger: Mutex::new(Ledger::default()),
         })
     }
@@ -200,7 +198,6 @@ impl Cluster {
         sub: Option<&str>,
         now_unix_ms: u64,
     ) -> Result<Redirect, ReservationError> {
-        let signer = self.signer.get().ok_or(ReservationError::NoSecret)?;
         {
             let mut view = self.view();
             match &seat {
@@ -215,6 +212,8 @@ impl Cluster {
             }
         }
         let jti = rand_os::random::<u128>();
+        let signer = self.signer();
+        let signer = signer.as_ref().ok_or(ReservationError::NoSecret)?;
         let reservation = signer.sign(&node.id, sub, seat, jti, now_unix_ms)?;
         Ok(Redirect {
             request_id,
@@ -234,13 +233,22 @@ impl Cluster {
         sub: Option<&str>,
         now_unix_ms: u64,
     ) -> Result<Reservation, ReservationError> {
-        let signer = self.signer.get().ok_or(ReservationError::NoSecret)?;
-        let reservation = signer.verify(token, &self.node_id, sub, now_unix_ms)?;
+        let reservation = {
+            let signer = self.signer();
+            let signer = signer.as_ref().ok_or(ReservationError::NoSecret)?;
+            signer.verify(token, &self.node_id, sub, now_unix_ms)?
+        };
         self.ledger
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .claim(&reservation, now_unix_ms)?;
         Ok(reservation)
+    }
+
+    fn signer(&self) -> MutexGuard<'_, Option<Signer>> {
+        self.signer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn view(&self) -> MutexGuard<'_, View> {
@@ -434,6 +442,25 @@ pub(crate) async fn run(shared: Arc<Shared>, cluster: Arc<Cluster>) {
     metrics.cluster_redis_up.set(0);
 }
 
+/// Signs with the secret Redis holds from now on (still accepting
+/// reservations signed with the one before).
+fn adopt_secret(cluster: &Cluster, secret: &[u8]) {
+    let mut signer = cluster.signer();
+    match signer.as_mut() {
+        None => {
+            *signer = Some(Signer::new(secret, cluster.config.reservation_ms));
+            info!("cluster: reservation secret shared through Redis");
+        }
+        Some(current) if !current.uses(secret) => {
+            current.rotate(secret);
+            warn!(
+                "cluster: the shared reservation secret changed in Redis; adopted it (reservations signed with the old one stay valid)"
+            );
+        }
+        Some(_) => {}
+    }
+}
+
 /// One heartbeat: writes this node's keys and reads every live node's
 /// (learning the cluster's secret on the way when it is not known).
 async fn beat(
@@ -492,29 +519,32 @@ async fn beat(
         .arg(trim_below(now_ms))
         .ignore()
         .zrange(nodes_key(), 0, -1);
-    let learning = cluster.signer.get().is_none();
-    if learning {
-        let drawn = format!(
-            "{:032x}{:032x}",
-            rand_os::random::<u128>(),
-            rand_os::random::<u128>()
-        );
+    // Without a configured secret, the cluster's lives in Redis: the
+    // first node draws it; every node offers the one it uses (so that a
+    // Redis restarted empty gets it back) and adopts what Redis holds.
+    let shared_secret = cluster.config.secret.is_none();
+    if shared_secret {
+        let offered = match cluster.signer().as_ref() {
+            Some(signer) => String::from_utf8_lossy(&signer.secret_bytes()).into_owned(),
+            None => format!(
+                "{:032x}{:032x}",
+                rand_os::random::<u128>(),
+                rand_os::random::<u128>()
+            ),
+        };
         write
             .cmd("SET")
             .arg(secret_key())
-            .arg(drawn)
+            .arg(offered)
             .arg("NX")
             .ignore()
             .cmd("GET")
             .arg(secret_key());
     }
-    let mut ids = if learning {
+    let mut ids = if shared_secret {
         let (ids, secret): (Vec<String>, Option<String>) = write.query_async(con).await?;
         if let Some(secret) = secret.filter(|s| s.len() >= 16) {
-            let signer = Signer::new(secret.as_bytes(), cluster.config.reservation_ms);
-            if cluster.signer.set(signer).is_ok() {
-                info!("cluster: reservation secret shared through Redis");
-            }
+            adopt_secret(cluster, secret.as_bytes());
         }
         ids
     } else {
