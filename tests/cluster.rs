@@ -268,18 +268,21 @@ async fn library_client(server: &TestServer, name: &str) -> tickwire_client::Cli
 /// the other node's latest beat).
 async fn until_listed(server: &TestServer, id: RoomId) {
     let mut looker = library_client(server, "looker").await;
-    until(WITHIN, "the room is listed cluster-wide", || {
-        let looker = &mut looker;
-        async move {
-            looker
-                .list_rooms(RoomFilter::default())
-                .await
-                .expect("listed")
-                .iter()
-                .any(|r| r.id == id)
+    let start = Instant::now();
+    loop {
+        let rooms = looker
+            .list_rooms(RoomFilter::default())
+            .await
+            .expect("listed");
+        if rooms.iter().any(|r| r.id == id) {
+            return;
         }
-    })
-    .await;
+        assert!(
+            start.elapsed() < WITHIN,
+            "the room is listed cluster-wide within {WITHIN:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// One more heartbeat of every node, so directories hold what was just
@@ -299,6 +302,8 @@ async fn joins_by_id_and_by_code_reach_rooms_on_another_node() {
         .await
         .expect("created on B (the tie stays where asked)");
     assert_eq!(host.redirects(), 0);
+    a_beat().await;
+    // B holds a player now, A none: a room asked for on B goes to A.
     let mut shy = library_client(&b, "shy").await;
     let private = shy
         .create_room(
@@ -307,7 +312,8 @@ async fn joins_by_id_and_by_code_reach_rooms_on_another_node() {
                 .max_players(2),
         )
         .await
-        .expect("private room on B");
+        .expect("private room, placed on A");
+    assert_eq!((shy.url(), shy.redirects()), (a.ws_url().as_str(), 1));
     let code = private.room.code.expect("the creator sees the code");
     assert_ne!(
         public.room.id.node_tag(),
@@ -346,15 +352,15 @@ async fn joins_by_id_and_by_code_reach_rooms_on_another_node() {
     );
     assert!(guest.world().is_some(), "the world arrives from B");
 
-    // By code, from A: A finds the code in the directory.
+    // By code, from B: B finds A's code in the directory.
     a_beat().await;
-    let mut friend = library_client(&a, "friend").await;
+    let mut friend = library_client(&b, "friend").await;
     let joined = friend
         .join(RoomTarget::Code(code), Role::Player)
         .await
         .expect("joined by code through the redirect");
     assert_eq!(joined.room.id, private.room.id);
-    assert_eq!(friend.url(), b.ws_url());
+    assert_eq!(friend.url(), a.ws_url());
 
     // An id whose node is not in the cluster: not found, no redirect.
     let nowhere = RoomId::compose(public.room.id.node_tag() ^ 1, 1);
@@ -373,16 +379,17 @@ async fn joins_by_id_and_by_code_reach_rooms_on_another_node() {
             .await,
         1.0
     );
+    for reason in ["create", "join_by_code"] {
+        let sample = format!("tickwire_cluster_redirects_total{{reason=\"{reason}\"}}");
+        assert_eq!(b.metric(&sample).await, 1.0, "{reason}");
+    }
+    let ok = "tickwire_cluster_claims_total{reason=\"ok\"}";
     assert_eq!(
-        a.metric("tickwire_cluster_redirects_total{reason=\"join_by_code\"}")
-            .await,
-        1.0
+        a.metric(ok).await,
+        2.0,
+        "the private room's creator and friend"
     );
-    assert_eq!(
-        b.metric("tickwire_cluster_claims_total{reason=\"ok\"}")
-            .await,
-        2.0
-    );
+    assert_eq!(b.metric(ok).await, 1.0, "the guest");
 }
 
 async fn friend_of(server: &TestServer) -> tickwire_client::Client {

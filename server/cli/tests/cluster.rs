@@ -6,6 +6,8 @@
 
 mod support;
 
+// The root package's Redis harness, shared rather than copied.
+#[allow(unreachable_pub, dead_code)]
 #[path = "../../../tests/support/redis.rs"]
 mod redis;
 
