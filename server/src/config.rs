@@ -866,12 +866,13 @@ mod tests {
         let mut config: ServerConfig =
             toml::from_str("[cluster]\nurl = \"redis://10.0.0.5:6379\"\n").expect("parses");
         let cluster = config.cluster.clone().expect("cluster");
-        assert_eq!(cluster.heartbeat_ms, 500);
+        assert_eq!(cluster.heartbeat_ms, 400);
         assert_eq!(cluster.expiry_ms, 1_200);
+        assert_eq!(cluster.reservation_ms, 30_000);
         config.validate().expect("defaults valid");
         let field = |config: &ServerConfig| config.validate().map_err(|e| e.field);
         let mut bad = config.clone();
-        bad.cluster.as_mut().expect("cluster").expiry_ms = 500;
+        bad.cluster.as_mut().expect("cluster").expiry_ms = 400;
         assert_eq!(field(&bad), Err("cluster.expiry_ms"));
         let mut bad = config.clone();
         bad.cluster.as_mut().expect("cluster").url = "rediss://h:1".into();
@@ -882,6 +883,12 @@ mod tests {
         let mut bad = config.clone();
         bad.cluster.as_mut().expect("cluster").advertise_ws = Some("http://x".into());
         assert_eq!(field(&bad), Err("cluster.advertise_ws"));
+        let mut bad = config.clone();
+        bad.cluster.as_mut().expect("cluster").secret = Some(Secret::new("too short"));
+        assert_eq!(field(&bad), Err("cluster.secret"));
+        let mut bad = config.clone();
+        bad.cluster.as_mut().expect("cluster").reservation_ms = 500;
+        assert_eq!(field(&bad), Err("cluster.reservation_ms"));
         config.cluster.as_mut().expect("cluster").heartbeat_ms = 10;
         assert_eq!(field(&config), Err("cluster.heartbeat_ms"));
     }
