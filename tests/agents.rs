@@ -63,13 +63,28 @@ async fn two_agents_merge_their_histograms_exactly() {
     let report = &done.report;
     bots::assert_clean(report, 18, 24.0);
     assert_eq!(report.agents.len(), 2);
-    assert_eq!((report.agents[0].name.as_str(), report.agents[1].name.as_str()), (a.as_str(), b.as_str()));
+    assert_eq!(
+        (
+            report.agents[0].name.as_str(),
+            report.agents[1].name.as_str()
+        ),
+        (a.as_str(), b.as_str())
+    );
     // Whole rooms each: two for the first agent, one for the second.
     assert_eq!(
-        report.agents.iter().map(|x| (x.first_room, x.rooms, x.bots)).collect::<Vec<_>>(),
+        report
+            .agents
+            .iter()
+            .map(|x| (x.first_room, x.rooms, x.bots))
+            .collect::<Vec<_>>(),
         [(0, 2, 12), (2, 1, 6)]
     );
-    assert!(report.agents.iter().all(|x| x.status == AgentStatus::Finished));
+    assert!(
+        report
+            .agents
+            .iter()
+            .all(|x| x.status == AgentStatus::Finished)
+    );
     let figures: Vec<_> = done
         .figures
         .iter()
@@ -79,7 +94,10 @@ async fn two_agents_merge_their_histograms_exactly() {
     let (fa, fb) = (&figures[0].well_behaved, &figures[1].well_behaved);
     let w = &report.well_behaved;
     assert!(fa.latency_us.0.len() > 0 && fb.latency_us.0.len() > 0);
-    assert_eq!(w.latency_ms.count, fa.latency_us.0.len() + fb.latency_us.0.len());
+    assert_eq!(
+        w.latency_ms.count,
+        fa.latency_us.0.len() + fb.latency_us.0.len()
+    );
     assert_eq!(w.updates, fa.updates + fb.updates);
     assert_eq!(report.bots.joined, figures[0].joined + figures[1].joined);
     assert_eq!(report.bots.verifying, 18);
@@ -87,7 +105,9 @@ async fn two_agents_merge_their_histograms_exactly() {
     let mut union = Counts::default();
     for raw in [&fa.latency_us, &fb.latency_us] {
         for v in raw.0.iter_recorded() {
-            union.0.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            union
+                .0
+                .saturating_record_n(v.value_iterated_to(), v.count_at_value());
         }
     }
     let expected = union.percentiles();

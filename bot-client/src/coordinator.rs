@@ -179,9 +179,7 @@ pub async fn run_detailed(
     let deadline = config.ramp_up + config.settle + config.duration + Duration::from_secs(60);
     let running: Vec<_> = connected
         .into_iter()
-        .map(|c| {
-            c.map(|agent| tokio::spawn(finish(agent, deadline)))
-        })
+        .map(|c| c.map(|agent| tokio::spawn(finish(agent, deadline))))
         .collect();
 
     let mut merged: Option<RunFigures> = None;
@@ -193,8 +191,18 @@ pub async fn run_detailed(
             Err(reason) => (AgentStatus::Failed { reason }, None),
             Ok(task) => match task.await {
                 Ok(Ok(figures)) => (AgentStatus::Finished, Some(figures)),
-                Ok(Err(e)) => (AgentStatus::Vanished { reason: e.to_string() }, None),
-                Err(e) => (AgentStatus::Vanished { reason: e.to_string() }, None),
+                Ok(Err(e)) => (
+                    AgentStatus::Vanished {
+                        reason: e.to_string(),
+                    },
+                    None,
+                ),
+                Err(e) => (
+                    AgentStatus::Vanished {
+                        reason: e.to_string(),
+                    },
+                    None,
+                ),
             },
         };
         match &status {
@@ -261,7 +269,10 @@ mod tests {
         let three = ["a:1".to_owned(), "b:1".into(), "c:1".into()];
         assert_eq!(
             run(config.clone(), &three).await.err(),
-            Some(CoordinatorError::TooManyAgents { agents: 3, rooms: 2 })
+            Some(CoordinatorError::TooManyAgents {
+                agents: 3,
+                rooms: 2
+            })
         );
     }
 
@@ -272,9 +283,12 @@ mod tests {
             .and_then(|l| l.local_addr())
             .expect("a port")
             .port();
-        let report = run(crate::swarm::tests::config(), &[format!("127.0.0.1:{port}")])
-            .await
-            .expect("a report");
+        let report = run(
+            crate::swarm::tests::config(),
+            &[format!("127.0.0.1:{port}")],
+        )
+        .await
+        .expect("a report");
         assert!(!report.passed());
         assert_eq!(report.agents.len(), 1);
         assert!(
@@ -282,6 +296,11 @@ mod tests {
             "{:?}",
             report.agents
         );
-        assert!(report.failures.iter().any(|f| f.contains("did not run its share")));
+        assert!(
+            report
+                .failures
+                .iter()
+                .any(|f| f.contains("did not run its share"))
+        );
     }
 }

@@ -84,12 +84,11 @@ impl RunFigures {
     /// counts, rates per bot-second, the verdict judged.
     pub fn report(&self, config: &SwarmConfig) -> Report {
         let overhead = Transport::of_url(&config.url).wire_overhead();
-        let well = self
-            .well_behaved
-            .merged(self.bot_seconds(), overhead);
-        let misbehaving = self.misbehaving.as_ref().map(|m| {
-            m.merged(m.bots as f64 * self.window_s, overhead).report
-        });
+        let well = self.well_behaved.merged(self.bot_seconds(), overhead);
+        let misbehaving = self
+            .misbehaving
+            .as_ref()
+            .map(|m| m.merged(m.bots as f64 * self.window_s, overhead).report);
         let redirected = &self.join_redirected_us;
         let mut report = Report {
             tool: format!("tickwire-bot {}", env!("CARGO_PKG_VERSION")),

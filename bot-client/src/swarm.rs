@@ -13,9 +13,9 @@ use tokio::sync::watch;
 
 use crate::behaviour::{Behaviour, BehaviourKind, ChaosMix};
 use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
-use crate::measure::resume::ResumeReport;
 use crate::figures::RunFigures;
 use crate::measure::raw::GroupFigures;
+use crate::measure::resume::ResumeReport;
 use crate::measure::{self, FinishedBot, Timeline};
 use crate::report::Report;
 use tickwire_client::ClientTls;
@@ -396,10 +396,11 @@ pub async fn run_with_figures(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let (mut figures, resume) =
-        collect(&config, &shared, outcomes, window_s, bot_cpu, storm_at_s);
+    let (mut figures, resume) = collect(&config, &shared, outcomes, window_s, bot_cpu, storm_at_s);
     if join_timed_out {
-        figures.failures.insert(0, "not every bot joined in time".into());
+        figures
+            .failures
+            .insert(0, "not every bot joined in time".into());
     }
     if unfinished > 0 {
         figures.failures.push(format!(
@@ -648,7 +649,10 @@ pub(crate) mod tests {
         });
         assert_eq!(share.len(), 3);
         for (mine, theirs) in share.iter().zip(&whole[3..]) {
-            assert_eq!((mine.index, mine.behaviour), (theirs.index, theirs.behaviour));
+            assert_eq!(
+                (mine.index, mine.behaviour),
+                (theirs.index, theirs.behaviour)
+            );
         }
         assert!(matches!(&share[0].target, Target::Create { name, .. } if name == "swarm-1"));
         assert_eq!(share[0].start_after, Duration::ZERO);

@@ -362,7 +362,9 @@ mod tests {
         assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 4);
         let mut reader = BufReader::new(&buf[..]);
         let t = Duration::from_secs(1);
-        let assign: ToAgent = recv(&mut reader, MAX_CONTROL_LINE, t).await.expect("assign");
+        let assign: ToAgent = recv(&mut reader, MAX_CONTROL_LINE, t)
+            .await
+            .expect("assign");
         let ToAgent::Assign { version, share: s } = assign else {
             panic!("{assign:?}")
         };
@@ -391,7 +393,8 @@ mod tests {
         let long = format!("{}\n", "x".repeat(100));
         let r: Result<ToAgent, _> = recv(&mut BufReader::new(long.as_bytes()), 64, t).await;
         assert!(matches!(r, Err(WireError::TooLarge { limit: 64 })), "{r:?}");
-        let r: Result<ToAgent, _> = recv(&mut BufReader::new(&b"{\"type\":\"nope\"}\n"[..]), 64, t).await;
+        let r: Result<ToAgent, _> =
+            recv(&mut BufReader::new(&b"{\"type\":\"nope\"}\n"[..]), 64, t).await;
         assert!(matches!(r, Err(WireError::Malformed(_))), "{r:?}");
         let r: Result<ToAgent, _> = recv(&mut BufReader::new(&b"{\"type\":\"st"[..]), 64, t).await;
         assert!(matches!(r, Err(WireError::Closed)), "{r:?}");
