@@ -294,9 +294,8 @@ where
     M: DeserializeOwned,
 {
     let mut line = Vec::new();
-    let read = (&mut *reader)
-        .take(limit as u64 + 1)
-        .read_until(b'\n', &mut line);
+    let mut bounded = (&mut *reader).take(limit as u64 + 1);
+    let read = bounded.read_until(b'\n', &mut line);
     let n = tokio::time::timeout(timeout, read)
         .await
         .map_err(|_| WireError::Timeout(timeout))??;
