@@ -55,7 +55,8 @@ async fn two_agents_merge_their_histograms_exactly() {
     let shutdown = CancellationToken::new();
     let (a, _a) = agent(&shutdown).await;
     let (b, _b) = agent(&shutdown).await;
-    let run = coordinator::run_detailed(config(&server, 3, 6, 2), &[a.clone(), b.clone()]);
+    let names = [a.clone(), b.clone()];
+    let run = coordinator::run_detailed(config(&server, 3, 6, 2), &names);
     let done = tokio::time::timeout(RUN_LIMIT, run)
         .await
         .expect("the run ends in time")
@@ -127,8 +128,8 @@ async fn an_agent_that_vanishes_mid_run_is_named_and_the_other_still_reports() {
     let shutdown = CancellationToken::new();
     let (steady, _steady) = agent(&shutdown).await;
     let (doomed, doomed_task) = agent(&shutdown).await;
-    let run = coordinator::run_detailed(config(&server, 2, 5, 3), &[steady, doomed.clone()]);
-    let run = tokio::spawn(run);
+    let (config, names) = (config(&server, 2, 5, 3), [steady, doomed.clone()]);
+    let run = tokio::spawn(async move { coordinator::run_detailed(config, &names).await });
     // The window opens about half a second in and lasts three seconds.
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     doomed_task.abort();
