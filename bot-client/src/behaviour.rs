@@ -6,13 +6,13 @@
 
 pub mod misbehave;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tickwire_shared::rng::SimRng;
 
 pub use misbehave::Misbehaviour;
 
 /// The behaviour a run asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BehaviourKind {
     /// Join, acknowledge updates, send no inputs.
@@ -36,7 +36,7 @@ impl BehaviourKind {
 
 /// The share of bots doing each misbehaviour in a chaos run (each in
 /// `0..=1`, summing to at most 1; the rest play the arena normally).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, clap::Args)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct ChaosMix {
     /// Share sending malformed frames (then reconnecting).
     #[arg(long = "chaos-malformed", default_value_t = 0.1)]

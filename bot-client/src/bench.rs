@@ -431,6 +431,8 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         behaviour: crate::behaviour::BehaviourKind::Arena,
         chaos: Default::default(),
         storm_at: None,
+        verify_every: 1,
+        first_bot: 0,
         join: swarm::JoinMode::CreateRooms,
         events_per_second: 0.0,
         quiet: config.quiet,

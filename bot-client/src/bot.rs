@@ -94,6 +94,9 @@ pub struct Shared {
     pub storm: CancellationToken,
     /// Bots reconnecting right now (for progress).
     pub reconnecting: AtomicUsize,
+    /// Well-behaved bots that joined and decode and verify every update
+    /// (the rest, in a light run, only acknowledge them).
+    pub verifying: AtomicUsize,
 }
 
 /// One bot's plan.
@@ -119,6 +122,10 @@ pub struct Plan {
     /// The `Hello`'s auth ticket (the bot's token), if the server wants
     /// one.
     pub ticket: Option<String>,
+    /// Whether the bot decodes every update and checks its checksum; a
+    /// light bot only acknowledges each update's tick and counts its bytes
+    /// (`SwarmConfig::verify_every`).
+    pub verify: bool,
 }
 
 /// What a bot reports when it stops.
@@ -146,7 +153,8 @@ async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64),
     let t0 = Instant::now();
     let mut builder = Client::builder(plan.url.as_str())
         .name(name)
-        .tls(plan.tls.clone());
+        .tls(plan.tls.clone())
+        .apply_updates(plan.verify);
     if let Some(ticket) = &plan.ticket {
         builder = builder.auth_ticket(ticket.as_str());
     }
@@ -217,6 +225,9 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
         }
     };
     shared.joined.fetch_add(1, Ordering::Relaxed);
+    if plan.verify && plan.behaviour.is_well_behaved() {
+        shared.verifying.fetch_add(1, Ordering::Relaxed);
+    }
     outcome.connect_us = Some(connect_us);
     outcome.join_us = Some(join_us);
     outcome.redirected = client.redirects() > 0;

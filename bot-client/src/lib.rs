@@ -17,13 +17,21 @@
 //! - [`report`]: the JSON and HTML reports.
 //! - [`tokens`]: one JSON Web Token per bot, for servers that
 //!   authenticate clients.
+//! - [`figures`]: a swarm's raw figures, which merge exactly.
+//! - [`wire`], [`agent`], [`coordinator`]: a run shared among agent
+//!   processes (`tickwire-bot agent`), started and merged by a
+//!   coordinator: newline-delimited JSON over TCP.
 //! - [`bench`]: the benchmark: a server child process, the swarm, the
 //!   server's CPU time and tick figures, one table.
 
+pub mod agent;
 pub mod behaviour;
 pub mod bench;
 pub mod bot;
+pub mod coordinator;
+pub mod figures;
 pub mod measure;
 pub mod report;
 pub mod swarm;
 pub mod tokens;
+pub mod wire;

@@ -30,6 +30,16 @@ enum Command {
     /// Start the release server, run a standard workload size, report
     /// server and client figures in one table.
     Bench(BenchArgs),
+    /// Run shares of swarms for a coordinator (`swarm --agents`): listen,
+    /// run each share as it comes, send its figures back.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+struct AgentArgs {
+    /// Address to listen on for coordinators (HOST:PORT).
+    #[arg(long, default_value = "127.0.0.1:7100")]
+    listen: String,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +156,16 @@ struct SwarmArgs {
     /// The `aud` the server checks (--jwt-audience there).
     #[arg(long)]
     jwt_audience: Option<String>,
+    /// One bot in this many decodes and verifies every update; the others
+    /// only acknowledge each update's tick and count its bytes (a light
+    /// run: far more bots per core). 1: every bot verifies.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    verify_every: u64,
+    /// Split the rooms among these agents (`tickwire-bot agent`,
+    /// host:port,host:port) instead of running the bots here; the report
+    /// merges their figures.
+    #[arg(long, value_delimiter = ',')]
+    agents: Vec<String>,
     #[command(flatten)]
     output: Output,
 }
@@ -264,6 +284,8 @@ async fn main() -> anyhow::Result<ExitCode> {
                 events_per_second: args.events_per_second,
                 quiet: args.output.quiet,
                 storm_at: args.storm_at,
+                verify_every: usize::try_from(args.verify_every).unwrap_or(usize::MAX),
+                first_bot: 0,
             };
             if let Some(at) = args.storm_at {
                 anyhow::ensure!(
@@ -271,7 +293,11 @@ async fn main() -> anyhow::Result<ExitCode> {
                     "--storm-at must fall inside the window (--duration)"
                 );
             }
-            let report = swarm::run(config, |_| {}).await;
+            let report = if args.agents.is_empty() {
+                swarm::run(config, |_| {}).await
+            } else {
+                tickwire_bot::coordinator::run(config, &args.agents).await?
+            };
             finish(&report, &args.output)
         }
         Command::Bench(args) => {
@@ -290,6 +316,20 @@ async fn main() -> anyhow::Result<ExitCode> {
             };
             let report = bench::run(config).await?;
             finish(&report, &args.output)
+        }
+        Command::Agent(args) => {
+            let listener = tokio::net::TcpListener::bind(&args.listen)
+                .await
+                .with_context(|| format!("listening on {}", args.listen))?;
+            eprintln!("agent listening on {}", listener.local_addr()?);
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let on_signal = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                on_signal.cancel();
+            });
+            tickwire_bot::agent::serve(listener, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

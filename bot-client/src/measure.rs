@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tickwire_shared::tick::Tick;
 
 use tickwire_client::{AppliedUpdate, EmitOutcome, Traffic};
 
+pub mod raw;
 pub mod resume;
 
 use resume::ResumeRecorder;
@@ -110,24 +111,6 @@ impl Default for Second {
     }
 }
 
-impl Second {
-    fn quantile_ms(&self, counts: &[u64], q: f64) -> f64 {
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return 0.0;
-        }
-        let target = (q * total as f64).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, &n) in counts.iter().enumerate() {
-            seen += n;
-            if seen >= target {
-                return bucket_bound_us(i) / 1000.0;
-            }
-        }
-        bucket_bound_us(TIMELINE_BUCKETS - 1) / 1000.0
-    }
-}
-
 /// Per-second series shared by all bots. Recording is one relaxed atomic
 /// add, so thousands of bots measuring at once never wait on each other
 /// (a shared lock here showed up as latency spikes in the bots' own
@@ -171,33 +154,7 @@ impl Timeline {
     /// The series, per second up to the last one with data, bytes divided
     /// by `clients`; latency percentiles at bucket resolution.
     pub fn report(&self, clients: usize) -> Vec<SecondReport> {
-        let clients = clients.max(1) as f64;
-        let used = self
-            .seconds
-            .iter()
-            .rposition(|s| {
-                s.updates.load(Ordering::Relaxed) > 0 || s.bytes_down.load(Ordering::Relaxed) > 0
-            })
-            .map_or(0, |i| i + 1);
-        self.seconds[..used]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let counts: Vec<u64> = s
-                    .latency
-                    .iter()
-                    .map(|c| c.load(Ordering::Relaxed))
-                    .collect();
-                SecondReport {
-                    second: i,
-                    updates: s.updates.load(Ordering::Relaxed),
-                    latency_p50_ms: s.quantile_ms(&counts, 0.5),
-                    latency_p99_ms: s.quantile_ms(&counts, 0.99),
-                    down_bytes_per_client: s.bytes_down.load(Ordering::Relaxed) as f64 / clients,
-                    up_bytes_per_client: s.bytes_up.load(Ordering::Relaxed) as f64 / clients,
-                }
-            })
-            .collect()
+        raw::timeline_report(&self.counts(), clients)
     }
 }
 
@@ -434,7 +391,7 @@ impl Percentiles {
 
 /// What became of the events bots emitted with an ack (the swarm's
 /// `--events-per-second` load), in the window.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventCounts {
     /// Emitted.
     pub emitted: u64,
@@ -538,67 +495,7 @@ fn merge_into(target: &mut Histogram<u64>, source: &Histogram<u32>) {
 /// `wire_overhead` is what each message costs on the wire beyond the
 /// counted bytes (see `swarm::Transport::wire_overhead`).
 pub fn merge(bots: &[FinishedBot], seconds: f64, wire_overhead: u64) -> Merged {
-    let (mut latency, mut jitter, mut rtt, mut answer) = (
-        merged_histogram(),
-        merged_histogram(),
-        merged_histogram(),
-        merged_histogram(),
-    );
-    let mut r = GroupReport {
-        bots: bots.len(),
-        ..GroupReport::default()
-    };
-    let mut traffic = Traffic::default();
-    let mut age_sum = 0;
-    for bot in bots {
-        let b = &bot.recorder;
-        merge_into(&mut latency, &b.latency_us);
-        merge_into(&mut jitter, &b.jitter_us);
-        merge_into(&mut rtt, &b.rtt_us);
-        merge_into(&mut answer, &b.answer_us);
-        r.events.add(&b.events);
-        r.updates += b.updates;
-        r.updates_missed += b.missed;
-        r.full_snapshots += b.full_snapshots;
-        r.checksum_mismatches += b.checksum_mismatches;
-        r.decode_errors += b.decode_errors;
-        r.updates_reordered += b.updates_reordered;
-        age_sum += b.baseline_age_sum;
-        for (kind, n) in &b.errors {
-            *r.errors.entry(kind.clone()).or_default() += n;
-        }
-        traffic += bot.traffic;
-    }
-    let per = |total: u64| {
-        if bots.is_empty() || seconds <= 0.0 {
-            0.0
-        } else {
-            total as f64 / bots.len() as f64 / seconds
-        }
-    };
-    r.updates_per_bot_per_s = per(r.updates);
-    let deltas = r.updates - r.full_snapshots;
-    r.mean_baseline_age = if deltas > 0 {
-        age_sum as f64 / deltas as f64
-    } else {
-        0.0
-    };
-    r.latency_ms = Percentiles::of(&latency);
-    r.jitter_ms = Percentiles::of(&jitter);
-    r.rtt_ms = Percentiles::of(&rtt);
-    r.answer_latency_ms = Percentiles::of(&answer);
-    r.down_payload_bytes_per_client_s = per(traffic.payload_in);
-    r.down_framed_bytes_per_client_s = per(traffic.framed_in);
-    r.down_wire_estimate_bytes_per_client_s =
-        per(traffic.framed_in + traffic.messages_in * wire_overhead);
-    r.up_payload_bytes_per_client_s = per(traffic.payload_out);
-    r.up_framed_bytes_per_client_s = per(traffic.framed_out);
-    r.up_wire_estimate_bytes_per_client_s =
-        per(traffic.framed_out + traffic.messages_out * wire_overhead);
-    Merged {
-        report: r,
-        latency_us: latency,
-    }
+    raw::GroupFigures::of(bots).merged(bots.len() as f64 * seconds, wire_overhead)
 }
 
 /// One second of the run.

@@ -2,6 +2,7 @@
 //! and as a self-contained HTML page with plots for people
 //! ([`html::render`]), plus the terminal summary.
 
+pub mod agents;
 pub mod html;
 
 use std::fmt::Write as _;
@@ -25,6 +26,9 @@ pub struct BotCounts {
     pub failed: usize,
     /// Joined through a redirect to another node of a cluster.
     pub redirected: usize,
+    /// Well-behaved bots that joined and decoded and verified every
+    /// update (all of them unless the run was light: `--verify-every`).
+    pub verifying: usize,
 }
 
 /// The server's own figures over the window (benchmark runs only).
@@ -99,6 +103,10 @@ pub struct Report {
     pub server: Option<ServerFigures>,
     /// Drops and resumes (chaos runs with resuming bots, storms).
     pub resume: Option<ResumeReport>,
+    /// The agents that shared a distributed run and what each
+    /// contributed (empty when one process ran every bot).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<agents::AgentReport>,
     /// Why the run fails as a CI gate; empty when it passes.
     pub failures: Vec<String>,
 }
@@ -323,6 +331,16 @@ impl Report {
         if let Some(m) = &self.misbehaving {
             row(&mut out, "misbehaving bots", m.bots.to_string());
             row(&mut out, "misbehaving errors", format!("{:?}", m.errors));
+        }
+        if self.bots.verifying < self.bots.joined {
+            row(
+                &mut out,
+                "bots verifying every update",
+                format!("{} of {}", self.bots.verifying, self.bots.joined),
+            );
+        }
+        for agent in &self.agents {
+            row(&mut out, &format!("agent {}", agent.name), agent.summary());
         }
         row(&mut out, "bot CPU", format!("{:.2} s", self.bot_cpu_s));
         if let Some(s) = &self.server {

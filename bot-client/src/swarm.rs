@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use tickwire_shared::ids::RoomId;
 use tokio::sync::watch;
 
 use crate::behaviour::{Behaviour, BehaviourKind, ChaosMix};
 use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
+use crate::figures::RunFigures;
+use crate::measure::raw::GroupFigures;
 use crate::measure::resume::ResumeReport;
-use crate::measure::{self, FinishedBot, Percentiles, Timeline};
-use crate::report::{BotCounts, Report};
+use crate::measure::{self, FinishedBot, Timeline};
+use crate::report::Report;
 use tickwire_client::ClientTls;
 
 /// Longest wait for every bot to join after the ramp-up.
@@ -83,6 +84,17 @@ pub struct SwarmConfig {
     /// restart); the report's `resume.storm` says how many came back and
     /// how fast. None: no storm.
     pub storm_at: Option<Duration>,
+    /// Every this many bots, one decodes and verifies every update; the
+    /// others only acknowledge each update's tick and count its bytes,
+    /// which costs far less CPU (a light run, for sheer load). 1 (the
+    /// default): every bot verifies; 0 is taken as 1.
+    pub verify_every: usize,
+    /// The index of this swarm's first bot (0 unless a coordinator gave
+    /// this swarm a share of a larger run): bot `i` plays as bot
+    /// `first_bot + i` of the whole run (seed, behaviour, token, room
+    /// name), so a run split among agents plays as it would on one
+    /// machine.
+    pub first_bot: u64,
 }
 
 /// The edges of the measurement window, for callers that measure the
@@ -192,12 +204,14 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
     let seats = u16::try_from(config.players).unwrap_or(u16::MAX);
     let mut plans = Vec::with_capacity(total);
     let mut follow = None;
-    for index in 0..total {
+    let every = config.verify_every.max(1) as u64;
+    for local in 0..total {
+        let index = local + config.first_bot as usize;
         let room = index / config.players;
         let target = match config.join {
             JoinMode::QuickJoin => Target::QuickJoin,
             JoinMode::Room(id) => Target::Room(id),
-            JoinMode::CreateRooms if index % config.players == 0 => {
+            JoinMode::CreateRooms if local % config.players == 0 => {
                 let (tx, rx) = watch::channel(RoomSlot::Pending);
                 follow = Some(rx);
                 Target::Create {
@@ -215,7 +229,7 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
             Target::Create { .. } if config.behaviour == BehaviourKind::Chaos => Behaviour::Arena,
             _ => Behaviour::for_bot(config.behaviour, &config.chaos, config.seed, index as u64),
         };
-        let start_after = config.ramp_up.mul_f64(index as f64 / total.max(1) as f64);
+        let start_after = config.ramp_up.mul_f64(local as f64 / total.max(1) as f64);
         plans.push(Plan {
             index: index as u64,
             url: config.url.clone(),
@@ -231,6 +245,7 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
                     .inspect_err(|e| tracing::warn!(error = %e, "minting a bot's token failed"))
                     .ok()
             }),
+            verify: index as u64 % every == 0,
         });
     }
     plans
@@ -253,7 +268,16 @@ fn progress(config: &SwarmConfig, total: usize) -> Option<ProgressBar> {
 
 /// Runs a swarm. `on_edge` is called (synchronously) as the window opens
 /// and closes.
-pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
+pub async fn run(config: SwarmConfig, on_edge: impl FnMut(Edge)) -> Report {
+    run_with_figures(config, on_edge).await.0
+}
+
+/// Runs a swarm like [`run`], and returns its raw figures beside its
+/// report: what an agent sends its coordinator, to be merged exactly.
+pub async fn run_with_figures(
+    config: SwarmConfig,
+    mut on_edge: impl FnMut(Edge),
+) -> (Report, RunFigures) {
     let total = config.rooms * config.players;
     let shared = Arc::new(Shared {
         timeline: Timeline::new(config.duration),
@@ -263,25 +287,18 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
     let threads = match BotThreads::start(config.threads) {
         Ok(threads) => threads,
         Err(e) => {
-            let mut report = build_report(
-                &config,
-                &shared,
-                Vec::new(),
-                0.0,
-                Duration::ZERO,
-                false,
-                None,
-            );
-            report
+            let (mut figures, resume) =
+                collect(&config, &shared, Vec::new(), 0.0, Duration::ZERO, None);
+            figures
                 .failures
                 .push(format!("starting the bot threads: {e}"));
-            return report;
+            return (report_of(&config, &figures, resume), figures);
         }
     };
     let tasks: Vec<_> = plans(&config)
         .into_iter()
         .map(|plan| {
-            let group = plan.index as usize / BOTS_PER_THREAD_GROUP;
+            let group = (plan.index - config.first_bot) as usize / BOTS_PER_THREAD_GROUP;
             threads.spawn(group, bot::run(plan, Arc::clone(&shared)))
         })
         .collect();
@@ -379,20 +396,24 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let mut report = build_report(
-        &config,
-        &shared,
-        outcomes,
-        window_s,
-        bot_cpu,
-        join_timed_out,
-        storm_at_s,
-    );
+    let (mut figures, resume) = collect(&config, &shared, outcomes, window_s, bot_cpu, storm_at_s);
+    if join_timed_out {
+        figures
+            .failures
+            .insert(0, "not every bot joined in time".into());
+    }
     if unfinished > 0 {
-        report.failures.push(format!(
+        figures.failures.push(format!(
             "{unfinished} bots did not stop within {STOP_GRACE:?}"
         ));
     }
+    (report_of(&config, &figures, resume), figures)
+}
+
+/// The report of a swarm's figures, with its drops and resumes.
+fn report_of(config: &SwarmConfig, figures: &RunFigures, resume: Option<ResumeReport>) -> Report {
+    let mut report = figures.report(config);
+    report.resume = resume;
     report
 }
 
@@ -458,95 +479,88 @@ fn edge(on_edge: &mut impl FnMut(Edge), which: Edge) {
     }
 }
 
-fn build_report(
+/// Gathers the bots' outcomes into the run's raw figures (resume
+/// failures among its failures) and its resume report.
+fn collect(
     config: &SwarmConfig,
     shared: &Shared,
     outcomes: Vec<Outcome>,
     window_s: f64,
     bot_cpu: Duration,
-    join_timed_out: bool,
     storm_at_s: Option<f64>,
-) -> Report {
-    let total = config.rooms * config.players;
-    let (mut connect, mut join, mut direct, mut redirected) = (
-        Histogram::<u64>::new(3).expect("valid"),
-        Histogram::<u64>::new(3).expect("valid"),
-        Histogram::<u64>::new(3).expect("valid"),
-        Histogram::<u64>::new(3).expect("valid"),
-    );
+) -> (RunFigures, Option<ResumeReport>) {
+    let mut figures = RunFigures {
+        planned: config.rooms * config.players,
+        joined: shared.joined.load(Ordering::Relaxed),
+        verifying: shared.verifying.load(Ordering::Relaxed),
+        window_s,
+        bot_cpu_s: bot_cpu.as_secs_f64(),
+        ..RunFigures::default()
+    };
     let mut failures = Vec::new();
     let (mut well, mut ill) = (Vec::new(), Vec::new());
     for outcome in outcomes {
         if let Some(us) = outcome.connect_us {
-            let _ = connect.record(us.max(1));
+            figures.connect_us.0.saturating_record(us.max(1));
         }
         if let Some(us) = outcome.join_us {
-            let _ = join.record(us.max(1));
-            let _ = if outcome.redirected {
-                redirected.record(us.max(1))
+            figures.join_us.0.saturating_record(us.max(1));
+            if outcome.redirected {
+                figures.join_redirected_us.0.saturating_record(us.max(1));
             } else {
-                direct.record(us.max(1))
-            };
+                figures.join_direct_us.0.saturating_record(us.max(1));
+            }
         }
         if let Some(failure) = outcome.failure {
             failures.push(failure);
         }
-        if let Some(figures) = outcome.figures {
+        if let Some(bot) = outcome.figures {
             if outcome.behaviour.is_well_behaved() {
-                well.push(figures)
+                well.push(bot)
             } else {
-                ill.push(figures)
+                ill.push(bot)
             }
         }
     }
     let resume = ResumeReport::merge(well.iter().chain(&ill).map(FinishedBot::resume), storm_at_s);
-    let overhead = Transport::of_url(&config.url).wire_overhead();
-    let well = measure::merge(&well, window_s, overhead);
-    let misbehaving = (!ill.is_empty()).then(|| measure::merge(&ill, window_s, overhead).report);
-    let joined = shared.joined.load(Ordering::Relaxed);
-    let mut report = Report {
-        tool: format!("tickwire-bot {}", env!("CARGO_PKG_VERSION")),
-        url: config.url.clone(),
-        transport: transport_of(&config.url).into(),
-        behaviour: config.behaviour.name().into(),
-        rooms: config.rooms,
-        players_per_room: config.players,
-        seed: config.seed,
-        ramp_up_s: config.ramp_up.as_secs_f64(),
-        settle_s: config.settle.as_secs_f64(),
-        window_s,
-        events_per_second: config.events_per_second,
-        bots: BotCounts {
-            planned: total,
-            connected: connect.len() as usize,
-            joined,
-            failed: total - joined,
-            redirected: redirected.len() as usize,
-        },
-        connect_ms: Percentiles::of(&connect),
-        join_ms: Percentiles::of(&join),
-        join_direct_ms: Percentiles::of(&direct),
-        join_redirected_ms: (!redirected.is_empty()).then(|| Percentiles::of(&redirected)),
-        timeline: shared.timeline.report(well.report.bots),
-        latency_distribution: measure::distribution(&well.latency_us),
-        well_behaved: well.report,
-        misbehaving,
-        bot_cpu_s: bot_cpu.as_secs_f64(),
-        server: None,
-        resume: (resume.tried > 0 || resume.storm.is_some()).then_some(resume),
-        failures: Vec::new(),
-    };
-    report.judge();
-    if join_timed_out {
-        report.failures.push("not every bot joined in time".into());
-    }
-    report.failures.extend(failures.into_iter().take(10));
-    report
+    let resume = (resume.tried > 0 || resume.storm.is_some()).then_some(resume);
+    figures.well_behaved = GroupFigures::of(&well);
+    figures.misbehaving = (!ill.is_empty()).then(|| GroupFigures::of(&ill));
+    figures.timeline = shared.timeline.counts();
+    figures
+        .failures
+        .extend(resume.iter().flat_map(ResumeReport::failures));
+    figures.failures.extend(failures.into_iter().take(10));
+    (figures, resume)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A small run's config, for tests of what reads it.
+    pub(crate) fn config() -> SwarmConfig {
+        SwarmConfig {
+            url: "ws://127.0.0.1:1/ws".into(),
+            tls: ClientTls::default(),
+            rooms: 2,
+            players: 3,
+            duration: Duration::from_secs(1),
+            ramp_up: Duration::ZERO,
+            settle: Duration::ZERO,
+            seed: 1,
+            threads: 1,
+            behaviour: BehaviourKind::Arena,
+            chaos: ChaosMix::default(),
+            join: JoinMode::CreateRooms,
+            events_per_second: 0.0,
+            quiet: true,
+            tokens: None,
+            storm_at: None,
+            verify_every: 1,
+            first_bot: 0,
+        }
+    }
 
     #[test]
     fn urls_get_the_ws_path() {
@@ -588,6 +602,8 @@ mod tests {
             quiet: true,
             tokens: Some(crate::tokens::BotTokens::hs256(b"s")),
             storm_at: None,
+            verify_every: 4,
+            first_bot: 0,
         };
         let plans = plans(&config);
         assert!(plans.iter().all(|p| p.events_per_second == 2.5));
@@ -618,5 +634,27 @@ mod tests {
                 .all(|p| p.behaviour == Behaviour::Arena)
         );
         assert_eq!(plans[6].start_after, Duration::from_secs(6));
+        // Every fourth bot verifies.
+        let verifying: Vec<u64> = plans.iter().filter(|p| p.verify).map(|p| p.index).collect();
+        assert_eq!(verifying, [0, 4, 8]);
+    }
+
+    #[test]
+    fn a_share_plays_its_bots_as_the_whole_run_would() {
+        let whole = plans(&config());
+        let share = plans(&SwarmConfig {
+            rooms: 1,
+            first_bot: 3,
+            ..config()
+        });
+        assert_eq!(share.len(), 3);
+        for (mine, theirs) in share.iter().zip(&whole[3..]) {
+            assert_eq!(
+                (mine.index, mine.behaviour),
+                (theirs.index, theirs.behaviour)
+            );
+        }
+        assert!(matches!(&share[0].target, Target::Create { name, .. } if name == "swarm-1"));
+        assert_eq!(share[0].start_after, Duration::ZERO);
     }
 }

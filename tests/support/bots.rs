@@ -56,6 +56,8 @@ pub fn short_swarm(
         quiet: true,
         tokens: None,
         storm_at: None,
+        verify_every: 1,
+        first_bot: 0,
     }
 }
 

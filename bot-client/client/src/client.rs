@@ -154,6 +154,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether updates are decoded and applied to the replica, their
+    /// checksums checked. Off, each update is acknowledged by its header's
+    /// tick and reported ([`Event::Update`]) by size and latency without
+    /// its delta being decoded, and [`Client::world`] stays empty: for
+    /// load-test bots that only keep the server sending. Default: on.
+    pub fn apply_updates(mut self, apply: bool) -> Self {
+        self.config.apply_updates = apply;
+        self
+    }
+
     /// Every session setting at once (the ones set above included).
     pub fn session_config(mut self, config: SessionConfig) -> Self {
         self.config = config;

@@ -19,7 +19,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::{Sink, Stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tickwire_shared::client::Delivery;
 use tickwire_shared::protocol::CloseReason;
 use tokio::io::AsyncWrite;
@@ -34,7 +34,7 @@ use ws::{ClientStream, ClientWs};
 /// 4-byte length prefix of control-stream frames (datagrams count as their
 /// payload); QUIC packet headers, encryption overhead and acknowledgements
 /// are not included.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traffic {
     /// Frames received.
     pub messages_in: u64,

@@ -1495,6 +1495,7 @@ mod tests {
                 joined: 440,
                 failed: 0,
                 redirected: 0,
+                verifying: 440,
             },
             connect_ms: percentiles(2.5),
             join_ms: percentiles(0.7),
@@ -1516,6 +1517,7 @@ mod tests {
                 rss_mib: 61.4,
             }),
             resume: None,
+            agents: Vec::new(),
             failures: Vec::new(),
         }
     }

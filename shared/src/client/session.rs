@@ -157,6 +157,14 @@ pub struct SessionConfig {
     /// the other node's. Off: the request fails with
     /// [`RequestFailure::Redirected`]. Default: on.
     pub follow_redirects: bool,
+    /// Whether updates are applied to the [`Replica`] (decoded, rebuilt,
+    /// checksum checked). Off, an update is acknowledged by the tick in its
+    /// header and reported as [`SessionEvent::Updated`] with its size and
+    /// latency, while its delta is never decoded and the replica stays
+    /// empty: for load-test bots that only need the server to keep sending
+    /// (a sample of them verifies). An update not newer than the last one
+    /// acknowledged is still [`ReplicaError::Stale`]. Default: on.
+    pub apply_updates: bool,
 }
 
 impl Default for SessionConfig {
@@ -172,6 +180,7 @@ impl Default for SessionConfig {
             reconnect: ReconnectPolicy::default(),
             silence_timeout: Some(Duration::from_secs(5)),
             follow_redirects: true,
+            apply_updates: true,
         }
     }
 }
@@ -268,7 +277,9 @@ pub enum SessionEvent {
     /// room closed).
     Left(Left),
     /// An update was applied (and acknowledged, or will be with the next
-    /// input); [`ClientSession::world`] is new.
+    /// input); [`ClientSession::world`] is new. With
+    /// [`SessionConfig::apply_updates`] off, the update was only
+    /// acknowledged (by its header's tick) and the world is unchanged.
     Updated(AppliedUpdate),
     /// An update was not applied; the replica is unchanged and the server
     /// keeps encoding against the last acknowledged world.
@@ -458,6 +469,10 @@ pub struct ClientSession {
     next_seq: u32,
     recent_inputs: VecDeque<Vec<u8>>,
     pending_ack: Option<Tick>,
+    /// The newest tick acknowledged without being applied
+    /// ([`SessionConfig::apply_updates`] off): the order check the
+    /// replica makes otherwise.
+    unapplied: Option<Tick>,
     ping_with_input: bool,
     held_ping: Option<(Ping, Instant)>,
     rtt: Option<Duration>,
@@ -497,6 +512,7 @@ impl ClientSession {
             owed: BTreeMap::new(),
             next_seq: 0,
             pending_ack: None,
+            unapplied: None,
             ping_with_input: false,
             held_ping: None,
             rtt: None,
@@ -648,6 +664,7 @@ impl ClientSession {
 
     fn forget_room(&mut self) {
         self.replica.reset();
+        self.unapplied = None;
         self.pending_ack = None;
         self.recent_inputs.clear();
         if let Some((ping, arrived)) = self.held_ping.take() {
@@ -1071,12 +1088,17 @@ impl ClientSession {
             self.held_ping = None;
             self.outbox.push_back(Outgoing::Pong { ping, arrived });
         }
-        let tick = match self.replica.apply(update) {
+        let applied = if self.config.apply_updates {
+            self.replica.apply(update).map(|world| world.tick)
+        } else {
+            self.take_unapplied(update.tick)
+        };
+        let tick = match applied {
             Err(e) => {
                 self.events.push_back(SessionEvent::UpdateFailed(e));
                 return;
             }
-            Ok(world) => world.tick,
+            Ok(tick) => tick,
         };
         let latency_us = self.room().map_or(0, |j| {
             // The server schedules in whole nanoseconds (1 s / rate): tick n
@@ -1102,6 +1124,18 @@ impl ClientSession {
             bytes: update.delta.len(),
             latency_us,
         }));
+    }
+
+    /// Accepts an update's tick without applying it, if it is newer than
+    /// the last one accepted (the replica's order rule).
+    fn take_unapplied(&mut self, tick: Tick) -> Result<Tick, ReplicaError> {
+        match self.unapplied {
+            Some(latest) if tick <= latest => Err(ReplicaError::Stale { tick, latest }),
+            _ => {
+                self.unapplied = Some(tick);
+                Ok(tick)
+            }
+        }
     }
 
     // ---- time ----

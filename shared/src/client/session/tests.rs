@@ -313,6 +313,76 @@ fn immediate_acks_follow_each_update_and_latency_uses_the_servers_tick_time() {
 }
 
 #[test]
+fn updates_not_applied_are_acked_by_their_header_tick_and_counted_by_size() {
+    let now = t0();
+    let light = SessionConfig {
+        apply_updates: false,
+        ..SessionConfig::default()
+    };
+    let mut s = in_room(light, now);
+    // A delta that could not be decoded (and a wrong checksum): a light
+    // session never looks inside, so it acks the tick all the same.
+    let garbage = |tick: u32, baseline: Option<u32>| {
+        ServerMessage::Update(Update {
+            tick: Tick(tick),
+            baseline: baseline.map(Tick),
+            lateness_us: 0,
+            checksum: 0xdead_beef,
+            delta: vec![0xff; 37],
+        })
+    };
+    let later = now.after(TickRate::ARENA.period() * 4 + ms(3));
+    s.handle(later, garbage(4, Some(2)));
+    assert_eq!(
+        drain(&mut s, later),
+        vec![Transmit {
+            message: ClientMessage::Ack(Ack { tick: Tick(4) }),
+            delivery: Delivery::Unreliable
+        }]
+    );
+    match &events(&mut s)[..] {
+        [SessionEvent::Updated(u)] => {
+            assert_eq!((u.tick, u.full, u.baseline_age), (Tick(4), false, 2));
+            assert_eq!((u.bytes, u.latency_us), (37, 3_000));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.world().is_none(), "the replica is never touched");
+    // The order rule still holds: an older or repeated tick is stale.
+    for tick in [4, 3] {
+        s.handle(later, garbage(tick, None));
+        assert!(drain(&mut s, later).is_empty());
+        assert!(matches!(
+            &events(&mut s)[..],
+            [SessionEvent::UpdateFailed(ReplicaError::Stale { tick: t, latest: Tick(4) })] if *t == Tick(tick)
+        ));
+    }
+    // With acks riding on inputs, the header's tick rides too.
+    s.set_ack_mode(AckMode::WithInput);
+    s.handle(later, garbage(5, Some(4)));
+    assert!(drain(&mut s, later).is_empty(), "the ack waits");
+    s.send_input(vec![1]).expect("input");
+    assert!(matches!(
+        &drain(&mut s, later)[..],
+        [Transmit { message: ClientMessage::Inputs(i), .. }] if i.ack == Some(Tick(5))
+    ));
+    // Leaving the room forgets the order: a new room starts low again.
+    s.handle(
+        later,
+        ServerMessage::Left(Left {
+            request_id: None,
+            room: RoomId(3),
+            reason: LeaveReason::Kicked,
+            message: String::new(),
+        }),
+    );
+    s.handle(later, joined(None, later.unix_us));
+    events(&mut s);
+    s.handle(later, garbage(1, None));
+    assert!(matches!(&events(&mut s)[..], [SessionEvent::Updated(u)] if u.tick == Tick(1)));
+}
+
+#[test]
 fn with_input_acks_and_ping_answers_ride_with_the_next_input() {
     let now = t0();
     let mut s = in_room(with_input(), now);
