@@ -94,7 +94,7 @@ async fn two_agents_merge_their_histograms_exactly() {
     // Counts and bytes are sums.
     let (fa, fb) = (&figures[0].well_behaved, &figures[1].well_behaved);
     let w = &report.well_behaved;
-    assert!(fa.latency_us.0.len() > 0 && fb.latency_us.0.len() > 0);
+    assert!(!fa.latency_us.0.is_empty() && !fb.latency_us.0.is_empty());
     assert_eq!(
         w.latency_ms.count,
         fa.latency_us.0.len() + fb.latency_us.0.len()

@@ -84,7 +84,7 @@ pub async fn serve_coordinator(stream: TcpStream) -> Result<(), AgentError> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let share = match wire::recv(&mut read, MAX_CONTROL_LINE, ASSIGN_TIMEOUT).await? {
-        ToAgent::Assign { version, share } if version == WIRE_VERSION => share,
+        ToAgent::Assign { version, share } if version == WIRE_VERSION => *share,
         ToAgent::Assign { version, .. } => {
             let reason = format!("protocol version {version}, this agent speaks {WIRE_VERSION}");
             let refused = ToCoordinator::Refused {

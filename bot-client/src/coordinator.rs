@@ -94,7 +94,7 @@ async fn connect(name: &str, share: &Share) -> Result<Connected, String> {
         let mut read = BufReader::new(read);
         let assign = ToAgent::Assign {
             version: WIRE_VERSION,
-            share: share.clone(),
+            share: Box::new(share.clone()),
         };
         wire::send(&mut write, &assign).await?;
         let answer = wire::recv(&mut read, MAX_CONTROL_LINE, CONNECT_TIMEOUT).await?;

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run rooms x players bots against a server and report what they saw.
-    Swarm(SwarmArgs),
+    Swarm(Box<SwarmArgs>),
     /// Start the release server, run a standard workload size, report
     /// server and client figures in one table.
     Bench(BenchArgs),
@@ -236,6 +236,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     raise_fd_limit();
     match cli.command {
         Command::Swarm(args) => {
+            let args = *args;
             args.chaos.validate().map_err(anyhow::Error::msg)?;
             anyhow::ensure!(
                 args.rooms > 0 && args.players > 0,

@@ -245,7 +245,7 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
                     .inspect_err(|e| tracing::warn!(error = %e, "minting a bot's token failed"))
                     .ok()
             }),
-            verify: index as u64 % every == 0,
+            verify: (index as u64).is_multiple_of(every),
         });
     }
     plans

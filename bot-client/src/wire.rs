@@ -237,8 +237,8 @@ pub enum ToAgent {
     Assign {
         /// [`WIRE_VERSION`].
         version: u32,
-        /// The share.
-        share: Share,
+        /// The share (boxed: it dwarfs `Start`).
+        share: Box<Share>,
     },
     /// Every agent is ready: start now.
     Start,
@@ -350,7 +350,7 @@ mod tests {
             &mut buf,
             &ToAgent::Assign {
                 version: WIRE_VERSION,
-                share: share(),
+                share: Box::new(share()),
             },
         )
         .await
@@ -367,7 +367,7 @@ mod tests {
         let ToAgent::Assign { version, share: s } = assign else {
             panic!("{assign:?}")
         };
-        assert_eq!((version, &s), (WIRE_VERSION, &share()));
+        assert_eq!((version, &*s), (WIRE_VERSION, &share()));
         for m in &sent {
             let got: ToCoordinator = recv(&mut reader, MAX_RESULT_LINE, t).await.expect("recv");
             assert_eq!(&got, m);
