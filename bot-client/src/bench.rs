@@ -431,6 +431,7 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         behaviour: crate::behaviour::BehaviourKind::Arena,
         chaos: Default::default(),
         storm_at: None,
+        network: None,
         join: swarm::JoinMode::CreateRooms,
         events_per_second: 0.0,
         quiet: config.quiet,

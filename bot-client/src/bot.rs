@@ -119,6 +119,9 @@ pub struct Plan {
     /// The `Hello`'s auth ticket (the bot's token), if the server wants
     /// one.
     pub ticket: Option<String>,
+    /// The network the bot sits behind and its conditioner's seed (None:
+    /// the bare network).
+    pub network: Option<(tickwire_client::NetworkProfile, u64)>,
 }
 
 /// What a bot reports when it stops.
@@ -149,6 +152,9 @@ async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64),
         .tls(plan.tls.clone());
     if let Some(ticket) = &plan.ticket {
         builder = builder.auth_ticket(ticket.as_str());
+    }
+    if let Some((profile, seed)) = &plan.network {
+        builder = builder.network(profile.clone(), *seed);
     }
     let mut client = builder.connect().await?;
     let connect_us = t0.elapsed().as_micros() as u64;
@@ -334,6 +340,10 @@ async fn play(
         client.traffic(),
         Instant::now(),
     );
+    recorder.network = client
+        .network_stats()
+        .zip(client.network_profile())
+        .map(|(stats, name)| (name.to_owned(), stats));
     client.close().await;
     recorder.finish()
 }

@@ -15,6 +15,8 @@
 //! - [`swarm`]: rooms x players bots, ramp-up, the measurement window,
 //!   live progress.
 //! - [`report`]: the JSON and HTML reports.
+//! - [`network`]: bots behind simulated networks (`--network`): profile
+//!   mixes, seeded assignment, figures per profile group.
 //! - [`tokens`]: one JSON Web Token per bot, for servers that
 //!   authenticate clients.
 //! - [`bench`]: the benchmark: a server child process, the swarm, the
@@ -24,6 +26,7 @@ pub mod behaviour;
 pub mod bench;
 pub mod bot;
 pub mod measure;
+pub mod network;
 pub mod report;
 pub mod swarm;
 pub mod tokens;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
 use tickwire_bot::bench::{self, BenchConfig, Size};
+use tickwire_bot::network::NetworkMix;
 use tickwire_bot::report::Report;
 use tickwire_bot::swarm::{self, JoinMode, SwarmConfig, Transport};
 use tickwire_bot::tokens::BotTokens;
@@ -146,6 +147,12 @@ struct SwarmArgs {
     /// The `aud` the server checks (--jwt-audience there).
     #[arg(long)]
     jwt_audience: Option<String>,
+    /// Put the bots behind a simulated network: a profile (lan, wifi,
+    /// mobile-4g, bad-mobile, or a .toml file) or shares of the bots
+    /// (`wifi=50,mobile-4g=30,bad-mobile=20`, adding up to 100, drawn from
+    /// --seed); the report gives figures per profile.
+    #[arg(long, value_name = "PROFILE[=PCT,...]")]
+    network: Option<String>,
     #[command(flatten)]
     output: Output,
 }
@@ -264,6 +271,12 @@ async fn main() -> anyhow::Result<ExitCode> {
                 events_per_second: args.events_per_second,
                 quiet: args.output.quiet,
                 storm_at: args.storm_at,
+                network: args
+                    .network
+                    .as_deref()
+                    .map(NetworkMix::parse)
+                    .transpose()
+                    .context("--network")?,
             };
             if let Some(at) = args.storm_at {
                 anyhow::ensure!(

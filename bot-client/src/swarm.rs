@@ -83,6 +83,10 @@ pub struct SwarmConfig {
     /// restart); the report's `resume.storm` says how many came back and
     /// how fast. None: no storm.
     pub storm_at: Option<Duration>,
+    /// The networks the bots sit behind, as shares of the bots (each
+    /// bot's drawn from the seed); the report gives figures per profile.
+    /// None: every bot on the bare network.
+    pub network: Option<crate::network::NetworkMix>,
 }
 
 /// The edges of the measurement window, for callers that measure the
@@ -192,6 +196,10 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
     let seats = u16::try_from(config.players).unwrap_or(u16::MAX);
     let mut plans = Vec::with_capacity(total);
     let mut follow = None;
+    let networks = config
+        .network
+        .as_ref()
+        .map(|mix| mix.assign(total, config.seed));
     for index in 0..total {
         let room = index / config.players;
         let target = match config.join {
@@ -224,6 +232,12 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
             behaviour,
             seed: config.seed,
             start_after,
+            network: networks.as_ref().map(|n| {
+                (
+                    n[index].clone(),
+                    crate::network::bot_seed(config.seed, index as u64),
+                )
+            }),
             events_per_second: config.events_per_second,
             ticket: config.tokens.as_ref().and_then(|tokens| {
                 tokens
@@ -501,6 +515,7 @@ fn build_report(
     }
     let resume = ResumeReport::merge(well.iter().chain(&ill).map(FinishedBot::resume), storm_at_s);
     let overhead = Transport::of_url(&config.url).wire_overhead();
+    let network = crate::network::groups(&mut well, window_s, overhead);
     let well = measure::merge(&well, window_s, overhead);
     let misbehaving = (!ill.is_empty()).then(|| measure::merge(&ill, window_s, overhead).report);
     let joined = shared.joined.load(Ordering::Relaxed);
@@ -534,6 +549,8 @@ fn build_report(
         bot_cpu_s: bot_cpu.as_secs_f64(),
         server: None,
         resume: (resume.tried > 0 || resume.storm.is_some()).then_some(resume),
+        network_mix: config.network.as_ref().map(|m| m.describe()),
+        network,
         failures: Vec::new(),
     };
     report.judge();
@@ -588,6 +605,7 @@ mod tests {
             quiet: true,
             tokens: Some(crate::tokens::BotTokens::hs256(b"s")),
             storm_at: None,
+            network: Some(crate::network::NetworkMix::parse("wifi=50,lan=50").expect("valid")),
         };
         let plans = plans(&config);
         assert!(plans.iter().all(|p| p.events_per_second == 2.5));
@@ -618,5 +636,16 @@ mod tests {
                 .all(|p| p.behaviour == Behaviour::Arena)
         );
         assert_eq!(plans[6].start_after, Duration::from_secs(6));
+        // Half the bots on each network, each with its own conditioner
+        // seed.
+        let wifi = plans
+            .iter()
+            .filter(|p| p.network.as_ref().is_some_and(|n| n.0.name == "wifi"))
+            .count();
+        assert_eq!(wifi, 6);
+        assert_ne!(
+            plans[0].network.as_ref().map(|n| n.1),
+            plans[1].network.as_ref().map(|n| n.1)
+        );
     }
 }

@@ -56,6 +56,7 @@ pub fn short_swarm(
         quiet: true,
         tokens: None,
         storm_at: None,
+        network: None,
     }
 }
 

@@ -672,7 +672,10 @@ mod tests {
         let out = run(&mut c, 2_000, 8, MS, FrameKind::Reliable);
         assert_eq!(ids(&out), (0..2_000).collect::<Vec<_>>());
         let s = c.stats();
-        assert_eq!((s.lost, s.duplicated, s.held_back, s.reordered), (0, 0, 0, 0));
+        assert_eq!(
+            (s.lost, s.duplicated, s.held_back, s.reordered),
+            (0, 0, 0, 0)
+        );
         // Their losses became retransmissions: about 10 %, a round trip
         // late.
         assert!((150..250).contains(&s.retransmitted), "{s:?}");
@@ -708,7 +711,10 @@ mod tests {
         let mut c = Conditioner::new(config, 5, 0);
         let out = run(&mut c, 1_000, 8, 20 * MS, FrameKind::Datagram);
         assert_eq!(ids(&out), (0..1_000).collect::<Vec<_>>());
-        let delays: Vec<f64> = out.iter().map(|(id, at)| at - f64::from(*id) * 20.0).collect();
+        let delays: Vec<f64> = out
+            .iter()
+            .map(|(id, at)| at - f64::from(*id) * 20.0)
+            .collect();
         let (min, max) = delays
             .iter()
             .fold((f64::MAX, f64::MIN), |(lo, hi), d| (lo.min(*d), hi.max(*d)));
