@@ -423,7 +423,7 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let file = dir.join("office.toml");
         std::fs::write(&file, "[both]\nlatency_ms = 5\nloss_pct = 200\n").expect("written");
-        let bad = profile(file.to_str().expect("utf-8"));
+        let bad = super::profile(file.to_str().expect("utf-8"));
         assert!(matches!(bad, Err(NetworkError::Profile(_))), "{bad:?}");
         let _ = std::fs::remove_dir_all(dir);
     }

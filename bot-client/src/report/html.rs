@@ -1602,6 +1602,8 @@ mod tests {
                 rss_mib: 61.4,
             }),
             resume: None,
+            network_mix: None,
+            network: Vec::new(),
             failures: Vec::new(),
         }
     }
