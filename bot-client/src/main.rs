@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run rooms x players bots against a server and report what they saw.
-    Swarm(SwarmArgs),
+    Swarm(Box<SwarmArgs>),
     /// Start the release server, run a standard workload size, report
     /// server and client figures in one table.
     Bench(BenchArgs),

@@ -614,7 +614,7 @@ mod tests {
     ) -> Vec<(u32, f64)> {
         let start = Instant::now();
         let mut out = Vec::new();
-        let mut take = |c: &mut Conditioner<Vec<u8>>, now: Instant, out: &mut Vec<(u32, f64)>| {
+        let take = |c: &mut Conditioner<Vec<u8>>, now: Instant, out: &mut Vec<(u32, f64)>| {
             while let Some((frame, got)) = c.poll(now) {
                 assert_eq!(got, kind);
                 let id = u32::from_le_bytes(frame[..4].try_into().expect("an id"));
