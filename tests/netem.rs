@@ -4,17 +4,22 @@
 //! still agrees with the server's checksum, and the report shows the loss
 //! the conditioner applied and the latency it added; over WebSocket a mix
 //! of profiles only delays frames, in order, and each profile group shows
-//! its own latency.
+//! its own latency; one client keeps its conditioner, and its counts,
+//! across a reconnection.
 
 mod support;
 
+use std::time::Duration;
 use support::TestServer;
 use support::bots::{self, any_port, pinned};
 use tickwire_bot::behaviour::BehaviourKind;
 use tickwire_bot::network::{NetworkGroup, NetworkMix};
 use tickwire_bot::report::Report;
 use tickwire_bot::swarm;
-use tickwire_client::NetworkProfile;
+
+use support::WAIT;
+use tickwire_client::{Client, Event, NetworkProfile, PathConfig, RoomSpec};
+use tickwire_shared::arena::ArenaInput;
 
 fn group<'r>(report: &'r Report, profile: &str) -> &'r NetworkGroup {
     report
@@ -84,7 +89,7 @@ async fn a_lossy_reordering_network_over_quic_keeps_every_checksum() {
         "p50 {} ms",
         g.figures.latency_ms.p50
     );
-    assert!(g.figures.rtt_ms.p50 >= 300.0, "rtt {:?}", g.figures.rtt_ms);
+    assert!(g.figures.rtt_ms.p50 >= 240.0, "rtt {:?}", g.figures.rtt_ms);
     assert!(down.mean_delay_ms() >= 140.0, "{}", down.mean_delay_ms());
 
     // JSON, summary and HTML carry the group.
@@ -144,5 +149,89 @@ async fn a_mix_over_websocket_is_only_delayed_in_order() {
         group(&report, "mobile-4g").figures.latency_ms.p50
             > group(&report, "wifi").figures.latency_ms.p50
     );
+    server.stop().await.expect("clean stop");
+}
+
+/// Applies `n` updates (answering each with an input).
+async fn play(client: &mut Client, n: usize) {
+    let played = tokio::time::timeout(WAIT, async {
+        let mut applied = 0;
+        while applied < n {
+            match client.next_event().await.expect("connection up") {
+                Event::Update(_) => {
+                    applied += 1;
+                    client
+                        .send_input(&ArenaInput::default())
+                        .await
+                        .expect("input sent");
+                }
+                Event::UpdateFailed(e) => panic!("update failed: {e}"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(played.is_ok(), "{n} updates in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_keeps_its_network_across_a_reconnection() {
+    let server = TestServer::start().await;
+    let latency = Duration::from_millis(30);
+    let profile = NetworkProfile::symmetric("office", PathConfig::delay(latency));
+    let mut client = Client::builder(server.ws_url())
+        .name("ada")
+        .network(profile, 7)
+        .connect()
+        .await
+        .expect("connects");
+    assert_eq!(client.network_profile(), Some("office"));
+    client
+        .create_room(RoomSpec::new("netem"))
+        .await
+        .expect("room");
+    play(&mut client, 10).await;
+    // The round trip carries both directions' latency.
+    client.ping().await.expect("ping sent");
+    let rtt = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Event::Rtt(rtt) = client.next_event().await.expect("up") {
+                break rtt;
+            }
+        }
+    })
+    .await
+    .expect("a pong");
+    assert!(rtt >= latency * 2, "rtt {rtt:?}");
+    let before = client.network_stats().expect("conditioned");
+    assert!(
+        before.down.frames >= 10 && before.up.frames >= 10,
+        "{before:?}"
+    );
+    assert_eq!(before.down.lost + before.up.lost, 0);
+
+    client.drop_connection();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Event::Resumed { .. } = client.next_event().await.expect("up") {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("resumed");
+    play(&mut client, 10).await;
+    // The new connection is conditioned too, and the counts add up.
+    let after = client.network_stats().expect("conditioned");
+    assert!(after.down.frames >= before.down.frames + 10, "{after:?}");
+    assert!(after.down.added_delay_us >= before.down.added_delay_us + 10 * 30_000);
+    client.close().await;
+
+    // Without a profile there is nothing to report.
+    let plain = Client::connect(&server.ws_url(), "bob")
+        .await
+        .expect("connects");
+    assert!(plain.network_stats().is_none() && plain.network_profile().is_none());
+    plain.close().await;
     server.stop().await.expect("clean stop");
 }
