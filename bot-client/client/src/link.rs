@@ -212,7 +212,9 @@ impl Link {
     /// control stream.
     /// Behind a link conditioner, the frame waits there until due (an
     /// unreliable one over QUIC as a datagram, anything else as a reliable
-    /// frame).
+    /// frame; a datagram too large for the path when it is released goes
+    /// on the stream as it would unconditioned, having met datagram
+    /// odds).
     pub(crate) fn queue(&mut self, frame: &[u8], delivery: Delivery) -> Result<(), ClientError> {
         if let Some(shaped) = self.shaped.as_mut() {
             let datagram = delivery == Delivery::Unreliable && matches!(self.conn, Conn::Quic(_));
