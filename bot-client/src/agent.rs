@@ -75,6 +75,13 @@ fn refusal(share: &Share) -> Option<String> {
     if !(0.0..=crate::bot::MAX_EVENTS_PER_SECOND).contains(&share.events_per_second) {
         return Some("events_per_second out of range".into());
     }
+    if let Some(Err(e)) = share
+        .network
+        .as_deref()
+        .map(crate::network::NetworkMix::parse)
+    {
+        return Some(format!("network: {e}"));
+    }
     share.chaos.validate().err().map(|e| e.to_string())
 }
 

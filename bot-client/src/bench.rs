@@ -433,6 +433,7 @@ pub async fn run(config: BenchConfig) -> Result<Report, BenchError> {
         storm_at: None,
         verify_every: 1,
         first_bot: 0,
+        network: None,
         join: swarm::JoinMode::CreateRooms,
         events_per_second: 0.0,
         quiet: config.quiet,

@@ -126,6 +126,9 @@ pub struct Plan {
     /// light bot only acknowledges each update's tick and counts its bytes
     /// (`SwarmConfig::verify_every`).
     pub verify: bool,
+    /// The network the bot sits behind and its conditioner's seed (None:
+    /// the bare network).
+    pub network: Option<(tickwire_client::NetworkProfile, u64)>,
 }
 
 /// What a bot reports when it stops.
@@ -157,6 +160,9 @@ async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64),
         .apply_updates(plan.verify);
     if let Some(ticket) = &plan.ticket {
         builder = builder.auth_ticket(ticket.as_str());
+    }
+    if let Some((profile, seed)) = &plan.network {
+        builder = builder.network(profile.clone(), *seed);
     }
     let mut client = builder.connect().await?;
     let connect_us = t0.elapsed().as_micros() as u64;
@@ -345,6 +351,10 @@ async fn play(
         client.traffic(),
         Instant::now(),
     );
+    recorder.network = client
+        .network_stats()
+        .zip(client.network_profile())
+        .map(|(stats, name)| (name.to_owned(), stats));
     client.close().await;
     recorder.finish()
 }

@@ -39,6 +39,10 @@ pub struct RunFigures {
     pub misbehaving: Option<GroupFigures>,
     /// The well-behaved bots' per-second series.
     pub timeline: Vec<SecondCounts>,
+    /// The well-behaved bots' figures per network profile (`--network`).
+    /// Not sent by agents: a distributed run reports none.
+    #[serde(skip)]
+    pub network: Vec<crate::network::NetworkGroup>,
     /// Failures the figures themselves do not show: bots that failed to
     /// join (their first ten), a join phase that ran out of time, bots
     /// that did not stop, resume failures.
@@ -122,6 +126,8 @@ impl RunFigures {
             server: None,
             resume: None,
             agents: Vec::new(),
+            network_mix: config.network.as_ref().map(|m| m.describe()),
+            network: self.network.clone(),
             failures: Vec::new(),
         };
         report.judge();

@@ -15,6 +15,8 @@
 //! - [`swarm`]: rooms x players bots, ramp-up, the measurement window,
 //!   live progress.
 //! - [`report`]: the JSON and HTML reports.
+//! - [`network`]: bots behind simulated networks (`--network`): profile
+//!   mixes, seeded assignment, figures per profile group.
 //! - [`tokens`]: one JSON Web Token per bot, for servers that
 //!   authenticate clients.
 //! - [`figures`]: a swarm's raw figures, which merge exactly.
@@ -31,6 +33,7 @@ pub mod bot;
 pub mod coordinator;
 pub mod figures;
 pub mod measure;
+pub mod network;
 pub mod report;
 pub mod swarm;
 pub mod tokens;

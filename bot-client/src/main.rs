@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
 use tickwire_bot::bench::{self, BenchConfig, Size};
+use tickwire_bot::network::NetworkMix;
 use tickwire_bot::report::Report;
 use tickwire_bot::swarm::{self, JoinMode, SwarmConfig, Transport};
 use tickwire_bot::tokens::BotTokens;
@@ -166,6 +167,12 @@ struct SwarmArgs {
     /// merges their figures.
     #[arg(long, value_delimiter = ',')]
     agents: Vec<String>,
+    /// Put the bots behind a simulated network: a profile (lan, wifi,
+    /// mobile-4g, bad-mobile, or a .toml file) or shares of the bots
+    /// (`wifi=50,mobile-4g=30,bad-mobile=20`, adding up to 100, drawn from
+    /// --seed); the report gives figures per profile.
+    #[arg(long, value_name = "PROFILE[=PCT,...]")]
+    network: Option<String>,
     #[command(flatten)]
     output: Output,
 }
@@ -287,6 +294,12 @@ async fn main() -> anyhow::Result<ExitCode> {
                 storm_at: args.storm_at,
                 verify_every: usize::try_from(args.verify_every).unwrap_or(usize::MAX),
                 first_bot: 0,
+                network: args
+                    .network
+                    .as_deref()
+                    .map(NetworkMix::parse)
+                    .transpose()
+                    .context("--network")?,
             };
             if let Some(at) = args.storm_at {
                 anyhow::ensure!(

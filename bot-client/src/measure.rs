@@ -195,6 +195,9 @@ pub struct BotRecorder {
     pub answer_us: Histogram<u32>,
     /// Drops and resumes.
     pub resume: ResumeRecorder,
+    /// The network profile the bot sat behind and what its link
+    /// conditioner applied over the whole run (`None`: a perfect network).
+    pub network: Option<(String, tickwire_client::NetworkStats)>,
     /// Traffic when the window opened.
     traffic_open: Option<Traffic>,
     last: Option<(Tick, Instant)>,
@@ -222,6 +225,7 @@ impl BotRecorder {
             events: EventCounts::default(),
             answer_us: histogram(),
             resume: ResumeRecorder::default(),
+            network: None,
             traffic_open: None,
             last: None,
             period,
@@ -352,6 +356,11 @@ impl FinishedBot {
     /// Its drops and resumes.
     pub fn resume(&self) -> &ResumeRecorder {
         &self.recorder.resume
+    }
+
+    /// Its network profile's name and what the conditioner applied.
+    pub fn network(&self) -> Option<&(String, tickwire_client::NetworkStats)> {
+        self.recorder.network.as_ref()
     }
 }
 

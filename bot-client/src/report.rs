@@ -107,6 +107,11 @@ pub struct Report {
     /// contributed (empty when one process ran every bot).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<agents::AgentReport>,
+    /// The networks the bots sat behind (`--network`), as given.
+    pub network_mix: Option<String>,
+    /// The well-behaved bots' figures per network profile, with what the
+    /// link conditioners applied (empty without `--network`).
+    pub network: Vec<crate::network::NetworkGroup>,
     /// Why the run fails as a CI gate; empty when it passes.
     pub failures: Vec<String>,
 }
@@ -328,6 +333,10 @@ impl Report {
             );
         }
         row(&mut out, "errors", format!("{:?}", w.errors));
+        if let Some(mix) = &self.network_mix {
+            row(&mut out, "network", mix.clone());
+        }
+        out.push_str(&crate::network::summary_rows(&self.network));
         if let Some(m) = &self.misbehaving {
             row(&mut out, "misbehaving bots", m.bots.to_string());
             row(&mut out, "misbehaving errors", format!("{:?}", m.errors));

@@ -95,6 +95,10 @@ pub struct SwarmConfig {
     /// name), so a run split among agents plays as it would on one
     /// machine.
     pub first_bot: u64,
+    /// The networks the bots sit behind, as shares of the bots (each
+    /// bot's drawn from the seed); the report gives figures per profile.
+    /// None: every bot on the bare network.
+    pub network: Option<crate::network::NetworkMix>,
 }
 
 /// The edges of the measurement window, for callers that measure the
@@ -205,6 +209,11 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
     let mut plans = Vec::with_capacity(total);
     let mut follow = None;
     let every = config.verify_every.max(1) as u64;
+    // Each bot's network, drawn over this swarm's bots.
+    let networks = config
+        .network
+        .as_ref()
+        .map(|mix| mix.assign(total, config.seed));
     for local in 0..total {
         let index = local + config.first_bot as usize;
         let room = index / config.players;
@@ -238,6 +247,12 @@ fn plans(config: &SwarmConfig) -> Vec<Plan> {
             behaviour,
             seed: config.seed,
             start_after,
+            network: networks.as_ref().map(|n| {
+                (
+                    n[local].clone(),
+                    crate::network::bot_seed(config.seed, index as u64),
+                )
+            }),
             events_per_second: config.events_per_second,
             ticket: config.tokens.as_ref().and_then(|tokens| {
                 tokens
@@ -524,6 +539,8 @@ fn collect(
     }
     let resume = ResumeReport::merge(well.iter().chain(&ill).map(FinishedBot::resume), storm_at_s);
     let resume = (resume.tried > 0 || resume.storm.is_some()).then_some(resume);
+    let overhead = Transport::of_url(&config.url).wire_overhead();
+    figures.network = crate::network::groups(&mut well, window_s, overhead);
     figures.well_behaved = GroupFigures::of(&well);
     figures.misbehaving = (!ill.is_empty()).then(|| GroupFigures::of(&ill));
     figures.timeline = shared.timeline.counts();
@@ -559,6 +576,7 @@ pub(crate) mod tests {
             storm_at: None,
             verify_every: 1,
             first_bot: 0,
+            network: None,
         }
     }
 
@@ -604,6 +622,7 @@ pub(crate) mod tests {
             storm_at: None,
             verify_every: 4,
             first_bot: 0,
+            network: Some(crate::network::NetworkMix::parse("wifi=50,lan=50").expect("valid")),
         };
         let plans = plans(&config);
         assert!(plans.iter().all(|p| p.events_per_second == 2.5));
@@ -634,6 +653,22 @@ pub(crate) mod tests {
                 .all(|p| p.behaviour == Behaviour::Arena)
         );
         assert_eq!(plans[6].start_after, Duration::from_secs(6));
+        // Half the bots on each network, each with its own conditioner
+        // seed.
+        let wifi = plans
+            .iter()
+            .filter(|p| p.network.as_ref().is_some_and(|n| n.0.name == "wifi"))
+            .count();
+        assert_eq!(wifi, 6);
+        assert_ne!(
+            plans[0].network.as_ref().map(|n| n.1),
+            plans[1].network.as_ref().map(|n| n.1)
+        );
+    }
+
+    #[test]
+    fn every_fourth_bot_verifies() {
+        let plans = plans(&config());
         // Every fourth bot verifies.
         let verifying: Vec<u64> = plans.iter().filter(|p| p.verify).map(|p| p.index).collect();
         assert_eq!(verifying, [0, 4, 8]);

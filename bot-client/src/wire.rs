@@ -161,6 +161,10 @@ pub struct Share {
     pub storm_at_ms: Option<u64>,
     /// One bot in this many verifies every update.
     pub verify_every: usize,
+    /// The network mix (`--network`), built-in profiles only (a custom
+    /// `.toml` profile is a file on the coordinator's machine).
+    #[serde(default)]
+    pub network: Option<String>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -191,6 +195,7 @@ impl Share {
             events_per_second: config.events_per_second,
             storm_at_ms: config.storm_at.map(ms),
             verify_every: config.verify_every,
+            network: config.network.as_ref().map(|mix| mix.describe()),
         }
     }
 
@@ -225,6 +230,11 @@ impl Share {
             storm_at: self.storm_at_ms.map(Duration::from_millis),
             verify_every: self.verify_every,
             first_bot: (self.first_room * self.players) as u64,
+            // Checked when the share is accepted (`agent::refusal`).
+            network: self
+                .network
+                .as_deref()
+                .and_then(|spec| crate::network::NetworkMix::parse(spec).ok()),
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn short_swarm(
         storm_at: None,
         verify_every: 1,
         first_bot: 0,
+        network: None,
     }
 }
 

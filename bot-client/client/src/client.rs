@@ -31,6 +31,7 @@ use tickwire_shared::snapshot::WorldSnapshot;
 use crate::error::{ClientError, EmitError};
 use crate::event::{AckSender, Answers, Event, ServerEvent};
 use crate::link::{Inbound, Link, RawFrame, Traffic, quic, ws};
+use crate::netem::{NetworkProfile, NetworkStats};
 use crate::tls::ClientTls;
 
 /// How long connecting and greeting may take.
@@ -59,21 +60,28 @@ struct Dial {
     url: String,
     tls: ClientTls,
     timeout: Duration,
+    /// The network the client sits behind, and its seed.
+    network: Option<Arc<(NetworkProfile, u64)>>,
 }
 
 impl Dial {
-    /// Opens a transport (no greeting), within the timeout.
-    fn open(self) -> Dialing {
+    /// Opens a transport (no greeting), within the timeout; `nth` is the
+    /// connection's number among the client's (the conditioner's stream).
+    fn open(self, nth: u64) -> Dialing {
         Box::pin(async move {
-            tokio::time::timeout(self.timeout, async {
-                Ok(if self.url.starts_with("quic://") {
+            let link = tokio::time::timeout(self.timeout, async {
+                Ok::<_, ClientError>(if self.url.starts_with("quic://") {
                     Link::quic(quic::QuicConn::open(&self.url, &self.tls).await?)
                 } else {
                     Link::ws(ws::open(&self.url, &self.tls).await?)
                 })
             })
             .await
-            .map_err(|_| ClientError::Timeout)?
+            .map_err(|_| ClientError::Timeout)??;
+            Ok(match &self.network {
+                Some(network) => link.with_network(&network.0, network.1, nth),
+                None => link,
+            })
         })
     }
 }
@@ -112,6 +120,7 @@ pub struct ClientBuilder {
     resume_token: Option<ResumeToken>,
     connect_timeout: Duration,
     keep_messages: bool,
+    network: Option<Arc<(NetworkProfile, u64)>>,
 }
 
 impl ClientBuilder {
@@ -214,6 +223,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Puts the client behind a simulated network (the link conditioner,
+    /// [`crate::netem`]): every frame it sends and receives meets
+    /// `profile`'s latency, jitter, loss, duplication, reordering and
+    /// bandwidth cap, drawn from `seed` (one seed replays one run's
+    /// choices; each reconnection draws anew). Over QUIC only datagrams
+    /// are lost, duplicated or reordered; stream frames and every
+    /// WebSocket frame are only delayed, in order. What it applied:
+    /// [`Client::network_stats`]. Default: off, at no cost.
+    pub fn network(mut self, profile: NetworkProfile, seed: u64) -> Self {
+        self.network = Some(Arc::new((profile, seed)));
+        self
+    }
+
     /// Connects and completes the handshake.
     pub async fn connect(self) -> Result<Client, ClientError> {
         let timeout = self.connect_timeout;
@@ -246,8 +268,9 @@ impl ClientBuilder {
             url: self.url,
             tls: self.tls,
             timeout: self.connect_timeout,
+            network: self.network,
         };
-        let link = dial.clone().open().await?;
+        let link = dial.clone().open(0).await?;
         let mut config = self.config;
         if config.reconnect.jitter_seed == 0 {
             config.reconnect.jitter_seed = jitter_seed();
@@ -268,6 +291,8 @@ impl ClientBuilder {
             dialing: None,
             redirects: 0,
             traffic_before: Traffic::default(),
+            network_before: NetworkStats::default(),
+            links_opened: 1,
             close_code: None,
             session,
             handlers: HashMap::new(),
@@ -301,6 +326,11 @@ pub struct Client {
     redirects: u32,
     /// The traffic of the transports before this one.
     traffic_before: Traffic,
+    /// What the link conditioners of the transports before this one
+    /// applied.
+    network_before: NetworkStats,
+    /// Transports opened so far.
+    links_opened: u64,
     /// The last transport's name.
     transport: &'static str,
     /// The WebSocket close code of a transport that ended.
@@ -347,6 +377,7 @@ impl Client {
             resume_token: None,
             connect_timeout: CONNECT_TIMEOUT,
             keep_messages: false,
+            network: None,
         }
     }
 
@@ -400,6 +431,23 @@ impl Client {
             traffic += link.traffic();
         }
         traffic
+    }
+
+    /// What the link conditioner applied so far, each way, over every
+    /// connection this client made (`None` without
+    /// [`ClientBuilder::network`]).
+    pub fn network_stats(&self) -> Option<NetworkStats> {
+        self.dial.network.as_ref()?;
+        let mut stats = self.network_before;
+        if let Some(current) = self.link.as_ref().and_then(Link::network_stats) {
+            stats += current;
+        }
+        Some(stats)
+    }
+
+    /// The name of the network profile the client sits behind.
+    pub fn network_profile(&self) -> Option<&str> {
+        self.dial.network.as_ref().map(|n| n.0.name.as_str())
     }
 
     /// The transport: `"ws"`, `"wss"` or `"quic"`.
@@ -513,6 +561,7 @@ impl Client {
             && let Some(link) = self.link.take()
         {
             self.traffic_before += link.traffic();
+            self.network_before += link.network_stats().unwrap_or_default();
             self.close_code = link.close_code().or(self.close_code);
             self.ended = false;
         }
@@ -538,7 +587,8 @@ impl Client {
                     _ => redirect.ws.clone(),
                 };
             }
-            self.dialing = Some(self.dial.clone().open());
+            self.dialing = Some(self.dial.clone().open(self.links_opened));
+            self.links_opened += 1;
         }
         if let Some(dialing) = self.dialing.as_mut() {
             let opened = dialing.await;
@@ -631,6 +681,7 @@ impl Client {
         {
             // Closed for good: keep the counts, drop the transport.
             self.traffic_before += link.traffic();
+            self.network_before += link.network_stats().unwrap_or_default();
         }
         self.absorb();
         self.settle_link();

@@ -82,6 +82,10 @@
 //!   and how it answers ([`AckSender`]).
 //! - [`error`]: [`ClientError`] and [`EmitError`].
 //! - [`tls`]: [`ClientTls`], how a server's certificate is accepted.
+//! - [`netem`]: the link conditioner ([`NetworkProfile`]): latency,
+//!   jitter, loss, duplication, reordering and a bandwidth cap applied to
+//!   a connection's frames ([`ClientBuilder::network`]), for load tests
+//!   that look like real players.
 //! - `link`: the transports, one shape for all (frames queued, written,
 //!   received; cancel-safe).
 //!
@@ -107,6 +111,7 @@ pub mod client;
 pub mod error;
 pub mod event;
 mod link;
+pub mod netem;
 pub mod tls;
 
 pub use client::{CONNECT_TIMEOUT, Client, ClientBuilder, unix_us};
@@ -114,6 +119,7 @@ pub use error::{ClientError, EmitError};
 pub use event::{AckSender, Event, ServerEvent};
 pub use link::quic::{ALPN, HANDSHAKE_TIMEOUT};
 pub use link::{RawFrame, Traffic};
+pub use netem::{NetworkProfile, NetworkStats, PathConfig, PathStats};
 pub use tls::{ClientTls, fingerprint};
 
 pub use tickwire_shared::client::{

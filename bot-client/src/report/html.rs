@@ -1184,8 +1184,94 @@ fn tables(out: &mut String, r: &Report) -> fmt::Result {
 
     events_table(out, r, &groups)?;
     errors_table(out, &groups)?;
+    network_table(out, r)?;
     server_table(out, r)?;
     timeline_table(out, &r.timeline)
+}
+
+/// The well-behaved bots per network profile (`--network`): their figures
+/// side by side, and what the link conditioners applied.
+fn network_table(out: &mut String, r: &Report) -> fmt::Result {
+    if r.network.is_empty() {
+        return Ok(());
+    }
+    out.push_str("<section>\n<h2>Networks</h2>\n");
+    writeln!(
+        out,
+        "<p class=\"note\">Well-behaved bots behind simulated networks ({}), one column per profile. \
+         Applied: what the link conditioners did over the whole run, server to client (client to server); \
+         datagrams only are lost, duplicated or reordered, reliable frames are retransmitted (delayed).</p>",
+        escape(r.network_mix.as_deref().unwrap_or(""))
+    )?;
+    out.push_str("<div class=\"tablewrap\"><table>\n<thead><tr><th>Figure</th>");
+    for g in &r.network {
+        write!(out, "<th class=\"num\">{}</th>", escape(&g.profile))?;
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    type Cell = fn(&crate::network::NetworkGroup) -> String;
+    let rows: [(&str, Cell); 14] = [
+        ("Bots", |g| count(g.figures.bots)),
+        ("Update latency p50", |g| ms(g.figures.latency_ms.p50)),
+        ("Update latency p99", |g| ms(g.figures.latency_ms.p99)),
+        ("Ping RTT p50", |g| ms(g.figures.rtt_ms.p50)),
+        ("Mean baseline age (ticks)", |g| {
+            fixed(g.figures.mean_baseline_age, 2)
+        }),
+        ("Full snapshots", |g| int(g.figures.full_snapshots)),
+        ("Updates missed", |g| int(g.figures.updates_missed)),
+        ("Stale updates dropped", |g| {
+            int(g.figures.updates_reordered)
+        }),
+        ("Checksums agreeing", |g| {
+            format!("{} %", fixed(g.checksum_agreement_pct, 2))
+        }),
+        ("Down / up B/client/s", |g| {
+            format!(
+                "{} / {}",
+                bytes_rate(g.figures.down_payload_bytes_per_client_s),
+                bytes_rate(g.figures.up_payload_bytes_per_client_s)
+            )
+        }),
+        ("Applied: lost", |g| {
+            format!("{} ({})", int(g.applied.down.lost), int(g.applied.up.lost))
+        }),
+        ("Applied: duplicated / reordered", |g| {
+            format!(
+                "{} ({}) / {} ({})",
+                int(g.applied.down.duplicated),
+                int(g.applied.up.duplicated),
+                int(g.applied.down.reordered),
+                int(g.applied.up.reordered)
+            )
+        }),
+        ("Applied: retransmitted / throttled", |g| {
+            format!(
+                "{} ({}) / {} ({})",
+                int(g.applied.down.retransmitted),
+                int(g.applied.up.retransmitted),
+                int(g.applied.down.throttled),
+                int(g.applied.up.throttled)
+            )
+        }),
+        ("Applied: mean delay", |g| {
+            format!(
+                "{} ({})",
+                ms(g.applied.down.mean_delay_ms()),
+                ms(g.applied.up.mean_delay_ms())
+            )
+        }),
+    ];
+    for (name, cell) in rows {
+        write!(out, "<tr><td>{name}</td>")?;
+        for g in &r.network {
+            let bad = name == "Checksums agreeing" && g.figures.checksum_mismatches > 0;
+            let class = if bad { "num bad" } else { "num" };
+            write!(out, "<td class=\"{class}\">{}</td>", escape(&cell(g)))?;
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n</section>\n");
+    Ok(())
 }
 
 /// Picks one of a group's percentile sets.
@@ -1518,6 +1604,8 @@ mod tests {
             }),
             resume: None,
             agents: Vec::new(),
+            network_mix: None,
+            network: Vec::new(),
             failures: Vec::new(),
         }
     }

@@ -45,8 +45,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(4);
 /// What the reader task hands to the client.
 #[derive(Debug)]
 enum Inbound {
-    /// A frame: from the control stream, or a datagram.
+    /// A frame from the control stream.
     Frame(Bytes),
+    /// A datagram (the link conditioner treats it apart: it may be lost).
+    Datagram(Bytes),
     /// The connection ended; the reason when the server closed it with an
     /// application close whose code maps to a [`CloseReason`].
     Ended(Option<(CloseReason, String)>),
@@ -216,15 +218,17 @@ impl QuicConn {
         }
     }
 
-    /// Receives the next frame or the end. Cancel-safe.
+    /// Receives the next frame or the end, and whether the frame came as a
+    /// datagram. Cancel-safe.
     pub(crate) fn poll_recv(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<super::Inbound, ClientError>> {
+    ) -> Poll<Result<(super::Inbound, bool), ClientError>> {
         Poll::Ready(match std::task::ready!(self.incoming.poll_recv(cx)) {
-            None => Ok(super::Inbound::Ended(None)),
-            Some(Inbound::Frame(bytes)) => Ok(super::Inbound::Frame(bytes)),
-            Some(Inbound::Ended(reason)) => Ok(super::Inbound::Ended(reason)),
+            None => Ok((super::Inbound::Ended(None), false)),
+            Some(Inbound::Frame(bytes)) => Ok((super::Inbound::Frame(bytes), false)),
+            Some(Inbound::Datagram(bytes)) => Ok((super::Inbound::Frame(bytes), true)),
+            Some(Inbound::Ended(reason)) => Ok((super::Inbound::Ended(reason), false)),
             Some(Inbound::Failed(why)) => Err(ClientError::Quic(why)),
         })
     }
@@ -288,7 +292,7 @@ async fn read(connection: Connection, mut recv: RecvStream, tx: mpsc::Sender<Inb
     let datagrams = async {
         while let Ok(bytes) = connection.read_datagram().await {
             // Past the read-ahead, drop: the next update supersedes it.
-            let _ = tx.try_send(Inbound::Frame(bytes));
+            let _ = tx.try_send(Inbound::Datagram(bytes));
         }
     };
     let failure = tokio::select! {
