@@ -664,11 +664,6 @@ pub(crate) mod tests {
             plans[0].network.as_ref().map(|n| n.1),
             plans[1].network.as_ref().map(|n| n.1)
         );
-    }
-
-    #[test]
-    fn every_fourth_bot_verifies() {
-        let plans = plans(&config());
         // Every fourth bot verifies.
         let verifying: Vec<u64> = plans.iter().filter(|p| p.verify).map(|p| p.index).collect();
         assert_eq!(verifying, [0, 4, 8]);
