@@ -19,11 +19,20 @@
 //!   authenticate clients.
 //! - [`bench`]: the benchmark: a server child process, the swarm, the
 //!   server's CPU time and tick figures, one table.
+//! - [`scenario`]: load tests in phases (ramp, hold, spike, drain) from a
+//!   TOML file, with figures per phase and `[pass]` thresholds.
+//! - [`figures`]: a report's figures addressed by dotted path or short
+//!   name (thresholds and gates read them).
+//! - [`baseline`]: regression gates: a run compared with an earlier
+//!   report, figure by figure.
 
+pub mod baseline;
 pub mod behaviour;
 pub mod bench;
 pub mod bot;
+pub mod figures;
 pub mod measure;
 pub mod report;
+pub mod scenario;
 pub mod swarm;
 pub mod tokens;

@@ -16,6 +16,7 @@ use tickwire_shared::tick::Tick;
 use tickwire_client::{AppliedUpdate, EmitOutcome, Traffic};
 
 pub mod resume;
+pub mod span;
 
 use resume::ResumeRecorder;
 

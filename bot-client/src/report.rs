@@ -99,6 +99,10 @@ pub struct Report {
     pub server: Option<ServerFigures>,
     /// Drops and resumes (chaos runs with resuming bots, storms).
     pub resume: Option<ResumeReport>,
+    /// Figures per phase (scenario runs, `tickwire-bot run`); absent
+    /// from a swarm's JSON.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<crate::scenario::PhaseReport>,
     /// Why the run fails as a CI gate; empty when it passes.
     pub failures: Vec<String>,
 }

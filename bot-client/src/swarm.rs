@@ -399,17 +399,17 @@ pub async fn run(config: SwarmConfig, mut on_edge: impl FnMut(Edge)) -> Report {
 /// Consecutive bots that share a thread: a 16-player room's bots (their
 /// updates arrive together, one wake-up serves them all), while a crowd
 /// room's bots spread over every thread.
-const BOTS_PER_THREAD_GROUP: usize = 16;
+pub(crate) const BOTS_PER_THREAD_GROUP: usize = 16;
 
 /// The threads bots run on, each with a single-threaded runtime; dropping
 /// this stops them.
-struct BotThreads {
+pub(crate) struct BotThreads {
     handles: Vec<tokio::runtime::Handle>,
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl BotThreads {
-    fn start(count: usize) -> std::io::Result<Self> {
+    pub(crate) fn start(count: usize) -> std::io::Result<Self> {
         let count = match count {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -437,7 +437,7 @@ impl BotThreads {
     }
 
     /// Runs a bot of `group` on that group's thread.
-    fn spawn<F>(&self, group: usize, bot: F) -> tokio::task::JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, group: usize, bot: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -458,7 +458,7 @@ fn edge(on_edge: &mut impl FnMut(Edge), which: Edge) {
     }
 }
 
-fn build_report(
+pub(crate) fn build_report(
     config: &SwarmConfig,
     shared: &Shared,
     outcomes: Vec<Outcome>,
@@ -534,6 +534,7 @@ fn build_report(
         bot_cpu_s: bot_cpu.as_secs_f64(),
         server: None,
         resume: (resume.tried > 0 || resume.storm.is_some()).then_some(resume),
+        phases: Vec::new(),
         failures: Vec::new(),
     };
     report.judge();
