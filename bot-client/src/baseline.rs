@@ -94,7 +94,12 @@ impl FromStr for Limit {
             Some(number) => (number, true),
             None => (rest, false),
         };
-        let amount: f64 = number.trim().parse().map_err(|_| ())?;
+        let number = number.trim();
+        // f64 parsing takes a sign of its own: `++3` is not a limit.
+        if !number.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            return Err(());
+        }
+        let amount: f64 = number.parse().map_err(|_| ())?;
         if !amount.is_finite() || amount < 0.0 {
             return Err(());
         }

@@ -88,8 +88,19 @@ pub struct FigurePath {
     pub name: String,
     /// The dotted path's segments.
     segments: Vec<String>,
-    /// The last segment is a key of a map of counts: absent reads 0.
-    map_key: bool,
+    /// What the path ends on.
+    ends_on: End,
+}
+
+/// What a figure's path ends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// A number.
+    Number,
+    /// A map of counts (errors by kind): read as their sum.
+    Map,
+    /// A key of a map of counts: absent reads 0.
+    MapKey,
 }
 
 impl FigurePath {
@@ -112,7 +123,7 @@ impl FigurePath {
                 .join(", "),
         };
         let mut at = shape;
-        let mut map_key = false;
+        let mut ends_on = End::Number;
         for (i, segment) in segments.iter().enumerate() {
             if segment.is_empty() {
                 return Err(unknown(segment));
@@ -124,7 +135,7 @@ impl FigurePath {
                     if i + 1 != segments.len() {
                         return Err(unknown(&segments[i + 1]));
                     }
-                    map_key = true;
+                    ends_on = End::MapKey;
                 }
                 Value::Object(fields) => {
                     at = fields.get(segment).ok_or_else(|| unknown(segment))?;
@@ -135,15 +146,22 @@ impl FigurePath {
                 _ => return Err(unknown(segment)),
             }
         }
-        if !map_key && !is_figure(at) {
-            return Err(FigureError::NotANumber {
-                path: name.to_owned(),
-            });
+        if ends_on == End::Number {
+            ends_on = match at {
+                Value::Number(_) => End::Number,
+                // Maps are empty in the shape; a section has fields.
+                Value::Object(fields) if fields.is_empty() => End::Map,
+                _ => {
+                    return Err(FigureError::NotANumber {
+                        path: name.to_owned(),
+                    });
+                }
+            };
         }
         Ok(Self {
             name: name.to_owned(),
             segments,
-            map_key,
+            ends_on,
         })
     }
 
@@ -163,7 +181,7 @@ impl FigurePath {
             at = match at {
                 Value::Object(fields) => match fields.get(segment) {
                     Some(v) => v,
-                    None if last && self.map_key => return Ok(0.0),
+                    None if last && self.ends_on == End::MapKey => return Ok(0.0),
                     None => return Err(missing()),
                 },
                 Value::Array(items) => element(items, segment).ok_or_else(missing)?,
@@ -173,10 +191,11 @@ impl FigurePath {
         match at {
             Value::Null => Err(missing()),
             Value::Number(n) => n.as_f64().ok_or_else(missing),
-            Value::Object(fields) if fields.values().all(Value::is_number) => Ok(fields
-                .values()
-                .filter_map(Value::as_f64)
-                .sum()),
+            Value::Object(fields)
+                if self.ends_on == End::Map && fields.values().all(Value::is_number) =>
+            {
+                Ok(fields.values().filter_map(Value::as_f64).sum())
+            }
             _ => Err(FigureError::NotANumber {
                 path: self.name.clone(),
             }),
@@ -191,16 +210,6 @@ fn element<'a>(items: &'a [Value], segment: &str) -> Option<&'a Value> {
         .iter()
         .find(|item| item.get("name").and_then(Value::as_str) == Some(segment))
         .or_else(|| segment.parse::<usize>().ok().and_then(|i| items.get(i)))
-}
-
-/// Whether a shape value can be read as a number: a number, or a map of
-/// counts (summed).
-fn is_figure(value: &Value) -> bool {
-    match value {
-        Value::Number(_) => true,
-        Value::Object(fields) => fields.values().all(Value::is_number),
-        _ => false,
-    }
 }
 
 /// The JSON shape of a report with every optional section present (the

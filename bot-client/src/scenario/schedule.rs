@@ -264,8 +264,8 @@ duration = "2s"
         let phases = s.phase_reports();
         let names: Vec<_> = phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["ramp", "hold", "spike", "drain"]);
-        // Ramp: 0 for 0..0 then 1, 2, 3 a second each: (1+2+3)/4.
-        assert!((phases[0].bots.mean - 1.5).abs() < 1e-9, "{:?}", phases[0]);
+        // Ramp: starts at 0, 1, 2 and 3 s: 1, 2, 3, 4 bots a second each.
+        assert!((phases[0].bots.mean - 2.5).abs() < 1e-9, "{:?}", phases[0]);
         assert_eq!(phases[1].bots.mean, 4.0);
         assert_eq!((phases[2].bots.peak, phases[2].bots.mean), (6, 6.0));
         // Drain from 4: stops at 8, 8.5, 9, 9.5: (3+2+1+0)/4.
