@@ -14,7 +14,12 @@ use tickwire_bot::scenario::{PhaseKind, Scenario};
 
 /// A scenario of `bots` bots in `rooms` rooms against `server`: ramp over
 /// `ramp_s`, hold `hold_s`, drain over `drain_s`.
-fn scenario(server: &TestServer, rooms: usize, bots: usize, (ramp_s, hold_s, drain_s): (u64, u64, u64)) -> Scenario {
+fn scenario(
+    server: &TestServer,
+    rooms: usize,
+    bots: usize,
+    (ramp_s, hold_s, drain_s): (u64, u64, u64),
+) -> Scenario {
     let players = bots.div_ceil(rooms);
     Scenario::parse(&format!(
         r#"
@@ -71,18 +76,36 @@ async fn each_phase_reports_its_own_figures_and_bot_counts() {
     let [ramp, hold, drain] = report.phases.as_slice() else {
         panic!("three phases: {:?}", report.phases);
     };
-    let kinds: Vec<_> = report.phases.iter().map(|p| (p.name.as_str(), p.kind)).collect();
+    let kinds: Vec<_> = report
+        .phases
+        .iter()
+        .map(|p| (p.name.as_str(), p.kind))
+        .collect();
     assert_eq!(
         kinds,
-        [("ramp", PhaseKind::Ramp), ("hold", PhaseKind::Hold), ("drain", PhaseKind::Drain)]
+        [
+            ("ramp", PhaseKind::Ramp),
+            ("hold", PhaseKind::Hold),
+            ("drain", PhaseKind::Drain)
+        ]
     );
     let times: Vec<_> = report.phases.iter().map(|p| (p.start_s, p.end_s)).collect();
     assert_eq!(times, [(0.0, 3.0), (3.0, 6.0), (6.0, 8.0)]);
 
     // Bot counts: up in the ramp, flat in the hold, down in the drain.
-    assert_eq!((ramp.bots.at_start, ramp.bots.at_end, ramp.bots.peak), (0, 24, 24));
-    assert!(ramp.bots.mean > 8.0 && ramp.bots.mean < 16.0, "{:?}", ramp.bots);
-    assert_eq!((hold.bots.at_start, hold.bots.at_end, hold.bots.mean), (24, 24, 24.0));
+    assert_eq!(
+        (ramp.bots.at_start, ramp.bots.at_end, ramp.bots.peak),
+        (0, 24, 24)
+    );
+    assert!(
+        ramp.bots.mean > 8.0 && ramp.bots.mean < 16.0,
+        "{:?}",
+        ramp.bots
+    );
+    assert_eq!(
+        (hold.bots.at_start, hold.bots.at_end, hold.bots.mean),
+        (24, 24, 24.0)
+    );
     assert_eq!((drain.bots.at_start, drain.bots.at_end), (24, 0));
     assert!(drain.bots.mean < 24.0, "{:?}", drain.bots);
     // Every bot joined during the ramp (the last ones perhaps just after).
@@ -94,9 +117,16 @@ async fn each_phase_reports_its_own_figures_and_bot_counts() {
     // Figures: every phase measured updates, the hold at the full rate.
     for phase in &report.phases {
         assert!(phase.updates > 0, "{phase:?}");
-        assert!(phase.latency_p99_ms > 0.0 && phase.latency_p50_ms <= phase.latency_p99_ms, "{phase:?}");
+        assert!(
+            phase.latency_p99_ms > 0.0 && phase.latency_p50_ms <= phase.latency_p99_ms,
+            "{phase:?}"
+        );
         assert!(phase.down_bytes_per_client_s > 0.0, "{phase:?}");
-        assert_eq!((phase.checksum_mismatches, phase.errors), (0, 0), "{phase:?}");
+        assert_eq!(
+            (phase.checksum_mismatches, phase.errors),
+            (0, 0),
+            "{phase:?}"
+        );
     }
     assert!(hold.updates_per_bot_per_s > 20.0, "{hold:?}");
     assert!(
@@ -105,7 +135,11 @@ async fn each_phase_reports_its_own_figures_and_bot_counts() {
     );
     assert!(drain.updates < hold.updates, "{drain:?} {hold:?}");
     // Whole-run rates count only the seconds each bot ran.
-    assert!(report.well_behaved.updates_per_bot_per_s > 20.0, "{:?}", report.well_behaved);
+    assert!(
+        report.well_behaved.updates_per_bot_per_s > 20.0,
+        "{:?}",
+        report.well_behaved
+    );
 
     // JSON and HTML carry the phases; a phase is addressable by name.
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
@@ -122,7 +156,10 @@ async fn a_run_fails_a_tight_gate_against_its_baseline_and_passes_a_loose_one() 
     let server = TestServer::start().await;
     let before = run(&scenario(&server, 2, 8, (1, 2, 1))).await;
     assert!(before.passed(), "failures: {:?}", before.failures);
-    let path = std::env::temp_dir().join(format!("tickwire-scenario-baseline-{}.json", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "tickwire-scenario-baseline-{}.json",
+        std::process::id()
+    ));
     before.write_json(&path).expect("write the baseline");
 
     // Twice the bots: twice the updates in the hold.
@@ -131,7 +168,10 @@ async fn a_run_fails_a_tight_gate_against_its_baseline_and_passes_a_loose_one() 
     assert!(now.passed(), "failures: {:?}", now.failures);
     let shape = bigger.report_shape();
     let gates = |specs: &[&str]| -> Vec<Gate> {
-        specs.iter().map(|s| Gate::parse(s, &shape).expect("a valid gate")).collect()
+        specs
+            .iter()
+            .map(|s| Gate::parse(s, &shape).expect("a valid gate"))
+            .collect()
     };
 
     let mut tight = now.clone();
@@ -143,15 +183,29 @@ async fn a_run_fails_a_tight_gate_against_its_baseline_and_passes_a_loose_one() 
     .expect("a comparison");
     assert!(!tight.passed(), "{table}");
     assert_eq!(tight.failures.len(), 1, "{:?}", tight.failures);
-    assert!(tight.failures[0].starts_with("gate phases.hold.updates"), "{:?}", tight.failures);
-    assert!(table.contains("| phases.hold.updates |") && table.contains("| FAIL |"), "{table}");
-    assert!(table.contains("| checksum_mismatches | 0 | 0 | +0 | +0 | ok |"), "{table}");
+    assert!(
+        tight.failures[0].starts_with("gate phases.hold.updates"),
+        "{:?}",
+        tight.failures
+    );
+    assert!(
+        table.contains("| phases.hold.updates |") && table.contains("| FAIL |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| checksum_mismatches | 0 | 0 | +0 | +0 | ok |"),
+        "{table}"
+    );
 
     let mut loose = now.clone();
     let table = baseline::check::apply(
         &mut loose,
         &path,
-        &gates(&["phases.hold.updates=+400%", "checksum_mismatches=+0", "errors=+0"]),
+        &gates(&[
+            "phases.hold.updates=+400%",
+            "checksum_mismatches=+0",
+            "errors=+0",
+        ]),
     )
     .expect("a comparison");
     assert!(loose.passed(), "{:?}\n{table}", loose.failures);
@@ -160,9 +214,15 @@ async fn a_run_fails_a_tight_gate_against_its_baseline_and_passes_a_loose_one() 
     // A figure neither run has (no server figures outside the benchmark)
     // fails the run instead of passing it.
     let mut missing = now.clone();
-    assert!(baseline::check::apply(&mut missing, &path, &gates(&["cpu_per_room_tick=+15%"])).is_none());
+    assert!(
+        baseline::check::apply(&mut missing, &path, &gates(&["cpu_per_room_tick=+15%"])).is_none()
+    );
     assert!(!missing.passed());
-    assert!(missing.failures[0].contains("missing from the baseline"), "{:?}", missing.failures);
+    assert!(
+        missing.failures[0].contains("missing from the baseline"),
+        "{:?}",
+        missing.failures
+    );
     let _ = std::fs::remove_file(&path);
     server.stop().await.expect("clean stop");
 }

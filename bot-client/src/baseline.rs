@@ -245,7 +245,11 @@ impl Comparison {
         );
         for row in &self.rows {
             let change = row.change_percent().map_or_else(
-                || format!("{:+}", number(row.now - row.baseline)),
+                || {
+                    let diff = row.now - row.baseline;
+                    let sign = if diff < 0.0 { "" } else { "+" };
+                    format!("{sign}{}", number(diff))
+                },
                 |p| format!("{p:+.1}%"),
             );
             let _ = writeln!(
@@ -267,7 +271,11 @@ impl Comparison {
 fn number(v: f64) -> String {
     let text = format!("{v:.4}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".into() } else { text.into() }
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
 }
 
 /// Compares `now` with `baseline` (both a report's JSON) under `gates`.
@@ -330,7 +338,10 @@ mod tests {
     #[test]
     fn limits_parse_and_bound() {
         let l: Limit = "+20%".parse().unwrap();
-        assert_eq!((l.direction, l.amount, l.percent), (Direction::Up, 20.0, true));
+        assert_eq!(
+            (l.direction, l.amount, l.percent),
+            (Direction::Up, 20.0, true)
+        );
         assert_eq!(l.bound(10.0), 12.0);
         assert!(l.allows(10.0, 12.0) && !l.allows(10.0, 12.01));
         let l: Limit = "-5%".parse().unwrap();
@@ -350,7 +361,11 @@ mod tests {
         let c = compare(
             &before,
             &now,
-            &gates(&["latency_p99=+20%", "bytes_per_client=+10%", "updates_per_bot=-5%"]),
+            &gates(&[
+                "latency_p99=+20%",
+                "bytes_per_client=+10%",
+                "updates_per_bot=-5%",
+            ]),
         )
         .unwrap();
         assert!(!c.passed());
@@ -360,10 +375,19 @@ mod tests {
         );
         let failures = c.failures();
         assert_eq!(failures.len(), 1);
-        assert!(failures[0].contains("latency_p99: 13 against a baseline of 10"), "{failures:?}");
+        assert!(
+            failures[0].contains("latency_p99: 13 against a baseline of 10"),
+            "{failures:?}"
+        );
         let table = c.table();
-        assert!(table.contains("| latency_p99 | 10 | 13 | +30.0% | +20% | FAIL |"), "{table}");
-        assert!(table.contains("| bytes_per_client | 1000 | 1050 | +5.0% | +10% | ok |"), "{table}");
+        assert!(
+            table.contains("| latency_p99 | 10 | 13 | +30.0% | +20% | FAIL |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| bytes_per_client | 1000 | 1050 | +5.0% | +10% | ok |"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -373,6 +397,12 @@ mod tests {
         let c = compare(&before, &now, &gates(&["latency_p99=+20%", "errors=+0"])).unwrap();
         assert!(c.passed(), "{}", c.table());
         assert!(c.failures().is_empty());
+        // From a baseline of 0 the change is an amount, signed.
+        assert!(
+            c.table().contains("| errors | 0 | 0 | +0 | +0 | ok |"),
+            "{}",
+            c.table()
+        );
     }
 
     #[test]
@@ -390,7 +420,13 @@ mod tests {
         let mut with_server = before.clone();
         with_server["server"] = json!({ "cpu_ms_per_room_tick": 0.2 });
         let e = compare(&with_server, &before, &gates(&["cpu_per_room_tick=+15%"])).unwrap_err();
-        assert!(matches!(e, BaselineError::Missing { side: "current", .. }));
+        assert!(matches!(
+            e,
+            BaselineError::Missing {
+                side: "current",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -401,7 +437,10 @@ mod tests {
             Err(BaselineError::NotAGate(_))
         ));
         let e = Gate::parse("latency_p99=20", &shape).unwrap_err();
-        assert!(e.to_string().contains("latency_p99") && e.to_string().contains("`20`"), "{e}");
+        assert!(
+            e.to_string().contains("latency_p99") && e.to_string().contains("`20`"),
+            "{e}"
+        );
         let e = Gate::parse("latncy_p99=+20%", &shape).unwrap_err();
         assert!(e.to_string().contains("latncy_p99"), "{e}");
         assert!(Gate::parse("well_behaved.jitter_ms.p90=+1", &shape).is_ok());

@@ -238,9 +238,7 @@ pub async fn run_until(plan: Plan, shared: Arc<Shared>, stop: CancellationToken)
         .map_or(Duration::from_millis(33), |j| j.tick_rate.period());
     let recorder = BotRecorder::new(period);
     outcome.figures = Some(match plan.behaviour {
-        Behaviour::Misbehave(kind) => {
-            misbehave(&plan, &name, kind, client, recorder, &stop).await
-        }
+        Behaviour::Misbehave(kind) => misbehave(&plan, &name, kind, client, recorder, &stop).await,
         behaviour => play(&plan, client, recorder, behaviour, &shared, &stop).await,
     });
     outcome

@@ -116,11 +116,7 @@ impl FigurePath {
         let unknown = |segment: &str| FigureError::Unknown {
             path: name.to_owned(),
             segment: segment.to_owned(),
-            names: NAMED
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", "),
+            names: NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
         };
         let mut at = shape;
         let mut ends_on = End::Number;
@@ -248,8 +244,8 @@ mod tests {
     fn every_short_name_resolves() {
         let shape = report_shape(&[]);
         for (name, path) in NAMED {
-            let figure = FigurePath::resolve(name, &shape)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let figure =
+                FigurePath::resolve(name, &shape).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(figure.dotted(), *path);
         }
     }

@@ -367,6 +367,11 @@ async fn main() -> anyhow::Result<ExitCode> {
                 quiet: args.output.quiet,
             };
             let mut report = scenario::driver::run(&scenario, options).await;
+            println!(
+                "scenario {}:\n{}",
+                scenario.name,
+                scenario::phase_table(&report.phases)
+            );
             args.gates.apply(&mut report, &gates);
             finish(&report, &args.output)
         }

@@ -709,7 +709,9 @@ fn phases(files: &[PhaseFile], seats: usize) -> Result<Vec<Phase>, ScenarioError
                 if to < running {
                     return Err(invalid(
                         at("to"),
-                        format!("a ramp cannot go down ({running} bots run before it, to = {to}); use a drain"),
+                        format!(
+                            "a ramp cannot go down ({running} bots run before it, to = {to}); use a drain"
+                        ),
                     ));
                 }
                 (to, to)
@@ -735,7 +737,9 @@ fn phases(files: &[PhaseFile], seats: usize) -> Result<Vec<Phase>, ScenarioError
                 if to > running {
                     return Err(invalid(
                         at("to"),
-                        format!("a drain cannot go up ({running} bots run before it, to = {to}); use a ramp"),
+                        format!(
+                            "a drain cannot go up ({running} bots run before it, to = {to}); use a ramp"
+                        ),
                     ));
                 }
                 (to, running)
@@ -748,7 +752,9 @@ fn phases(files: &[PhaseFile], seats: usize) -> Result<Vec<Phase>, ScenarioError
                 } else {
                     "to"
                 }),
-                format!("{peak} bots at once is more than the rooms' {seats} seats (rooms.count x rooms.players)"),
+                format!(
+                    "{peak} bots at once is more than the rooms' {seats} seats (rooms.count x rooms.players)"
+                ),
             ));
         }
         let repeats = files.iter().filter(|f| f.kind == file.kind).count() > 1;
@@ -802,10 +808,9 @@ pub struct PhaseBots {
     pub failed: usize,
 }
 
-/// Figures of one phase of a scenario run. Latency, updates and bytes are
-/// the well-behaved bots' (as in the report's `well_behaved`); missed
-/// ticks, checksum mismatches and errors are those of every playing bot
-/// (well-behaved and resuming).
+/// Figures of one phase of a scenario run, those of the bots that play
+/// (well-behaved and resuming bots, as in the report's `timeline`;
+/// misbehaving bots are not measured), per bot playing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct PhaseReport {
     /// The phase's name.
@@ -821,15 +826,15 @@ pub struct PhaseReport {
     pub bots: PhaseBots,
     /// Updates applied.
     pub updates: u64,
-    /// Updates per well-behaved bot per second.
+    /// Updates per playing bot per second.
     pub updates_per_bot_per_s: f64,
     /// Median update latency, ms (per-second buckets, within about 12 %).
     pub latency_p50_ms: f64,
     /// 99th percentile update latency, ms.
     pub latency_p99_ms: f64,
-    /// Downstream payload bytes per well-behaved bot per second.
+    /// Downstream payload bytes per playing bot per second.
     pub down_bytes_per_client_s: f64,
-    /// Upstream payload bytes per well-behaved bot per second.
+    /// Upstream payload bytes per playing bot per second.
     pub up_bytes_per_client_s: f64,
     /// Ticks with no update between consecutive updates.
     pub missed: u64,
@@ -839,9 +844,72 @@ pub struct PhaseReport {
     pub errors: u64,
 }
 
+/// The terminal table of a run's phases: one row each.
+pub fn phase_table(phases: &[PhaseReport]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "| phase | kind | s | bots start > end (peak, mean) | joined / failed | updates/bot/s | latency p50 / p99 ms | down / up B/client/s | missed | mismatches | errors |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for p in phases {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0}-{:.0} | {} > {} ({}, {:.1}) | {} / {} | {:.1} | {:.2} / {:.2} | {:.0} / {:.0} | {} | {} | {} |",
+            p.name,
+            p.kind,
+            p.start_s,
+            p.end_s,
+            p.bots.at_start,
+            p.bots.at_end,
+            p.bots.peak,
+            p.bots.mean,
+            p.bots.joined,
+            p.bots.failed,
+            p.updates_per_bot_per_s,
+            p.latency_p50_ms,
+            p.latency_p99_ms,
+            p.down_bytes_per_client_s,
+            p.up_bytes_per_client_s,
+            p.missed,
+            p.checksum_mismatches,
+            p.errors,
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_phase_table_has_a_row_per_phase() {
+        let table = phase_table(&[
+            PhaseReport {
+                name: "ramp".into(),
+                kind: PhaseKind::Ramp,
+                end_s: 3.0,
+                bots: PhaseBots {
+                    at_end: 16,
+                    peak: 16,
+                    mean: 8.5,
+                    joined: 16,
+                    ..PhaseBots::default()
+                },
+                latency_p99_ms: 2.5,
+                ..PhaseReport::default()
+            },
+            PhaseReport {
+                name: "hold".into(),
+                ..PhaseReport::default()
+            },
+        ]);
+        assert_eq!(table.lines().count(), 4, "{table}");
+        assert!(
+            table.contains("| ramp | ramp | 0-3 | 0 > 16 (16, 8.5) | 16 / 0 | 0.0 | 0.00 / 2.50 |"),
+            "{table}"
+        );
+    }
 
     const VALID: &str = r#"
 name = "t"
@@ -964,7 +1032,10 @@ latency_p99 = "+20%"
             (("add = 8", "add = 9"), "phase[3].add"),
             (("\"3s\"", "\"2.5s\""), "phase[1].duration"),
             (("\"3s\"", "\"soon\""), "phase[1].duration"),
-            (("duration = \"1m\"", "to = 13\nduration = \"1m\""), "phase[4].to"),
+            (
+                ("duration = \"1m\"", "to = 13\nduration = \"1m\""),
+                "phase[4].to",
+            ),
             (("idle = 0.1", "idle = 0.95"), "mix"),
             (("idle = 0.1", "idle = -0.1"), "mix.idle"),
             (("count = 2", "count = 0"), "rooms.count"),
@@ -976,10 +1047,9 @@ latency_p99 = "+20%"
                 "{from} -> {to}: {e}"
             );
         }
-        let e = Scenario::parse(
-            &VALID.replace("kind = \"hold\"", "kind = \"hold\"\nname = \"ramp\""),
-        )
-        .unwrap_err();
+        let e =
+            Scenario::parse(&VALID.replace("kind = \"hold\"", "kind = \"hold\"\nname = \"ramp\""))
+                .unwrap_err();
         assert!(e.to_string().contains("phase[2].name"), "{e}");
     }
 
@@ -1012,12 +1082,21 @@ latency_p99 = "+20%"
             ..Mix::default()
         };
         let picks: Vec<_> = (0..2_000).map(|i| mix.pick(3, i)).collect();
-        assert_eq!(picks, (0..2_000).map(|i| mix.pick(3, i)).collect::<Vec<_>>());
+        assert_eq!(
+            picks,
+            (0..2_000).map(|i| mix.pick(3, i)).collect::<Vec<_>>()
+        );
         for kind in [Behaviour::Idle, Behaviour::Resume] {
             let n = picks.iter().filter(|p| **p == kind).count();
             assert!((400..600).contains(&n), "{kind:?}: {n}");
         }
         assert!(mix.has_chaos());
-        assert!(!Mix { idle: 1.0, ..Mix::default() }.has_chaos());
+        assert!(
+            !Mix {
+                idle: 1.0,
+                ..Mix::default()
+            }
+            .has_chaos()
+        );
     }
 }

@@ -32,7 +32,11 @@ pub enum CheckError {
 }
 
 /// Compares `report` with the baseline report at `path` under `gates`.
-pub fn against_file(report: &Report, path: &Path, gates: &[Gate]) -> Result<Comparison, CheckError> {
+pub fn against_file(
+    report: &Report,
+    path: &Path,
+    gates: &[Gate],
+) -> Result<Comparison, CheckError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| CheckError::Read {
         path: shown.clone(),
@@ -68,7 +72,11 @@ pub fn apply(report: &mut Report, path: &Path, gates: &[Gate]) -> Option<String>
 pub fn merge(base: &[Gate], overrides: Vec<Gate>) -> Vec<Gate> {
     let mut gates: Vec<Gate> = base
         .iter()
-        .filter(|g| !overrides.iter().any(|o| o.figure.dotted() == g.figure.dotted()))
+        .filter(|g| {
+            !overrides
+                .iter()
+                .any(|o| o.figure.dotted() == g.figure.dotted())
+        })
         .cloned()
         .collect();
     gates.extend(overrides);
@@ -85,20 +93,28 @@ mod tests {
         let shape = report_shape(&[]);
         let mut baseline = Report::default();
         baseline.well_behaved.latency_ms.p99 = 10.0;
-        let path = std::env::temp_dir().join(format!("tickwire-baseline-{}.json", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("tickwire-baseline-{}.json", std::process::id()));
         baseline.write_json(&path).expect("write");
         let mut now = Report::default();
         now.well_behaved.latency_ms.p99 = 11.0;
         let loose = [Gate::parse("latency_p99=+20%", &shape).unwrap()];
         let table = apply(&mut now, &path, &loose).expect("a table");
         assert!(now.failures.is_empty(), "{:?}", now.failures);
-        assert!(table.contains("| latency_p99 | 10 | 11 | +10.0% | +20% | ok |"), "{table}");
+        assert!(
+            table.contains("| latency_p99 | 10 | 11 | +10.0% | +20% | ok |"),
+            "{table}"
+        );
         let tight = [Gate::parse("latency_p99=+5%", &shape).unwrap()];
         apply(&mut now, &path, &tight).expect("a table");
         assert_eq!(now.failures.len(), 1, "{:?}", now.failures);
         let missing = [Gate::parse("cpu_per_room_tick=+5%", &shape).unwrap()];
         assert!(apply(&mut now, &path, &missing).is_none());
-        assert!(now.failures[1].contains("missing from the baseline"), "{:?}", now.failures);
+        assert!(
+            now.failures[1].contains("missing from the baseline"),
+            "{:?}",
+            now.failures
+        );
         let _ = std::fs::remove_file(&path);
         let mut unread = Report::default();
         assert!(apply(&mut unread, Path::new("/nonexistent/baseline.json"), &loose).is_none());
@@ -112,7 +128,10 @@ mod tests {
             Gate::parse("latency_p99=+20%", &shape).unwrap(),
             Gate::parse("errors=+0", &shape).unwrap(),
         ];
-        let merged = merge(&base, vec![Gate::parse("well_behaved.latency_ms.p99=+5%", &shape).unwrap()]);
+        let merged = merge(
+            &base,
+            vec![Gate::parse("well_behaved.latency_ms.p99=+5%", &shape).unwrap()],
+        );
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[1].limit.amount, 5.0);
     }

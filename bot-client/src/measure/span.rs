@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 
 use super::{SecondReport, TIMELINE_BUCKETS, Timeline};
 
-/// What the timeline holds for a span of seconds (well-behaved bots).
+/// What the timeline holds for a span of seconds (the bots it records:
+/// well-behaved and resuming).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Span {
     /// Updates applied.
@@ -54,7 +55,7 @@ impl Timeline {
     }
 
     /// The per-second series, like [`Timeline::report`], with each second's
-    /// bytes divided by `clients(second)` (the well-behaved bots present in
+    /// bytes divided by `clients(second)` (the recorded bots present in
     /// that second; at least one is assumed).
     pub fn report_varying(&self, clients: impl Fn(usize) -> f64) -> Vec<SecondReport> {
         let mut series = self.report(1);
@@ -88,7 +89,10 @@ mod tests {
         timeline.record_bytes(0, 100, 10);
         timeline.record_bytes(2, 300, 30);
         let first = timeline.span(0..1);
-        assert_eq!((first.updates, first.bytes_down, first.bytes_up), (10, 100, 10));
+        assert_eq!(
+            (first.updates, first.bytes_down, first.bytes_up),
+            (10, 100, 10)
+        );
         assert!((0.9..1.3).contains(&first.latency_p99_ms), "{first:?}");
         let both = timeline.span(0..3);
         assert_eq!((both.updates, both.bytes_down), (20, 400));

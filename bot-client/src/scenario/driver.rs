@@ -301,7 +301,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Report {
     rescale(&mut report.well_behaved, window_s, well_seconds);
     report.timeline = shared.timeline.report_varying(|second| {
         let from = Duration::from_secs(second as u64);
-        schedule.well_behaved_seconds(from, from + Duration::from_secs(1))
+        schedule.playing_seconds(from, from + Duration::from_secs(1))
     });
     report.phases = phase_reports(&schedule, &shared, &boundaries);
     report.judge();
@@ -370,12 +370,16 @@ fn rescale(group: &mut GroupReport, window_s: f64, bot_seconds: f64) {
 
 /// Each phase's figures: the timeline over its seconds, the counters'
 /// differences across its boundaries.
-fn phase_reports(schedule: &Schedule, shared: &Shared, boundaries: &[Counters]) -> Vec<PhaseReport> {
+fn phase_reports(
+    schedule: &Schedule,
+    shared: &Shared,
+    boundaries: &[Counters],
+) -> Vec<PhaseReport> {
     let mut phases = schedule.phase_reports();
     for (i, (phase, span)) in phases.iter_mut().zip(&schedule.spans).enumerate() {
         let seconds = span.start.as_secs() as usize..span.end.as_secs() as usize;
         let figures = shared.timeline.span(seconds);
-        let bot_seconds = schedule.well_behaved_seconds(span.start, span.end);
+        let bot_seconds = schedule.playing_seconds(span.start, span.end);
         let per = |v: u64| {
             if bot_seconds > 0.0 {
                 v as f64 / bot_seconds

@@ -52,6 +52,9 @@ pub struct Schedule {
     pub spans: Vec<PhaseSpan>,
     /// `well[n]`: well-behaved bots among slots `0..n`.
     well: Vec<usize>,
+    /// `playing[n]`: bots among slots `0..n` that play (well-behaved and
+    /// resuming bots, whose updates the timeline counts).
+    playing: Vec<usize>,
 }
 
 /// The behaviour of slot `slot` in `scenario`: creators play the arena so
@@ -103,12 +106,19 @@ impl Schedule {
             });
             start = end;
         }
-        let mut well = vec![0];
+        let (mut well, mut playing) = (vec![0], vec![0]);
         for slot in 0..scenario.peak() {
-            let last = *well.last().expect("starts with 0");
-            well.push(last + usize::from(behaviour(scenario, slot).is_well_behaved()));
+            let behaviour = behaviour(scenario, slot);
+            well.push(well[slot] + usize::from(behaviour.is_well_behaved()));
+            playing
+                .push(playing[slot] + usize::from(!matches!(behaviour, Behaviour::Misbehave(_))));
         }
-        Self { steps, spans, well }
+        Self {
+            steps,
+            spans,
+            well,
+            playing,
+        }
     }
 
     /// The whole run.
@@ -160,10 +170,18 @@ impl Schedule {
         self.integral(from, to, |n| n as f64) / span
     }
 
-    /// Well-behaved bot-seconds over `from..to` (the divisor of per-bot
-    /// rates).
+    /// Well-behaved bot-seconds over `from..to` (the divisor of the
+    /// well-behaved group's per-bot rates).
     pub fn well_behaved_seconds(&self, from: Duration, to: Duration) -> f64 {
         self.integral(from, to, |n| self.well[n.min(self.well.len() - 1)] as f64)
+    }
+
+    /// Playing bot-seconds over `from..to`, well-behaved and resuming
+    /// bots (the divisor of the timeline's per-bot rates).
+    pub fn playing_seconds(&self, from: Duration, to: Duration) -> f64 {
+        self.integral(from, to, |n| {
+            self.playing[n.min(self.playing.len() - 1)] as f64
+        })
     }
 
     /// The report of each phase with its name, kind, times and scheduled
@@ -283,5 +301,27 @@ duration = "2s"
         // Idle bots are well-behaved too: every bot counts here.
         let hold = s.well_behaved_seconds(Duration::from_secs(4), Duration::from_secs(6));
         assert_eq!(hold, 8.0);
+        assert_eq!(
+            s.playing_seconds(Duration::from_secs(4), Duration::from_secs(6)),
+            8.0
+        );
+        // Resuming bots play but are not well-behaved; misbehaving ones
+        // do neither.
+        let mut churn = scenario.clone();
+        churn.mix = super::super::Mix {
+            resume: 0.5,
+            flood: 0.5,
+            ..Default::default()
+        };
+        let s = Schedule::of(&churn);
+        let (well, playing) = (
+            s.well_behaved_seconds(Duration::from_secs(4), Duration::from_secs(6)),
+            s.playing_seconds(Duration::from_secs(4), Duration::from_secs(6)),
+        );
+        let resuming = (2..4)
+            .filter(|&slot| behaviour(&churn, slot) == Behaviour::Resume)
+            .count();
+        assert_eq!(well, 4.0, "only the two creators");
+        assert_eq!(playing, 4.0 + 2.0 * resuming as f64);
     }
 }

@@ -50,8 +50,8 @@ pub(super) fn table(out: &mut String, r: &Report) -> fmt::Result {
     out.push_str("<section>\n<h2>Phases</h2>\n");
     out.push_str(
         "<p class=\"note\">Each phase of the scenario with its own figures. Bots are those the scenario \
-         had running (start → end, peak and mean); latency, updates and bytes are the well-behaved bots', \
-         per bot actually running; missed ticks, checksum mismatches and errors are every playing bot's. \
+         had running (start → end, peak and mean); the figures are those of the bots that play \
+         (well-behaved and resuming; misbehaving bots are not measured), per bot actually running. \
          The plots above mark where each phase starts.</p>\n",
     );
     out.push_str("<div class=\"tablewrap\"><table>\n<thead><tr><th>Phase</th><th>Kind</th>");
@@ -155,7 +155,10 @@ mod tests {
         let page = super::super::render(&report);
         assert!(page.contains("<h2>Phases</h2>"));
         assert!(page.contains("warm&lt;up&gt;"), "names are escaped");
-        assert!(page.contains("<td class=\"num bad\">2</td>"), "errors are flagged");
+        assert!(
+            page.contains("<td class=\"num bad\">2</td>"),
+            "errors are flagged"
+        );
         assert!(page.contains("3.25"));
         // The boundary at second 3 is labelled on both plots over time.
         assert_eq!(page.matches(">\n hold\n</text>").count(), 2);
