@@ -61,12 +61,12 @@ pub enum BaselineError {
         limit: String,
     },
     /// The gate's figure is not one a report has.
-    #[error("gate `{gate}`: {source}")]
+    #[error("gate `{gate}`: {reason}")]
     Figure {
         /// The gate's figure.
         gate: String,
         /// Why.
-        source: FigureError,
+        reason: FigureError,
     },
     /// A figure is missing from one of the reports.
     #[error("gate `{gate}`: `{path}` is missing from the {side} report")]
@@ -160,9 +160,9 @@ impl Gate {
     /// against `shape` (see [`crate::figures::report_shape`]).
     pub fn new(figure: &str, limit: &str, shape: &Value) -> Result<Self, BaselineError> {
         let figure_path =
-            FigurePath::resolve(figure.trim(), shape).map_err(|source| BaselineError::Figure {
+            FigurePath::resolve(figure.trim(), shape).map_err(|reason| BaselineError::Figure {
                 gate: figure.to_owned(),
-                source,
+                reason,
             })?;
         let limit = limit.parse().map_err(|()| BaselineError::BadLimit {
             gate: figure.to_owned(),
@@ -287,9 +287,9 @@ pub fn compare(baseline: &Value, now: &Value, gates: &[Gate]) -> Result<Comparis
                 path: gate.figure.dotted(),
                 side,
             },
-            source => BaselineError::Figure {
+            reason => BaselineError::Figure {
                 gate: gate.figure.name.clone(),
-                source,
+                reason,
             },
         })
     };

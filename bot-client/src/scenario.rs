@@ -47,16 +47,16 @@ pub use schedule::Schedule;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}: {reason}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The TOML is malformed or has an unknown or mistyped field (the
     /// message names it, with its line).
-    #[error("{0}")]
+    #[error(transparent)]
     Toml(#[from] toml::de::Error),
     /// A field's value is out of range or inconsistent with another.
     #[error("`{field}`: {reason}")]
@@ -77,15 +77,15 @@ pub enum ScenarioError {
         threshold: String,
     },
     /// A `[pass]` figure is not one a report has.
-    #[error("`pass.\"{figure}\"`: {source}")]
+    #[error("`pass.\"{figure}\"`: {reason}")]
     Figure {
         /// The figure as written.
         figure: String,
         /// Why.
-        source: FigureError,
+        reason: FigureError,
     },
-    /// A `[gates]` entry is refused.
-    #[error("`gates`: {0}")]
+    /// A `[gates]` entry is refused (the message names the gate).
+    #[error(transparent)]
     Gate(#[from] BaselineError),
 }
 
@@ -514,9 +514,9 @@ pub struct Scenario {
 impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ScenarioError::Read {
             path: path.to_owned(),
-            source,
+            reason,
         })?;
         let mut scenario = Self::parse(&text)?;
         if let Some(secret) = &mut scenario.jwt_secret_file
@@ -576,9 +576,9 @@ impl Scenario {
         let mut pass = Vec::new();
         for (figure, threshold) in flatten("pass", &file.pass)? {
             let path =
-                FigurePath::resolve(&figure, &shape).map_err(|source| ScenarioError::Figure {
+                FigurePath::resolve(&figure, &shape).map_err(|reason| ScenarioError::Figure {
                     figure: figure.clone(),
-                    source,
+                    reason,
                 })?;
             pass.push(Threshold::parse(path, &threshold)?);
         }

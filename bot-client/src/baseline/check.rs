@@ -11,20 +11,20 @@ use super::{Comparison, Gate, compare};
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     /// The file could not be read.
-    #[error("reading the baseline {path}: {source}")]
+    #[error("reading the baseline {path}: {reason}")]
     Read {
         /// The file.
         path: String,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file is not JSON.
-    #[error("the baseline {path} is not a JSON report: {source}")]
+    #[error("the baseline {path} is not a JSON report: {reason}")]
     Json {
         /// The file.
         path: String,
         /// Why.
-        source: serde_json::Error,
+        reason: serde_json::Error,
     },
     /// A gate could not be evaluated (a figure missing from a report).
     #[error(transparent)]
@@ -38,14 +38,14 @@ pub fn against_file(
     gates: &[Gate],
 ) -> Result<Comparison, CheckError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| CheckError::Read {
+    let text = std::fs::read_to_string(path).map_err(|reason| CheckError::Read {
         path: shown.clone(),
-        source,
+        reason,
     })?;
     let baseline: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| CheckError::Json {
+        serde_json::from_str(&text).map_err(|reason| CheckError::Json {
             path: shown,
-            source,
+            reason,
         })?;
     let now = serde_json::to_value(report).expect("a report always serialises");
     Ok(compare(&baseline, &now, gates)?)

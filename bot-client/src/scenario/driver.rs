@@ -404,3 +404,59 @@ fn phase_reports(
     }
     phases
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creators_get_a_fresh_room_each_start_and_followers_the_latest() {
+        let mut rooms = Rooms {
+            join: JoinFile::Create,
+            name: "s".into(),
+            seats: 4,
+            rooms: vec![None; 2],
+        };
+        let Target::Create { name, publish, .. } = rooms.target(1) else {
+            panic!("slot 1 creates room 1");
+        };
+        assert_eq!(name, "s-1");
+        publish.send_replace(RoomSlot::Ready(tickwire_shared::ids::RoomId(7)));
+        let Target::Follow(rx) = rooms.target(3) else {
+            panic!("slot 3 follows room 1");
+        };
+        assert_eq!(
+            *rx.borrow(),
+            RoomSlot::Ready(tickwire_shared::ids::RoomId(7))
+        );
+        // Room 1's creator started again: its followers wait for the new room.
+        let Target::Create { .. } = rooms.target(1) else {
+            panic!("slot 1 creates again");
+        };
+        let Target::Follow(rx) = rooms.target(3) else {
+            panic!("slot 3 follows");
+        };
+        assert_eq!(*rx.borrow(), RoomSlot::Pending);
+        let mut quick = Rooms {
+            join: JoinFile::QuickJoin,
+            ..rooms
+        };
+        assert!(matches!(quick.target(0), Target::QuickJoin));
+    }
+
+    #[test]
+    fn rates_are_rescaled_to_the_bot_seconds_run() {
+        // 10 bots over a 10 s window, but they ran 50 bot-seconds in all.
+        let mut group = GroupReport {
+            bots: 10,
+            updates_per_bot_per_s: 15.0,
+            down_payload_bytes_per_client_s: 100.0,
+            ..GroupReport::default()
+        };
+        rescale(&mut group, 10.0, 50.0);
+        assert_eq!(group.updates_per_bot_per_s, 30.0);
+        assert_eq!(group.down_payload_bytes_per_client_s, 200.0);
+        rescale(&mut group, 10.0, 0.0);
+        assert_eq!(group.updates_per_bot_per_s, 30.0, "nothing ran: unchanged");
+    }
+}
