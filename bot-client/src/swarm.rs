@@ -520,7 +520,7 @@ pub(crate) fn build_report(
             planned: total,
             connected: connect.len() as usize,
             joined,
-            failed: total - joined,
+            failed: total.saturating_sub(joined),
             redirected: redirected.len() as usize,
         },
         connect_ms: Percentiles::of(&connect),
