@@ -368,9 +368,9 @@ pub struct Phase {
     pub peak: usize,
 }
 
-/// A comparison of a `[pass]` threshold.
+/// The operator of a `[pass]` threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Comparison {
+pub enum Operator {
     /// `<`
     Less,
     /// `<=`
@@ -385,7 +385,7 @@ pub enum Comparison {
     NotEqual,
 }
 
-impl Comparison {
+impl Operator {
     fn symbol(self) -> &'static str {
         match self {
             Self::Less => "<",
@@ -404,7 +404,7 @@ pub struct Threshold {
     /// The figure.
     pub figure: FigurePath,
     /// How it compares.
-    pub comparison: Comparison,
+    pub operator: Operator,
     /// With what.
     pub value: f64,
 }
@@ -418,13 +418,13 @@ impl Threshold {
         };
         let text_trimmed = text.trim();
         // Two-character operators first.
-        let (comparison, rest) = [
-            ("<=", Comparison::AtMost),
-            (">=", Comparison::AtLeast),
-            ("==", Comparison::Equal),
-            ("!=", Comparison::NotEqual),
-            ("<", Comparison::Less),
-            (">", Comparison::Greater),
+        let (operator, rest) = [
+            ("<=", Operator::AtMost),
+            (">=", Operator::AtLeast),
+            ("==", Operator::Equal),
+            ("!=", Operator::NotEqual),
+            ("<", Operator::Less),
+            (">", Operator::Greater),
         ]
         .into_iter()
         .find_map(|(op, c)| text_trimmed.strip_prefix(op).map(|rest| (c, rest)))
@@ -435,20 +435,20 @@ impl Threshold {
         }
         Ok(Self {
             figure,
-            comparison,
+            operator,
             value,
         })
     }
 
     /// Whether `actual` respects the threshold.
     pub fn holds(&self, actual: f64) -> bool {
-        match self.comparison {
-            Comparison::Less => actual < self.value,
-            Comparison::AtMost => actual <= self.value,
-            Comparison::Greater => actual > self.value,
-            Comparison::AtLeast => actual >= self.value,
-            Comparison::Equal => actual == self.value,
-            Comparison::NotEqual => actual != self.value,
+        match self.operator {
+            Operator::Less => actual < self.value,
+            Operator::AtMost => actual <= self.value,
+            Operator::Greater => actual > self.value,
+            Operator::AtLeast => actual >= self.value,
+            Operator::Equal => actual == self.value,
+            Operator::NotEqual => actual != self.value,
         }
     }
 
@@ -460,7 +460,7 @@ impl Threshold {
             format!(
                 "pass {}: {actual} is not {} {}",
                 self.figure.name,
-                self.comparison.symbol(),
+                self.operator.symbol(),
                 self.value
             )
         }))
@@ -473,7 +473,7 @@ impl fmt::Display for Threshold {
             f,
             "{} {} {}",
             self.figure.name,
-            self.comparison.symbol(),
+            self.operator.symbol(),
             self.value
         )
     }

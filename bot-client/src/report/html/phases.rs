@@ -76,7 +76,7 @@ pub(super) fn table(out: &mut String, r: &Report) -> fmt::Result {
         let flag = |bad: bool| if bad { "num bad" } else { "num" };
         writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}–{}</td><td class=\"num\">{} → {}</td>\
+            "<tr><td style=\"white-space:nowrap\">{}</td><td>{}</td><td class=\"num\">{}–{}</td><td class=\"num\">{} → {}</td>\
              <td class=\"num\">{} / {}</td><td class=\"{}\">{} / {}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"{}\">{}</td><td class=\"{}\">{}</td></tr>",
