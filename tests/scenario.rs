@@ -1,8 +1,8 @@
 //! Scenarios against an in-process server: a ramp, a hold and a drain
 //! each report their own figures and bot counts, and the scenario's
-//! `[pass]` thresholds judge the run; a run compared with an earlier
-//! one's JSON report fails on a deliberately tight gate and passes on a
-//! loose one.
+//! `[pass]` thresholds judge the run; a spike's bots come and go; a run
+//! compared with an earlier one's JSON report fails on a deliberately
+//! tight gate and passes on a loose one.
 
 mod support;
 
@@ -148,6 +148,60 @@ async fn each_phase_reports_its_own_figures_and_bot_counts() {
     assert!(json["phases"][2]["latency_p99_ms"].as_f64().is_some());
     let html = tickwire_bot::report::html::render(&report);
     assert!(html.contains("<h2>Phases</h2>") && html.contains(">drain</td>"));
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spike_comes_and_goes() {
+    let server = TestServer::start().await;
+    let scenario = Scenario::parse(&format!(
+        r#"
+name = "spike"
+threads = 2
+[target]
+url = "{url}"
+[rooms]
+count = 2
+players = 8
+[[phase]]
+kind = "ramp"
+to = 8
+duration = "1s"
+[[phase]]
+name = "rush"
+kind = "spike"
+add = 8
+duration = "2s"
+[[phase]]
+name = "after"
+kind = "hold"
+duration = "2s"
+"#,
+        url = server.ws_url(),
+    ))
+    .expect("a valid scenario");
+    let report = run(&scenario).await;
+    assert!(report.passed(), "failures: {:?}", report.failures);
+    assert_eq!((report.bots.planned, report.bots.joined), (16, 16));
+    let [_, rush, after] = report.phases.as_slice() else {
+        panic!("three phases: {:?}", report.phases);
+    };
+    assert_eq!(
+        (rush.bots.at_start, rush.bots.peak, rush.bots.at_end),
+        (8, 16, 8)
+    );
+    assert_eq!(
+        rush.bots.joined, 8,
+        "the spike's bots joined in the spike: {rush:?}"
+    );
+    assert_eq!((after.bots.mean, after.bots.joined), (8.0, 0));
+    // The spike's bots left when it ended: the 8 that stay get the
+    // updates after it (16 still playing would read as about 60 a bot).
+    assert!(
+        (20.0..40.0).contains(&after.updates_per_bot_per_s),
+        "{after:?}"
+    );
+    assert!(after.updates < rush.updates, "{after:?} {rush:?}");
     server.stop().await.expect("clean stop");
 }
 
