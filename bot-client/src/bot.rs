@@ -97,6 +97,11 @@ pub struct Shared {
     /// Well-behaved bots that joined and decode and verify every update
     /// (the rest, in a light run, only acknowledge them).
     pub verifying: AtomicUsize,
+    /// Ticks skipped between consecutive updates so far, well-behaved and
+    /// resuming bots, in the window (per-phase figures of scenarios).
+    pub missed: AtomicU64,
+    /// Checksum mismatches so far (per-phase figures of scenarios).
+    pub checksum_mismatches: AtomicU64,
 }
 
 /// One bot's plan.
@@ -205,6 +210,14 @@ async fn connect_and_join(plan: &Plan, name: &str) -> Result<(Client, u64, u64),
 
 /// Runs one bot to the end of the swarm.
 pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
+    let stop = shared.stop.clone();
+    run_until(plan, shared, stop).await
+}
+
+/// Runs one bot until `stop` is cancelled (a scenario stops bots one by
+/// one; give it a child of `shared.stop` so that the run's end stops it
+/// too).
+pub async fn run_until(plan: Plan, shared: Arc<Shared>, stop: CancellationToken) -> Outcome {
     let mut outcome = Outcome {
         behaviour: plan.behaviour,
         connect_us: None,
@@ -214,7 +227,7 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
         failure: None,
     };
     tokio::select! {
-        () = shared.stop.cancelled() => return outcome,
+        () = stop.cancelled() => return outcome,
         () = tokio::time::sleep(plan.start_after) => {}
     }
     let name = format!("bot-{}", plan.index);
@@ -242,10 +255,8 @@ pub async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
         .map_or(Duration::from_millis(33), |j| j.tick_rate.period());
     let recorder = BotRecorder::new(period);
     outcome.figures = Some(match plan.behaviour {
-        Behaviour::Misbehave(kind) => {
-            misbehave(&plan, &name, kind, client, recorder, &shared).await
-        }
-        behaviour => play(&plan, client, recorder, behaviour, &shared).await,
+        Behaviour::Misbehave(kind) => misbehave(&plan, &name, kind, client, recorder, &stop).await,
+        behaviour => play(&plan, client, recorder, behaviour, &shared, &stop).await,
     });
     outcome
 }
@@ -262,6 +273,7 @@ async fn play(
     mut recorder: BotRecorder,
     behaviour: Behaviour,
     shared: &Shared,
+    stop: &CancellationToken,
 ) -> FinishedBot {
     let arena = behaviour.plays_arena();
     let mut bot = ArenaBot::new(BotConfig::default(), plan.seed, plan.index);
@@ -288,7 +300,7 @@ async fn play(
     loop {
         let step = tokio::select! {
             biased;
-            () = shared.stop.cancelled() => break,
+            () = stop.cancelled() => break,
             () = shared.storm.cancelled(), if !stormed => {
                 stormed = true;
                 cut(&mut client, &mut recorder, true);
@@ -374,7 +386,11 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
     match event {
         Event::Update(update) => {
             recorder.resume.on_update(true);
+            let missed = recorder.missed;
             recorder.on_update(&shared.window, &shared.timeline, &update, now);
+            shared
+                .missed
+                .fetch_add(recorder.missed - missed, Ordering::Relaxed);
             shared.updates.fetch_add(1, Ordering::Relaxed);
             shared
                 .bytes_down
@@ -383,6 +399,7 @@ fn note(recorder: &mut BotRecorder, shared: &Shared, event: Event) {
         Event::UpdateFailed(ReplicaError::ChecksumMismatch { .. }) => {
             recorder.resume.on_update(false);
             recorder.checksum_mismatches += 1;
+            shared.checksum_mismatches.fetch_add(1, Ordering::Relaxed);
             shared.errors.fetch_add(1, Ordering::Relaxed);
         }
         // A datagram that arrived after a newer one (QUIC): dropped by the
@@ -448,14 +465,14 @@ async fn misbehave(
     kind: Misbehaviour,
     mut client: Client,
     mut recorder: BotRecorder,
-    shared: &Shared,
+    stop: &CancellationToken,
 ) -> FinishedBot {
     let mut rng = SimRng::new(plan.seed, 1 << 41 | plan.index);
     loop {
         let pause = Duration::from_secs_f32(rng.range_f32(0.3, 1.5));
         let ended = tokio::select! {
-            () = shared.stop.cancelled() => None,
-            ended = harm(kind, &mut client, pause, &shared.stop, &mut recorder.resume) => Some(ended),
+            () = stop.cancelled() => None,
+            ended = harm(kind, &mut client, pause, stop, &mut recorder.resume) => Some(ended),
         };
         let (stopped, resumed) = match ended {
             None => (true, false),
@@ -476,7 +493,7 @@ async fn misbehave(
         // seat: retry a few times).
         let mut rejoined = None;
         for _ in 0..5 {
-            if shared.stop.is_cancelled() {
+            if stop.is_cancelled() {
                 break;
             }
             match connect_and_join(plan, name).await {

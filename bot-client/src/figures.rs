@@ -128,6 +128,7 @@ impl RunFigures {
             agents: Vec::new(),
             network_mix: config.network.as_ref().map(|m| m.describe()),
             network: self.network.clone(),
+            phases: Vec::new(),
             failures: Vec::new(),
         };
         report.judge();

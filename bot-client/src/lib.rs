@@ -25,16 +25,25 @@
 //!   coordinator: newline-delimited JSON over TCP.
 //! - [`bench`]: the benchmark: a server child process, the swarm, the
 //!   server's CPU time and tick figures, one table.
+//! - [`scenario`]: load tests in phases (ramp, hold, spike, drain) from a
+//!   TOML file, with figures per phase and `[pass]` thresholds.
+//! - [`figures`]: a report's figures addressed by dotted path or short
+//!   name (thresholds and gates read them).
+//! - [`baseline`]: regression gates: a run compared with an earlier
+//!   report, figure by figure.
 
 pub mod agent;
+pub mod baseline;
 pub mod behaviour;
 pub mod bench;
 pub mod bot;
 pub mod coordinator;
+pub mod figure_paths;
 pub mod figures;
 pub mod measure;
 pub mod network;
 pub mod report;
+pub mod scenario;
 pub mod swarm;
 pub mod tokens;
 pub mod wire;

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use tickwire_bot::baseline::{self, Gate};
 use tickwire_bot::behaviour::{BehaviourKind, ChaosMix};
 use tickwire_bot::bench::{self, BenchConfig, Size};
 use tickwire_bot::network::NetworkMix;
 use tickwire_bot::report::Report;
+use tickwire_bot::scenario::{self, Scenario};
 use tickwire_bot::swarm::{self, JoinMode, SwarmConfig, Transport};
 use tickwire_bot::tokens::BotTokens;
 use tickwire_client::ClientTls;
@@ -28,9 +30,12 @@ struct Cli {
 enum Command {
     /// Run rooms x players bots against a server and report what they saw.
     Swarm(Box<SwarmArgs>),
+    /// Run a scenario file: phases of bots (ramp, hold, spike, drain),
+    /// figures per phase, `[pass]` thresholds and `[gates]`.
+    Run(Box<RunArgs>),
     /// Start the release server, run a standard workload size, report
     /// server and client figures in one table.
-    Bench(BenchArgs),
+    Bench(Box<BenchArgs>),
     /// Run shares of swarms for a coordinator (`swarm --agents`): listen,
     /// run each share as it comes, send its figures back.
     Agent(AgentArgs),
@@ -174,6 +179,67 @@ struct SwarmArgs {
     #[arg(long, value_name = "PROFILE[=PCT,...]")]
     network: Option<String>,
     #[command(flatten)]
+    gates: GateArgs,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// Regression gates against an earlier run's JSON report.
+#[derive(Debug, Args)]
+struct GateArgs {
+    /// An earlier run's JSON report (--json): the run fails when a gated
+    /// figure moved past its limit; a side-by-side table is printed.
+    #[arg(long, value_name = "REPORT_JSON")]
+    baseline: Option<PathBuf>,
+    /// FIGURE=LIMIT, repeatable: a short name (latency_p99,
+    /// bytes_per_client, cpu_per_room_tick, ... see the README) or a dotted
+    /// path into the report, and +N% / -N% / +N / -N (how far it may rise
+    /// or fall from the baseline).
+    #[arg(long = "gate", value_name = "FIGURE=LIMIT", requires = "baseline")]
+    gates: Vec<String>,
+}
+
+impl GateArgs {
+    /// The gates: `base` (a scenario's) with the command line's on top,
+    /// checked against `shape`; none without --baseline.
+    fn resolve(&self, shape: &serde_json::Value, base: &[Gate]) -> anyhow::Result<Vec<Gate>> {
+        if self.baseline.is_none() {
+            return Ok(Vec::new());
+        }
+        let given = self
+            .gates
+            .iter()
+            .map(|g| Gate::parse(g, shape))
+            .collect::<Result<Vec<_>, _>>()?;
+        let gates = baseline::check::merge(base, given);
+        anyhow::ensure!(
+            !gates.is_empty(),
+            "--baseline needs at least one --gate (or a scenario's [gates])"
+        );
+        Ok(gates)
+    }
+
+    /// Compares the run with the baseline; out-of-limit figures become
+    /// failures of the report.
+    fn apply(&self, report: &mut Report, gates: &[Gate]) {
+        if let Some(path) = &self.baseline
+            && let Some(table) = baseline::check::apply(report, path, gates)
+        {
+            println!("baseline {}:\n{table}", path.display());
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The scenario (TOML; examples in bot-client/scenarios/).
+    scenario: PathBuf,
+    /// Server URL instead of the scenario's `target.url`.
+    #[arg(long)]
+    url: Option<String>,
+    #[command(flatten)]
+    gates: GateArgs,
+    #[command(flatten)]
     output: Output,
 }
 
@@ -199,6 +265,8 @@ struct BenchArgs {
     /// signed with that secret.
     #[arg(long)]
     jwt_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    gates: GateArgs,
     #[command(flatten)]
     output: Output,
 }
@@ -307,14 +375,49 @@ async fn main() -> anyhow::Result<ExitCode> {
                     "--storm-at must fall inside the window (--duration)"
                 );
             }
-            let report = if args.agents.is_empty() {
+            let gates = args
+                .gates
+                .resolve(&tickwire_bot::figure_paths::report_shape(&[]), &[])?;
+            let mut report = if args.agents.is_empty() {
                 swarm::run(config, |_| {}).await
             } else {
                 tickwire_bot::coordinator::run(config, &args.agents).await?
             };
+            args.gates.apply(&mut report, &gates);
+            finish(&report, &args.output)
+        }
+        Command::Run(args) => {
+            let args = *args;
+            let mut scenario = Scenario::load(&args.scenario)
+                .with_context(|| format!("loading {}", args.scenario.display()))?;
+            if let Some(url) = &args.url {
+                scenario.url = swarm::ws_url(url);
+            }
+            let gates = args
+                .gates
+                .resolve(&scenario.report_shape(), &scenario.gates)?;
+            let tokens = match &scenario.jwt_secret_file {
+                Some(path) => Some(
+                    BotTokens::hs256_file(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let options = scenario::driver::RunOptions {
+                tokens,
+                quiet: args.output.quiet,
+            };
+            let mut report = scenario::driver::run(&scenario, options).await;
+            println!(
+                "scenario {}:\n{}",
+                scenario.name,
+                scenario::phase_table(&report.phases)
+            );
+            args.gates.apply(&mut report, &gates);
             finish(&report, &args.output)
         }
         Command::Bench(args) => {
+            let args = *args;
             let config = BenchConfig {
                 size: args.size,
                 rooms: args.rooms,
@@ -328,7 +431,11 @@ async fn main() -> anyhow::Result<ExitCode> {
                 quiet: args.output.quiet,
                 jwt_secret_file: args.jwt_secret_file,
             };
-            let report = bench::run(config).await?;
+            let gates = args
+                .gates
+                .resolve(&tickwire_bot::figure_paths::report_shape(&[]), &[])?;
+            let mut report = bench::run(config).await?;
+            args.gates.apply(&mut report, &gates);
             finish(&report, &args.output)
         }
         Command::Agent(args) => {

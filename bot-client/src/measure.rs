@@ -17,6 +17,7 @@ use tickwire_client::{AppliedUpdate, EmitOutcome, Traffic};
 
 pub mod raw;
 pub mod resume;
+pub mod span;
 
 use resume::ResumeRecorder;
 

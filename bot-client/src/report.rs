@@ -112,6 +112,10 @@ pub struct Report {
     /// The well-behaved bots' figures per network profile, with what the
     /// link conditioners applied (empty without `--network`).
     pub network: Vec<crate::network::NetworkGroup>,
+    /// Figures per phase (scenario runs, `tickwire-bot run`); absent
+    /// from a swarm's JSON.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<crate::scenario::PhaseReport>,
     /// Why the run fails as a CI gate; empty when it passes.
     pub failures: Vec<String>,
 }

@@ -425,6 +425,27 @@ pub async fn run_with_figures(
     (report_of(&config, &figures, resume), figures)
 }
 
+/// A report straight from the bots' outcomes (the scenario driver's,
+/// which adds its phases).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_report(
+    config: &SwarmConfig,
+    shared: &Shared,
+    outcomes: Vec<Outcome>,
+    window_s: f64,
+    bot_cpu: Duration,
+    join_timed_out: bool,
+    storm_at_s: Option<f64>,
+) -> Report {
+    let (mut figures, resume) = collect(config, shared, outcomes, window_s, bot_cpu, storm_at_s);
+    if join_timed_out {
+        figures
+            .failures
+            .insert(0, "not every bot joined in time".into());
+    }
+    report_of(config, &figures, resume)
+}
+
 /// The report of a swarm's figures, with its drops and resumes.
 fn report_of(config: &SwarmConfig, figures: &RunFigures, resume: Option<ResumeReport>) -> Report {
     let mut report = figures.report(config);
@@ -435,17 +456,17 @@ fn report_of(config: &SwarmConfig, figures: &RunFigures, resume: Option<ResumeRe
 /// Consecutive bots that share a thread: a 16-player room's bots (their
 /// updates arrive together, one wake-up serves them all), while a crowd
 /// room's bots spread over every thread.
-const BOTS_PER_THREAD_GROUP: usize = 16;
+pub(crate) const BOTS_PER_THREAD_GROUP: usize = 16;
 
 /// The threads bots run on, each with a single-threaded runtime; dropping
 /// this stops them.
-struct BotThreads {
+pub(crate) struct BotThreads {
     handles: Vec<tokio::runtime::Handle>,
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl BotThreads {
-    fn start(count: usize) -> std::io::Result<Self> {
+    pub(crate) fn start(count: usize) -> std::io::Result<Self> {
         let count = match count {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -473,7 +494,7 @@ impl BotThreads {
     }
 
     /// Runs a bot of `group` on that group's thread.
-    fn spawn<F>(&self, group: usize, bot: F) -> tokio::task::JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, group: usize, bot: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,

@@ -295,7 +295,7 @@ pub fn timeline_report(counts: &[SecondCounts], clients: usize) -> Vec<SecondRep
 
 /// The `q` quantile of timeline bucket counts, milliseconds (the bound of
 /// the bucket it falls in).
-fn quantile_ms(counts: &[u64], q: f64) -> f64 {
+pub(crate) fn quantile_ms(counts: &[u64], q: f64) -> f64 {
     let total: u64 = counts.iter().sum();
     if total == 0 {
         return 0.0;

@@ -8,7 +8,8 @@
 //! over the measurement window, the update latency distribution) and tables
 //! of every figure, with the misbehaving group (chaos runs) side by side
 //! with the well-behaved one. Every string that comes from the report is
-//! escaped.
+//! escaped. Scenario runs add a table of their phases and mark the phase
+//! boundaries on the plots over time ([`phases`]).
 
 use std::collections::BTreeSet;
 use std::error::Error;
@@ -17,6 +18,8 @@ use std::fmt::{self, Write as _};
 use plotters::prelude::*;
 
 use super::{Report, ServerFigures};
+
+mod phases;
 use crate::measure::resume::ResumeReport;
 use crate::measure::{GroupReport, LatencyBucket, Percentiles, SecondReport};
 
@@ -147,6 +150,7 @@ fn page(out: &mut String, r: &Report) -> fmt::Result {
     header(out, r)?;
     cards(out, r)?;
     plots(out, r)?;
+    phases::table(out, r)?;
     tables(out, r)?;
     let tool = if r.tool.is_empty() {
         "tickwire-bot".to_owned()
@@ -736,7 +740,12 @@ fn plots(out: &mut String, r: &Report) -> fmt::Result {
         if t.is_empty() {
             None
         } else {
-            Some(time_plot(&latency, "update latency (ms)", &axis_ms))
+            Some(time_plot(
+                &latency,
+                "update latency (ms)",
+                &axis_ms,
+                &phases::boundaries(r),
+            ))
         },
     )?;
     let bandwidth = [
@@ -770,6 +779,7 @@ fn plots(out: &mut String, r: &Report) -> fmt::Result {
                 &bandwidth,
                 "bytes per client per second",
                 &thousands,
+                &phases::boundaries(r),
             ))
         },
     )?;
@@ -856,8 +866,14 @@ fn figure(
     Ok(())
 }
 
-/// Lines over seconds of the window.
-fn time_plot(series: &[Series], y_desc: &str, y_label: &dyn Fn(f64) -> String) -> Plot {
+/// Lines over seconds of the window, with a dashed vertical line and a
+/// label at each phase boundary (second, phase starting there).
+fn time_plot(
+    series: &[Series],
+    y_desc: &str,
+    y_label: &dyn Fn(f64) -> String,
+    boundaries: &[(usize, String)],
+) -> Plot {
     let x_max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
@@ -891,6 +907,7 @@ fn time_plot(series: &[Series], y_desc: &str, y_label: &dyn Fn(f64) -> String) -
             .bold_line_style(GRID_COLOUR)
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
+        phases::draw_boundaries(&mut chart, boundaries, x_max, y_top(y_max))?;
         for s in series {
             chart.draw_series(LineSeries::new(
                 s.points.iter().copied(),
@@ -1606,6 +1623,7 @@ mod tests {
             agents: Vec::new(),
             network_mix: None,
             network: Vec::new(),
+            phases: Vec::new(),
             failures: Vec::new(),
         }
     }
