@@ -58,12 +58,16 @@ pub struct Schedule {
 }
 
 /// The behaviour of slot `slot` in `scenario`: creators play the arena so
-/// that every room exists; the others follow the mix.
+/// that every room exists; the others follow the mix, drawn for the
+/// slot's index in the whole run (an agent's share draws as the whole run
+/// would, [`Scenario::global_slot`]).
 pub fn behaviour(scenario: &Scenario, slot: usize) -> Behaviour {
     if scenario.join == JoinFile::Create && slot < scenario.rooms {
         Behaviour::Arena
     } else {
-        scenario.mix.pick(scenario.seed, slot as u64)
+        scenario
+            .mix
+            .pick(scenario.seed, scenario.global_slot(slot) as u64)
     }
 }
 
