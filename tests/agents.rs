@@ -329,3 +329,53 @@ async fn a_scenario_split_between_two_agents_merges_each_phase_exactly() {
     shutdown.cancel();
     server.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_agent_that_vanishes_is_named_and_the_phases_keep_the_others_figures() {
+    let server = TestServer::start().await;
+    let shutdown = CancellationToken::new();
+    let (steady, _steady) = agent(&shutdown).await;
+    let (doomed, doomed_task) = agent(&shutdown).await;
+    let text = three_phases(&server);
+    let scenario = Scenario::parse(&text).expect("a valid scenario");
+    let names = [steady, doomed.clone()];
+    let run = tokio::spawn({
+        let scenario = scenario.clone();
+        async move { coordinator::run_scenario(&scenario, &text, &names).await }
+    });
+    // Mid-hold: the ramp took two seconds.
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    doomed_task.abort();
+    let done = tokio::time::timeout(RUN_LIMIT, run)
+        .await
+        .expect("the run ends in time")
+        .expect("the coordinator task")
+        .expect("a valid run");
+    let report = &done.report;
+    assert!(!report.passed(), "a vanished agent fails the run");
+    assert!(
+        matches!(&report.agents[1].status, AgentStatus::Vanished { .. }),
+        "{:?}",
+        report.agents
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.contains(&doomed) && f.contains("vanished")),
+        "{:?}",
+        report.failures
+    );
+    // Every phase is reported, with the steady agent's figures alone.
+    let steady = done.figures[0].as_ref().expect("the steady agent finished");
+    let own = &steady.scenario.as_ref().expect("phases").phases;
+    assert_eq!(report.phases.len(), 3);
+    for (phase, counts) in report.phases.iter().zip(own) {
+        assert_eq!(phase.updates, counts.span.updates, "{}", phase.name);
+        assert_eq!(phase.bots.at_end, counts.at_end, "{}", phase.name);
+    }
+    assert_eq!(report.phases[1].bots.at_start, 4, "one room of the two");
+    assert!(report.phases[1].updates > 0);
+    shutdown.cancel();
+    server.stop().await.expect("clean stop");
+}

@@ -246,6 +246,15 @@ pub async fn run_scenario(
     if scenario.network.as_ref().is_some_and(custom_network) {
         return Err(CoordinatorError::CustomNetworkProfile);
     }
+    // The text travels in one control line, with room to spare for the
+    // rest of the message.
+    if text.len() + 1024 > MAX_CONTROL_LINE {
+        return Err(CoordinatorError::Scenario(format!(
+            "the scenario file is {} bytes; agents take at most {}",
+            text.len(),
+            MAX_CONTROL_LINE - 1024
+        )));
+    }
     let mut assignments = Vec::with_capacity(agents.len());
     for (first, rooms) in split(scenario.rooms, agents.len()) {
         let share = ScenarioShare {
@@ -454,12 +463,17 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
         assert_eq!(verdict, Some(CoordinatorError::CustomNetworkProfile));
 
-        // A text that is not the scenario's.
+        // A text that is not the scenario's, or too long for one line.
         let scenario = Scenario::parse(&plain).expect("valid");
         let names = ["a:1".to_owned(), "b:1".into()];
         assert!(matches!(
             run_scenario(&scenario, "name = \"x\"", &names).await.err(),
             Some(CoordinatorError::Scenario(_))
+        ));
+        let padded = format!("{plain}\n#{}\n", "x".repeat(MAX_CONTROL_LINE));
+        assert!(matches!(
+            run_scenario(&scenario, &padded, &names).await.err(),
+            Some(CoordinatorError::Scenario(reason)) if reason.contains("bytes")
         ));
     }
 

@@ -444,6 +444,32 @@ mod tests {
         assert!(config.quiet && config.tokens.is_none());
     }
 
+    #[test]
+    fn a_scenario_share_is_the_text_cut_to_its_rooms_at_the_runs_url() {
+        let text = "name = \"s\"\n[target]\nurl = \"ws://file:1\"\n[rooms]\ncount = 3\nplayers = 2\n\
+                    [[phase]]\nkind = \"ramp\"\nto = 6\nduration = \"1s\"\n";
+        let share = ScenarioShare {
+            scenario: text.into(),
+            url: "ws://given:2/ws".into(),
+            first_room: 1,
+            rooms: 2,
+        };
+        let scenario = share.resolve().expect("a share");
+        assert_eq!(scenario.url, "ws://given:2/ws");
+        assert_eq!((scenario.rooms, scenario.phases[0].to), (2, 4));
+        assert_eq!(scenario.global_slot(2), 4);
+        let secret = ScenarioShare {
+            scenario: text.replace("[rooms]", "jwt_secret_file = \"k\"\n[rooms]"),
+            ..share.clone()
+        };
+        assert!(secret.resolve().is_err_and(|e| e.contains("tokens")));
+        let outside = ScenarioShare {
+            first_room: 2,
+            ..share
+        };
+        assert!(outside.resolve().is_err());
+    }
+
     #[tokio::test]
     async fn oversize_garbage_cut_and_silent_lines_are_typed_errors() {
         let t = Duration::from_millis(200);
