@@ -424,32 +424,19 @@ fn rescale(group: &mut GroupReport, window_s: f64, bot_seconds: f64) {
 /// Each phase's raw figures: the timeline's counts over its seconds, the
 /// counters' differences across its boundaries, the bots it scheduled.
 fn phase_counts(schedule: &Schedule, shared: &Shared, boundaries: &[Counters]) -> Vec<PhaseCounts> {
-    schedule
-        .spans
-        .iter()
-        .enumerate()
-        .map(|(i, span)| {
-            let seconds = span.start.as_secs() as usize..span.end.as_secs() as usize;
-            let mut counts = PhaseCounts {
-                span: shared.timeline.span_counts(seconds),
-                at_start: span.phase.from,
-                at_end: span.phase.to,
-                peak: span.phase.peak,
-                bot_seconds: schedule.mean_running(span.start, span.end)
-                    * (span.end - span.start).as_secs_f64(),
-                playing_seconds: schedule.playing_seconds(span.start, span.end),
-                ..PhaseCounts::default()
-            };
-            if let (Some(before), Some(after)) = (boundaries.get(i), boundaries.get(i + 1)) {
-                counts.joined = after.joined - before.joined;
-                counts.failed = after.failed - before.failed;
-                counts.missed = after.missed - before.missed;
-                counts.checksum_mismatches = after.mismatches - before.mismatches;
-                counts.errors = after.errors - before.errors;
-            }
-            counts
-        })
-        .collect()
+    let mut phases = schedule.phase_counts();
+    for (i, (counts, span)) in phases.iter_mut().zip(&schedule.spans).enumerate() {
+        let seconds = span.start.as_secs() as usize..span.end.as_secs() as usize;
+        counts.span = shared.timeline.span_counts(seconds);
+        if let (Some(before), Some(after)) = (boundaries.get(i), boundaries.get(i + 1)) {
+            counts.joined = after.joined - before.joined;
+            counts.failed = after.failed - before.failed;
+            counts.missed = after.missed - before.missed;
+            counts.checksum_mismatches = after.mismatches - before.mismatches;
+            counts.errors = after.errors - before.errors;
+        }
+    }
+    phases
 }
 
 #[cfg(test)]
