@@ -46,8 +46,11 @@ pub enum CoordinatorError {
         /// Rooms in the run.
         rooms: usize,
     },
-    /// Bot tokens are minted from a secret, which agents are not sent.
-    #[error("bot tokens (--jwt-secret) are not supported in distributed runs")]
+    /// Bot tokens are minted from a secret (`--jwt-secret`, a scenario's
+    /// `target.jwt_secret_file`), which agents are not sent.
+    #[error(
+        "bot tokens (--jwt-secret, target.jwt_secret_file) are not supported in distributed runs"
+    )]
     Tokens,
     /// Custom root certificates do not travel to agents.
     #[error("custom TLS roots are not supported in distributed runs")]
