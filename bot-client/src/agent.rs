@@ -1,21 +1,28 @@
-//! An agent: a process that runs one coordinator's share of a swarm
-//! (`tickwire-bot agent --listen HOST:PORT`). It serves one coordinator
-//! at a time: takes its [`Share`], says it is ready, starts on `Start`,
+//! An agent: a process that runs one coordinator's share of a swarm or of
+//! a scenario run (`tickwire-bot agent --listen HOST:PORT`). It serves one
+//! coordinator at a time: takes its [`Share`] (or [`ScenarioShare`]),
+//! says it is ready, starts on `Start`,
 //! says it is alive every [`HEARTBEAT`] while its bots run, and sends its
 //! raw figures back (see [`crate::wire`] for the protocol).
 //!
 //! A coordinator that goes away mid-run ends the share: the bots stop
 //! with the connection, and the agent waits for the next coordinator.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::figures::RunFigures;
+use crate::report::Report;
+use crate::scenario::{Scenario, driver};
 use crate::swarm;
 use crate::wire::{
-    self, HEARTBEAT, MAX_CONTROL_LINE, Share, ToAgent, ToCoordinator, WIRE_VERSION, WireError,
+    self, HEARTBEAT, MAX_CONTROL_LINE, ScenarioShare, Share, ToAgent, ToCoordinator, WIRE_VERSION,
+    WireError,
 };
 
 /// How long a connected coordinator may take to send its share.
@@ -85,14 +92,61 @@ fn refusal(share: &Share) -> Option<String> {
     share.chaos.validate().err().map(|e| e.to_string())
 }
 
+/// What a coordinator asked this agent to run.
+enum Job {
+    /// A swarm's rooms.
+    Swarm(Box<Share>),
+    /// A scenario's rooms, resolved.
+    Scenario(Box<Scenario>),
+}
+
+impl Job {
+    fn of_scenario(share: &ScenarioShare) -> Result<Self, String> {
+        let scenario = share.resolve()?;
+        if scenario.peak() > MAX_SHARE_BOTS {
+            return Err(format!(
+                "{} bots is more than one agent runs ({MAX_SHARE_BOTS})",
+                scenario.peak()
+            ));
+        }
+        Ok(Self::Scenario(Box::new(scenario)))
+    }
+
+    fn bots(&self) -> usize {
+        match self {
+            Self::Swarm(share) => share.bots(),
+            Self::Scenario(scenario) => scenario.peak(),
+        }
+    }
+
+    /// Runs the job quietly, to its raw figures.
+    fn run(self) -> Pin<Box<dyn Future<Output = (Report, RunFigures)> + Send>> {
+        match self {
+            Self::Swarm(share) => Box::pin(swarm::run_with_figures(share.config(), |_| {})),
+            Self::Scenario(scenario) => Box::pin(async move {
+                let options = driver::RunOptions {
+                    tokens: None,
+                    quiet: true,
+                };
+                driver::run_with_figures(&scenario, options).await
+            }),
+        }
+    }
+}
+
 /// Serves one coordinator: its share, from `Assign` to `Finished`.
 pub async fn serve_coordinator(stream: TcpStream) -> Result<(), AgentError> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
-    let share = match wire::recv(&mut read, MAX_CONTROL_LINE, ASSIGN_TIMEOUT).await? {
-        ToAgent::Assign { version, share } if version == WIRE_VERSION => *share,
-        ToAgent::Assign { version, .. } => {
+    let job = match wire::recv(&mut read, MAX_CONTROL_LINE, ASSIGN_TIMEOUT).await? {
+        ToAgent::Assign { version, share } if version == WIRE_VERSION => {
+            refusal(&share).map_or(Ok(Job::Swarm(share)), Err)
+        }
+        ToAgent::AssignScenario { version, share } if version == WIRE_VERSION => {
+            Job::of_scenario(&share)
+        }
+        ToAgent::Assign { version, .. } | ToAgent::AssignScenario { version, .. } => {
             let reason = format!("protocol version {version}, this agent speaks {WIRE_VERSION}");
             let refused = ToCoordinator::Refused {
                 version: WIRE_VERSION,
@@ -103,26 +157,30 @@ pub async fn serve_coordinator(stream: TcpStream) -> Result<(), AgentError> {
         }
         ToAgent::Start => return Err(WireError::Unexpected { expected: "assign" }.into()),
     };
-    if let Some(reason) = refusal(&share) {
-        let refused = ToCoordinator::Refused {
-            version: WIRE_VERSION,
-            reason: reason.clone(),
-        };
-        wire::send(&mut write, &refused).await?;
-        return Err(AgentError::Refused(reason));
-    }
+    let job = match job {
+        Ok(job) => job,
+        Err(reason) => {
+            let refused = ToCoordinator::Refused {
+                version: WIRE_VERSION,
+                reason: reason.clone(),
+            };
+            wire::send(&mut write, &refused).await?;
+            return Err(AgentError::Refused(reason));
+        }
+    };
     let ready = ToCoordinator::Ready {
         version: WIRE_VERSION,
-        bots: share.bots(),
+        bots: job.bots(),
     };
     wire::send(&mut write, &ready).await?;
     match wire::recv(&mut read, MAX_CONTROL_LINE, START_TIMEOUT).await? {
         ToAgent::Start => {}
-        ToAgent::Assign { .. } => return Err(WireError::Unexpected { expected: "start" }.into()),
+        ToAgent::Assign { .. } | ToAgent::AssignScenario { .. } => {
+            return Err(WireError::Unexpected { expected: "start" }.into());
+        }
     }
     let started = Instant::now();
-    let run = swarm::run_with_figures(share.config(), |_| {});
-    tokio::pin!(run);
+    let mut run = job.run();
     let mut beats = tokio::time::interval(HEARTBEAT);
     // Nothing more comes from the coordinator: a read that returns means
     // it went away (or broke the protocol), which ends the share.

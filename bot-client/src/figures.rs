@@ -47,6 +47,10 @@ pub struct RunFigures {
     /// join (their first ten), a join phase that ran out of time, bots
     /// that did not stop, resume failures.
     pub failures: Vec<String>,
+    /// A scenario run's per-phase figures and bot-seconds (`None` for a
+    /// swarm).
+    #[serde(default)]
+    pub scenario: Option<crate::scenario::phases::ScenarioFigures>,
 }
 
 impl RunFigures {
@@ -71,6 +75,11 @@ impl RunFigures {
         }
         raw::add_timeline(&mut self.timeline, &other.timeline);
         self.failures.extend(other.failures.iter().cloned());
+        match (&mut self.scenario, &other.scenario) {
+            (Some(mine), Some(theirs)) => mine.add(theirs),
+            (None, Some(theirs)) => self.scenario = Some(theirs.clone()),
+            _ => {}
+        }
         self.window_s = if self.well_behaved.bots > 0 {
             bot_seconds / self.well_behaved.bots as f64
         } else {

@@ -36,7 +36,8 @@ enum Command {
     /// Start the release server, run a standard workload size, report
     /// server and client figures in one table.
     Bench(Box<BenchArgs>),
-    /// Run shares of swarms for a coordinator (`swarm --agents`): listen,
+    /// Run shares of swarms and scenario runs for a coordinator (`swarm
+    /// --agents`, `run --agents`): listen,
     /// run each share as it comes, send its figures back.
     Agent(AgentArgs),
 }
@@ -237,6 +238,13 @@ struct RunArgs {
     /// Server URL instead of the scenario's `target.url`.
     #[arg(long)]
     url: Option<String>,
+    /// Split the rooms among these agents (`tickwire-bot agent`,
+    /// host:port,host:port), each phase's bots scaled to each agent's
+    /// rooms, instead of running the bots here; the report merges their
+    /// figures, phases included. Not with bot tokens, custom TLS roots or
+    /// a custom network profile.
+    #[arg(long, value_delimiter = ',')]
+    agents: Vec<String>,
     #[command(flatten)]
     gates: GateArgs,
     #[command(flatten)]
@@ -396,18 +404,26 @@ async fn main() -> anyhow::Result<ExitCode> {
             let gates = args
                 .gates
                 .resolve(&scenario.report_shape(), &scenario.gates)?;
-            let tokens = match &scenario.jwt_secret_file {
-                Some(path) => Some(
-                    BotTokens::hs256_file(path)
-                        .with_context(|| format!("reading {}", path.display()))?,
-                ),
-                None => None,
+            let mut report = if args.agents.is_empty() {
+                let tokens = match &scenario.jwt_secret_file {
+                    Some(path) => Some(
+                        BotTokens::hs256_file(path)
+                            .with_context(|| format!("reading {}", path.display()))?,
+                    ),
+                    None => None,
+                };
+                let options = scenario::driver::RunOptions {
+                    tokens,
+                    quiet: args.output.quiet,
+                };
+                scenario::driver::run(&scenario, options).await
+            } else {
+                let text = std::fs::read_to_string(&args.scenario)
+                    .with_context(|| format!("reading {}", args.scenario.display()))?;
+                tickwire_bot::coordinator::run_scenario(&scenario, &text, &args.agents)
+                    .await?
+                    .report
             };
-            let options = scenario::driver::RunOptions {
-                tokens,
-                quiet: args.output.quiet,
-            };
-            let mut report = scenario::driver::run(&scenario, options).await;
             println!(
                 "scenario {}:\n{}",
                 scenario.name,

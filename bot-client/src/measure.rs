@@ -73,7 +73,7 @@ impl Window {
 
 /// Latency buckets per second: bound `i` is `TIMELINE_BASE_US * 1.25^i`,
 /// so a percentile read off them is within about 12 %.
-const TIMELINE_BUCKETS: usize = 72;
+pub(crate) const TIMELINE_BUCKETS: usize = 72;
 /// The first bucket's upper bound, microseconds.
 const TIMELINE_BASE_US: f64 = 10.0;
 /// Seconds the timeline holds past the planned window (stragglers land in

@@ -27,7 +27,9 @@
 //! ```
 
 pub mod driver;
+pub mod phases;
 pub mod schedule;
+pub mod share;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -527,6 +529,10 @@ pub struct Scenario {
     pub pass: Vec<Threshold>,
     /// Gates against a baseline (used with `--baseline`).
     pub gates: Vec<Gate>,
+    /// Where this scenario's rooms sit in a whole run it is a share of
+    /// (an agent's part of a distributed run, [`Scenario::share`]); `None`
+    /// for a whole run.
+    pub shared: Option<share::RoomShare>,
 }
 
 impl Scenario {
@@ -630,6 +636,7 @@ impl Scenario {
             phases,
             pass,
             gates,
+            shared: None,
         })
     }
 

@@ -425,27 +425,6 @@ pub async fn run_with_figures(
     (report_of(&config, &figures, resume), figures)
 }
 
-/// A report straight from the bots' outcomes (the scenario driver's,
-/// which adds its phases).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn build_report(
-    config: &SwarmConfig,
-    shared: &Shared,
-    outcomes: Vec<Outcome>,
-    window_s: f64,
-    bot_cpu: Duration,
-    join_timed_out: bool,
-    storm_at_s: Option<f64>,
-) -> Report {
-    let (mut figures, resume) = collect(config, shared, outcomes, window_s, bot_cpu, storm_at_s);
-    if join_timed_out {
-        figures
-            .failures
-            .insert(0, "not every bot joined in time".into());
-    }
-    report_of(config, &figures, resume)
-}
-
 /// The report of a swarm's figures, with its drops and resumes.
 fn report_of(config: &SwarmConfig, figures: &RunFigures, resume: Option<ResumeReport>) -> Report {
     let mut report = figures.report(config);
@@ -517,7 +496,7 @@ fn edge(on_edge: &mut impl FnMut(Edge), which: Edge) {
 
 /// Gathers the bots' outcomes into the run's raw figures (resume
 /// failures among its failures) and its resume report.
-fn collect(
+pub(crate) fn collect(
     config: &SwarmConfig,
     shared: &Shared,
     outcomes: Vec<Outcome>,

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! coordinator                          agent
-//!   Assign { version, share }  ──────▶
+//!   Assign { version, share }  ──────▶  (a swarm's share; or
+//!   AssignScenario { .. }               a scenario's: `run --agents`)
 //!                              ◀──────  Ready { version, bots } | Refused { version, reason }
 //!   Start                      ──────▶  (every agent is ready: all start together)
 //!                              ◀──────  Alive { elapsed_ms }   every HEARTBEAT while running
@@ -25,10 +26,12 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWr
 
 use crate::behaviour::{BehaviourKind, ChaosMix};
 use crate::figures::RunFigures;
+use crate::scenario::Scenario;
 use crate::swarm::{JoinMode, SwarmConfig};
 
-/// The protocol's version; both sides refuse any other.
-pub const WIRE_VERSION: u32 = 1;
+/// The protocol's version; both sides refuse any other (2: scenario
+/// shares and their per-phase figures).
+pub const WIRE_VERSION: u32 = 2;
 
 /// The longest control line (assign, ready, start, heartbeats), bytes: a
 /// share is a few hundred bytes, so this only stops a peer that is not an
@@ -239,6 +242,44 @@ impl Share {
     }
 }
 
+/// One agent's share of a scenario run (`tickwire-bot run --agents`):
+/// the scenario's TOML text, the server URL the run targets (the command
+/// line may override the file's), and the rooms the agent runs; the
+/// agent scales each phase's bots to those rooms ([`Scenario::share`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioShare {
+    /// The scenario file's text.
+    pub scenario: String,
+    /// Server URL (normalised).
+    pub url: String,
+    /// Index of the share's first room in the whole run.
+    pub first_room: usize,
+    /// Rooms in the share.
+    pub rooms: usize,
+}
+
+impl ScenarioShare {
+    /// The scenario this share runs: the text parsed, the URL applied,
+    /// cut down to the share's rooms. Bot tokens (a secret file) and
+    /// custom network profiles (a file) stay on the coordinator's machine,
+    /// so a scenario naming them is refused.
+    pub fn resolve(&self) -> Result<Scenario, String> {
+        let mut whole = Scenario::parse(&self.scenario).map_err(|e| e.to_string())?;
+        if whole.jwt_secret_file.is_some() {
+            return Err("bot tokens (target.jwt_secret_file) are not sent to agents".into());
+        }
+        if let Some(mix) = &whole.network
+            && crate::network::NetworkMix::parse(&mix.describe()).is_err()
+        {
+            return Err("custom network profiles (.toml) are not sent to agents".into());
+        }
+        whole.url = self.url.clone();
+        whole
+            .share(self.first_room, self.rooms)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// What the coordinator sends an agent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -249,6 +290,13 @@ pub enum ToAgent {
         version: u32,
         /// The share (boxed: it dwarfs `Start`).
         share: Box<Share>,
+    },
+    /// Here is your share of a scenario run; get ready.
+    AssignScenario {
+        /// [`WIRE_VERSION`].
+        version: u32,
+        /// The share.
+        share: Box<ScenarioShare>,
     },
     /// Every agent is ready: start now.
     Start,
@@ -394,6 +442,32 @@ mod tests {
         assert_eq!(config.storm_at, Some(Duration::from_millis(1_500)));
         assert_eq!(config.verify_every, 4);
         assert!(config.quiet && config.tokens.is_none());
+    }
+
+    #[test]
+    fn a_scenario_share_is_the_text_cut_to_its_rooms_at_the_runs_url() {
+        let text = "name = \"s\"\n[target]\nurl = \"ws://file:1\"\n[rooms]\ncount = 3\nplayers = 2\n\
+                    [[phase]]\nkind = \"ramp\"\nto = 6\nduration = \"1s\"\n";
+        let share = ScenarioShare {
+            scenario: text.into(),
+            url: "ws://given:2/ws".into(),
+            first_room: 1,
+            rooms: 2,
+        };
+        let scenario = share.resolve().expect("a share");
+        assert_eq!(scenario.url, "ws://given:2/ws");
+        assert_eq!((scenario.rooms, scenario.phases[0].to), (2, 4));
+        assert_eq!(scenario.global_slot(2), 4);
+        let secret = ScenarioShare {
+            scenario: text.replace("[rooms]", "jwt_secret_file = \"k\"\n[rooms]"),
+            ..share.clone()
+        };
+        assert!(secret.resolve().is_err_and(|e| e.contains("tokens")));
+        let outside = ScenarioShare {
+            first_room: 2,
+            ..share
+        };
+        assert!(outside.resolve().is_err());
     }
 
     #[tokio::test]

@@ -229,6 +229,11 @@ pub struct SecondCounts {
     pub bytes_up: u64,
 }
 
+/// Adds one second's (or span's) counts to another's.
+pub fn add_second(into: &mut SecondCounts, other: &SecondCounts) {
+    into.add(other);
+}
+
 impl SecondCounts {
     fn add(&mut self, other: &Self) {
         if self.latency.len() < other.latency.len() {
@@ -295,7 +300,7 @@ pub fn timeline_report(counts: &[SecondCounts], clients: usize) -> Vec<SecondRep
 
 /// The `q` quantile of timeline bucket counts, milliseconds (the bound of
 /// the bucket it falls in).
-pub(crate) fn quantile_ms(counts: &[u64], q: f64) -> f64 {
+pub fn quantile_ms(counts: &[u64], q: f64) -> f64 {
     let total: u64 = counts.iter().sum();
     if total == 0 {
         return 0.0;

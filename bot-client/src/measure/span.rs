@@ -7,6 +7,7 @@
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 
+use super::raw::SecondCounts;
 use super::{SecondReport, TIMELINE_BUCKETS, Timeline};
 
 /// What the timeline holds for a span of seconds (the bots it records:
@@ -31,8 +32,23 @@ impl Timeline {
     /// past the timeline's end read as its last slot, where stragglers
     /// land, so a span reaching the end includes them).
     pub fn span(&self, seconds: Range<usize>) -> Span {
-        let mut counts = [0u64; TIMELINE_BUCKETS];
-        let mut span = Span::default();
+        let counts = self.span_counts(seconds);
+        Span {
+            updates: counts.updates,
+            latency_p50_ms: super::raw::quantile_ms(&counts.latency, 0.5),
+            latency_p99_ms: super::raw::quantile_ms(&counts.latency, 0.99),
+            bytes_down: counts.bytes_down,
+            bytes_up: counts.bytes_up,
+        }
+    }
+
+    /// The raw counts of `seconds` (as [`Timeline::span`] reads them),
+    /// summed: mergeable with another timeline's.
+    pub fn span_counts(&self, seconds: Range<usize>) -> SecondCounts {
+        let mut span = SecondCounts {
+            latency: vec![0; TIMELINE_BUCKETS],
+            ..SecondCounts::default()
+        };
         let last = self.seconds.len() - 1;
         let end = if seconds.end > last {
             self.seconds.len()
@@ -40,15 +56,13 @@ impl Timeline {
             seconds.end
         };
         for second in &self.seconds[seconds.start.min(end)..end] {
-            for (total, bucket) in counts.iter_mut().zip(&second.latency) {
+            for (total, bucket) in span.latency.iter_mut().zip(&second.latency) {
                 *total += bucket.load(Ordering::Relaxed);
             }
             span.updates += second.updates.load(Ordering::Relaxed);
             span.bytes_down += second.bytes_down.load(Ordering::Relaxed);
             span.bytes_up += second.bytes_up.load(Ordering::Relaxed);
         }
-        span.latency_p50_ms = super::raw::quantile_ms(&counts, 0.5);
-        span.latency_p99_ms = super::raw::quantile_ms(&counts, 0.99);
         span
     }
 

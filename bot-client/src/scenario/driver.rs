@@ -13,16 +13,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::behaviour::{BehaviourKind, ChaosMix};
 use crate::bot::{self, Outcome, Plan, RoomSlot, Shared, Target};
-use crate::measure::{self, GroupReport, Timeline};
+use crate::figures::RunFigures;
+use crate::measure::resume::ResumeReport;
+use crate::measure::{self, GroupReport, Timeline, raw};
 use crate::report::Report;
 use crate::swarm::{self, BOTS_PER_THREAD_GROUP, BotThreads, JoinMode, SwarmConfig};
 use crate::tokens::BotTokens;
 
+use super::phases::{self, PhaseCounts, ScenarioFigures};
 use super::schedule::{self, Change, Schedule};
-use super::{JoinFile, PhaseKind, PhaseReport, Scenario};
+use super::{JoinFile, PhaseKind, Scenario};
 
 /// Longest wait for bots to stop after the last phase.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// How often the progress line is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -74,6 +77,8 @@ enum Moment {
 struct Rooms {
     join: JoinFile,
     name: String,
+    /// The whole run's index of room 0 (an agent's share starts further on).
+    first_room: usize,
     seats: u16,
     rooms: Vec<Option<watch::Receiver<RoomSlot>>>,
 }
@@ -88,7 +93,7 @@ impl Rooms {
             let (tx, rx) = watch::channel(RoomSlot::Pending);
             self.rooms[room] = Some(rx);
             return Target::Create {
-                name: format!("{}-{room}", self.name),
+                name: format!("{}-{}", self.name, self.first_room + room),
                 seats: self.seats,
                 publish: Arc::new(tx),
             };
@@ -156,6 +161,46 @@ fn progress(options: &RunOptions, total: Duration) -> Option<ProgressBar> {
 /// Runs `scenario` to its end and reports; `[pass]` thresholds that do not
 /// hold are among the report's failures.
 pub async fn run(scenario: &Scenario, options: RunOptions) -> Report {
+    run_with_figures(scenario, options).await.0
+}
+
+/// The report of a scenario run's raw figures (one machine's, or the sum
+/// of a distributed run's shares): the swarm report of `figures` with the
+/// well-behaved rates and the timeline divided by the bot-seconds
+/// actually run, the phases read off their counts, and `[pass]` judged.
+/// `scenario` is the whole run (names, times, header); `resume` is the
+/// local run's resume report (not mergeable: a distributed run has none).
+pub fn report(scenario: &Scenario, figures: &RunFigures, resume: Option<ResumeReport>) -> Report {
+    let config = swarm_config(scenario, &RunOptions::default());
+    let mut report = figures.report(&config);
+    if let Some(run) = &figures.scenario {
+        report.bots.failed = run.failed;
+        rescale(
+            &mut report.well_behaved,
+            figures.window_s,
+            run.well_behaved_seconds,
+        );
+        report.timeline = raw::timeline_report(&figures.timeline, 1);
+        for second in &mut report.timeline {
+            let n = run.playing.get(second.second).copied().unwrap_or(1.0);
+            second.down_bytes_per_client /= n.max(1.0);
+            second.up_bytes_per_client /= n.max(1.0);
+        }
+        report.phases = phases::reports(scenario, &run.phases);
+    }
+    report.judge();
+    report.failures.extend(figures.failures.iter().cloned());
+    report.resume = resume;
+    let json = serde_json::to_value(&report).expect("a report always serialises");
+    report.failures.extend(scenario.judge(&json));
+    report
+}
+
+/// Runs `scenario` (a whole run or an agent's share of one,
+/// [`Scenario::share`]) to its end, and returns its report beside the raw
+/// figures it was built from ([`report`]), which shares of a distributed
+/// run add up.
+pub async fn run_with_figures(scenario: &Scenario, options: RunOptions) -> (Report, RunFigures) {
     let schedule = Schedule::of(scenario);
     let total = schedule.duration();
     let config = swarm_config(scenario, &options);
@@ -166,24 +211,18 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let threads = match BotThreads::start(scenario.threads) {
         Ok(threads) => threads,
         Err(e) => {
-            let mut report = swarm::build_report(
-                &config,
-                &shared,
-                Vec::new(),
-                0.0,
-                Duration::ZERO,
-                false,
-                None,
-            );
-            report
+            let (mut figures, _) =
+                swarm::collect(&config, &shared, Vec::new(), 0.0, Duration::ZERO, None);
+            figures
                 .failures
                 .push(format!("starting the bot threads: {e}"));
-            return report;
+            return (report(scenario, &figures, None), figures);
         }
     };
     let mut rooms = Rooms {
         join: scenario.join,
         name: scenario.name.clone(),
+        first_room: scenario.global_room(0),
         seats: u16::try_from(scenario.players).unwrap_or(u16::MAX),
         rooms: vec![None; scenario.rooms],
     };
@@ -207,7 +246,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let networks = scenario
         .network
         .as_ref()
-        .map(|mix| mix.assign(scenario.rooms * scenario.players, scenario.seed));
+        .map(|mix| mix.assign(scenario.total_seats(), scenario.seed));
     let mut live: Vec<CancellationToken> = Vec::new();
     let mut tasks: Vec<tokio::task::JoinHandle<Outcome>> = Vec::new();
     let mut boundaries = vec![Counters::default()];
@@ -240,9 +279,12 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Report {
             Moment::Step(i) => match schedule.steps[i].change {
                 Change::Start => {
                     let slot = live.len();
+                    // The bot's index in the whole run (a share's slots
+                    // are the whole run's slots of its rooms).
+                    let global = scenario.global_slot(slot);
                     let stop = shared.stop.child_token();
                     let plan = Plan {
-                        index: slot as u64,
+                        index: global as u64,
                         url: scenario.url.clone(),
                         tls: scenario.tls.clone(),
                         target: rooms.target(slot),
@@ -252,18 +294,18 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Report {
                         events_per_second: scenario.mix.events_per_second,
                         ticket: options.tokens.as_ref().and_then(|tokens| {
                             tokens
-                                .mint(slot as u64)
+                                .mint(global as u64)
                                 .inspect_err(
                                     |e| tracing::warn!(error = %e, "minting a bot's token failed"),
                                 )
                                 .ok()
                         }),
-                        verify: (slot as u64).is_multiple_of(scenario.verify_every.max(1) as u64),
+                        verify: (global as u64).is_multiple_of(scenario.verify_every.max(1) as u64),
                         network: networks.as_ref().and_then(|n| {
-                            n.get(slot % n.len().max(1)).map(|profile| {
+                            n.get(global % n.len().max(1)).map(|profile| {
                                 (
                                     (*profile).clone(),
-                                    crate::network::bot_seed(scenario.seed, slot as u64),
+                                    crate::network::bot_seed(scenario.seed, global as u64),
                                 )
                             })
                         }),
@@ -305,32 +347,26 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Report {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let bot_failures: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| o.failure.clone())
-        .take(10)
-        .collect();
-    let mut report =
-        swarm::build_report(&config, &shared, outcomes, window_s, bot_cpu, false, None);
-    report.bots.planned = started;
-    report.bots.failed = shared.failed.load(Ordering::Relaxed);
-    let well_seconds = schedule.well_behaved_seconds(Duration::ZERO, total);
-    rescale(&mut report.well_behaved, window_s, well_seconds);
-    report.timeline = shared.timeline.report_varying(|second| {
-        let from = Duration::from_secs(second as u64);
-        schedule.playing_seconds(from, from + Duration::from_secs(1))
+    let (mut figures, resume) = swarm::collect(&config, &shared, outcomes, window_s, bot_cpu, None);
+    figures.planned = started;
+    let seconds = figures.timeline.len().max(total.as_secs() as usize);
+    figures.scenario = Some(ScenarioFigures {
+        failed: shared.failed.load(Ordering::Relaxed),
+        well_behaved_seconds: schedule.well_behaved_seconds(Duration::ZERO, total),
+        playing: (0..seconds)
+            .map(|second| {
+                let from = Duration::from_secs(second as u64);
+                schedule.playing_seconds(from, from + Duration::from_secs(1))
+            })
+            .collect(),
+        phases: phase_counts(&schedule, &shared, &boundaries),
     });
-    report.phases = phase_reports(&schedule, &shared, &boundaries);
-    report.judge();
-    report.failures.extend(bot_failures);
     if unfinished > 0 {
-        report.failures.push(format!(
+        figures.failures.push(format!(
             "{unfinished} bots did not stop within {STOP_GRACE:?}"
         ));
     }
-    let json = serde_json::to_value(&report).expect("a report always serialises");
-    report.failures.extend(scenario.judge(&json));
-    report
+    (report(scenario, &figures, resume), figures)
 }
 
 /// The progress line: the phase, bots running and joined, the last
@@ -385,39 +421,20 @@ fn rescale(group: &mut GroupReport, window_s: f64, bot_seconds: f64) {
     }
 }
 
-/// Each phase's figures: the timeline over its seconds, the counters'
-/// differences across its boundaries.
-fn phase_reports(
-    schedule: &Schedule,
-    shared: &Shared,
-    boundaries: &[Counters],
-) -> Vec<PhaseReport> {
-    let mut phases = schedule.phase_reports();
-    for (i, (phase, span)) in phases.iter_mut().zip(&schedule.spans).enumerate() {
+/// Each phase's raw figures: the timeline's counts over its seconds, the
+/// counters' differences across its boundaries, the bots it scheduled.
+fn phase_counts(schedule: &Schedule, shared: &Shared, boundaries: &[Counters]) -> Vec<PhaseCounts> {
+    let mut phases = schedule.phase_counts();
+    for (i, (counts, span)) in phases.iter_mut().zip(&schedule.spans).enumerate() {
         let seconds = span.start.as_secs() as usize..span.end.as_secs() as usize;
-        let figures = shared.timeline.span(seconds);
-        let bot_seconds = schedule.playing_seconds(span.start, span.end);
-        let per = |v: u64| {
-            if bot_seconds > 0.0 {
-                v as f64 / bot_seconds
-            } else {
-                0.0
-            }
-        };
-        phase.updates = figures.updates;
-        phase.updates_per_bot_per_s = per(figures.updates);
-        phase.latency_p50_ms = figures.latency_p50_ms;
-        phase.latency_p99_ms = figures.latency_p99_ms;
-        phase.down_bytes_per_client_s = per(figures.bytes_down);
-        phase.up_bytes_per_client_s = per(figures.bytes_up);
-        let (Some(before), Some(after)) = (boundaries.get(i), boundaries.get(i + 1)) else {
-            continue;
-        };
-        phase.bots.joined = after.joined - before.joined;
-        phase.bots.failed = after.failed - before.failed;
-        phase.missed = after.missed - before.missed;
-        phase.checksum_mismatches = after.mismatches - before.mismatches;
-        phase.errors = after.errors - before.errors;
+        counts.span = shared.timeline.span_counts(seconds);
+        if let (Some(before), Some(after)) = (boundaries.get(i), boundaries.get(i + 1)) {
+            counts.joined = after.joined - before.joined;
+            counts.failed = after.failed - before.failed;
+            counts.missed = after.missed - before.missed;
+            counts.checksum_mismatches = after.mismatches - before.mismatches;
+            counts.errors = after.errors - before.errors;
+        }
     }
     phases
 }
@@ -431,6 +448,7 @@ mod tests {
         let mut rooms = Rooms {
             join: JoinFile::Create,
             name: "s".into(),
+            first_room: 0,
             seats: 4,
             rooms: vec![None; 2],
         };

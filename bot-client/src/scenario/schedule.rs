@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::behaviour::Behaviour;
 
-use super::{JoinFile, Phase, PhaseBots, PhaseReport, Scenario};
+use super::phases::PhaseCounts;
+use super::{JoinFile, Phase, PhaseReport, Scenario};
 
 /// A change in the bots running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,12 +59,16 @@ pub struct Schedule {
 }
 
 /// The behaviour of slot `slot` in `scenario`: creators play the arena so
-/// that every room exists; the others follow the mix.
+/// that every room exists; the others follow the mix, drawn for the
+/// slot's index in the whole run (an agent's share draws as the whole run
+/// would, [`Scenario::global_slot`]).
 pub fn behaviour(scenario: &Scenario, slot: usize) -> Behaviour {
     if scenario.join == JoinFile::Create && slot < scenario.rooms {
         Behaviour::Arena
     } else {
-        scenario.mix.pick(scenario.seed, slot as u64)
+        scenario
+            .mix
+            .pick(scenario.seed, scenario.global_slot(slot) as u64)
     }
 }
 
@@ -184,24 +189,20 @@ impl Schedule {
         })
     }
 
-    /// The report of each phase with its name, kind, times and scheduled
-    /// bots, figures still zero (the driver fills them).
-    pub fn phase_reports(&self) -> Vec<PhaseReport> {
+    /// Each phase's scheduled figures: bots at its start, end and peak,
+    /// bot-seconds and playing bot-seconds run; what the bots measured
+    /// still zero (the driver fills it).
+    pub fn phase_counts(&self) -> Vec<PhaseCounts> {
         self.spans
             .iter()
-            .map(|span| PhaseReport {
-                name: span.phase.name.clone(),
-                kind: span.phase.kind,
-                start_s: span.start.as_secs_f64(),
-                end_s: span.end.as_secs_f64(),
-                bots: PhaseBots {
-                    at_start: span.phase.from,
-                    at_end: span.phase.to,
-                    peak: span.phase.peak,
-                    mean: self.mean_running(span.start, span.end),
-                    ..PhaseBots::default()
-                },
-                ..PhaseReport::default()
+            .map(|span| PhaseCounts {
+                at_start: span.phase.from,
+                at_end: span.phase.to,
+                peak: span.phase.peak,
+                bot_seconds: self.mean_running(span.start, span.end)
+                    * (span.end - span.start).as_secs_f64(),
+                playing_seconds: self.playing_seconds(span.start, span.end),
+                ..PhaseCounts::default()
             })
             .collect()
     }
@@ -278,8 +279,9 @@ duration = "2s"
 
     #[test]
     fn phase_reports_carry_times_and_bot_counts() {
-        let s = Schedule::of(&scenario(RAMP_HOLD_SPIKE_DRAIN));
-        let phases = s.phase_reports();
+        let scenario = scenario(RAMP_HOLD_SPIKE_DRAIN);
+        let s = Schedule::of(&scenario);
+        let phases = super::super::phases::reports(&scenario, &s.phase_counts());
         let names: Vec<_> = phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["ramp", "hold", "spike", "drain"]);
         // Ramp: starts at 0, 1, 2 and 3 s: 1, 2, 3, 4 bots a second each.
