@@ -986,6 +986,29 @@ latency_p99 = "+20%"
     }
 
     #[test]
+    fn networks_and_light_bots_are_read_and_checked() {
+        let s = Scenario::parse(VALID).expect("valid");
+        assert_eq!((s.network.as_ref(), s.verify_every), (None, 1), "defaults");
+        let top =
+            |extra: &str| VALID.replacen("name = \"t\"", &format!("name = \"t\"\n{extra}"), 1);
+        let s = Scenario::parse(&top("network = \"wifi=50,mobile-4g=50\"\nverify_every = 8"))
+            .expect("valid");
+        let mix = s.network.expect("a mix");
+        assert_eq!(mix.describe(), "wifi=50,mobile-4g=50");
+        assert_eq!(s.verify_every, 8);
+        for (bad, field) in [
+            ("network = \"wifi=50,lan=40\"", "network"),
+            ("network = \"dial-up\"", "network"),
+            ("verify_every = 0", "verify_every"),
+        ] {
+            match Scenario::parse(&top(bad)) {
+                Err(ScenarioError::Invalid { field: f, .. }) => assert_eq!(f, field, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_valid_scenario_resolves_its_phases_and_checks() {
         let s = Scenario::parse(VALID).expect("valid");
         assert_eq!(s.url, "ws://127.0.0.1:7000/ws");
