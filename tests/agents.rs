@@ -142,20 +142,7 @@ async fn an_agent_that_vanishes_mid_run_is_named_and_the_other_still_reports() {
         .expect("the coordinator task")
         .expect("a valid run");
     let report = &done.report;
-    assert!(!report.passed(), "a vanished agent fails the run");
-    assert!(
-        matches!(&report.agents[1].status, AgentStatus::Vanished { .. }),
-        "{:?}",
-        report.agents
-    );
-    assert!(
-        report
-            .failures
-            .iter()
-            .any(|f| f.contains(&doomed) && f.contains("vanished")),
-        "{:?}",
-        report.failures
-    );
+    assert_vanished(report, &doomed);
     assert!(done.figures[1].is_none());
     // The other agent's figures are the report's.
     let steady = done.figures[0].as_ref().expect("the steady agent finished");
@@ -352,20 +339,7 @@ async fn a_scenario_agent_that_vanishes_is_named_and_the_phases_keep_the_others_
         .expect("the coordinator task")
         .expect("a valid run");
     let report = &done.report;
-    assert!(!report.passed(), "a vanished agent fails the run");
-    assert!(
-        matches!(&report.agents[1].status, AgentStatus::Vanished { .. }),
-        "{:?}",
-        report.agents
-    );
-    assert!(
-        report
-            .failures
-            .iter()
-            .any(|f| f.contains(&doomed) && f.contains("vanished")),
-        "{:?}",
-        report.failures
-    );
+    assert_vanished(report, &doomed);
     // Every phase is reported, with the steady agent's figures alone.
     let steady = done.figures[0].as_ref().expect("the steady agent finished");
     let own = &steady.scenario.as_ref().expect("phases").phases;
@@ -378,4 +352,22 @@ async fn a_scenario_agent_that_vanishes_is_named_and_the_phases_keep_the_others_
     assert!(report.phases[1].updates > 0);
     shutdown.cancel();
     server.stop().await.expect("clean stop");
+}
+
+/// The run failed and names the second agent, `doomed`, as vanished.
+fn assert_vanished(report: &tickwire_bot::report::Report, doomed: &str) {
+    assert!(!report.passed(), "a vanished agent fails the run");
+    assert!(
+        matches!(&report.agents[1].status, AgentStatus::Vanished { .. }),
+        "{:?}",
+        report.agents
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.contains(doomed) && f.contains("vanished")),
+        "{:?}",
+        report.failures
+    );
 }

@@ -23,7 +23,7 @@ use tickwire_client::ClientTls;
 /// Longest wait for every bot to join after the ramp-up.
 const JOIN_GRACE: Duration = Duration::from_secs(30);
 /// Longest wait for bots to stop after the window closes.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// How bots find their rooms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -398,16 +398,7 @@ pub async fn run_with_figures(
     edge(&mut on_edge, Edge::Closed);
     shared.stop.cancel();
 
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
-    let stop_deadline = tokio::time::Instant::now() + STOP_GRACE;
-    let mut unfinished = 0;
-    for task in tasks {
-        if let Ok(Ok(outcome)) = tokio::time::timeout_at(stop_deadline, task).await {
-            outcomes.push(outcome);
-        } else {
-            unfinished += 1;
-        }
-    }
+    let (outcomes, unfinished) = gather(tasks).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -492,6 +483,22 @@ fn edge(on_edge: &mut impl FnMut(Edge), which: Edge) {
         Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| on_edge(which)),
         _ => on_edge(which),
     }
+}
+
+/// Waits for the bots' tasks (stopped already) at most [`STOP_GRACE`]
+/// in all: their outcomes, and how many did not finish in time.
+pub(crate) async fn gather(tasks: Vec<tokio::task::JoinHandle<Outcome>>) -> (Vec<Outcome>, usize) {
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    let stop_deadline = tokio::time::Instant::now() + STOP_GRACE;
+    let mut unfinished = 0;
+    for task in tasks {
+        if let Ok(Ok(outcome)) = tokio::time::timeout_at(stop_deadline, task).await {
+            outcomes.push(outcome);
+        } else {
+            unfinished += 1;
+        }
+    }
+    (outcomes, unfinished)
 }
 
 /// Gathers the bots' outcomes into the run's raw figures (resume

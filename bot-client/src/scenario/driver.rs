@@ -24,8 +24,8 @@ use super::phases::{self, PhaseCounts, ScenarioFigures};
 use super::schedule::{self, Change, Schedule};
 use super::{JoinFile, PhaseKind, Scenario};
 
-/// Longest wait for bots to stop after the last phase.
-pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Longest wait for bots to stop after the last phase (the swarm's).
+pub use crate::swarm::STOP_GRACE;
 
 /// How often the progress line is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -334,16 +334,7 @@ pub async fn run_with_figures(scenario: &Scenario, options: RunOptions) -> (Repo
     shared.stop.cancel();
 
     let started = tasks.len();
-    let mut outcomes = Vec::with_capacity(started);
-    let stop_deadline = tokio::time::Instant::now() + STOP_GRACE;
-    let mut unfinished = 0;
-    for task in tasks {
-        if let Ok(Ok(outcome)) = tokio::time::timeout_at(stop_deadline, task).await {
-            outcomes.push(outcome);
-        } else {
-            unfinished += 1;
-        }
-    }
+    let (outcomes, unfinished) = swarm::gather(tasks).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
