@@ -8,8 +8,8 @@
 //! `ZADD` the index, `ZREMRANGEBYSCORE` its long-dead entries, `ZRANGE`
 //! it), then one `MGET` of every indexed node's three keys. Without a
 //! configured secret the first pipeline also carries `SET tickwire:secret
-//! <the node's, or one drawn> NX` and `GET tickwire:secret`: eight
-//! commands, still two round trips.
+//! <the node's, or one drawn> NX` and `GET tickwire:secret`: nine
+//! commands a beat with the `MGET`, still two round trips.
 //! Listings, joins, quick-joins and placements read the last beat's
 //! result (never Redis), so a lobby request costs no Redis command and
 //! never waits on Redis.
