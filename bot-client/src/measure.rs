@@ -157,6 +157,17 @@ impl Timeline {
     pub fn report(&self, clients: usize) -> Vec<SecondReport> {
         raw::timeline_report(&self.counts(), clients)
     }
+
+    /// The update latency p99 of the last complete second (the one before
+    /// the newest second with data), ms; 0 before there is one. For
+    /// progress lines.
+    pub fn last_complete_p99_ms(&self) -> f64 {
+        self.counts()
+            .iter()
+            .rev()
+            .nth(1)
+            .map_or(0.0, |s| raw::quantile_ms(&s.latency, 0.99))
+    }
 }
 
 fn ms(us: u64) -> f64 {

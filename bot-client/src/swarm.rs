@@ -373,13 +373,7 @@ pub async fn run_with_figures(
             );
             let dt = now.duration_since(last.0).as_secs_f64().max(1e-3);
             let clients = shared.joined.load(Ordering::Relaxed).max(1) as f64;
-            let p99 = shared
-                .timeline
-                .report(1)
-                .iter()
-                .rev()
-                .nth(1)
-                .map_or(0.0, |s| s.latency_p99_ms);
+            let p99 = shared.timeline.last_complete_p99_ms();
             bar.set_message(format!(
                 "{:.0} updates/s | latency p99 {:.2} ms | {:.0} B/client/s | {} reconnecting | {} errors | {:.0}s left",
                 (updates - last.1) as f64 / dt,

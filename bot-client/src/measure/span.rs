@@ -114,6 +114,22 @@ mod tests {
         assert_eq!(empty, Span::default());
         // Past the end: the last slot (stragglers) and nothing panics.
         assert_eq!(timeline.span(50..60).updates, 0);
+        // The progress line's figure: the second before the newest with
+        // data (second 1, empty), as the series reads it.
+        let series = timeline.report(1);
+        assert_eq!(
+            timeline.last_complete_p99_ms(),
+            series[series.len() - 2].latency_p99_ms
+        );
+        timeline.record_update(3, 2_000);
+        assert_eq!(timeline.last_complete_p99_ms(), series_p99(&timeline, 2));
+    }
+
+    /// The p99 the series gives second `second`.
+    fn series_p99(timeline: &Timeline, second: usize) -> f64 {
+        let p99 = timeline.report(1)[second].latency_p99_ms;
+        assert!(p99 > 7.0, "second {second}: {p99}");
+        p99
     }
 
     #[test]

@@ -376,13 +376,7 @@ fn show(
         .spans
         .get(phase)
         .map_or("end", |s| s.phase.name.as_str());
-    let p99 = shared
-        .timeline
-        .report(1)
-        .iter()
-        .rev()
-        .nth(1)
-        .map_or(0.0, |s| s.latency_p99_ms);
+    let p99 = shared.timeline.last_complete_p99_ms();
     bar.set_message(format!(
         "{name} | {running} bots | {} joined | {} failed | latency p99 {p99:.2} ms | {} errors",
         shared.joined.load(Ordering::Relaxed),
