@@ -81,3 +81,24 @@ export async function until(check, timeoutMs, what) {
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * A public arena room as the lobby describes it, for the session tests.
+ * @param {number} [id]
+ * @returns {import('../src/protocol.js').RoomInfo}
+ */
+export function roomInfo(id = 3) {
+  return {
+    id,
+    code: '234567',
+    name: 'r',
+    game: 'arena',
+    visibility: 'Public',
+    players: 1,
+    maxPlayers: 16,
+    spectators: 0,
+    options: {},
+    metadata: {},
+    locked: false,
+  };
+}

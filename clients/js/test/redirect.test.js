@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { ClientSession, hello, RequestError } from '../src/index.js';
+import { roomInfo } from '../test-support/util.js';
 
 const T0 = { at: 1000, unixUs: 1_700_000_000_000_000 };
 
@@ -30,29 +31,12 @@ function welcome(player = 5, tokenByte = 1, resumed = false) {
 /** A room on node b: tag 2 above room number 3. */
 const ROOM_ON_B = 2 * 2 ** 32 + 3;
 
-/** @returns {import('../src/protocol.js').RoomInfo} */
-function room(id = ROOM_ON_B) {
-  return {
-    id,
-    code: '234567',
-    name: 'r',
-    game: 'arena',
-    visibility: 'Public',
-    players: 1,
-    maxPlayers: 16,
-    spectators: 0,
-    options: {},
-    metadata: {},
-    locked: false,
-  };
-}
-
 /**
  * @param {number | null} requestId
  * @returns {import('../src/protocol.js').Joined}
  */
 function joined(requestId, id = ROOM_ON_B) {
-  return { type: 'Joined', requestId, room: room(id), role: 'Player', tickRate: 30, tickZeroUnixUs: BigInt(T0.unixUs), tick: 0 };
+  return { type: 'Joined', requestId, room: roomInfo(id), role: 'Player', tickRate: 30, tickZeroUnixUs: BigInt(T0.unixUs), tick: 0 };
 }
 
 /**

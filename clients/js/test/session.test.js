@@ -18,6 +18,7 @@ import {
   resumable,
   world,
 } from '../src/index.js';
+import { roomInfo } from '../test-support/util.js';
 
 const GRACE_MS = 30_000;
 const T0 = { at: 1000, unixUs: 1_700_000_000_000_000 };
@@ -38,20 +39,7 @@ function welcome(player = 5, tokenByte = 1, resumed = false, grace = GRACE_MS) {
   };
 }
 
-/** @type {import('../src/protocol.js').RoomInfo} */
-const ROOM = {
-  id: 3,
-  code: '234567',
-  name: 'r',
-  game: 'arena',
-  visibility: 'Public',
-  players: 1,
-  maxPlayers: 16,
-  spectators: 0,
-  options: {},
-  metadata: {},
-  locked: false,
-};
+const ROOM = roomInfo(3);
 
 /**
  * @param {number | null} requestId
